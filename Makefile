@@ -1,0 +1,44 @@
+# The two commands a newcomer needs:  make run   and   make test
+# Both create .venv on first use and install what they need into it.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# CPU build by default (it is what the tests use). GPU users, see README:
+#   make run TORCH_INDEX=https://download.pytorch.org/whl/cu128 TORCH=torch
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format install bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first, so that no other requirement pulls a multi-GB CUDA build by accident.
+	$(PY) -c "import torch" 2>/dev/null || \
+		$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m app serve
+
+test: install lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check app tests bench migrations
+	$(PY) -m ruff format --check app tests bench migrations
+
+format: install
+	$(PY) -m ruff check --fix app tests bench migrations
+	$(PY) -m ruff format app tests bench migrations
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,8 @@
+"""Every table loragate keeps in SQLite. One module per area; importing this package
+registers them all on ``SQLModel.metadata`` (Alembic's env.py relies on that)."""
+
+from app.models.event import Event
+from app.models.gate import GateRecord
+from app.models.project import Project
+
+__all__ = ["Event", "GateRecord", "Project"]

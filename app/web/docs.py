@@ -1,0 +1,29 @@
+"""The reference documents in resources/, rendered with anchors findings link to."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.responses import HTMLResponse, Response
+
+from app.resources import UnknownDocument, list_documents, load_document
+from app.web.templating import render
+
+router = APIRouter()
+
+
+@router.get("/docs", response_class=HTMLResponse, name="docs_index")
+def docs_index(request: Request) -> Response:
+    """Every reference document."""
+    return render(request, "docs/index.html", {"documents": list_documents()})
+
+
+@router.get("/docs/{name:path}", response_class=HTMLResponse, name="doc")
+def doc_page(request: Request, name: str) -> Response:
+    """One document, with a permalink on every heading."""
+    try:
+        document = load_document(name)
+    except UnknownDocument:
+        raise HTTPException(
+            status_code=404, detail=f"There is no document called “{name}”."
+        ) from None
+    return render(request, "docs/page.html", {"document": document, "documents": list_documents()})

@@ -1,0 +1,56 @@
+"""The one Jinja2 environment every router renders with, and the HTMX conventions:
+a request with ``HX-Request: true`` gets a partial, any other a full page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from app.resources import source_href
+from app.settings import REPO_ROOT
+
+templates = Jinja2Templates(directory=REPO_ROOT / "templates")  # autoescape is on for .html
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def route_exists(request: Request, name: str) -> bool:
+    return any(isinstance(route, Route) and route.name == name for route in request.app.routes)
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+
+
+templates.env.globals["doc_href"] = source_href
+templates.env.globals["route_exists"] = route_exists
+templates.env.filters["when"] = _when
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, context or {}, status_code=status_code, headers=headers
+    )
+
+
+def toast(
+    request: Request, message: str, *, status_code: int = 400, kind: str = "error"
+) -> HTMLResponse:
+    """An error (or notice) swapped out-of-band into #toasts; htmx is told to swap
+    4xx responses by static/app.js."""
+    return render(
+        request, "_toast.html", {"message": message, "kind": kind}, status_code=status_code
+    )

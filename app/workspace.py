@@ -1,0 +1,57 @@
+"""The running loragate's state: settings, the database and the grimoire folder.
+The web app and the CLI each open one and call the same domain functions with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.db import Database
+from app.grimoire import Eye, Studio, load_eye, load_studio
+from app.models import Project
+from app.paths import safe_join
+from app.settings import Settings
+
+
+class Workspace:
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        settings.ensure_dirs()
+        self.settings = settings
+        self.db = Database(settings.database_file)
+        if migrate:
+            self.db.migrate()
+
+    @property
+    def grimoire_dir(self) -> Path:
+        return self.settings.grimoire_dir
+
+    def project_dir(self, slug: str) -> Path:
+        return safe_join(self.settings.training_dir, slug)
+
+    def studio(self) -> Studio:
+        return load_studio(self.grimoire_dir)
+
+    def eye(self) -> Eye:
+        return load_eye(self.grimoire_dir)
+
+    def context(self, project: Project) -> ProjectContext:
+        return ProjectContext(workspace=self, project=project)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+@dataclass
+class ProjectContext:
+    """One project and everything needed to judge it: what gates and pages receive."""
+
+    workspace: Workspace
+    project: Project
+
+    @property
+    def dir(self) -> Path:
+        return self.workspace.project_dir(self.project.slug)
+
+    @property
+    def settings(self) -> Settings:
+        return self.workspace.settings
