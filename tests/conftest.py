@@ -18,6 +18,12 @@ from app.workspace import Workspace
 BASE_URL = "http://127.0.0.1:8765"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest, and Playwright's sync API keeps an event
+    loop in the main thread for the rest of the session."""
+    items.sort(key=lambda item: "tests/browser/" in item.path.as_posix())
+
+
 @pytest.fixture
 def grimoire_dir(tmp_path: Path) -> Path:
     target = tmp_path / "grimoire"

@@ -4,6 +4,7 @@ away, by calling the ASGI app with a raw scope."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -88,7 +89,10 @@ def _raw_get(app: Any, path: str, host: bytes = b"127.0.0.1:8765") -> tuple[int,
     async def send(message: dict[str, Any]) -> None:
         messages.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # A thread of its own: Playwright's sync API may hold an event loop in this one.
+    worker = threading.Thread(target=lambda: asyncio.run(app(scope, receive, send)))
+    worker.start()
+    worker.join()
     status = next(m["status"] for m in messages if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
     return status, body

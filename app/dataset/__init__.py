@@ -1,0 +1,1 @@
+"""Datasets: import, audit, duplicates, captions, curation and the kohya layout."""

@@ -1,0 +1,1 @@
+"""Evaluation: grids, diagnosis and registration of finished LoRAs."""
