@@ -17,6 +17,9 @@ from PIL import Image, UnidentifiedImageError
 from app.workspace import ProjectContext
 
 DATASET_DIRNAME = "dataset"
+# Where `loragate structure` writes the kohya layout ({repeats}_{concept}/ folders with
+# approved .txt captions) that every backend's config points at.
+LAYOUT_DIRNAME = "kohya"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 KOHYA_FOLDER = re.compile(r"^(\d+)_(.+)$")
 
@@ -33,6 +36,10 @@ class DatasetItem:
 
 def dataset_dir(ctx: ProjectContext) -> Path:
     return ctx.dir / DATASET_DIRNAME
+
+
+def layout_dir(ctx: ProjectContext) -> Path:
+    return ctx.dir / LAYOUT_DIRNAME
 
 
 def concept_of(relative: Path) -> tuple[str, int]:
