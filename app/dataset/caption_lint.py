@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from app.dataset.caption_intent import CaptionIntent
 from app.dataset.caption_text import ParsedCaption, parse_caption, starts_with_trigger, tag_key
@@ -72,20 +73,36 @@ def _parse(text: str, intent: CaptionIntent) -> ParsedCaption:
 
 def lint_caption(path: str, text: str, intent: CaptionIntent) -> list[Finding]:
     """Findings about one caption alone (what its card shows while it is edited)."""
+    return _caption_findings(path, text, _read(text, intent), intent)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One caption, parsed once, with what the checks look for in it."""
+
+    parsed: ParsedCaption
+    style: tuple[StyleTerm, ...]
+    traits: tuple[str, ...]
+
+
+def _read(text: str, intent: CaptionIntent) -> _Read:
     parsed = _parse(text, intent)
+    style = tuple(style_terms_in(parsed, intent.style_terms())) if intent.is_style else ()
+    traits = tuple(trait for trait in intent.must_stay if caption_mentions(parsed, trait))
+    return _Read(parsed, style, traits)
+
+
+def _caption_findings(path: str, text: str, read: _Read, intent: CaptionIntent) -> list[Finding]:
     findings: list[Finding] = []
     if not starts_with_trigger(text, intent.trigger):
         findings.append(_missing_trigger(path, intent))
-    if not parsed.segments:
+    if not read.parsed.segments:
         findings.append(_nothing_described(path, intent))
-    if intent.is_style:
-        found = style_terms_in(parsed, intent.style_terms())
-        if found:
-            findings.append(_style_words(path, found, intent))
-    traits = [trait for trait in intent.must_stay if caption_mentions(parsed, trait)]
-    if traits:
-        findings.append(_fixed_traits(path, traits, intent))
-    mismatch = _format_mismatch(parsed, intent.caption_format)
+    if read.style:
+        findings.append(_style_words(path, read.style, intent))
+    if read.traits:
+        findings.append(_fixed_traits(path, read.traits, intent))
+    mismatch = _format_mismatch(read.parsed, intent.caption_format)
     if mismatch:
         findings.append(_format_finding(path, mismatch, intent))
     return findings
@@ -158,17 +175,14 @@ def _fixed_traits(path: str, traits: Sequence[str], intent: CaptionIntent) -> Fi
 def _format_mismatch(parsed: ParsedCaption, caption_format: str) -> str | None:
     sentences, tags = parsed.sentences, parsed.tags
     if caption_format == "booru" and sentences:
-        return (
-            f"The caption has a sentence (“{sentences[0]}”), but the project uses booru tags."
-        )
+        return f"The caption has a sentence (“{sentences[0]}”), but the project uses booru tags."
     if caption_format == "natural" and len(tags) >= TAG_LIST_MIN_TAGS:
         if sentences:
             return "The caption ends in a list of tags, but the project uses natural sentences."
         return "The caption is a list of tags, but the project uses natural sentences."
     if caption_format == "mixed" and tags and not sentences:
         return (
-            "The caption is only tags, but the project's mixed format starts with a short "
-            "sentence."
+            "The caption is only tags, but the project's mixed format starts with a short sentence."
         )
     return None
 
@@ -194,17 +208,16 @@ def _format_finding(path: str, message: str, intent: CaptionIntent) -> Finding:
 def lint_captions(captions: Sequence[Caption], intent: CaptionIntent) -> list[Finding]:
     """Every finding about a set of captions: each caption's own, then the ones only the
     whole set shows."""
+    reads = [_read(text, intent) for _, text in captions]
     findings: list[Finding] = []
-    for path, text in captions:
-        findings.extend(lint_caption(path, text, intent))
-    parsed = [_parse(text, intent) for _, text in captions]
-    if not parsed:
+    for (path, text), read in zip(captions, reads, strict=True):
+        findings.extend(_caption_findings(path, text, read, intent))
+    if not reads:
         return findings
-    if intent.is_style:
-        findings.extend(_widespread_style(parsed, intent))
-    findings.extend(_widespread_traits(parsed, intent))
-    findings.extend(_undescribed_variation(parsed, intent))
-    findings.extend(_near_universal_tags(parsed, intent))
+    findings.extend(_widespread_style(reads, intent))
+    findings.extend(_widespread_traits(reads, intent))
+    findings.extend(_undescribed_variation([read.parsed for read in reads], intent))
+    findings.extend(_near_universal_tags([read.parsed for read in reads], intent))
     return findings
 
 
@@ -216,21 +229,21 @@ def _is_most(count: int, total: int) -> bool:
     return count > 0 and count >= math.ceil(MOST_CAPTIONS_SHARE * total)
 
 
-def _widespread_style(parsed: list[ParsedCaption], intent: CaptionIntent) -> list[Finding]:
+def _widespread_style(reads: list[_Read], intent: CaptionIntent) -> list[Finding]:
     counts: dict[StyleTerm, int] = {}
-    for caption in parsed:
-        for term in style_terms_in(caption, intent.style_terms()):
+    for read in reads:
+        for term in read.style:
             counts[term] = counts.get(term, 0) + 1
     findings = []
     for term, count in counts.items():
-        if not term.blocking or not _is_most(count, len(parsed)):
+        if not term.blocking or not _is_most(count, len(reads)):
             continue
         findings.append(
             Finding(
                 code="caption.style_in_most_captions",
                 severity="block",
                 subject=DATASET_SUBJECT,
-                message=f"“{term.phrase}” describes the style and is in {_share(count, len(parsed))}.",
+                message=f"“{term.phrase}” describes the style and is in {_share(count, len(reads))}.",
                 why="When most captions name the look, most training steps teach that word "
                 f"your style instead of the trigger “{intent.trigger}”. The LoRA would "
                 "need the word in every prompt, and the word would drag your style into "
@@ -243,11 +256,11 @@ def _widespread_style(parsed: list[ParsedCaption], intent: CaptionIntent) -> lis
     return findings
 
 
-def _widespread_traits(parsed: list[ParsedCaption], intent: CaptionIntent) -> list[Finding]:
+def _widespread_traits(reads: list[_Read], intent: CaptionIntent) -> list[Finding]:
     findings = []
     for trait in intent.must_stay:
-        count = sum(caption_mentions(caption, trait) for caption in parsed)
-        if not _is_most(count, len(parsed)):
+        count = sum(trait in read.traits for read in reads)
+        if not _is_most(count, len(reads)):
             continue
         findings.append(
             Finding(
@@ -255,7 +268,7 @@ def _widespread_traits(parsed: list[ParsedCaption], intent: CaptionIntent) -> li
                 severity="block",
                 subject=DATASET_SUBJECT,
                 message=f"“{trait}”, which you listed as what must stay the same, is named "
-                f"in {_share(count, len(parsed))}.",
+                f"in {_share(count, len(reads))}.",
                 why="A trait that most captions name is learned by its own words. The "
                 f"trigger “{intent.trigger}” alone would then produce the "
                 f"{intent.training_type} without it, which is the opposite of what you "
@@ -269,9 +282,7 @@ def _widespread_traits(parsed: list[ParsedCaption], intent: CaptionIntent) -> li
     return findings
 
 
-def _undescribed_variation(
-    parsed: list[ParsedCaption], intent: CaptionIntent
-) -> list[Finding]:
+def _undescribed_variation(parsed: list[ParsedCaption], intent: CaptionIntent) -> list[Finding]:
     findings = []
     for item in intent.must_vary:
         category = vary_hints(item)

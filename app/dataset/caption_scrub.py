@@ -34,7 +34,9 @@ _ARTICLE_BEFORE_MARK = re.compile(rf"\b(a|an|A|An)(\s*{_MARK}+\s*)(\w)")
 def remove_describing(sentence: str, phrase: str) -> str:
     """Only the "a painting of" use of a word (it may also be content elsewhere)."""
     body = phrase_pattern(phrase).pattern
-    pattern = rf"\b{_ARTICLE}\s+(?:[\w-]+\s+){{0,2}}?{body}(?:\s+{_PICTURE_NOUN})?\s+{_DESCRIBES}\s+"
+    pattern = (
+        rf"\b{_ARTICLE}\s+(?:[\w-]+\s+){{0,2}}?{body}(?:\s+{_PICTURE_NOUN})?\s+{_DESCRIBES}\s+"
+    )
     return re.sub(pattern, _MARK, sentence, flags=re.IGNORECASE)
 
 

@@ -48,7 +48,9 @@ NOTE_EMPTY = (
     "The caption was empty; it now holds the trigger word alone: every caption must "
     "start with it. Describe the image after it."
 )
-NOTE_MISSING = "The trigger word was missing; it was put back first: every caption must start with it."
+NOTE_MISSING = (
+    "The trigger word was missing; it was put back first: every caption must start with it."
+)
 NOTE_INSIDE = (
     "The trigger word was only inside the text; it was also put first: every caption must "
     "start with it, on its own, before the first comma."
@@ -87,6 +89,7 @@ class Segment:
 class ParsedCaption:
     trigger: str | None  # the first part when it is the trigger word, as written
     segments: tuple[Segment, ...]
+    caption_format: str
 
     @property
     def tags(self) -> list[str]:
@@ -215,7 +218,7 @@ def _segments(body: str, caption_format: str) -> list[Segment]:
 
 
 def _leading_tags_and_sentence(piece: str) -> list[Segment]:
-    """"1girl, solo, A woman walks." keeps its leading tags apart from the sentence: the
+    """ "1girl, solo, A woman walks." keeps its leading tags apart from the sentence: the
     sentence starts at the first part with a capital letter. Without one, the whole
     piece is the sentence ("a woman, smiling, walks on the street.")."""
     parts = [part.strip() for part in piece.split(",") if part.strip()]
@@ -227,9 +230,7 @@ def _leading_tags_and_sentence(piece: str) -> list[Segment]:
 # --- parse and render --------------------------------------------------------------
 
 
-def parse_caption(
-    text: str, caption_format: str, trigger: str | None = None
-) -> ParsedCaption:
+def parse_caption(text: str, caption_format: str, trigger: str | None = None) -> ParsedCaption:
     flat = flatten(text)
     found_trigger: str | None = None
     body = flat
@@ -238,17 +239,20 @@ def parse_caption(
         if tag_key(first) == tag_key(trigger):
             found_trigger = first.strip()
             body = rest
-    return ParsedCaption(found_trigger, tuple(_segments(body, caption_format)))
+    return ParsedCaption(found_trigger, tuple(_segments(body, caption_format)), caption_format)
 
 
-def render(parsed: ParsedCaption) -> str:
+def render_caption(parsed: ParsedCaption) -> str:
+    """One line: parts joined with a comma, or a space after a finished sentence. In a
+    booru caption always a comma, so a tag ending in a period ("st.") never merges with
+    the next one."""
     pieces = [parsed.trigger] if parsed.trigger else []
     pieces.extend(segment.text for segment in parsed.segments)
     text = ""
     for piece in pieces:
         if not text:
             text = piece
-        elif _ENDS_SENTENCE.search(text):
+        elif parsed.caption_format != "booru" and _ENDS_SENTENCE.search(text):
             text = f"{text} {piece}"
         else:
             text = f"{text}, {piece}"
@@ -272,7 +276,8 @@ def normalize_caption(text: str, caption_format: str, trigger: str | None = None
     commas, each tag once (the first spelling wins)."""
     parsed = parse_caption(text, caption_format, trigger)
     cleaned = [Segment(_SPACES.sub(" ", s.text).strip(), s.kind) for s in parsed.segments]
-    return render(ParsedCaption(parsed.trigger, tuple(_dedupe(cleaned, parsed.trigger))))
+    deduped = tuple(_dedupe(cleaned, parsed.trigger))
+    return render_caption(ParsedCaption(parsed.trigger, deduped, caption_format))
 
 
 # --- the trigger word --------------------------------------------------------------
@@ -333,9 +338,7 @@ def prepare_caption(text: str, trigger: str, caption_format: str) -> tuple[str, 
     return normalize_caption(enforced, caption_format, trigger), note
 
 
-def change_trigger(
-    text: str, old: str, new: str, caption_format: str
-) -> tuple[str, str | None]:
+def change_trigger(text: str, old: str, new: str, caption_format: str) -> tuple[str, str | None]:
     """Rewrite a caption for a new trigger word: the old one goes wherever it stands
     (as a part of its own, or inside a sentence), the new one comes first."""
     old, new = check_trigger(old), check_trigger(new)
@@ -363,13 +366,12 @@ def check_tag(tag: str) -> str:
 
 
 def caption_tags(text: str, caption_format: str, trigger: str) -> list[str]:
-    """The caption's tags, without the trigger word."""
-    return parse_caption(text, caption_format, trigger).tags
+    """The caption's tags, without the trigger word (wherever it stands)."""
+    key = tag_key(trigger)
+    return [tag for tag in parse_caption(text, caption_format, trigger).tags if tag_key(tag) != key]
 
 
-def tag_frequency(
-    texts: Iterable[str], caption_format: str, trigger: str
-) -> list[TagCount]:
+def tag_frequency(texts: Iterable[str], caption_format: str, trigger: str) -> list[TagCount]:
     """How many captions hold each tag (once per caption), most frequent first; the
     trigger word is not counted. The first spelling met stands for the tag."""
     counts: dict[str, int] = {}
@@ -394,7 +396,11 @@ def _finish(
     """The edited caption, prepared like every write; ``changed`` compares it with the
     caption as stored, so a batch changes (and can undo) exactly those it reports."""
     trigger = check_trigger(trigger)
-    text, _ = prepare_caption(render(ParsedCaption(trigger, tuple(segments))), trigger, caption_format)
+    text, _ = prepare_caption(
+        render_caption(ParsedCaption(trigger, tuple(segments), caption_format)),
+        trigger,
+        caption_format,
+    )
     _, trigger_note = enforce_trigger(original, trigger, caption_format)
     all_notes = [note for note in [*notes, trigger_note] if note]
     return TagEdit(text, text != original, " ".join(all_notes) or None)
@@ -432,10 +438,11 @@ def remove_tag(text: str, tag: str, trigger: str, caption_format: str) -> TagEdi
         return _unchanged(text, trigger, caption_format, NOTE_KEEP_TRIGGER)
     parsed = parse_caption(text, caption_format, trigger)
     key = tag_key(tag)
-    kept = [s for s in parsed.segments if not (s.kind == "tag" and tag_key(s.text) == key)]
+    # A whole part equal to the tag goes, even one long enough to read as a sentence.
+    kept = [segment for segment in parsed.segments if tag_key(segment.text) != key]
     notes = []
     pattern = _word_pattern(tag)
-    if any(pattern.search(sentence) for sentence in parsed.sentences):
+    if any(pattern.search(s.text) for s in kept if s.kind == "sentence"):
         notes.append(
             f"“{tag}” is also part of a sentence here. loragate leaves sentences whole, "
             "because cutting words out of them can change what they say: edit this "
@@ -444,9 +451,7 @@ def remove_tag(text: str, tag: str, trigger: str, caption_format: str) -> TagEdi
     return _finish(text, kept, trigger, caption_format, notes)
 
 
-def replace_tag(
-    text: str, old: str, new: str, trigger: str, caption_format: str
-) -> TagEdit:
+def replace_tag(text: str, old: str, new: str, trigger: str, caption_format: str) -> TagEdit:
     """Replace a tag with another, as a tag and as the same words inside sentences."""
     old, new = check_tag(old), check_tag(new)
     trigger_key = tag_key(trigger)
@@ -464,7 +469,7 @@ def replace_tag(
     pattern = _word_pattern(old)
     segments = []
     for segment in parsed.segments:
-        if segment.kind == "tag" and tag_key(segment.text) == tag_key(old):
+        if tag_key(segment.text) == tag_key(old):
             segments.append(Segment(new, "tag"))
         elif segment.kind == "sentence":
             segments.append(Segment(pattern.sub(new, segment.text), "sentence"))
@@ -489,7 +494,7 @@ __all__ = [
     "parse_caption",
     "prepare_caption",
     "remove_tag",
-    "render",
+    "render_caption",
     "replace_tag",
     "starts_with_trigger",
     "tag_frequency",

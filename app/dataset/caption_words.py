@@ -23,10 +23,11 @@ STYLE_CATEGORIES: tuple[str, ...] = ("medium", "technique", "look", "phrase", "a
 _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")
 _LIST_SEPARATOR = re.compile(r"[,;\n]+")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-# Short or filler words never stand for a "must vary" answer on their own.
+# Filler words never stand for a "must vary" answer on their own (words shorter than
+# four letters are skipped anyway).
 _FILLER = frozenset(
-    "a an and or the of in on at to for with from by their its his her my our your "
-    "different various many every each other more less lots very".split()
+    {"with", "from", "their", "your", "different", "various", "many"}
+    | {"every", "each", "other", "more", "less", "lots", "very"}
 )
 
 
@@ -89,9 +90,7 @@ def parse_list(text: str) -> tuple[str, ...]:
 
 @cache
 def builtin_style_terms() -> tuple[StyleTerm, ...]:
-    text = (importlib_resources.files("app") / "data" / "style_vocabulary.txt").read_text(
-        "utf-8"
-    )
+    text = (importlib_resources.files("app") / "data" / "style_vocabulary.txt").read_text("utf-8")
     terms = []
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -141,18 +140,40 @@ def _describing_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(phrase_pattern(phrase).pattern + r"\s+(?:of|by)\b", re.IGNORECASE)
 
 
+def _tag_forms(tag: str) -> set[str]:
+    """The keys a whole tag answers to: itself without a qualifier, and its singular."""
+    key = loose_key(_QUALIFIER.sub("", tag))
+    forms = {key}
+    for plural in ("es", "s"):
+        if key.endswith(plural):
+            forms.add(key[: -len(plural)])
+    return forms
+
+
+@cache
+def _term_key(phrase: str) -> str:
+    return loose_key(phrase)
+
+
 def style_terms_in(parsed: ParsedCaption, terms: Sequence[StyleTerm]) -> list[StyleTerm]:
+    """The style terms a caption uses. Whole tags are looked up by key (a caption's tags
+    are read once, not once per term): this runs on every caption at every save."""
+    tag_forms: set[str] = set()
+    for tag in parsed.tags:
+        tag_forms |= _tag_forms(tag)
     found = []
     for term in terms:
-        in_tags = any(style_term_in_tag(term, tag) for tag in parsed.tags)
-        in_sentences = any(style_term_in_sentence(term, s) for s in parsed.sentences)
-        if in_tags or in_sentences:
+        if term.category == "phrase":
+            in_tags = any(mentions(tag, term.phrase) for tag in parsed.tags)
+        else:
+            in_tags = _term_key(term.phrase) in tag_forms
+        if in_tags or any(style_term_in_sentence(term, s) for s in parsed.sentences):
             found.append(term)
     return _drop_contained(found)
 
 
 def _drop_contained(found: list[StyleTerm]) -> list[StyleTerm]:
-    """"oil painting" found also finds "painting": name only the longer phrase."""
+    """ "oil painting" found also finds "painting": name only the longer phrase."""
     keys = [loose_key(term.phrase) for term in found]
     return [
         term

@@ -101,8 +101,13 @@ def require_files(
         )
 
 
-def resolve_folder(configured: str | None, grimoire_dir: Path, label: str, studio_key: str,
-                   needs: Sequence[tuple[Sequence[str], str]]) -> Path:
+def resolve_folder(
+    configured: str | None,
+    grimoire_dir: Path,
+    label: str,
+    studio_key: str,
+    needs: Sequence[tuple[Sequence[str], str]],
+) -> Path:
     """The model folder studio.md names; a relative path is read from the grimoire
     folder, ``~`` is the home folder."""
     if not configured or not str(configured).strip():
@@ -130,7 +135,9 @@ def open_image(path: Path) -> Image.Image:
     except FileNotFoundError:
         raise ValueError("The file is gone.") from None
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ValueError("The file is not an image loragate can read, or it is too large.") from None
+        raise ValueError(
+            "The file is not an image loragate can read, or it is too large."
+        ) from None
     except OSError as exc:
         raise ValueError(f"The image could not be read: {exc}.") from None
 

@@ -45,7 +45,9 @@ class CaptionRecipe:
                 "captioner's words go."
             )
         if "\n" in self.prefix or "\n" in self.template:
-            raise ValueError("A caption is one line: the prefix and template cannot hold line breaks.")
+            raise ValueError(
+                "A caption is one line: the prefix and template cannot hold line breaks."
+            )
 
     @classmethod
     def build(
@@ -175,7 +177,9 @@ def make_draft(
         text = _join([recipe.prefix, text])
     # The captioner never knows the trigger word: putting it first is expected here, so
     # the "trigger was missing" note would only be noise on every draft.
-    prepared, _ = prepare_caption(f"{intent.trigger}, {text}", intent.trigger, intent.caption_format)
+    prepared, _ = prepare_caption(
+        f"{intent.trigger}, {text}", intent.trigger, intent.caption_format
+    )
     return CaptionDraft(raw.path, prepared, source, removed.notes())
 
 

@@ -86,7 +86,11 @@ def caption_sample(
     should_cancel: CancelFn | None = None,
 ) -> CaptionRun:
     return _run(
-        captioner, pick_sample(images, n), intent, recipe or CaptionRecipe(), progress,
+        captioner,
+        pick_sample(images, n),
+        intent,
+        recipe or CaptionRecipe(),
+        progress,
         should_cancel,
     )
 

@@ -52,10 +52,16 @@ def _build_tagger(folder: Path) -> None:
             helper.make_node("Sigmoid", ["shifted"], ["predictions_sigmoid"]),
         ],
         "tiny_wd14",
-        [helper.make_tensor_value_info(
-            "input_1", TensorProto.FLOAT, ["batch", TAGGER_SIZE, TAGGER_SIZE, 3]
-        )],
-        [helper.make_tensor_value_info("predictions_sigmoid", TensorProto.FLOAT, ["batch", len(TAGS)])],
+        [
+            helper.make_tensor_value_info(
+                "input_1", TensorProto.FLOAT, ["batch", TAGGER_SIZE, TAGGER_SIZE, 3]
+            )
+        ],
+        [
+            helper.make_tensor_value_info(
+                "predictions_sigmoid", TensorProto.FLOAT, ["batch", len(TAGS)]
+            )
+        ],
         initializer=[
             numpy_helper.from_array(weights, "weights"),
             numpy_helper.from_array(bias, "bias"),
@@ -103,14 +109,24 @@ def _build_blip(folder: Path) -> None:
     )
     config = BlipConfig(
         vision_config={
-            "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
-            "num_attention_heads": 2, "image_size": 32, "patch_size": 8,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
         },
         text_config={
-            "vocab_size": len(tokenizer), "hidden_size": 16, "intermediate_size": 32,
-            "num_hidden_layers": 1, "num_attention_heads": 2, "encoder_hidden_size": 16,
-            "max_position_embeddings": 64, "bos_token_id": tokenizer.bos_token_id,
-            "pad_token_id": tokenizer.pad_token_id, "sep_token_id": tokenizer.sep_token_id,
+            "vocab_size": len(tokenizer),
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "encoder_hidden_size": 16,
+            "max_position_embeddings": 64,
+            "bos_token_id": tokenizer.bos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+            "sep_token_id": tokenizer.sep_token_id,
             "eos_token_id": tokenizer.sep_token_id,
         },
         projection_dim=16,
@@ -129,7 +145,9 @@ def blip_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def make_image(tmp_path: Path) -> Callable[..., Path]:
-    def _make(name: str, color: tuple[int, ...], size: tuple[int, int] = (48, 48), mode: str = "RGB") -> Path:
+    def _make(
+        name: str, color: tuple[int, ...], size: tuple[int, int] = (48, 48), mode: str = "RGB"
+    ) -> Path:
         path = tmp_path / "images" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.new(mode, size, color).save(path)
