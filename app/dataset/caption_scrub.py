@@ -101,23 +101,22 @@ def scrub_sentence(
 ) -> tuple[str, list[str]]:
     """The sentence without ``phrases`` (anywhere), ``clauses`` (with the rest of their
     clause) and ``describing`` words (only as "a painting of"); and what was removed."""
-    removed = []
+    removed: list[str] = []
     text = sentence
-    for phrase in clauses:
-        changed = remove_clause(text, phrase)
-        if changed != text:
-            removed.append(phrase)
-            text = changed
-    for phrase in phrases:
-        changed = text
-        while (after := remove_phrase(changed, phrase)) != changed:
-            changed = after
-        if changed != text:
-            removed.append(phrase)
-            text = changed
-    for phrase in describing:
-        changed = remove_describing(text, phrase)
-        if changed != text:
-            removed.append(phrase)
-            text = changed
+    for remover, words in (
+        (remove_clause, clauses),
+        (_remove_everywhere, phrases),
+        (remove_describing, describing),
+    ):
+        for phrase in words:
+            changed = remover(text, phrase)
+            if changed != text:
+                removed.append(phrase)
+                text = changed
     return (tidy(text) if removed else sentence), removed
+
+
+def _remove_everywhere(sentence: str, phrase: str) -> str:
+    while (after := remove_phrase(sentence, phrase)) != sentence:
+        sentence = after
+    return sentence

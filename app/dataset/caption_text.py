@@ -129,21 +129,34 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+def join_parts(parts: Iterable[str], space_after: str = ".!?") -> str:
+    """Parts joined with a comma, or with a space after a part that ends in one of
+    ``space_after`` (a finished sentence: "A woman walks. red scarf"). Empty parts and
+    stray commas at their ends are dropped."""
+    text = ""
+    for part in (part.strip(" ,") for part in parts):
+        if not part:
+            continue
+        if not text:
+            text = part
+        elif text.rstrip("\"'”’)")[-1:] in tuple(space_after):
+            text = f"{text} {part}"
+        else:
+            text = f"{text}, {part}"
+    return text
+
+
 def flatten(text: str) -> str:
     """One line, single spaces. Lines are joined with a comma unless the line before
     already ends a phrase, because trainers read only a caption file's first line."""
     text = text.replace("\ufeff", "")
     lines = [_SPACES.sub(" ", line).strip() for line in _LINE_BREAKS.split(text)]
     joined = ""
-    for line in lines:
-        if not line:
-            continue
-        if not joined:
-            joined = line
-        elif joined[-1] in ",.;!?":
+    for line in filter(None, lines):
+        if joined[-1:] in (",", ";"):
             joined = f"{joined} {line}"
         else:
-            joined = f"{joined}, {line}"
+            joined = join_parts([joined, line])
     return joined
 
 
@@ -248,15 +261,7 @@ def render_caption(parsed: ParsedCaption) -> str:
     the next one."""
     pieces = [parsed.trigger] if parsed.trigger else []
     pieces.extend(segment.text for segment in parsed.segments)
-    text = ""
-    for piece in pieces:
-        if not text:
-            text = piece
-        elif parsed.caption_format != "booru" and _ENDS_SENTENCE.search(text):
-            text = f"{text} {piece}"
-        else:
-            text = f"{text}, {piece}"
-    return text
+    return join_parts(pieces, "" if parsed.caption_format == "booru" else ".!?")
 
 
 def _dedupe(segments: Iterable[Segment], trigger: str | None) -> list[Segment]:
@@ -490,6 +495,7 @@ __all__ = [
     "check_tag",
     "check_trigger",
     "enforce_trigger",
+    "join_parts",
     "normalize_caption",
     "parse_caption",
     "prepare_caption",

@@ -88,13 +88,18 @@ def parse_list(text: str) -> tuple[str, ...]:
 # --- style words -------------------------------------------------------------------
 
 
+def _data_lines(name: str) -> list[str]:
+    """The lines of a data file in app/data, without blank lines and comments."""
+    text = (importlib_resources.files("app") / "data" / name).read_text("utf-8")
+    return [
+        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
 @cache
 def builtin_style_terms() -> tuple[StyleTerm, ...]:
-    text = (importlib_resources.files("app") / "data" / "style_vocabulary.txt").read_text("utf-8")
     terms = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    for line in _data_lines("style_vocabulary.txt"):
         category, _, phrase = line.partition(":")
         category = category.strip()
         if category not in STYLE_CATEGORIES or not phrase.strip():
@@ -202,11 +207,8 @@ class VaryCategory:
 
 @cache
 def vary_categories() -> tuple[VaryCategory, ...]:
-    text = (importlib_resources.files("app") / "data" / "vary_hints.txt").read_text("utf-8")
     categories = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    for line in _data_lines("vary_hints.txt"):
         names, _, hints = line.partition(":")
         categories.append(
             VaryCategory(

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -177,3 +177,34 @@ def run_in_batches(
         if progress:
             progress(done, total)
     return result
+
+
+class LocalCaptioner:
+    """What both captioners share: a model folder, and a batched run over images.
+    Subclasses set ``kind``, ``output``, ``folder`` and ``batch_size`` and provide
+    ``load_image`` and ``infer``."""
+
+    kind: CaptionerKind
+    output: Output
+    folder: Path
+    batch_size: int
+
+    @property
+    def source(self) -> str:
+        return f"{self.kind}:{self.folder.name}"
+
+    def caption(
+        self,
+        images: Sequence[Path],
+        progress: ProgressFn | None = None,
+        should_cancel: CancelFn | None = None,
+    ) -> CaptionBatch:
+        return run_in_batches(
+            images, self.batch_size, self.load_image, self.infer, progress, should_cancel
+        )
+
+    def load_image(self, path: Path) -> Any:
+        raise NotImplementedError
+
+    def infer(self, loaded: list[tuple[Path, Any]]) -> list[RawCaption]:
+        raise NotImplementedError

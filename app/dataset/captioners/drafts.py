@@ -17,7 +17,7 @@ from typing import Literal
 
 from app.dataset.caption_intent import CaptionIntent
 from app.dataset.caption_scrub import scrub_sentence
-from app.dataset.caption_text import check_tag, prepare_caption
+from app.dataset.caption_text import check_tag, join_parts, prepare_caption
 from app.dataset.caption_words import (
     loose_key,
     mentions,
@@ -107,7 +107,9 @@ class _Removals:
 def _tag_reason(tag: ScoredTag, intent: CaptionIntent, recipe: CaptionRecipe) -> str | None:
     if tag.category == "character" and intent.training_type == "character":
         return "character"
-    if any(tag_is(tag.name, word) or mentions(tag.name, word) for word in recipe.blacklist):
+    # Like kohya's --undesired_tags: a blacklisted tag is matched whole ("hair" does not
+    # take "long hair" with it), whatever its spelling.
+    if any(tag_is(tag.name, word) for word in recipe.blacklist):
         return "blacklist"
     if intent.is_style and any(style_term_in_tag(t, tag.name) for t in intent.style_terms()):
         return "style"
@@ -171,27 +173,13 @@ def make_draft(
             sentence = _as_sentence(sentence)
         parts.append(sentence)
     parts.extend(_kept_tags(raw.tags, intent, recipe, removed))
-    content = _join(parts)
+    content = join_parts(parts)
     text = recipe.template.replace(PLACEHOLDER, content)
     if recipe.prefix:
-        text = _join([recipe.prefix, text])
+        text = join_parts([recipe.prefix, text])
     # The captioner never knows the trigger word: putting it first is expected here, so
     # the "trigger was missing" note would only be noise on every draft.
     prepared, _ = prepare_caption(
         f"{intent.trigger}, {text}", intent.trigger, intent.caption_format
     )
     return CaptionDraft(raw.path, prepared, source, removed.notes())
-
-
-def _join(parts: Iterable[str]) -> str:
-    text = ""
-    for part in (part.strip(" ,") for part in parts):
-        if not part:
-            continue
-        if not text:
-            text = part
-        elif text[-1] in ".!?":
-            text = f"{text} {part}"
-        else:
-            text = f"{text}, {part}"
-    return text

@@ -11,7 +11,6 @@ sampling), so the sample the artist approves is what the batch run would have wr
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,11 @@ from typing import Any
 from PIL import Image
 
 from app.dataset.captioners.base import (
-    CancelFn,
-    CaptionBatch,
     CaptionerUnavailable,
-    ProgressFn,
+    LocalCaptioner,
     RawCaption,
     open_image,
     require_files,
-    run_in_batches,
 )
 
 LABEL = "natural-language captioner"
@@ -85,7 +81,7 @@ def _model_type(folder: Path) -> str:
     )
 
 
-class ImageToTextCaptioner:
+class ImageToTextCaptioner(LocalCaptioner):
     kind = "natural"
     output = "sentences"
 
@@ -93,25 +89,15 @@ class ImageToTextCaptioner:
         require_files(folder, LABEL, "natural", NEEDS)
         self.folder = folder
         self.settings = settings or NaturalSettings()
+        self.batch_size = self.settings.batch_size
         self.model_type = _model_type(folder)
         self.prompt = self.settings.prompt.strip() or TASK_PROMPTS.get(self.model_type, "")
         self._processor, self._model, self._device = _load(folder, self.settings.device)
 
-    @property
-    def source(self) -> str:
-        return f"natural:{self.folder.name}"
+    def load_image(self, path: Path) -> Image.Image:
+        return _load_rgb(path)
 
-    def caption(
-        self,
-        images: Sequence[Path],
-        progress: ProgressFn | None = None,
-        should_cancel: CancelFn | None = None,
-    ) -> CaptionBatch:
-        return run_in_batches(
-            images, self.settings.batch_size, _load_rgb, self._infer, progress, should_cancel
-        )
-
-    def _infer(self, loaded: list[tuple[Path, Image.Image]]) -> list[RawCaption]:
+    def infer(self, loaded: list[tuple[Path, Image.Image]]) -> list[RawCaption]:
         import torch
 
         pictures = [image for _, image in loaded]
@@ -163,7 +149,8 @@ def _load(folder: Path, device: str | None) -> tuple[Any, Any, str]:
         model = AutoModelForImageTextToText.from_pretrained(
             folder, local_files_only=True, trust_remote_code=False
         )
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        # transformers reports missing, truncated or mismatched files with these.
         raise CaptionerUnavailable(
             f"The model in {folder} could not be loaded ({exc}). Copy the whole model "
             "folder again from its release."

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,12 @@ import numpy as np
 from PIL import Image
 
 from app.dataset.captioners.base import (
-    CancelFn,
-    CaptionBatch,
     CaptionerUnavailable,
-    ProgressFn,
+    LocalCaptioner,
     RawCaption,
     ScoredTag,
     open_image,
     require_files,
-    run_in_batches,
 )
 
 MODEL_FILE = "model.onnx"
@@ -122,7 +118,7 @@ def prepare_image(image: Image.Image, size: int) -> np.ndarray:
     return np.ascontiguousarray(pixels[:, :, ::-1])
 
 
-class Wd14Tagger:
+class Wd14Tagger(LocalCaptioner):
     kind = "wd14"
     output = "tags"
 
@@ -142,7 +138,7 @@ class Wd14Tagger:
         self._input_name = model_input.name
         self.input_size = shape[1] if isinstance(shape[1], int) else DEFAULT_INPUT_SIZE
         fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
-        self._batch_size = fixed_batch or self.settings.batch_size
+        self.batch_size = fixed_batch or self.settings.batch_size
         self._pad_to = fixed_batch
         outputs = self._session.get_outputs()[0].shape
         if outputs and isinstance(outputs[-1], int) and outputs[-1] != len(self.labels):
@@ -152,21 +148,7 @@ class Wd14Tagger:
                 f"pair from one release in {folder}."
             )
 
-    @property
-    def source(self) -> str:
-        return f"wd14:{self.folder.name}"
-
-    def caption(
-        self,
-        images: Sequence[Path],
-        progress: ProgressFn | None = None,
-        should_cancel: CancelFn | None = None,
-    ) -> CaptionBatch:
-        return run_in_batches(
-            images, self._batch_size, self._load, self._infer, progress, should_cancel
-        )
-
-    def _load(self, path: Path) -> np.ndarray:
+    def load_image(self, path: Path) -> np.ndarray:
         return prepare_image(open_image(path), self.input_size)
 
     def scores(self, batch: np.ndarray) -> np.ndarray:
@@ -178,7 +160,7 @@ class Wd14Tagger:
         probabilities = self._session.run(None, {self._input_name: batch})[0]
         return np.asarray(probabilities, dtype=np.float64)[:count]
 
-    def _infer(self, loaded: list[tuple[Path, np.ndarray]]) -> list[RawCaption]:
+    def infer(self, loaded: list[tuple[Path, np.ndarray]]) -> list[RawCaption]:
         batch = np.stack([pixels for _, pixels in loaded])
         return [
             RawCaption(path, tags=self.tags_for(row))

@@ -144,3 +144,13 @@ def test_a_blacklist_entry_with_a_comma_is_two_entries() -> None:
 )
 def test_format_advice(kind: str, caption_format: str, fits: bool) -> None:
     assert (format_advice(kind, caption_format) is None) is fits  # type: ignore[arg-type]
+
+
+def test_the_blacklist_matches_whole_tags_only() -> None:
+    draft = make_draft(
+        RawCaption(PATH, tags=tags("long hair", "hair ribbon", "smile")),
+        project(training_type="concept"),
+        CaptionRecipe.build(blacklist="hair"),
+        "wd14:tiny",
+    )
+    assert draft.text == "zkinkwash, long hair, hair ribbon, smile"
