@@ -13,8 +13,8 @@ How the text is cut depends on the project's caption format:
 - ``booru``: comma-separated tags, nothing else; a part that reads like a sentence is
   still one part (the lint reports it).
 - ``natural`` and ``mixed``: sentences first (text up to ``.``, ``!`` or ``?``), then the
-  remaining text cut at commas into tags; a long unpunctuated part (five words or more)
-  counts as a sentence, which is what image-to-text models write.
+  remaining text cut at commas into tags; a long unpunctuated part (six words, or four
+  starting with "a"/"an") counts as a sentence, which is what image-to-text models write.
 """
 
 from __future__ import annotations
