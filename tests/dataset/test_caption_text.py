@@ -223,3 +223,28 @@ def test_a_whole_part_long_enough_to_read_as_a_sentence_is_still_removable() -> 
         "zkinkwash, a woman in a red scarf, night", "A woman in a red scarf", T, "booru"
     )
     assert (edit.text, edit.note) == ("zkinkwash, night", None)
+
+
+WEIRD = [
+    "",
+    ",,,",
+    "zkinkwash",
+    "ZKINKWASH, zkinkwash, zkinkwash",
+    "A zkinkwash. zkinkwash, zkinkwash b.",
+    "line one\n\nline two,\nzkinkwash",
+    "zkinkwash   ,  \t red scarf , ,",
+    "st. louis (azur lane), k.k., zkinkwash.",
+    "zkinkwash: a cat",
+    "\ufeff  zkinkwash_extra, zkinkwash",
+]
+
+
+@pytest.mark.parametrize("caption_format", ["booru", "natural", "mixed"])
+@pytest.mark.parametrize("text", WEIRD)
+def test_every_prepared_caption_starts_with_the_trigger_and_is_stable(
+    text: str, caption_format: str
+) -> None:
+    prepared, _ = prepare_caption(text, T, caption_format)
+    assert starts_with_trigger(prepared, T)
+    assert "\n" not in prepared
+    assert prepare_caption(prepared, T, caption_format) == (prepared, None)
