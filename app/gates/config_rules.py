@@ -22,9 +22,9 @@ LION_MAX_LR = 3e-4  # Chen et al. 2023: Lion wants a 3–10× smaller rate than 
 PRODIGY_LR_RANGE = (0.5, 2.0)  # Prodigy README: "we recommend using lr=1."
 # Times the average image is seen (resources/presets.md#length).
 VIEWS_PER_IMAGE = {
-    "style": (20, 150),
+    "style": (20, 200),
     "character": (40, 200),
-    "concept": (30, 150),
+    "concept": (30, 200),
     "object": (40, 200),
 }
 

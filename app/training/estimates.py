@@ -59,7 +59,7 @@ GPU_CLASSES: tuple[GpuClass, ...] = (
 )
 
 # Pre-Ampere names the table above may not list: bf16 is missing there too.
-_NO_BF16 = re.compile(r"\b(t4|v100|p100|p40|k80|titan (v|rtx|xp)|quadro (rtx|p)|gtx|rtx\s*20[0-9]0)\b")
+_NO_BF16 = re.compile(r"\b(t4|v100|p100|p40|k80|titan (v|rtx|xp)|quadro (rtx|p\d+)|gtx|rtx\s*20[0-9]0)\b")
 
 
 def gpu_class(name: str | None) -> GpuClass | None:
