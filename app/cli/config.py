@@ -19,11 +19,11 @@ from app.gates import config as gate2
 from app.gates.store import record_result
 from app.training.assessment import assess
 from app.training.backends import BACKEND_TITLES, BACKENDS, BackendUnsupported
-from app.training.config import ConfigFileError
+from app.training.config import ConfigFileError, load_config
 from app.training.config_files import write_backend_files
 from app.training.model_specs import FAMILY_SPECS
 from app.training.presets import PRESET_KEYS
-from app.training.project_config import apply_preset, current_config
+from app.training.project_config import apply_preset, current_config, save_changes
 from app.training.vram import VramInputs, estimate_vram
 
 OPTIMIZERS = ("adamw", "adamw8bit", "prodigy", "lion", "adafactor")
@@ -113,6 +113,8 @@ def handle_config(args: argparse.Namespace) -> int:
     except ConfigFileError as exc:
         sys.stderr.write(f"loragate: {exc}\n")
         return 1
+    if load_config(ctx.dir) is None:
+        save_changes(ctx, config)  # the files written must match a saved, journaled config
     assessment = assess(ctx, config, backend)
     written: list[Path] = []
     unsupported = None

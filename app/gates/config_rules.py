@@ -65,7 +65,21 @@ def learning_rate(a: Assessment) -> list[Finding]:
     for field, rate in (("unet_lr", config.unet_lr), ("text_encoder_lr", config.text_encoder_lr)):
         if field == "text_encoder_lr" and not config.train_text_encoder:
             continue
-        if rate > limit:
+        if rate > 0.1:
+            findings.append(
+                Finding(
+                    code="config.lr_out_of_range",
+                    severity="block",
+                    subject=field,
+                    message=f"A learning rate of {rate:g} with {name}: that is a Prodigy-style "
+                    "value.",
+                    why="Only adaptive optimizers such as Prodigy take rates near 1; with "
+                    f"{name} the first step destroys the weights.",
+                    fix="Choose Prodigy, or set a rate around 1e-4.",
+                    source="optimizers#learning-rate-ranges",
+                )
+            )
+        elif rate > limit:
             findings.append(
                 Finding(
                     code="config.lr_out_of_range",
@@ -77,20 +91,6 @@ def learning_rate(a: Assessment) -> list[Finding]:
                     "becomes NaN and the run is lost.",
                     fix=f"Lower it to {limit / 10:g}–{limit:g}"
                     + (" (Lion wants 3–10× less than AdamW)." if name == "Lion" else "."),
-                    source="optimizers#learning-rate-ranges",
-                )
-            )
-        elif rate > 0.1:
-            findings.append(
-                Finding(
-                    code="config.lr_out_of_range",
-                    severity="block",
-                    subject=field,
-                    message=f"A learning rate of {rate:g} with {name}: that is a Prodigy-style "
-                    "value.",
-                    why="Only adaptive optimizers such as Prodigy take rates near 1; with "
-                    f"{name} the first step destroys the weights.",
-                    fix="Choose Prodigy, or set a rate around 1e-4.",
                     source="optimizers#learning-rate-ranges",
                 )
             )
