@@ -28,7 +28,7 @@ from transformers import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.training.model_specs import FAMILY_SPECS  # noqa: E402
+from app.training.model_specs import FAMILY_SPECS
 
 SD15 = {
     "sample_size": 64,

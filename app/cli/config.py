@@ -36,9 +36,7 @@ def register(subparsers: Any) -> None:
     config.add_argument("project", help="the project's folder name (see `loragate project list`)")
     config.add_argument("--backend", choices=BACKENDS, help="default: the project's trainer")
     config.add_argument("--out", required=True, type=Path, help="folder to write the files to")
-    config.add_argument(
-        "--preset", choices=PRESET_KEYS, help="apply this preset first (journaled)"
-    )
+    config.add_argument("--preset", choices=PRESET_KEYS, help="apply this preset first (journaled)")
     add_json_flag(config)
     config.set_defaults(handler=handle_config)
 
@@ -53,7 +51,9 @@ def register(subparsers: Any) -> None:
     vram.add_argument("--train-text-encoder", action="store_true")
     vram.add_argument("--cache-latents", action="store_true")
     vram.add_argument("--cache-text-encoder-outputs", action="store_true")
-    vram.add_argument("--gpu-vram", type=float, help="the GPU's memory in GB: exit 1 if it does not fit")
+    vram.add_argument(
+        "--gpu-vram", type=float, help="the GPU's memory in GB: exit 1 if it does not fit"
+    )
     add_json_flag(vram)
     vram.set_defaults(handler=handle_vram)
 

@@ -41,7 +41,10 @@ def learning_rate(a: Assessment) -> list[Finding]:
     findings = []
     if config.optimizer == "prodigy":
         low, high = PRODIGY_LR_RANGE
-        for field, rate in (("unet_lr", config.unet_lr), ("text_encoder_lr", config.text_encoder_lr)):
+        for field, rate in (
+            ("unet_lr", config.unet_lr),
+            ("text_encoder_lr", config.text_encoder_lr),
+        ):
             if field == "text_encoder_lr" and not config.train_text_encoder:
                 continue
             if not low <= rate <= high:
@@ -328,8 +331,7 @@ def constant_with_warmup(a: Assessment) -> list[Finding]:
             subject="lr_warmup_steps",
             message=f"The constant schedule with {a.config.lr_warmup_steps} warmup steps.",
             why=(
-                "sd-scripts stops at start-up with “constant does not require "
-                "num_warmup_steps”."
+                "sd-scripts stops at start-up with “constant does not require num_warmup_steps”."
                 if blocks
                 else f"{BACKEND_TITLES.get(a.backend, a.backend)} ignores warmup with the "
                 "constant schedule or turns it into another schedule."
@@ -418,8 +420,7 @@ def base_model(a: Assessment) -> list[Finding]:
                 subject="base_model",
                 message=base.problem or "The base model cannot be found.",
                 why="Every trainer loads the base model first; without it nothing can run.",
-                fix="Point the project at an existing checkpoint, or fix the path in "
-                "studio.md.",
+                fix="Point the project at an existing checkpoint, or fix the path in studio.md.",
                 source="parameters-guide#family-from-the-file-header",
             )
         ]

@@ -53,9 +53,7 @@ class Assessment:
         return self.vram.total_gb / self.gpu.vram_gb
 
 
-def assess(
-    ctx: ProjectContext, config: TrainingConfig, backend: str | None = None
-) -> Assessment:
+def assess(ctx: ProjectContext, config: TrainingConfig, backend: str | None = None) -> Assessment:
     family = ctx.project.model_family
     items = inventory(ctx)
     plan = plan_steps(items, config)

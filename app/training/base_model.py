@@ -38,10 +38,18 @@ def resolve_base_model(ctx: ProjectContext) -> BaseModelRefInfo:
         studio_problem = None
     if entry is not None:
         path = Path(entry.path).expanduser()
-        problem = None if path.exists() else f"studio.md points “{entry.name}” at {path}, which does not exist."
+        problem = (
+            None
+            if path.exists()
+            else f"studio.md points “{entry.name}” at {path}, which does not exist."
+        )
         return BaseModelRefInfo(
-            reference, path if path.exists() else None, "studio", entry.family,
-            entry.prediction or "epsilon", problem,
+            reference,
+            path if path.exists() else None,
+            "studio",
+            entry.family,
+            entry.prediction or "epsilon",
+            problem,
         )
     path = Path(reference).expanduser()
     if not path.is_absolute():

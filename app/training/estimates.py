@@ -59,7 +59,9 @@ GPU_CLASSES: tuple[GpuClass, ...] = (
 )
 
 # Pre-Ampere names the table above may not list: bf16 is missing there too.
-_NO_BF16 = re.compile(r"\b(t4|v100|p100|p40|k80|titan (v|rtx|xp)|quadro (rtx|p\d+)|gtx|rtx\s*20[0-9]0)\b")
+_NO_BF16 = re.compile(
+    r"\b(t4|v100|p100|p40|k80|titan (v|rtx|xp)|quadro (rtx|p\d+)|gtx|rtx\s*20[0-9]0)\b"
+)
 
 
 def gpu_class(name: str | None) -> GpuClass | None:
@@ -93,32 +95,68 @@ class SpeedMeasurement:
 
 SPEED_MEASUREMENTS: tuple[SpeedMeasurement, ...] = (
     SpeedMeasurement(
-        "rtx3060", "sdxl", 2.4, 1, 1, 1024, True,
+        "rtx3060",
+        "sdxl",
+        2.4,
+        1,
+        1,
+        1024,
+        True,
         "https://github.com/bmaltais/kohya_ss/issues/1288 (FurkanGozukara, 2023-08-01: "
         "“RTX 3060 is 2.4 second / it”, SDXL LoRA, batch 1)",
     ),
     SpeedMeasurement(
-        "rtx3090", "sdxl", 1.2, 1, 1, 1024, True,
+        "rtx3090",
+        "sdxl",
+        1.2,
+        1,
+        1,
+        1024,
+        True,
         "https://github.com/bmaltais/kohya_ss/issues/1730 (wolfgangmeyers, 2023-12-10: "
         "“1.2s/it” on an RTX 3090, SDXL LoRA dim 8)",
     ),
     SpeedMeasurement(
-        "rtx3090ti", "sdxl", 1.12, 1, 1, 1024, False,
+        "rtx3090ti",
+        "sdxl",
+        1.12,
+        1,
+        1,
+        1024,
+        False,
         "https://github.com/kohya-ss/sd-scripts/issues/827 (2023-09-20: “1.12 s/it with "
         "xformers enabled and gradient checkpoint disabled”, SDXL LoRA rank 32, batch 1)",
     ),
     SpeedMeasurement(
-        "rtx4090", "sdxl", 0.926, 1, 1, 1024, False,
+        "rtx4090",
+        "sdxl",
+        0.926,
+        1,
+        1,
+        1024,
+        False,
         "https://github.com/bmaltais/kohya_ss/issues/1288 (comment of 2023-09-21 quoting "
         "“4090 - current best speed is 1.08 it/s”, SDXL LoRA dim 64, batch 1)",
     ),
     SpeedMeasurement(
-        "rtx5090", "sdxl", 3.45, 4, 2, 1024, True,
+        "rtx5090",
+        "sdxl",
+        3.45,
+        4,
+        2,
+        1024,
+        True,
         "https://github.com/bmaltais/kohya_ss/issues/3332 (2025-07-14: “SDXL LoRA Training "
         "3,45s/it Batch Size 4 with gradient accumulation steps: 2”, dim 32, 1024×1024)",
     ),
     SpeedMeasurement(
-        "a40", "flux", 6.5, 1, 1, 768, True,
+        "a40",
+        "flux",
+        6.5,
+        1,
+        1,
+        768,
+        True,
         "https://github.com/ostris/ai-toolkit/issues/145 (2024-08-31: A40, default Flux "
         "config, “6.5 sec/it in batch#1”; that config trains at 512, 768 and 1024 px)",
     ),
@@ -158,7 +196,8 @@ def read_dryrun_measurement(project_dir: Path) -> DryRunMeasurement | None:
     peak = data.get("peak_vram_gb")
     digest = data.get("config_digest")
     return DryRunMeasurement(
-        seconds, float(peak) if isinstance(peak, (int, float)) else None,
+        seconds,
+        float(peak) if isinstance(peak, (int, float)) else None,
         digest if isinstance(digest, str) else None,
     )
 

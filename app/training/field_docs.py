@@ -61,7 +61,12 @@ FIELD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "Memory and speed",
-        ("mixed_precision", "gradient_checkpointing", "cache_latents", "cache_text_encoder_outputs"),
+        (
+            "mixed_precision",
+            "gradient_checkpointing",
+            "cache_latents",
+            "cache_text_encoder_outputs",
+        ),
     ),
     ("Loss", ("noise_offset", "min_snr_gamma")),
     ("Captions", ("caption_dropout_rate", "shuffle_caption", "keep_tokens")),

@@ -117,7 +117,9 @@ def detect_from_header(header: dict[str, Any]) -> Detection:
     if keys and all(key.startswith(("lora_", "lycoris_")) for key in keys):
         return Detection(None, "lora", evidence=["every tensor is named lora_*: a LoRA file"])
 
-    if any(key.startswith(tuple(f"{p}double_blocks.0.img_attn" for p in UNET_PREFIXES)) for key in keys):
+    if any(
+        key.startswith(tuple(f"{p}double_blocks.0.img_attn" for p in UNET_PREFIXES)) for key in keys
+    ):
         dev = any(key.startswith(tuple(f"{p}guidance_in." for p in UNET_PREFIXES)) for key in keys)
         return Detection(
             "flux",
@@ -136,7 +138,9 @@ def detect_from_header(header: dict[str, Any]) -> Detection:
             "flux",
             "single-file",
             variant="dev" if dev else "schnell",
-            evidence=["transformer_blocks.* and single_transformer_blocks.* (Flux, diffusers names)"],
+            evidence=[
+                "transformer_blocks.* and single_transformer_blocks.* (Flux, diffusers names)"
+            ],
         )
     if any("joint_blocks." in key for key in keys):
         return Detection("sd3", "single-file", evidence=["joint_blocks.* tensors (SD3 MMDiT)"])
@@ -149,7 +153,9 @@ def detect_from_header(header: dict[str, Any]) -> Detection:
             "sdxl", "single-file", variant=variant, evidence=[f"{key} has shape {shape}"]
         )
     if any(key.startswith("add_embedding.") for key in keys):
-        return Detection("sdxl", "single-file", evidence=["add_embedding.* (SDXL UNet, diffusers names)"])
+        return Detection(
+            "sdxl", "single-file", evidence=["add_embedding.* (SDXL UNet, diffusers names)"]
+        )
 
     for suffix in (
         "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",

@@ -45,7 +45,9 @@ def _words(value: Any) -> str:
 
 
 def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
-    return "; ".join(f"{field} {_words(old)} → {_words(new)}" for field, (old, new) in changes.items())
+    return "; ".join(
+        f"{field} {_words(old)} → {_words(new)}" for field, (old, new) in changes.items()
+    )
 
 
 def save_changes(ctx: ProjectContext, new: TrainingConfig) -> dict[str, tuple[Any, Any]]:
@@ -65,7 +67,10 @@ def save_changes(ctx: ProjectContext, new: TrainingConfig) -> dict[str, tuple[An
         if changes
         else f"Training config saved ({PRESET_TITLES.get(new.preset, new.preset)} preset)."
     )
-    data = {field: {"old": old_value, "new": new_value} for field, (old_value, new_value) in changes.items()}
+    data = {
+        field: {"old": old_value, "new": new_value}
+        for field, (old_value, new_value) in changes.items()
+    }
     with ctx.workspace.db.writing() as session:
         journal.record(session, ctx.project, ctx.dir, "config.changed", message, {"changes": data})
     return changes
@@ -79,7 +84,14 @@ def apply_preset(ctx: ProjectContext, key: str) -> TrainingConfig:
     fresh = preset_config(key, ctx.project.training_type, ctx.project.model_family)
     kept = {
         field: getattr(base, field)
-        for field in ("sample_prompts", "sample_every_n_steps", "seed", "output_name", "device", "num_gpus")
+        for field in (
+            "sample_prompts",
+            "sample_every_n_steps",
+            "seed",
+            "output_name",
+            "device",
+            "num_gpus",
+        )
     }
     new = fresh.model_copy(update=kept)
     changes = new.changes_from(base) if saved is not None else {}
@@ -88,7 +100,11 @@ def apply_preset(ctx: ProjectContext, key: str) -> TrainingConfig:
     message += f": {describe_changes(changes)}." if changes else "."
     with ctx.workspace.db.writing() as session:
         journal.record(
-            session, ctx.project, ctx.dir, "config.preset", message,
+            session,
+            ctx.project,
+            ctx.dir,
+            "config.preset",
+            message,
             {"preset": key, "changes": {f: {"old": o, "new": n} for f, (o, n) in changes.items()}},
         )
     return new
@@ -118,7 +134,10 @@ def confirm_estimate(ctx: ProjectContext, config_digest: str, steps: int, summar
     )
     with ctx.workspace.db.writing() as session:
         journal.record(
-            session, ctx.project, ctx.dir, "config.estimate_confirmed",
+            session,
+            ctx.project,
+            ctx.dir,
+            "config.estimate_confirmed",
             f"You confirmed the estimate: {summary}.",
             {"config_digest": config_digest, "steps": steps},
         )

@@ -59,9 +59,9 @@ class StepPlan:
 
     def formula(self) -> str:
         """The sum written with this project's numbers, in the order the trainer works."""
-        per_bucket = " + ".join(
-            f"⌈{bucket.samples}/{self.batch_size}⌉" for bucket in self.buckets
-        ) or "0"
+        per_bucket = (
+            " + ".join(f"⌈{bucket.samples}/{self.batch_size}⌉" for bucket in self.buckets) or "0"
+        )
         divisor = self.accumulation * self.gpus
         return (
             f"{self.epochs} epochs × ⌈({per_bucket}) / {divisor}⌉ = {self.epochs} × "

@@ -95,7 +95,9 @@ def estimate_vram(inputs: VramInputs) -> VramEstimate:
 
     model_gb = spec.denoiser.params * weight_bytes / GB
     text_on_gpu = inputs.train_text_encoder or not inputs.cache_text_encoder_outputs
-    text_gb = sum(te.params for te in spec.text_encoders) * weight_bytes / GB if text_on_gpu else 0.0
+    text_gb = (
+        sum(te.params for te in spec.text_encoders) * weight_bytes / GB if text_on_gpu else 0.0
+    )
     if not text_on_gpu:
         notes.append("Text encoders leave the GPU once their outputs are cached.")
     vae_gb = 0.0 if inputs.cache_latents else spec.vae.params * weight_bytes / GB
@@ -157,8 +159,14 @@ PUBLISHED_MEASUREMENTS: tuple[PublishedMeasurement, ...] = (
     PublishedMeasurement(
         label="SD 1.5 LoRA with gradient checkpointing (kohya_ss GUI)",
         inputs=VramInputs(
-            family="sd15", resolution=512, batch_size=1, rank=8, optimizer="adamw8bit",
-            precision="fp16", gradient_checkpointing=True, train_text_encoder=True,
+            family="sd15",
+            resolution=512,
+            batch_size=1,
+            rank=8,
+            optimizer="adamw8bit",
+            precision="fp16",
+            gradient_checkpointing=True,
+            train_text_encoder=True,
             cache_latents=True,
         ),
         gb=4.0,
@@ -172,9 +180,16 @@ PUBLISHED_MEASUREMENTS: tuple[PublishedMeasurement, ...] = (
     PublishedMeasurement(
         label="SDXL LoRA, U-Net only, everything cached, Adafactor",
         inputs=VramInputs(
-            family="sdxl", resolution=1024, batch_size=1, rank=8, optimizer="adafactor",
-            precision="bf16", gradient_checkpointing=True, train_text_encoder=False,
-            cache_latents=True, cache_text_encoder_outputs=True,
+            family="sdxl",
+            resolution=1024,
+            batch_size=1,
+            rank=8,
+            optimizer="adafactor",
+            precision="bf16",
+            gradient_checkpointing=True,
+            train_text_encoder=False,
+            cache_latents=True,
+            cache_text_encoder_outputs=True,
         ),
         gb=8.0,
         kind="fits",
@@ -187,9 +202,16 @@ PUBLISHED_MEASUREMENTS: tuple[PublishedMeasurement, ...] = (
     PublishedMeasurement(
         label="Flux.1 LoRA rank 16, all layers, bf16 base (SimpleTuner)",
         inputs=VramInputs(
-            family="flux", resolution=1024, batch_size=1, rank=16, optimizer="adamw",
-            precision="bf16", gradient_checkpointing=True, train_text_encoder=False,
-            cache_latents=True, cache_text_encoder_outputs=True,
+            family="flux",
+            resolution=1024,
+            batch_size=1,
+            rank=16,
+            optimizer="adamw",
+            precision="bf16",
+            gradient_checkpointing=True,
+            train_text_encoder=False,
+            cache_latents=True,
+            cache_text_encoder_outputs=True,
         ),
         gb=30.0,
         kind="measured",
@@ -203,9 +225,16 @@ PUBLISHED_MEASUREMENTS: tuple[PublishedMeasurement, ...] = (
     PublishedMeasurement(
         label="Flux.1 LoRA rank 16, diffusers example (no caching, no checkpointing)",
         inputs=VramInputs(
-            family="flux", resolution=512, batch_size=1, rank=16, optimizer="prodigy",
-            precision="bf16", gradient_checkpointing=False, train_text_encoder=False,
-            cache_latents=False, cache_text_encoder_outputs=False,
+            family="flux",
+            resolution=512,
+            batch_size=1,
+            rank=16,
+            optimizer="prodigy",
+            precision="bf16",
+            gradient_checkpointing=False,
+            train_text_encoder=False,
+            cache_latents=False,
+            cache_text_encoder_outputs=False,
         ),
         gb=40.0,
         kind="fits",
@@ -223,9 +252,16 @@ PUBLISHED_UPPER_BOUNDS: tuple[PublishedMeasurement, ...] = (
     PublishedMeasurement(
         label="SDXL LoRA under 16 GB (diffusers DreamBooth example)",
         inputs=VramInputs(
-            family="sdxl", resolution=1024, batch_size=1, rank=4, optimizer="adamw8bit",
-            precision="fp16", gradient_checkpointing=True, train_text_encoder=False,
-            cache_latents=False, cache_text_encoder_outputs=True,
+            family="sdxl",
+            resolution=1024,
+            batch_size=1,
+            rank=4,
+            optimizer="adamw8bit",
+            precision="fp16",
+            gradient_checkpointing=True,
+            train_text_encoder=False,
+            cache_latents=False,
+            cache_text_encoder_outputs=True,
         ),
         gb=16.0,
         kind="fits",

@@ -12,6 +12,7 @@ HTMX contract:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
 from typing import Annotated, Any
@@ -66,9 +67,7 @@ def _preview(ctx: ProjectContext, assessment: Assessment, backend: str) -> dict[
     return {"bundle": bundle, "problem": problem, "files_dir": default_files_dir(ctx, backend)}
 
 
-def _panel_context(
-    ctx: ProjectContext, config: TrainingConfig, backend: str
-) -> dict[str, Any]:
+def _panel_context(ctx: ProjectContext, config: TrainingConfig, backend: str) -> dict[str, Any]:
     assessment = assess(ctx, config, backend)
     findings = gate2.findings_for(assessment)
     confirmation = read_confirmation(ctx)
@@ -167,10 +166,8 @@ async def config_save(request: Request, ctx: ProjectDep) -> Response:
         return render(request, "config/page.html", context, status_code=422)
     save_changes(ctx, config)
     assessment = assess(ctx, config, ctx.project.backend)
-    try:
+    with contextlib.suppress(BackendUnsupported):  # the page and Gate 2 explain it
         write_backend_files(ctx, assessment, ctx.project.backend)
-    except BackendUnsupported:
-        pass  # the page and Gate 2 explain it
     url = request.url_for("phase_config", slug=ctx.project.slug)
     return RedirectResponse(f"{url}?backend={backend}#live-panel", status_code=303)
 
@@ -240,7 +237,9 @@ def config_file(ctx: ProjectDep, backend: str, name: str) -> Response:
     """One generated file, as a download."""
     bundle = _bundle(ctx, backend)
     if name not in bundle.files:
-        raise HTTPException(status_code=404, detail=f"{BACKEND_TITLES[backend]} has no file “{name}”.")
+        raise HTTPException(
+            status_code=404, detail=f"{BACKEND_TITLES[backend]} has no file “{name}”."
+        )
     return Response(
         bundle.files[name],
         media_type="text/plain; charset=utf-8",

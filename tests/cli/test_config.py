@@ -25,7 +25,9 @@ def project(settings: Settings, tmp_path: Path) -> Project:
     return created
 
 
-def test_config_writes_the_backend_files_and_passes(cli: CliRunner, project: Project, tmp_path: Path) -> None:
+def test_config_writes_the_backend_files_and_passes(
+    cli: CliRunner, project: Project, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     result = cli("config", project.slug, "--backend", "kohya", "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -34,18 +36,34 @@ def test_config_writes_the_backend_files_and_passes(cli: CliRunner, project: Pro
     assert f"= {steps} steps" in result.stdout and "Gate 2 passes." in result.stdout
 
 
-def test_config_json_reports_gate2_files_and_estimates(cli: CliRunner, project: Project, tmp_path: Path) -> None:
-    result = cli("config", project.slug, "--backend", "ai-toolkit", "--out", str(tmp_path / "o"), "--preset", "quick", "--json")
+def test_config_json_reports_gate2_files_and_estimates(
+    cli: CliRunner, project: Project, tmp_path: Path
+) -> None:
+    result = cli(
+        "config",
+        project.slug,
+        "--backend",
+        "ai-toolkit",
+        "--out",
+        str(tmp_path / "o"),
+        "--preset",
+        "quick",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     data = json_of(result)
     assert isinstance(data, dict)
-    assert data["gate"] == "config" and data["verdict"] == "pass" and data["backend"] == "ai-toolkit"
+    assert (
+        data["gate"] == "config" and data["verdict"] == "pass" and data["backend"] == "ai-toolkit"
+    )
     assert any(path.endswith("job.yaml") for path in data["files"])
     assert data["vram"]["total_gb"] > 0 and data["time"]["currency"] == "USD"
     assert data["stats"]["steps"] > 0
 
 
-def test_config_exits_1_when_gate2_blocks(cli: CliRunner, project: Project, settings: Settings, tmp_path: Path) -> None:
+def test_config_exits_1_when_gate2_blocks(
+    cli: CliRunner, project: Project, settings: Settings, tmp_path: Path
+) -> None:
     config_path = settings.training_dir / project.slug / "training.json"
     cli("config", project.slug, "--out", str(tmp_path / "first"))
     data = json.loads(config_path.read_text())
@@ -62,7 +80,10 @@ def test_config_exits_1_when_gate2_blocks(cli: CliRunner, project: Project, sett
 
 def test_config_usage_errors_exit_2(cli: CliRunner, project: Project, tmp_path: Path) -> None:
     assert cli("config", "nobody", "--out", str(tmp_path)).returncode == 2
-    assert cli("config", project.slug, "--backend", "onetrainer", "--out", str(tmp_path)).returncode == 2
+    assert (
+        cli("config", project.slug, "--backend", "onetrainer", "--out", str(tmp_path)).returncode
+        == 2
+    )
     a_file = tmp_path / "file"
     a_file.write_text("x")
     result = cli("config", project.slug, "--out", str(a_file))
@@ -70,7 +91,19 @@ def test_config_usage_errors_exit_2(cli: CliRunner, project: Project, tmp_path: 
 
 
 def test_vram_json_and_exit_codes(cli: CliRunner) -> None:
-    args = ["vram", "--family", "sdxl", "--resolution", "1024", "--batch", "1", "--rank", "16", "--optimizer", "adamw8bit"]
+    args = [
+        "vram",
+        "--family",
+        "sdxl",
+        "--resolution",
+        "1024",
+        "--batch",
+        "1",
+        "--rank",
+        "16",
+        "--optimizer",
+        "adamw8bit",
+    ]
     result = cli(*args, "--gradient-checkpointing", "--cache-latents", "--json")
     assert result.returncode == 0
     data = json_of(result)

@@ -63,10 +63,26 @@ def test_the_standard_preset_passes_on_a_good_project(ctx: ProjectContext) -> No
         ({"epochs": 1}, "config.too_few_steps", "warn"),
         ({"epochs": 60}, "config.too_many_steps", "warn"),
         ({"train_batch_size": 200}, "config.batch_larger_than_dataset", "block"),
-        ({"train_text_encoder": True, "cache_text_encoder_outputs": True}, "config.te_training_with_cached_outputs", "block"),
-        ({"shuffle_caption": True, "cache_text_encoder_outputs": True}, "config.caption_augmentation_with_cache", "block"),
-        ({"shuffle_caption": True, "keep_tokens": 0, "cache_text_encoder_outputs": False}, "config.shuffle_moves_trigger", "warn"),
-        ({"lr_scheduler": "constant", "lr_warmup_steps": 20}, "config.constant_scheduler_warmup", "warn"),
+        (
+            {"train_text_encoder": True, "cache_text_encoder_outputs": True},
+            "config.te_training_with_cached_outputs",
+            "block",
+        ),
+        (
+            {"shuffle_caption": True, "cache_text_encoder_outputs": True},
+            "config.caption_augmentation_with_cache",
+            "block",
+        ),
+        (
+            {"shuffle_caption": True, "keep_tokens": 0, "cache_text_encoder_outputs": False},
+            "config.shuffle_moves_trigger",
+            "warn",
+        ),
+        (
+            {"lr_scheduler": "constant", "lr_warmup_steps": 20},
+            "config.constant_scheduler_warmup",
+            "warn",
+        ),
         ({"train_batch_size": 32}, "config.vram_overflow", "block"),
     ],
 )
@@ -100,13 +116,17 @@ def test_bf16_on_a_gpu_without_it_blocks(workspace: Workspace, ctx: ProjectConte
     assert "config.bf16_unsupported" not in codes(with_config(ctx, mixed_precision="fp16"))
 
 
-def test_unknown_gpu_memory_is_a_note_not_a_block(workspace: Workspace, ctx: ProjectContext) -> None:
+def test_unknown_gpu_memory_is_a_note_not_a_block(
+    workspace: Workspace, ctx: ProjectContext
+) -> None:
     set_gpu(workspace, None, None)
     assert codes(gate2.evaluate(ctx)) == {"config.gpu_memory_unknown": "info"}
 
 
 def test_base_model_of_another_family_blocks(workspace: Workspace, tmp_path: Path) -> None:
-    ctx = workspace.context(new_project(workspace, tmp_path, name="Wrong", family="sdxl", checkpoint="sd15"))
+    ctx = workspace.context(
+        new_project(workspace, tmp_path, name="Wrong", family="sdxl", checkpoint="sd15")
+    )
     result = gate2.evaluate(ctx)
     finding = next(f for f in result.findings if f.code == "base_model.family_mismatch")
     assert finding.severity == "block" and "Stable Diffusion 1.x" in finding.message
@@ -114,13 +134,19 @@ def test_base_model_of_another_family_blocks(workspace: Workspace, tmp_path: Pat
     assert_explained(result)
 
 
-@pytest.mark.parametrize(("kind", "code"), [("lora", "base_model.is_a_lora"), ("unknown", "base_model.unknown_family")])
-def test_a_lora_or_an_unrecognised_file(workspace: Workspace, tmp_path: Path, kind: str, code: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "code"), [("lora", "base_model.is_a_lora"), ("unknown", "base_model.unknown_family")]
+)
+def test_a_lora_or_an_unrecognised_file(
+    workspace: Workspace, tmp_path: Path, kind: str, code: str
+) -> None:
     ctx = workspace.context(new_project(workspace, tmp_path, name=f"P {kind}", checkpoint=kind))
     assert code in codes(gate2.evaluate(ctx))
 
 
-def test_pickled_missing_and_unreadable_base_models_block(ctx: ProjectContext, workspace: Workspace) -> None:
+def test_pickled_missing_and_unreadable_base_models_block(
+    ctx: ProjectContext, workspace: Workspace
+) -> None:
     path = Path(ctx.project.base_model)
     pickled = path.with_suffix(".ckpt")
     pickled.write_bytes(b"\x80\x04K\x01.")
@@ -152,7 +178,9 @@ def test_no_images_blocks(workspace: Workspace, tmp_path: Path) -> None:
 
 def test_flux_on_the_native_trainer_and_min_snr(workspace: Workspace, tmp_path: Path) -> None:
     set_gpu(workspace, "NVIDIA H100 80GB HBM3", 80.0)
-    ctx = workspace.context(new_project(workspace, tmp_path, name="Fluxy", family="flux", checkpoint="flux-dev"))
+    ctx = workspace.context(
+        new_project(workspace, tmp_path, name="Fluxy", family="flux", checkpoint="flux-dev")
+    )
     assert codes(gate2.evaluate(ctx))["config.backend_unsupported"] == "block"
     result = with_config(ctx, min_snr_gamma=5.0)
     assert codes(result)["config.min_snr_not_applicable"] == "info"

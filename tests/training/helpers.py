@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from app.grimoire import update_doc, studio_path
+from app.grimoire import studio_path, update_doc
 from app.models import Project
 from app.projects import Intent, create_project
 from app.workspace import Workspace
@@ -80,7 +80,9 @@ def write_checkpoint(path: Path, kind: str, data_bytes: int = 2 * 1024**2) -> Pa
     return path
 
 
-def write_diffusers_folder(folder: Path, pipeline: str, **component_configs: dict[str, Any]) -> Path:
+def write_diffusers_folder(
+    folder: Path, pipeline: str, **component_configs: dict[str, Any]
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model_index.json").write_text(json.dumps({"_class_name": pipeline}))
     for component, config in component_configs.items():
@@ -103,7 +105,9 @@ def make_images(dataset: Path, folders: dict[str, list[tuple[int, int]]]) -> Non
             (target / f"{index:03d}.txt").write_text(f"zktrig, image {index}\n")
 
 
-def set_gpu(workspace: Workspace, name: str | None, vram_gb: float | None, hourly_cost: float = 0.0) -> None:
+def set_gpu(
+    workspace: Workspace, name: str | None, vram_gb: float | None, hourly_cost: float = 0.0
+) -> None:
     def mutate(front: Any) -> None:
         front["gpu"]["name"] = name
         front["gpu"]["vram_gb"] = vram_gb
@@ -124,7 +128,9 @@ def new_project(
     folders: dict[str, list[tuple[int, int]]] | None = None,
 ) -> Project:
     """A project on a checkpoint of ``checkpoint`` kind (default: the family) with images."""
-    model = write_checkpoint(tmp / "models" / f"{name.replace(' ', '_')}.safetensors", checkpoint or family)
+    model = write_checkpoint(
+        tmp / "models" / f"{name.replace(' ', '_')}.safetensors", checkpoint or family
+    )
     project, _ = create_project(
         workspace,
         Intent(

@@ -32,7 +32,9 @@ def test_scaling_by_batch_accumulation_and_checkpointing() -> None:
     bigger = SDXL.model_copy(update={"train_batch_size": 2, "gradient_accumulation_steps": 2})
     assert estimate_speed(bigger, "sdxl", "RTX 4090").seconds_per_step == pytest.approx(4 * base)
     no_checkpointing = SDXL.model_copy(update={"gradient_checkpointing": False})
-    assert estimate_speed(no_checkpointing, "sdxl", "RTX 4090").seconds_per_step == pytest.approx(0.926)
+    assert estimate_speed(no_checkpointing, "sdxl", "RTX 4090").seconds_per_step == pytest.approx(
+        0.926
+    )
 
 
 def test_other_families_are_scaled_by_compute_and_marked_rough() -> None:
@@ -51,14 +53,18 @@ def test_unknown_or_missing_gpu_falls_back_and_says_so() -> None:
 
 
 def test_the_dry_run_measurement_replaces_the_table(tmp_path: Path) -> None:
-    (tmp_path / "dryrun.json").write_text(json.dumps({"seconds_per_step": 0.77, "peak_vram_gb": 11.5, "config_digest": SDXL.digest()}))
+    (tmp_path / "dryrun.json").write_text(
+        json.dumps({"seconds_per_step": 0.77, "peak_vram_gb": 11.5, "config_digest": SDXL.digest()})
+    )
     measured = read_dryrun_measurement(tmp_path)
     assert measured is not None and measured.peak_vram_gb == 11.5
     speed = estimate_speed(SDXL, "sdxl", "RTX 3090", measured, SDXL.digest())
     assert (speed.seconds_per_step, speed.basis) == (0.77, "measured by the dry run")
     # a measurement of another config is not this config's
     other = SDXL.model_copy(update={"network_rank": 64})
-    assert estimate_speed(other, "sdxl", "RTX 3090", measured, other.digest()).seconds_per_step == pytest.approx(1.2)
+    assert estimate_speed(
+        other, "sdxl", "RTX 3090", measured, other.digest()
+    ).seconds_per_step == pytest.approx(1.2)
     (tmp_path / "dryrun.json").write_text("{broken")
     assert read_dryrun_measurement(tmp_path) is None
 
@@ -75,9 +81,16 @@ def test_time_and_cost() -> None:
 
 @pytest.mark.parametrize(
     ("name", "bf16"),
-    [("NVIDIA GeForce RTX 4090", True), ("Tesla T4", False), ("Tesla V100-SXM2-16GB", False),
-     ("NVIDIA GeForce RTX 2080 Ti", False), ("NVIDIA A100-SXM4-80GB", True), ("Quadro P5000", False),
-     ("Some Future GPU", None), (None, None)],
+    [
+        ("NVIDIA GeForce RTX 4090", True),
+        ("Tesla T4", False),
+        ("Tesla V100-SXM2-16GB", False),
+        ("NVIDIA GeForce RTX 2080 Ti", False),
+        ("NVIDIA A100-SXM4-80GB", True),
+        ("Quadro P5000", False),
+        ("Some Future GPU", None),
+        (None, None),
+    ],
 )
 def test_bf16_support_by_gpu_name(name: str | None, bf16: bool | None) -> None:
     assert gpu_supports_bf16(name) is bf16

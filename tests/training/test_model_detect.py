@@ -111,7 +111,7 @@ def test_diffusers_folders(tmp_path: Path) -> None:
     assert (detection.family, detection.prediction_type) == ("sd2", "v_prediction")
     assert detect(sdxl).family == "sdxl"
     assert (detect(schnell).family, detect(schnell).variant) == ("flux", "schnell")
-    with pytest.raises(ModelFileError, match="model_index.json"):
+    with pytest.raises(ModelFileError, match=r"model_index\.json"):
         detect(tmp_path)
 
 

@@ -47,16 +47,25 @@ def test_family_specific_values() -> None:
 
 
 @pytest.mark.parametrize(("key", "training_type", "family"), COMBINATIONS)
-def test_presets_do_not_block_gate2_on_a_typical_dataset(key: str, training_type: str, family: str) -> None:
+def test_presets_do_not_block_gate2_on_a_typical_dataset(
+    key: str, training_type: str, family: str
+) -> None:
     from app.gates import config_rules
 
     side = {"sd15": 512, "sd2": 768}.get(family, 1024)
     config = preset_config(key, training_type, family)
     items = [DatasetItem(f"10_x/{i}.png", side, side, "x", 10) for i in range(20)]
     plan = plan_steps(items, config)
-    rules = (config_rules.learning_rate, config_rules.alpha_above_rank, config_rules.resolution,
-             config_rules.bucket_steps, config_rules.text_encoder_cache, config_rules.shuffle_keep_tokens,
-             config_rules.constant_with_warmup, config_rules.steps_per_image)
+    rules = (
+        config_rules.learning_rate,
+        config_rules.alpha_above_rank,
+        config_rules.resolution,
+        config_rules.bucket_steps,
+        config_rules.text_encoder_cache,
+        config_rules.shuffle_keep_tokens,
+        config_rules.constant_with_warmup,
+        config_rules.steps_per_image,
+    )
 
     class Stub:  # only the attributes these pure rules read
         pass

@@ -13,7 +13,11 @@ def items(*groups: tuple[int, int, int, int]) -> list[DatasetItem]:
     found = []
     for count, width, height, repeats in groups:
         for index in range(count):
-            found.append(DatasetItem(f"{repeats}_x/{width}x{height}-{index}.png", width, height, "x", repeats))
+            found.append(
+                DatasetItem(
+                    f"{repeats}_x/{width}x{height}-{index}.png", width, height, "x", repeats
+                )
+            )
     return found
 
 
@@ -47,7 +51,10 @@ def test_gpus_and_accumulation_divide_batches_per_epoch_rounding_up() -> None:
 
 
 def test_excluded_images_do_not_count_and_views_per_image() -> None:
-    dataset = items((4, 512, 512, 5)) + [DatasetItem("5_x/out.png", 512, 512, "x", 5, included=False)]
+    dataset = [
+        *items((4, 512, 512, 5)),
+        DatasetItem("5_x/out.png", 512, 512, "x", 5, included=False),
+    ]
     plan = plan_steps(dataset, TrainingConfig(resolution=512, epochs=8))
     assert plan.images == 4 and plan.samples_per_epoch == 20
     assert plan.views_per_image == 40.0

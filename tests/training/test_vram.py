@@ -28,7 +28,7 @@ def test_estimate_below_published_upper_bounds(row) -> None:  # type: ignore[no-
 
 
 def test_every_published_source_is_in_the_calculator_guide() -> None:
-    guide = (load_document("vram-calculator").html)
+    guide = load_document("vram-calculator").html
     for row in PUBLISHED_MEASUREMENTS + PUBLISHED_UPPER_BOUNDS:
         url = row.source.split(" ")[0]
         assert url in guide, f"{row.label}: {url} is not cited in resources/vram-calculator.md"
@@ -59,7 +59,9 @@ def test_activations_grow_with_pixels_and_batch() -> None:
 def test_breakdown_adds_up_and_names_each_part() -> None:
     estimate = estimate_vram(replace(BASE, family="flux"))
     assert sum(estimate.breakdown.values()) == pytest.approx(estimate.total_gb)
-    assert {"transformer", "text encoders", "optimizer states", "activations"} <= set(estimate.breakdown)
+    assert {"transformer", "text encoders", "optimizer states", "activations"} <= set(
+        estimate.breakdown
+    )
     assert estimate.to_json()["total_gb"] == round(estimate.total_gb, 2)
 
 

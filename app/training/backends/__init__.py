@@ -156,7 +156,11 @@ def accelerate_prefix(config: TrainingConfig) -> list[str]:
 
 
 def launch_script(commands: list[str], cwd: str | None) -> str:
-    lines = ["#!/usr/bin/env bash", "# Written by loragate. Run it from anywhere.", "set -euo pipefail"]
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Written by loragate. Run it from anywhere.",
+        "set -euo pipefail",
+    ]
     if cwd:
         lines.append(f"cd {quote(cwd)}")
     lines += commands

@@ -156,7 +156,9 @@ def generate(run: RunPlan) -> BackendFiles:
         "three out-of-memory batches before failing."
     )
     if not run.trainer_dir:
-        notes.append("Run the command from your ai-toolkit folder (set backends.ai_toolkit in studio.md).")
+        notes.append(
+            "Run the command from your ai-toolkit folder (set backends.ai_toolkit in studio.md)."
+        )
     return BackendFiles(
         backend="ai-toolkit",
         files={

@@ -108,7 +108,11 @@ def training_config(run: RunPlan) -> dict[str, Any]:
     else:
         values["network_train_unet_only"] = True
     if config.optimizer == "adafactor":
-        values["optimizer_args"] = ["scale_parameter=False", "relative_step=False", "warmup_init=False"]
+        values["optimizer_args"] = [
+            "scale_parameter=False",
+            "relative_step=False",
+            "warmup_init=False",
+        ]
     if config.noise_offset > 0:
         values["noise_offset"] = float(config.noise_offset)
     if config.min_snr_gamma is not None and run.family != "flux":
@@ -212,5 +216,7 @@ def generate(run: RunPlan) -> BackendFiles:
     if "sample_prompts" in training:
         files[PROMPTS_FILE] = prompts_file(run)
     if not run.trainer_dir:
-        notes.append("Run the command from your sd-scripts folder (set backends.kohya in studio.md).")
+        notes.append(
+            "Run the command from your sd-scripts folder (set backends.kohya in studio.md)."
+        )
     return BackendFiles(backend="kohya", files=files, command=command, notes=notes)

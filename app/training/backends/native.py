@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from app.settings import REPO_ROOT
 from app.training.backends import (
     BackendFiles,
     BackendUnsupported,
@@ -13,7 +14,6 @@ from app.training.backends import (
     launch_script,
     quote,
 )
-from app.settings import REPO_ROOT
 from app.training.job import BaseModelRef, NativeJob
 
 JOB_FILE = "job.json"
@@ -44,7 +44,9 @@ def generate(run: RunPlan) -> BackendFiles:
     job = build_job(run)
     job_path = run.files_dir / JOB_FILE
     if run.config.num_gpus > 1:
-        command = " ".join([*accelerate_prefix(run.config), "-m", "app.training.native", quote(job_path)])
+        command = " ".join(
+            [*accelerate_prefix(run.config), "-m", "app.training.native", quote(job_path)]
+        )
     else:
         command = f"{quote(sys.executable)} -m app.training.native {quote(job_path)}"
     return BackendFiles(

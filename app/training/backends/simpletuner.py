@@ -159,15 +159,18 @@ def generate(run: RunPlan) -> BackendFiles:
         train = " ".join([*accelerate_prefix(config), "-m", "simpletuner.train"])
     else:
         train = "simpletuner-train"
-    command = (
-        f"CONFIG_BACKEND=json CONFIG_PATH={quote(run.files_dir / CONFIG_FILE)} {train}"
-    )
+    command = f"CONFIG_BACKEND=json CONFIG_PATH={quote(run.files_dir / CONFIG_FILE)} {train}"
     files["launch.sh"] = launch_script([command], run.trainer_dir)
     notes.append(
         "SimpleTuner resumes from the newest checkpoint in its output folder: clear "
         f"{run.output_dir} before a fresh run with other settings."
     )
-    small = [bucket for bucket in run.plan.buckets if bucket.samples < config.train_batch_size * config.num_gpus * config.gradient_accumulation_steps]
+    small = [
+        bucket
+        for bucket in run.plan.buckets
+        if bucket.samples
+        < config.train_batch_size * config.num_gpus * config.gradient_accumulation_steps
+    ]
     if small:
         notes.append(
             f"SimpleTuner drops aspect buckets with fewer samples than batch × GPUs × "

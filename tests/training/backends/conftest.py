@@ -19,7 +19,9 @@ PlanFactory = Callable[..., RunPlan]
 
 @pytest.fixture
 def make_run(tmp_path: Path) -> PlanFactory:
-    def make(family: str = "sdxl", config: TrainingConfig | None = None, **overrides: object) -> RunPlan:
+    def make(
+        family: str = "sdxl", config: TrainingConfig | None = None, **overrides: object
+    ) -> RunPlan:
         side = {"sd15": 512, "sd2": 768}.get(family, 1024)
         config = config or preset_config("standard", "character", family).model_copy(
             update={

@@ -12,7 +12,9 @@ from app.settings import REPO_ROOT
 
 @cache
 def accepted(backend: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((REPO_ROOT / "app" / "data" / "backend_keys" / f"{backend}.json").read_text())
+    data: dict[str, Any] = json.loads(
+        (REPO_ROOT / "app" / "data" / "backend_keys" / f"{backend}.json").read_text()
+    )
     return data
 
 

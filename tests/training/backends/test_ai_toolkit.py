@@ -24,7 +24,9 @@ def process_of(text: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("family", ["sd15", "sdxl", "flux"])
-def test_job_parses_back_with_keys_where_ai_toolkit_reads_them(make_run: PlanFactory, family: str) -> None:
+def test_job_parses_back_with_keys_where_ai_toolkit_reads_them(
+    make_run: PlanFactory, family: str
+) -> None:
     keys = accepted("ai_toolkit")
     process = process_of(generate("ai-toolkit", make_run(family)).files["job.yaml"])
     check_keys(process, keys["process"], "process")
@@ -49,12 +51,18 @@ def test_steps_model_flags_and_layout(make_run: PlanFactory) -> None:
 
 
 def test_schedules_are_translated(make_run: PlanFactory) -> None:
-    linear = process_of(generate("ai-toolkit", make_run("sdxl", lr_scheduler="linear")).files["job.yaml"])
+    linear = process_of(
+        generate("ai-toolkit", make_run("sdxl", lr_scheduler="linear")).files["job.yaml"]
+    )
     assert linear["train"]["lr_scheduler_params"] == {"start_factor": 1.0, "end_factor": 0.0}  # type: ignore[index]
     bundle = generate("ai-toolkit", make_run("sdxl", lr_scheduler="polynomial"))
     assert process_of(bundle.files["job.yaml"])["train"]["lr_scheduler"] == "linear"  # type: ignore[index]
     assert any("polynomial" in note for note in bundle.notes)
-    warm = process_of(generate("ai-toolkit", make_run("sdxl", lr_scheduler="constant_with_warmup", lr_warmup_steps=50)).files["job.yaml"])
+    warm = process_of(
+        generate(
+            "ai-toolkit", make_run("sdxl", lr_scheduler="constant_with_warmup", lr_warmup_steps=50)
+        ).files["job.yaml"]
+    )
     assert warm["train"]["lr_scheduler_params"] == {"num_warmup_steps": 50}  # type: ignore[index]
 
 

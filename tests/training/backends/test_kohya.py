@@ -12,7 +12,11 @@ from app.training.backends import BackendUnsupported, generate
 from tests.training.backends.conftest import PlanFactory
 from tests.training.backends.keys import accepted, check_keys, type_ok
 
-SCRIPTS = {"sd15": "train_network.py", "sdxl": "sdxl_train_network.py", "flux": "flux_train_network.py"}
+SCRIPTS = {
+    "sd15": "train_network.py",
+    "sdxl": "sdxl_train_network.py",
+    "flux": "flux_train_network.py",
+}
 
 
 def options_for(script: str) -> dict[str, dict[str, object]]:
@@ -42,7 +46,9 @@ def check_dataset_schema(dataset: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize("family", ["sd15", "sdxl", "flux"])
-def test_files_parse_back_with_only_accepted_keys_and_types(make_run: PlanFactory, family: str) -> None:
+def test_files_parse_back_with_only_accepted_keys_and_types(
+    make_run: PlanFactory, family: str
+) -> None:
     run = make_run(family)
     bundle = generate("kohya", run)
     config = tomllib.loads(bundle.files["config.toml"])
@@ -78,7 +84,13 @@ def test_dataset_points_at_the_kohya_layout_with_repeats(make_run: PlanFactory) 
 
 @pytest.mark.parametrize(
     ("ours", "theirs"),
-    [("adamw", "AdamW"), ("adamw8bit", "AdamW8bit"), ("prodigy", "Prodigy"), ("lion", "Lion"), ("adafactor", "Adafactor")],
+    [
+        ("adamw", "AdamW"),
+        ("adamw8bit", "AdamW8bit"),
+        ("prodigy", "Prodigy"),
+        ("lion", "Lion"),
+        ("adafactor", "Adafactor"),
+    ],
 )
 def test_optimizer_spellings(make_run: PlanFactory, ours: str, theirs: str) -> None:
     config = tomllib.loads(generate("kohya", make_run("sdxl", optimizer=ours)).files["config.toml"])
@@ -91,7 +103,9 @@ def test_sample_prompts_file_and_text_encoder_options(make_run: PlanFactory) -> 
     run = make_run("sd15")
     bundle = generate("kohya", run)
     config = tomllib.loads(bundle.files["config.toml"])
-    assert config["sample_prompts"].endswith("prompts.txt") and config["sample_every_n_steps"] == 100
+    assert (
+        config["sample_prompts"].endswith("prompts.txt") and config["sample_every_n_steps"] == 100
+    )
     lines = bundle.files["prompts.txt"].splitlines()
     assert lines[0].startswith("zktrig on a beach --w 512 --h 512 --d 42")
     assert config["text_encoder_lr"] > 0 and "network_train_unet_only" not in config
@@ -107,7 +121,9 @@ def test_several_gpus_launch_several_processes(make_run: PlanFactory) -> None:
 def test_flux_needs_its_component_files(make_run: PlanFactory) -> None:
     run = make_run("flux")
     config = tomllib.loads(generate("kohya", run).files["config.toml"])
-    assert config["clip_l"].endswith("clip_l.safetensors") and config["ae"].endswith("ae.safetensors")
+    assert config["clip_l"].endswith("clip_l.safetensors") and config["ae"].endswith(
+        "ae.safetensors"
+    )
     assert config["network_module"] == "networks.lora_flux" and "min_snr_gamma" not in config
     (run.base_model.parent / "ae.safetensors").unlink()
     with pytest.raises(BackendUnsupported, match="ae"):

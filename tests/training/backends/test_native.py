@@ -13,7 +13,9 @@ from tests.training.backends.conftest import PlanFactory
 
 
 @pytest.mark.parametrize("family", ["sd15", "sdxl"])
-def test_job_round_trips_through_the_native_reader(make_run: PlanFactory, family: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_job_round_trips_through_the_native_reader(
+    make_run: PlanFactory, family: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     run = make_run(family)
     bundle = generate("native", run)
     write_files(run.files_dir, bundle)

@@ -20,8 +20,12 @@ def as_argparse_would(config: dict[str, object]) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("family", ["sd15", "sdxl", "flux"])
-def test_files_parse_back_with_only_accepted_keys_and_types(make_run: PlanFactory, family: str) -> None:
-    run = make_run(family, train_text_encoder=family == "sd15", min_snr_gamma=5.0 if family != "flux" else None)
+def test_files_parse_back_with_only_accepted_keys_and_types(
+    make_run: PlanFactory, family: str
+) -> None:
+    run = make_run(
+        family, train_text_encoder=family == "sd15", min_snr_gamma=5.0 if family != "flux" else None
+    )
     bundle = generate("simpletuner", run)
     config = as_argparse_would(json.loads(bundle.files["config.json"]))
     check_keys(config, accepted("simpletuner")["config"], f"config.json ({family})")
@@ -29,8 +33,14 @@ def test_files_parse_back_with_only_accepted_keys_and_types(make_run: PlanFactor
     assert config["model_family"] in accepted("simpletuner")["model_family"]
     backends = json.loads(bundle.files["multidatabackend.json"])
     for backend in backends:
-        check_keys(backend, accepted("simpletuner")["multidatabackend"], f"multidatabackend.json ({family})")
-    assert sum(1 for b in backends if b.get("dataset_type") == "text_embeds" and b.get("default")) == 1
+        check_keys(
+            backend,
+            accepted("simpletuner")["multidatabackend"],
+            f"multidatabackend.json ({family})",
+        )
+    assert (
+        sum(1 for b in backends if b.get("dataset_type") == "text_embeds" and b.get("default")) == 1
+    )
 
 
 def test_steps_epochs_and_repeats(make_run: PlanFactory) -> None:
@@ -39,16 +49,28 @@ def test_steps_epochs_and_repeats(make_run: PlanFactory) -> None:
     config = json.loads(bundle.files["config.json"])
     assert config["--max_train_steps"] == run.plan.total_steps
     assert config["--num_train_epochs"] == 0  # SimpleTuner refuses max_train_steps otherwise
-    repeats = {b["instance_data_dir"]: b["repeats"] for b in json.loads(bundle.files["multidatabackend.json"]) if "instance_data_dir" in b}
+    repeats = {
+        b["instance_data_dir"]: b["repeats"]
+        for b in json.loads(bundle.files["multidatabackend.json"])
+        if "instance_data_dir" in b
+    }
     assert repeats == {str(run.dataset_dir / "10_mira"): 9, str(run.dataset_dir / "4_city"): 3}
 
 
 @pytest.mark.parametrize(
     ("ours", "theirs"),
-    [("adamw", "torch-adamw"), ("adamw8bit", "bnb-adamw8bit"), ("prodigy", "prodigy"), ("lion", "optimi-lion"), ("adafactor", "torch-adafactor")],
+    [
+        ("adamw", "torch-adamw"),
+        ("adamw8bit", "bnb-adamw8bit"),
+        ("prodigy", "prodigy"),
+        ("lion", "optimi-lion"),
+        ("adafactor", "torch-adafactor"),
+    ],
 )
 def test_optimizer_names_are_simpletuners(make_run: PlanFactory, ours: str, theirs: str) -> None:
-    config = json.loads(generate("simpletuner", make_run("sdxl", optimizer=ours)).files["config.json"])
+    config = json.loads(
+        generate("simpletuner", make_run("sdxl", optimizer=ours)).files["config.json"]
+    )
     assert config["--optimizer"] == theirs and theirs != "adamw8bit"
 
 
