@@ -11,18 +11,13 @@ import pytest
 
 from app.models import Project
 from app.settings import Settings
-from app.workspace import Workspace
 from tests.cli.conftest import CliRunner, json_of
-from tests.training.helpers import new_project, set_gpu
+from tests.training.helpers import project_on_a_4090
 
 
 @pytest.fixture
 def project(settings: Settings, tmp_path: Path) -> Project:
-    workspace = Workspace(settings)
-    set_gpu(workspace, "NVIDIA GeForce RTX 4090", 24.0, 0.69)
-    created = new_project(workspace, tmp_path)
-    workspace.close()
-    return created
+    return project_on_a_4090(settings, tmp_path)
 
 
 def test_config_writes_the_backend_files_and_passes(

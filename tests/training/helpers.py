@@ -15,6 +15,7 @@ from PIL import Image
 from app.grimoire import studio_path, update_doc
 from app.models import Project
 from app.projects import Intent, create_project
+from app.settings import Settings
 from app.workspace import Workspace
 
 SD = "model.diffusion_model."
@@ -157,3 +158,14 @@ def sparse_size(path: Path) -> tuple[int, int]:
     """(apparent size, bytes actually allocated on disk)."""
     stat = os.stat(path)
     return stat.st_size, stat.st_blocks * 512
+
+
+def project_on_a_4090(settings: Settings, tmp_path: Path) -> Project:
+    """A Standard SDXL style project in ``settings``' grimoire, with an RTX 4090 (24 GB,
+    0.69 USD an hour) in studio.md; for tests that then talk to a server or the CLI."""
+    workspace = Workspace(settings)
+    try:
+        set_gpu(workspace, "NVIDIA GeForce RTX 4090", 24.0, 0.69)
+        return new_project(workspace, tmp_path)
+    finally:
+        workspace.close()
