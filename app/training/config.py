@@ -1,17 +1,19 @@
 """The one training config loragate sets, whatever the backend. Adapters translate it
 into each trainer's own files; the native trainer reads it inside its job file.
 
-Stored per project in ``grimoire/training/{slug}/training.json`` (atomic writes). Field
-explanations shown in the UI come from ``resources/parameters-guide.md``.
+Stored per project in ``grimoire/training/{slug}/training.json`` (atomic writes); every
+change is journaled by app/training/project_config.py. Field explanations shown in the
+UI come from ``resources/parameters-guide.md`` (app/training/field_docs.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.fsutil import atomic_write_text
 
@@ -83,7 +85,30 @@ class TrainingConfig(BaseModel):
 
     # Hardware
     device: Device = "cuda"
-    num_gpus: int = Field(1, ge=1)
+    num_gpus: int = Field(1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _buckets_in_order(self) -> TrainingConfig:
+        if self.min_bucket_reso > self.max_bucket_reso:
+            raise ValueError(
+                "the smallest bucket side is larger than the largest "
+                f"({self.min_bucket_reso} > {self.max_bucket_reso})"
+            )
+        return self
+
+    def digest(self) -> str:
+        """A stable fingerprint of every value (Gate 2, the estimate confirmation)."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def changes_from(self, old: TrainingConfig) -> dict[str, tuple[object, object]]:
+        """Field → (old, new) for every value that differs."""
+        new_values, old_values = self.model_dump(), old.model_dump()
+        return {
+            name: (old_values[name], value)
+            for name, value in new_values.items()
+            if old_values[name] != value
+        }
 
 
 class ConfigFileError(ValueError):

@@ -3,6 +3,7 @@ a request with ``HX-Request: true`` gets a partial, any other a full page."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +22,19 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def _route_names(routes: Iterable[object]) -> Iterator[str]:
+    for route in routes:
+        if isinstance(route, Route):
+            yield route.name
+            continue
+        # FastAPI >= 0.16x includes a router as a wrapper around the original one, and a
+        # Mount keeps routes of its own: look inside both.
+        inner = getattr(route, "original_router", route)
+        yield from _route_names(getattr(inner, "routes", None) or ())
+
+
 def route_exists(request: Request, name: str) -> bool:
-    return any(isinstance(route, Route) and route.name == name for route in request.app.routes)
+    return name in _route_names(request.app.routes)
 
 
 def _when(value: datetime | None) -> str:

@@ -1,0 +1,169 @@
+"""``loragate config PROJECT --backend B --out DIR`` (generate-config.sh) and
+``loragate vram --family F --resolution R ...`` (calculate-vram.sh).
+
+``config`` writes the backend's files, checks Gate 2 and records its result: exit 0 when
+it passes (warnings allowed), 1 when it blocks (the files are still written, so they can
+be read), 2 on wrong usage. ``vram`` prints the estimate; with ``--gpu-vram`` it exits 1
+when the estimate does not fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli.common import add_json_flag, fail_usage, open_workspace, print_json, project_context
+from app.gates import config as gate2
+from app.gates.store import record_result
+from app.training.assessment import assess
+from app.training.backends import BACKEND_TITLES, BACKENDS, BackendUnsupported
+from app.training.config import ConfigFileError, load_config
+from app.training.config_files import write_backend_files
+from app.training.model_specs import FAMILY_SPECS
+from app.training.presets import PRESET_KEYS
+from app.training.project_config import apply_preset, current_config, save_changes
+from app.training.vram import VramInputs, estimate_vram
+
+OPTIMIZERS = ("adamw", "adamw8bit", "prodigy", "lion", "adafactor")
+
+
+def register(subparsers: Any) -> None:
+    config = subparsers.add_parser(
+        "config", help="write the training config for a backend and check Gate 2"
+    )
+    config.add_argument("project", help="the project's folder name (see `loragate project list`)")
+    config.add_argument("--backend", choices=BACKENDS, help="default: the project's trainer")
+    config.add_argument("--out", required=True, type=Path, help="folder to write the files to")
+    config.add_argument("--preset", choices=PRESET_KEYS, help="apply this preset first (journaled)")
+    add_json_flag(config)
+    config.set_defaults(handler=handle_config)
+
+    vram = subparsers.add_parser("vram", help="estimate the GPU memory a LoRA run needs")
+    vram.add_argument("--family", required=True, choices=sorted(FAMILY_SPECS))
+    vram.add_argument("--resolution", required=True, type=int)
+    vram.add_argument("--batch", required=True, type=int)
+    vram.add_argument("--rank", required=True, type=int)
+    vram.add_argument("--optimizer", required=True, choices=OPTIMIZERS)
+    vram.add_argument("--gradient-checkpointing", action="store_true")
+    vram.add_argument("--precision", default="bf16", choices=("no", "fp16", "bf16"))
+    vram.add_argument("--train-text-encoder", action="store_true")
+    vram.add_argument("--cache-latents", action="store_true")
+    vram.add_argument("--cache-text-encoder-outputs", action="store_true")
+    vram.add_argument(
+        "--gpu-vram", type=float, help="the GPU's memory in GB: exit 1 if it does not fit"
+    )
+    add_json_flag(vram)
+    vram.set_defaults(handler=handle_vram)
+
+
+def handle_vram(args: argparse.Namespace) -> int:
+    for name in ("resolution", "batch", "rank"):
+        if getattr(args, name) < 1:
+            fail_usage(f"--{name} must be a positive whole number.")
+    if args.resolution < 64:
+        fail_usage("--resolution must be at least 64 pixels.")
+    estimate = estimate_vram(
+        VramInputs(
+            family=args.family,
+            resolution=args.resolution,
+            batch_size=args.batch,
+            rank=args.rank,
+            optimizer=args.optimizer,
+            precision=args.precision,
+            gradient_checkpointing=args.gradient_checkpointing,
+            train_text_encoder=args.train_text_encoder,
+            cache_latents=args.cache_latents,
+            cache_text_encoder_outputs=args.cache_text_encoder_outputs,
+        )
+    )
+    fits = args.gpu_vram is None or estimate.total_gb <= args.gpu_vram
+    if args.json:
+        result: dict[str, Any] = estimate.to_json()
+        if args.gpu_vram is not None:
+            result["gpu_vram_gb"] = args.gpu_vram
+            result["fits"] = fits
+        print_json(result)
+    else:
+        print(f"About {estimate.total_gb:.1f} GB of GPU memory:")
+        for part, gb in estimate.breakdown.items():
+            if gb > 0:
+                print(f"  {part:18} {gb:6.2f} GB")
+        for note in estimate.notes:
+            print(f"  ({note})")
+        if args.gpu_vram is not None:
+            verdict = "fits" if fits else "does NOT fit"
+            print(f"It {verdict} in {args.gpu_vram:g} GB.")
+    return 0 if fits else 1
+
+
+def handle_config(args: argparse.Namespace) -> int:
+    workspace = open_workspace()
+    ctx = project_context(workspace, args.project)
+    backend = args.backend or ctx.project.backend
+    if backend not in BACKENDS:
+        fail_usage(f"unknown trainer “{backend}”: choose one of {', '.join(BACKENDS)}.")
+    if args.out.exists() and not args.out.is_dir():
+        fail_usage(f"{args.out} exists and is not a folder.")
+    if args.preset:
+        apply_preset(ctx, args.preset)
+    try:
+        config = current_config(ctx)
+    except ConfigFileError as exc:
+        sys.stderr.write(f"loragate: {exc}\n")
+        return 1
+    if load_config(ctx.dir) is None:
+        save_changes(ctx, config)  # the files written must match a saved, journaled config
+    assessment = assess(ctx, config, backend)
+    written: list[Path] = []
+    unsupported = None
+    try:
+        bundle, written = write_backend_files(ctx, assessment, backend, args.out.resolve())
+    except BackendUnsupported as exc:
+        bundle, unsupported = None, str(exc)
+    result = gate2.evaluate(ctx, backend)
+    record_result(ctx, result)
+    blocked = result.verdict == "block" or unsupported is not None
+    if args.json:
+        payload = result.to_json()
+        payload.update(
+            {
+                "backend": backend,
+                "files": [str(path) for path in written],
+                "command": bundle.command if bundle else None,
+                "notes": bundle.notes if bundle else [],
+                "error": unsupported,
+                "time": assessment.time.to_json(),
+                "vram": assessment.vram.to_json(),
+                "step_formula": assessment.plan.formula(),
+            }
+        )
+        print_json(payload)
+        return 1 if blocked else 0
+    if unsupported:
+        sys.stderr.write(f"loragate: {BACKEND_TITLES[backend]} cannot be used: {unsupported}\n")
+    else:
+        print(f"Wrote {len(written)} files for {BACKEND_TITLES[backend]} to {args.out}:")
+        for path in written:
+            print(f"  {path.name}")
+        print(f"Run: {bundle.command}" if bundle else "")
+        for note in bundle.notes if bundle else []:
+            print(f"  note: {note}")
+    print(f"Steps: {assessment.plan.formula()}")
+    print(
+        f"GPU memory: about {assessment.vram.total_gb:.1f} GB"
+        + (f" of {assessment.gpu.vram_gb:g} GB" if assessment.gpu.vram_gb else "")
+    )
+    time = assessment.time
+    print(
+        f"Time: about {time.duration_words()} ({time.seconds_per_step:.2f} s/step, {time.basis})"
+        + (f"; cost {time.cost:.2f} {time.currency}" if time.hourly_cost else "")
+    )
+    words = {"pass": "passes", "warn": "passes with warnings", "block": "BLOCKS"}
+    print(f"Gate 2 {words[result.verdict]}.")
+    for finding in result.findings:
+        print(f"  [{finding.severity}] {finding.message}")
+        print(f"      why: {finding.why}")
+        print(f"      fix: {finding.fix}")
+    return 1 if blocked else 0

@@ -1,0 +1,167 @@
+"""Backend adapters: the project's TrainingConfig turned into the files and the command
+line each trainer reads. One module per backend (native, kohya, simpletuner,
+ai_toolkit), each exposing ``generate(run: RunPlan) -> BackendFiles``.
+
+Key names, value types and option spellings come from each backend's own source; the
+lists read (with the commit) are in ``app/data/backend_keys/*.json`` and the tests parse
+every generated file back and check it against them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.dataset.inventory import DatasetItem, layout_dir
+from app.fsutil import atomic_write_text
+from app.paths import safe_join
+from app.training.config import TrainingConfig
+from app.training.steps import StepPlan, with_steps
+from app.workspace import ProjectContext
+
+BACKENDS = ("native", "kohya", "simpletuner", "ai-toolkit")
+BACKEND_TITLES = {
+    "native": "loragate (native)",
+    "kohya": "kohya sd-scripts",
+    "simpletuner": "SimpleTuner",
+    "ai-toolkit": "ai-toolkit",
+}
+_MODULES = {
+    "native": "native",
+    "kohya": "kohya",
+    "simpletuner": "simpletuner",
+    "ai-toolkit": "ai_toolkit",
+}
+
+
+class BackendUnsupported(ValueError):
+    """This backend cannot train this family (or this setup); the message says why."""
+
+
+@dataclass(frozen=True)
+class Subset:
+    folder: Path  # <layout>/{repeats}_{concept}
+    concept: str
+    repeats: int
+    images: int
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything an adapter needs, with absolute paths."""
+
+    project: str
+    trigger_word: str
+    family: str
+    variant: str  # "dev" / "schnell" for Flux, "" otherwise
+    prediction_type: str  # epsilon | v_prediction
+    base_model: Path
+    dataset_dir: Path  # the kohya layout `loragate structure` writes
+    subsets: tuple[Subset, ...]
+    output_dir: Path  # where the trainer writes checkpoints and the LoRA
+    files_dir: Path  # where these files are written (they refer to each other)
+    config: TrainingConfig  # max_train_steps already worked out
+    plan: StepPlan
+    trainer_dir: str | None = None  # the backend's clone, from studio.md
+
+    @property
+    def output_name(self) -> str:
+        return self.config.output_name or self.project
+
+
+@dataclass
+class BackendFiles:
+    backend: str
+    files: dict[str, str]  # file name → text
+    command: str
+    notes: list[str] = field(default_factory=list)  # adaptations, in plain words
+
+
+def subsets_of(items: list[DatasetItem], layout: Path) -> tuple[Subset, ...]:
+    counts = Counter((item.concept, item.repeats) for item in items if item.included)
+    return tuple(
+        Subset(layout / f"{repeats}_{concept}", concept, repeats, images)
+        for (concept, repeats), images in sorted(counts.items())
+    )
+
+
+def run_plan(
+    ctx: ProjectContext,
+    config: TrainingConfig,
+    plan: StepPlan,
+    items: list[DatasetItem],
+    base_model: Path,
+    files_dir: Path,
+    *,
+    backend: str,
+    variant: str = "",
+    prediction_type: str = "epsilon",
+    trainer_dir: str | None = None,
+) -> RunPlan:
+    layout = layout_dir(ctx)
+    return RunPlan(
+        project=ctx.project.slug,
+        trigger_word=ctx.project.trigger_word,
+        family=ctx.project.model_family,
+        variant=variant,
+        prediction_type=prediction_type,
+        base_model=base_model,
+        dataset_dir=layout,
+        subsets=subsets_of(items, layout),
+        output_dir=ctx.dir / "output" / backend,
+        files_dir=files_dir.resolve(),
+        config=with_steps(config, plan),
+        plan=plan,
+        trainer_dir=trainer_dir,
+    )
+
+
+def generate(backend: str, run: RunPlan) -> BackendFiles:
+    if backend not in _MODULES:
+        raise BackendUnsupported(
+            f"Unknown trainer “{backend}”: choose one of {', '.join(BACKENDS)}."
+        )
+    module = importlib.import_module(f"app.training.backends.{_MODULES[backend]}")
+    files: BackendFiles = module.generate(run)
+    return files
+
+
+def write_files(out_dir: Path, bundle: BackendFiles) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in bundle.files.items():
+        path = safe_join(out_dir, name)
+        atomic_write_text(path, text)
+        written.append(path)
+    return written
+
+
+def quote(value: object) -> str:
+    return shlex.quote(str(value))
+
+
+def accelerate_prefix(config: TrainingConfig) -> list[str]:
+    """``accelerate launch`` with one process per GPU (DESIGN.md: every backend launches
+    through accelerate when more than one GPU is configured)."""
+    parts = ["accelerate", "launch", "--num_cpu_threads_per_process", "1"]
+    if config.num_gpus > 1:
+        parts += ["--multi_gpu", "--num_processes", str(config.num_gpus)]
+    else:
+        parts += ["--num_processes", "1"]
+    parts += ["--mixed_precision", config.mixed_precision]
+    return parts
+
+
+def launch_script(commands: list[str], cwd: str | None) -> str:
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Written by loragate. Run it from anywhere.",
+        "set -euo pipefail",
+    ]
+    if cwd:
+        lines.append(f"cd {quote(cwd)}")
+    lines += commands
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,143 @@
+"""A project's training config over time: the current one (or the Standard preset for its
+type and family when none is saved yet), saving changes with a journal line that names
+every field that changed (old → new), applying a preset, and confirming the estimate.
+
+The config lives in ``<project>/training.json``; the journal (SQLite events and
+journal.md) is its history. No table of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app import journal
+from app.fsutil import atomic_write_text
+from app.training.config import TrainingConfig, load_config, save_config
+from app.training.presets import PRESET_TITLES, preset_config
+from app.workspace import ProjectContext
+
+CONFIRMATION_FILE = "estimate-confirmed.json"
+DEFAULT_PRESET = "standard"
+
+
+def default_config(ctx: ProjectContext) -> TrainingConfig:
+    return preset_config(
+        DEFAULT_PRESET, ctx.project.training_type, ctx.project.model_family, ctx.project.slug
+    )
+
+
+def current_config(ctx: ProjectContext) -> TrainingConfig:
+    """The saved config, or the Standard preset when nothing is saved yet (raises
+    ConfigFileError when training.json exists but cannot be used)."""
+    return load_config(ctx.dir) or default_config(ctx)
+
+
+def _words(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    return str(value)
+
+
+def describe_changes(changes: dict[str, tuple[Any, Any]]) -> str:
+    return "; ".join(
+        f"{field} {_words(old)} → {_words(new)}" for field, (old, new) in changes.items()
+    )
+
+
+def save_changes(ctx: ProjectContext, new: TrainingConfig) -> dict[str, tuple[Any, Any]]:
+    """Save the config and journal what changed; a change away from a preset's values
+    makes the config "custom". Returns the changes (empty: nothing was written)."""
+    saved = load_config(ctx.dir)
+    old = saved or default_config(ctx)
+    changes = new.changes_from(old)
+    changes.pop("preset", None)
+    if saved is not None and not changes:
+        return {}
+    if changes and new.preset == old.preset and new.preset != "custom":
+        new = new.model_copy(update={"preset": "custom"})
+    save_config(ctx.dir, new)
+    message = (
+        f"Training config changed: {describe_changes(changes)}."
+        if changes
+        else f"Training config saved ({PRESET_TITLES.get(new.preset, new.preset)} preset)."
+    )
+    data = {
+        field: {"old": old_value, "new": new_value}
+        for field, (old_value, new_value) in changes.items()
+    }
+    with ctx.workspace.db.writing() as session:
+        journal.record(session, ctx.project, ctx.dir, "config.changed", message, {"changes": data})
+    return changes
+
+
+def apply_preset(ctx: ProjectContext, key: str) -> TrainingConfig:
+    """Replace the config by a preset (keeping the sample prompts, seed, output name and
+    hardware the artist set) and journal it with the values it changed."""
+    saved = load_config(ctx.dir)
+    base = saved or default_config(ctx)
+    fresh = preset_config(key, ctx.project.training_type, ctx.project.model_family)
+    kept = {
+        field: getattr(base, field)
+        for field in (
+            "sample_prompts",
+            "sample_every_n_steps",
+            "seed",
+            "output_name",
+            "device",
+            "num_gpus",
+        )
+    }
+    new = fresh.model_copy(update=kept)
+    changes = new.changes_from(base) if saved is not None else {}
+    save_config(ctx.dir, new)
+    message = f"{PRESET_TITLES[key]} preset applied"
+    message += f": {describe_changes(changes)}." if changes else "."
+    with ctx.workspace.db.writing() as session:
+        journal.record(
+            session,
+            ctx.project,
+            ctx.dir,
+            "config.preset",
+            message,
+            {"preset": key, "changes": {f: {"old": o, "new": n} for f, (o, n) in changes.items()}},
+        )
+    return new
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    config_digest: str
+    steps: int
+    summary: str
+
+
+def read_confirmation(ctx: ProjectContext) -> Confirmation | None:
+    try:
+        data = json.loads((ctx.dir / CONFIRMATION_FILE).read_text("utf-8"))
+        return Confirmation(str(data["config_digest"]), int(data["steps"]), str(data["summary"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def confirm_estimate(ctx: ProjectContext, config_digest: str, steps: int, summary: str) -> None:
+    """Record that the artist accepted the time and cost shown for this config."""
+    atomic_write_text(
+        ctx.dir / CONFIRMATION_FILE,
+        json.dumps({"config_digest": config_digest, "steps": steps, "summary": summary}, indent=2)
+        + "\n",
+    )
+    with ctx.workspace.db.writing() as session:
+        journal.record(
+            session,
+            ctx.project,
+            ctx.dir,
+            "config.estimate_confirmed",
+            f"You confirmed the estimate: {summary}.",
+            {"config_digest": config_digest, "steps": steps},
+        )

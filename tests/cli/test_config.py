@@ -1,0 +1,110 @@
+"""`loragate config` and `loragate vram` as real subprocesses: files written, exit codes,
+JSON."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from app.models import Project
+from app.settings import Settings
+from tests.cli.conftest import CliRunner, json_of
+from tests.training.helpers import project_on_a_4090
+
+
+@pytest.fixture
+def project(settings: Settings, tmp_path: Path) -> Project:
+    return project_on_a_4090(settings, tmp_path)
+
+
+def test_config_writes_the_backend_files_and_passes(
+    cli: CliRunner, project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = cli("config", project.slug, "--backend", "kohya", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in out.iterdir()} == {"config.toml", "dataset.toml", "launch.sh"}
+    steps = tomllib.loads((out / "config.toml").read_text())["max_train_steps"]
+    assert f"= {steps} steps" in result.stdout and "Gate 2 passes." in result.stdout
+
+
+def test_config_json_reports_gate2_files_and_estimates(
+    cli: CliRunner, project: Project, tmp_path: Path
+) -> None:
+    result = cli(
+        "config",
+        project.slug,
+        "--backend",
+        "ai-toolkit",
+        "--out",
+        str(tmp_path / "o"),
+        "--preset",
+        "quick",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json_of(result)
+    assert isinstance(data, dict)
+    assert (
+        data["gate"] == "config" and data["verdict"] == "pass" and data["backend"] == "ai-toolkit"
+    )
+    assert any(path.endswith("job.yaml") for path in data["files"])
+    assert data["vram"]["total_gb"] > 0 and data["time"]["currency"] == "USD"
+    assert data["stats"]["steps"] > 0
+
+
+def test_config_exits_1_when_gate2_blocks(
+    cli: CliRunner, project: Project, settings: Settings, tmp_path: Path
+) -> None:
+    config_path = settings.training_dir / project.slug / "training.json"
+    cli("config", project.slug, "--out", str(tmp_path / "first"))
+    data = json.loads(config_path.read_text())
+    data["train_batch_size"] = 32
+    config_path.write_text(json.dumps(data))
+    result = cli("config", project.slug, "--out", str(tmp_path / "o"), "--json")
+    assert result.returncode == 1
+    payload = json_of(result)
+    assert isinstance(payload, dict) and payload["verdict"] == "block"
+    assert "config.vram_overflow" in {f["code"] for f in payload["findings"]}
+    plain = cli("config", project.slug, "--out", str(tmp_path / "o2"))
+    assert plain.returncode == 1 and "Gate 2 BLOCKS" in plain.stdout and "why:" in plain.stdout
+
+
+def test_config_usage_errors_exit_2(cli: CliRunner, project: Project, tmp_path: Path) -> None:
+    assert cli("config", "nobody", "--out", str(tmp_path)).returncode == 2
+    assert (
+        cli("config", project.slug, "--backend", "onetrainer", "--out", str(tmp_path)).returncode
+        == 2
+    )
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    result = cli("config", project.slug, "--out", str(a_file))
+    assert result.returncode == 2 and "not a folder" in result.stderr
+
+
+def test_vram_json_and_exit_codes(cli: CliRunner) -> None:
+    args = [
+        "vram",
+        "--family",
+        "sdxl",
+        "--resolution",
+        "1024",
+        "--batch",
+        "1",
+        "--rank",
+        "16",
+        "--optimizer",
+        "adamw8bit",
+    ]
+    result = cli(*args, "--gradient-checkpointing", "--cache-latents", "--json")
+    assert result.returncode == 0
+    data = json_of(result)
+    assert isinstance(data, dict) and set(data) >= {"total_gb", "breakdown"}
+    assert data["total_gb"] == pytest.approx(sum(data["breakdown"].values()), abs=0.05)
+    heavy = cli(*args, "--batch", "8", "--gpu-vram", "24")
+    assert heavy.returncode == 1 and "does NOT fit in 24 GB" in heavy.stdout
+    assert cli(*args, "--batch", "0").returncode == 2
+    assert cli("vram", "--family", "sd9").returncode == 2

@@ -1,0 +1,38 @@
+"""The native trainer's job file: what ``python -m app.training.native JOB.json`` reads."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+from app.training.backends import BackendUnsupported, generate, write_files
+from app.training.job import read_job
+from tests.training.backends.conftest import PlanFactory
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_job_round_trips_through_the_native_reader(
+    make_run: PlanFactory, family: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    run = make_run(family)
+    bundle = generate("native", run)
+    write_files(run.files_dir, bundle)
+    job = read_job(run.files_dir / "job.json")
+    assert job.base_model.family == family and job.base_model.path == str(run.base_model)
+    assert job.config.max_train_steps == run.plan.total_steps > 0
+    assert job.dataset_dir == str(run.dataset_dir) and job.trigger_word == "zktrig"
+    assert json.loads(bundle.files["job.json"])["config"]["epochs"] == run.config.epochs
+    argv = shlex.split(bundle.command)
+    assert argv[1:3] == ["-m", "app.training.native"] and argv[-1].endswith("job.json")
+
+
+def test_several_gpus_go_through_accelerate(make_run: PlanFactory) -> None:
+    argv = shlex.split(generate("native", make_run("sdxl", num_gpus=2)).command)
+    assert argv[:2] == ["accelerate", "launch"] and "--multi_gpu" in argv
+
+
+def test_flux_is_not_trained_natively(make_run: PlanFactory) -> None:
+    with pytest.raises(BackendUnsupported, match="Flux"):
+        generate("native", make_run("flux"))
