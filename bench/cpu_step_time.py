@@ -37,19 +37,9 @@ from app.intent import MODEL_FAMILIES
 from app.training.architectures import (
     CLIP_L,
     FLUX_TRANSFORMER_CONFIG,
+    KOHYA_UNET_TARGETS,
     UNET_CONFIGS,
 )
-
-KOHYA_UNET_TARGETS = [
-    "to_q",
-    "to_k",
-    "to_v",
-    "to_out.0",
-    "proj_in",
-    "proj_out",
-    "ff.net.0.proj",
-    "ff.net.2",
-]
 
 
 def denoiser_forward_flops(family: str) -> float:
@@ -104,7 +94,9 @@ def measure_sd15_step(steps: int) -> float:
     unet.requires_grad_(False)
     text_encoder.requires_grad_(False)
     unet.enable_gradient_checkpointing()
-    unet = get_peft_model(unet, LoraConfig(r=16, lora_alpha=8, target_modules=KOHYA_UNET_TARGETS))
+    unet = get_peft_model(
+        unet, LoraConfig(r=16, lora_alpha=8, target_modules=list(KOHYA_UNET_TARGETS))
+    )
     unet.train()
     trainable = [p for p in unet.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=1e-4)

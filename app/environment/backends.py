@@ -127,6 +127,14 @@ def _problem(setup_name: str, code: str, message: str, why: str) -> Finding:
     )
 
 
+def _unusable(
+    name: str, code: str, message: str, why: str, folder: Path | None = None
+) -> BackendSetup:
+    return BackendSetup(
+        name, sys.executable, "none", folder=folder, problems=(_problem(name, code, message, why),)
+    )
+
+
 def clone_python(folder: Path) -> tuple[str, str]:
     """The Python a clone's trainer runs with: its own virtual environment when there is
     one, else the one running loragate."""
@@ -165,18 +173,11 @@ def locate(name: str, paths: BackendPaths, family: str | None) -> BackendSetup:
             import_specs=("simpletuner",),
         )
     if name not in BACKEND_NAMES:
-        return BackendSetup(
+        return _unusable(
             name,
-            sys.executable,
-            "none",
-            problems=(
-                _problem(
-                    name,
-                    "unknown",
-                    f"The project names a trainer loragate does not know: “{name}”.",
-                    "loragate can only check and drive native, kohya, simpletuner and ai-toolkit.",
-                ),
-            ),
+            "unknown",
+            f"The project names a trainer loragate does not know: “{name}”.",
+            "loragate can only check and drive native, kohya, simpletuner and ai-toolkit.",
         )
     configured = {
         "kohya": paths.kohya,
@@ -185,37 +186,22 @@ def locate(name: str, paths: BackendPaths, family: str | None) -> BackendSetup:
     }[name]
     if not configured:
         key = name.replace("-", "_")
-        return BackendSetup(
+        return _unusable(
             name,
-            sys.executable,
-            "none",
-            problems=(
-                _problem(
-                    name,
-                    "not_configured",
-                    f"The project trains with {TITLES[name]}, but grimoire/studio.md names no "
-                    f"folder for it (backends: {key}).",
-                    "loragate runs the trainer from your clone; without its folder there is "
-                    "nothing to run.",
-                ),
-            ),
+            "not_configured",
+            f"The project trains with {TITLES[name]}, but grimoire/studio.md names no "
+            f"folder for it (backends: {key}).",
+            "loragate runs the trainer from your clone; without its folder there is "
+            "nothing to run.",
         )
     folder = Path(configured).expanduser()
     if not folder.is_dir():
-        return BackendSetup(
+        return _unusable(
             name,
-            sys.executable,
-            "none",
-            folder=folder,
-            problems=(
-                _problem(
-                    name,
-                    "folder_missing",
-                    f"studio.md points {TITLES[name]} at {folder}, which is not a folder on "
-                    "this computer.",
-                    "The trainer's code has to be on this machine to run.",
-                ),
-            ),
+            "folder_missing",
+            f"studio.md points {TITLES[name]} at {folder}, which is not a folder on this computer.",
+            "The trainer's code has to be on this machine to run.",
+            folder,
         )
     python, source = clone_python(folder)
     return _locate_clone(name, folder, python, source, family)

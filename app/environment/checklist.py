@@ -116,6 +116,7 @@ def _torch_facts(p: Probed) -> Facts:
     facts.append(["Sees", ", ".join(d.name for d in t.devices) if t.available else "no GPU"])
     if t.arch_list:
         facts.append(["Kernels for", " ".join(t.arch_list)])
+    facts += [["PyTorch warned", warning.strip()] for warning in t.warnings]
     return facts
 
 

@@ -12,7 +12,6 @@ the settings judged.
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,7 +247,6 @@ def judge(
         "backend": setup.name,
         "family": inputs.family,
         "config_source": inputs.config_source,
-        "python": sys.executable,
     }
     return make_result(GATE, findings, _parts(inputs, setup, gpus), stats)
 

@@ -178,6 +178,20 @@ VAE_CONFIGS: dict[str, dict[str, Any]] = {
     "flux": _VAE | {"latent_channels": 16, "use_quant_conv": False, "use_post_quant_conv": False},
 }
 
+# The same layers as peft target names (module-name suffixes in diffusers' and
+# transformers' layouts), for attaching a kohya-equivalent LoRA with peft.
+KOHYA_UNET_TARGETS = (
+    "to_q",
+    "to_k",
+    "to_v",
+    "to_out.0",
+    "proj_in",
+    "proj_out",
+    "ff.net.0.proj",
+    "ff.net.2",
+)
+KOHYA_TEXT_ENCODER_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+
 DENOISER_LORA_BLOCKS = frozenset(
     {"Transformer2DModel", "FluxTransformerBlock", "FluxSingleTransformerBlock"}
 )

@@ -48,6 +48,7 @@ def test_native_known_good_versions_are_pyprojects_pins() -> None:
         assert match.replace(" ", "") == f"{package}{wanted}", package
 
 
+@pytest.mark.slow
 def test_native_trainer_imports_for_real() -> None:
     setup = locate("native", BackendPaths(), "sdxl")
     assert setup.ready and setup.python == sys.executable

@@ -12,6 +12,8 @@ from transformers import CLIPTextConfig, CLIPTextModel
 from app.training.architectures import (
     COMPONENT_PARAMETERS,
     DENOISER_LORA_BLOCKS,
+    KOHYA_TEXT_ENCODER_TARGETS,
+    KOHYA_UNET_TARGETS,
     LORA_FEATURES_DENOISER,
     LORA_FEATURES_TEXT_ENCODERS,
     LORA_MODULES,
@@ -20,19 +22,6 @@ from app.training.architectures import (
     lora_targets,
 )
 from app.training.outputs import lora_parameters
-
-# kohya's target layers, spelled as peft target names (module-name suffixes).
-UNET_TARGETS = [
-    "to_q",
-    "to_k",
-    "to_v",
-    "to_out.0",
-    "proj_in",
-    "proj_out",
-    "ff.net.0.proj",
-    "ff.net.2",
-]
-TEXT_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"]
 
 
 @pytest.mark.parametrize("family", ["sd15", "sd2", "sdxl", "flux"])
@@ -85,8 +74,10 @@ def test_counting_agrees_with_a_real_lora_on_a_tiny_model(linear_projection: boo
     )
     unet.requires_grad_(False)
     text.requires_grad_(False)
-    inject_adapter_in_model(LoraConfig(r=rank, target_modules=UNET_TARGETS), unet)
-    inject_adapter_in_model(LoraConfig(r=rank, target_modules=TEXT_TARGETS), text)
+    inject_adapter_in_model(LoraConfig(r=rank, target_modules=list(KOHYA_UNET_TARGETS)), unet)
+    inject_adapter_in_model(
+        LoraConfig(r=rank, target_modules=list(KOHYA_TEXT_ENCODER_TARGETS)), text
+    )
     trained = sum(
         p.numel()
         for model in (unet, text)

@@ -1,7 +1,8 @@
 """The kernel smoke test: allocate on the device, multiply two matrices in the
 training precision, run a backward pass, and check the answer against float32.
 
-Usage: smoke_kernel.py DEVICE PRECISION [SIZE]   (PRECISION: no | fp16 | bf16)
+Usage: smoke_kernel.py DEVICE PRECISION [SIZE]
+  DEVICE: cpu | cuda:N; PRECISION: no | fp16 | bf16
 Prints one JSON line; exits 1 when the test fails (a crash gives no JSON at all).
 """
 
@@ -21,8 +22,9 @@ def run(device: str, precision: str, size: int) -> dict:
 
     dtype = {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     result: dict = {"device": device, "precision": precision, "size": size}
-    if device == "cuda":
-        result["device_name"] = torch.cuda.get_device_name(0)
+    on_gpu = device.startswith("cuda")
+    if on_gpu:
+        result["device_name"] = torch.cuda.get_device_name(torch.device(device))
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator).to(device)
     b = torch.randn(size, size, generator=generator).to(device)
@@ -31,8 +33,8 @@ def run(device: str, precision: str, size: int) -> dict:
     left = a.to(dtype).requires_grad_(True)
     product = left @ b.to(dtype)
     product.float().square().mean().backward()
-    if device == "cuda":
-        torch.cuda.synchronize()
+    if on_gpu:
+        torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
     error = float((product.detach().float() - reference).abs().max() / reference.abs().max())
     result["seconds"] = seconds
@@ -45,8 +47,8 @@ def run(device: str, precision: str, size: int) -> dict:
             if error > TOLERANCE[precision]
             else "the backward pass produced non-finite gradients"
         )
-    if device == "cuda":
-        free, total = torch.cuda.mem_get_info(0)
+    if on_gpu:
+        free, total = torch.cuda.mem_get_info(torch.device(device))
         result["free_memory"], result["total_memory"] = free, total
     return result
 

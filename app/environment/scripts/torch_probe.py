@@ -40,14 +40,22 @@ def probe() -> dict:
                     }
                 )
             found["devices"] = devices
-            if found["available"]:
-                found["bf16_supported"] = bool(
-                    torch.cuda.is_bf16_supported(including_emulation=False)
-                )
         except Exception as exc:
             found["cuda_error"] = f"{type(exc).__name__}: {exc}"
+        if found.get("available") and "cuda_error" not in found:
+            found["bf16_supported"] = bf16_supported(torch)
     found["warnings"] = [str(w.message) for w in caught]
     return found
+
+
+def bf16_supported(torch) -> object:
+    try:
+        # Without emulation: whether the GPU computes bf16 itself (torch 2.4 and newer).
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # older torch has no such argument
+        return bool(torch.cuda.is_bf16_supported())
+    except Exception:
+        return None
 
 
 if __name__ == "__main__":
