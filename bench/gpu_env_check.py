@@ -10,9 +10,9 @@ Run: ``.venv/bin/python bench/gpu_env_check.py [--family sdxl] [--precision bf16
 [--num-gpus 1] [--images 40] [--device cuda] [--strict]``. With ``--strict`` the exit
 status is 1 when the gate blocks (``make bench`` runs it without, on any machine).
 Baseline: on the 2-core CPU-only development machine it blocks (no NVIDIA driver) in
-about 8 s when idle (twice that while other work runs), most of it importing the training
-stack in the trainer check; the
-fingerprint (what the overview computes on every load) takes about 10 ms.
+about 8 s when idle (twice that while other work runs), most of it importing the
+training stack in the trainer check; the fingerprint (what the overview computes on
+every load) takes about 10 ms.
 """
 
 from __future__ import annotations
