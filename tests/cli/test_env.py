@@ -12,7 +12,7 @@ import torch
 
 from app.gates.state import gate_state
 from app.projects import create_project
-from app.settings import Settings
+from app.settings import REPO_ROOT, Settings
 from app.training.config import TrainingConfig, save_config
 from app.workspace import Workspace
 from tests.cli.conftest import CliRunner, json_of
@@ -81,6 +81,10 @@ def test_unknown_project_is_wrong_usage(cli: CliRunner) -> None:
 
 def test_help_names_the_gate() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "app", "env", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "app", "env", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "--project P" in result.stdout and "Gate 3" in result.stdout
