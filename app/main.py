@@ -11,12 +11,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from app.settings import REPO_ROOT, Settings
-from app.web import config, docs, projects
+from app.web import config, docs, environment, projects
 from app.web.security import SecurityMiddleware
 from app.web.templating import is_htmx, render, toast
 from app.workspace import Workspace
 
-ROUTERS = (projects.router, config.router, docs.router)
+ROUTERS = (projects.router, config.router, environment.router, docs.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

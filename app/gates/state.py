@@ -30,6 +30,7 @@ PART_WORDS = {
     "gpu": "the GPU or its driver changed",
     "torch": "the PyTorch install changed",
     "backend": "the trainer (backend) version changed",
+    "family": "the base model's family changed",
     "config_gate": "the config (Gate 2) changed",
     "environment_gate": "the environment (Gate 3) changed",
 }

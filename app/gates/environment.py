@@ -1,0 +1,271 @@
+"""Gate 3 · Environment: can this machine run this project's training now?
+
+GPU and driver (NVML), PyTorch (version, CUDA runtime, kernels for the GPU), a kernel
+smoke test in the config's precision, the chosen trainer, free disk against what the
+run writes, RAM against what loading the model needs, and the Python versions.
+
+The slow probes (PyTorch, the smoke test, the trainer's imports) run in child
+processes at the same time. The fingerprint is cheap: the GPU models and driver (NVML,
+cached for seconds), torch's version read from its files, the trainer's version, and
+the settings judged.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.dataset.inventory import inventory
+from app.environment import gpu as gpu_probe
+from app.environment.backend_findings import backend_findings, ready_alternatives
+from app.environment.backends import BackendSetup, check_imports, locate
+from app.environment.checklist import Probed, build_checks
+from app.environment.cpu_speed import estimated_steps
+from app.environment.device import RunSize, device_findings
+from app.environment.disk import disk_findings, disk_space
+from app.environment.memory import memory_findings, system_memory
+from app.environment.python_version import python_findings
+from app.environment.smoke import run_smoke_test, smoke_findings
+from app.environment.torch_info import probe_torch, read_install, torch_findings
+from app.gates.result import Finding, GateResult, digest, make_result
+from app.grimoire import BackendPaths, GrimoireError
+from app.training.config import ConfigFileError, TrainingConfig, load_config
+from app.training.outputs import estimate_outputs
+from app.workspace import ProjectContext, Workspace
+
+GATE = "environment"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the check judges against, read cheaply (no image is opened)."""
+
+    config: TrainingConfig
+    config_source: str  # "training.json" | "defaults" | "unreadable"
+    family: str | None
+    backend: str
+    paths: BackendPaths
+    output_dir: Path
+    problems: tuple[Finding, ...] = field(default=())
+
+
+def project_inputs(ctx: ProjectContext) -> Inputs:
+    problems: list[Finding] = []
+    try:
+        config = load_config(ctx.dir)
+        source = "training.json" if config is not None else "defaults"
+    except ConfigFileError as exc:
+        config, source = None, "unreadable"
+        problems.append(
+            Finding(
+                code="config.unreadable",
+                severity="block",
+                subject="training.json",
+                message=f"{exc} The environment was judged against loragate's defaults instead.",
+                why="The checks (device, precision, disk for the run) depend on the config; "
+                "a config loragate cannot read cannot be trained with either.",
+                fix="Open the Config page (Gate 2) and save the settings again, or fix "
+                "training.json by hand.",
+                source="preflight-checklist#the-settings-judged",
+            )
+        )
+    if config is None and source == "defaults":
+        problems.append(
+            Finding(
+                code="config.defaults",
+                severity="info",
+                subject="training.json",
+                message="No training config has been written for this project yet, so the "
+                "environment was judged against loragate's defaults (device cuda, bf16, one GPU).",
+                why="Which device and precision the run uses decides what has to work here.",
+                fix="Write the config on the Config page (Gate 2); this gate goes out of date "
+                "and asks to be run again when device, precision or GPU count change.",
+                source="preflight-checklist#the-settings-judged",
+            )
+        )
+    paths, paths_problem = _backend_paths(ctx.workspace, ctx.project.backend)
+    if paths_problem:
+        problems.append(paths_problem)
+    return Inputs(
+        config or TrainingConfig(),
+        source,
+        ctx.project.model_family,
+        ctx.project.backend,
+        paths,
+        ctx.dir,
+        tuple(problems),
+    )
+
+
+def machine_inputs(workspace: Workspace) -> Inputs:
+    """No project: the native trainer and the default config, outputs in the grimoire."""
+    return Inputs(
+        TrainingConfig(),
+        "defaults",
+        None,
+        "native",
+        BackendPaths(),
+        workspace.settings.training_dir,
+    )
+
+
+def _backend_paths(workspace: Workspace, backend: str) -> tuple[BackendPaths, Finding | None]:
+    try:
+        return workspace.studio().backends, None
+    except GrimoireError as exc:
+        if backend == "native":
+            return BackendPaths(), None
+        return BackendPaths(), Finding(
+            code="backend.studio_unreadable",
+            severity="block",
+            subject="studio.md",
+            message=f"{exc} The trainers' folders listed there are unknown.",
+            why="loragate finds kohya, SimpleTuner and ai-toolkit through studio.md.",
+            fix="Fix the settings block at the top of grimoire/studio.md (its comments show "
+            "the format) and run the checks again.",
+            source="preflight-checklist#the-trainer-backend",
+        )
+
+
+def _judged_config(inputs: Inputs) -> dict[str, Any]:
+    config = inputs.config
+    return {
+        "device": config.device,
+        "precision": config.mixed_precision,
+        "num_gpus": config.num_gpus,
+        "source": inputs.config_source,
+    }
+
+
+def _parts(inputs: Inputs, setup: BackendSetup, gpus: gpu_probe.GpuReport) -> dict[str, str]:
+    return {
+        "gpu": digest(gpus.identity),
+        "torch": digest(read_install(setup.python).identity),
+        "backend": digest(setup.identity),
+        "config": digest(_judged_config(inputs)),
+        "family": digest(inputs.family),
+    }
+
+
+def fingerprint_of(inputs: Inputs) -> dict[str, str]:
+    setup = locate(inputs.backend, inputs.paths, inputs.family)
+    return _parts(inputs, setup, gpu_probe.cached_probe())
+
+
+def fingerprint(ctx: ProjectContext) -> dict[str, str]:
+    return fingerprint_of(project_inputs(ctx))
+
+
+def evaluate(ctx: ProjectContext) -> GateResult:
+    items = [item for item in inventory(ctx) if item.included]
+    return judge(
+        project_inputs(ctx),
+        image_count=len(items),
+        images_with_repeats=sum(item.repeats for item in items),
+    )
+
+
+def _smoke_devices(inputs: Inputs, gpus: gpu_probe.GpuReport) -> list[str]:
+    if inputs.config.device == "cpu":
+        return ["cpu"]
+    count = min(inputs.config.num_gpus, max(1, len(gpus.devices)))
+    return [f"cuda:{index}" for index in range(count)]
+
+
+def judge(
+    inputs: Inputs,
+    *,
+    image_count: int = 0,
+    images_with_repeats: int = 0,
+    nvml: Any | None = None,
+) -> GateResult:
+    """Run every probe and judge. ``nvml`` replaces the pynvml module (tests on machines
+    without an NVIDIA GPU); everything else is measured for real."""
+    config = inputs.config
+    setup = locate(inputs.backend, inputs.paths, inputs.family)
+    gpus = gpu_probe.probe_gpus(nvml)
+    if nvml is None:
+        gpu_probe.remember(gpus)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        torch_job = pool.submit(probe_torch, setup.python)
+        imports_job = pool.submit(check_imports, setup)
+        smoke_jobs = [
+            pool.submit(run_smoke_test, setup.python, device, config.mixed_precision)
+            for device in _smoke_devices(inputs, gpus)
+        ]
+        torch = torch_job.result()
+        imports = imports_job.result()
+        smoke = tuple(job.result() for job in smoke_jobs)
+
+    smoke_skipped = _smoke_skip_reason(config, torch)
+    steps = None
+    if config.max_train_steps or images_with_repeats:
+        steps = estimated_steps(
+            config.max_train_steps, config.epochs, images_with_repeats, config.train_batch_size
+        )
+    run = RunSize(inputs.family, steps, config.train_batch_size)
+    estimate = (
+        estimate_outputs(config, inputs.family, image_count, steps)
+        if inputs.family is not None
+        else None
+    )
+    space = disk_space(inputs.output_dir)
+    memory = system_memory()
+    trainer_python = (imports.python_version if imports else None) or torch.python_version
+
+    findings = list(inputs.problems)
+    findings += device_findings(config, gpus, torch, run)
+    findings += torch_findings(torch, gpus, wants_gpu=config.device == "cuda")
+    if smoke_skipped is None:
+        for result in smoke:
+            findings += smoke_findings(result)
+    findings += backend_findings(
+        setup, imports, _alternatives(setup, inputs) if not _works(setup, imports) else []
+    )
+    findings += disk_findings(space, estimate)
+    findings += memory_findings(memory, inputs.family, config.mixed_precision)
+    findings += python_findings(setup.name, trainer_python, setup.python)
+
+    probed = Probed(
+        config=config,
+        config_source=inputs.config_source,
+        family=inputs.family,
+        gpus=gpus,
+        torch=torch,
+        smoke=smoke,
+        smoke_skipped=smoke_skipped,
+        setup=setup,
+        imports=imports,
+        disk=space,
+        estimate=estimate,
+        memory=memory,
+    )
+    stats = {
+        "checks": build_checks(probed, findings),
+        "backend": setup.name,
+        "family": inputs.family,
+        "config_source": inputs.config_source,
+    }
+    return make_result(GATE, findings, _parts(inputs, setup, gpus), stats)
+
+
+def _smoke_skip_reason(config: TrainingConfig, torch: Any) -> str | None:
+    if torch.failure or torch.import_error:
+        return "PyTorch could not be loaded (see PyTorch)."
+    if config.device == "cuda" and not torch.available:
+        return "PyTorch sees no GPU to test (see GPU and PyTorch)."
+    return None
+
+
+def _works(setup: BackendSetup, imports: Any) -> bool:
+    if not setup.ready:
+        return False
+    if imports is None:
+        return True
+    return imports.failure is None and all(r.get("ok") for r in imports.modules.values())
+
+
+def _alternatives(setup: BackendSetup, inputs: Inputs) -> list[str]:
+    return ready_alternatives(setup.name, inputs.paths, inputs.family)
