@@ -15,6 +15,7 @@ from app.training.backends import BACKEND_TITLES
 from app.training.estimates import gpu_supports_bf16
 from app.training.model_detect import FAMILY_NAMES
 from app.training.model_specs import family_spec
+from app.training.outputs import human_bytes
 
 # Learning rates (resources/optimizers.md).
 ADAMW_MAX_LR = 1e-3  # sd-scripts train_network.md: LoRA rates "from 1e-4 to 1e-3"
@@ -394,6 +395,28 @@ def vram(a: Assessment) -> list[Finding]:
     ]
 
 
+def outputs_fit_disk(a: Assessment) -> list[Finding]:
+    if a.outputs is None or a.disk is None or a.disk.free >= a.outputs.total_bytes:
+        return []
+    needed, free = human_bytes(a.outputs.total_bytes), human_bytes(a.disk.free)
+    largest_words, largest = max(a.outputs.parts(), key=lambda part: part[1])
+    return [
+        Finding(
+            code="config.outputs_exceed_disk",
+            severity="block",
+            subject="save_last_n",
+            message=f"This config writes about {needed}, but only {free} is free on the disk "
+            f"that holds the project. The largest part is {largest_words} "
+            f"({human_bytes(largest)} in all).",
+            why="The run would fail when the disk fills, usually while saving a checkpoint, "
+            "and lose the steps since the previous one.",
+            fix="Keep fewer checkpoints (save_last_n), save less often, turn off latent "
+            "caching to disk, or free space on that disk.",
+            source="preflight-checklist#free-disk",
+        )
+    ]
+
+
 def dataset_present(a: Assessment) -> list[Finding]:
     if a.plan.images:
         return []
@@ -532,6 +555,7 @@ RULES: tuple[Rule, ...] = (
     constant_with_warmup,
     min_snr_on_flux,
     vram,
+    outputs_fit_disk,
 )
 
 

@@ -42,7 +42,7 @@ COMPONENT_PARAMETERS: dict[str, dict[str, int]] = {
     "flux": {
         "transformer": 11_901_408_320,
         "text_encoder": 123_060_480,
-        "text_encoder_2": 4_893_906_944,
+        "text_encoder_2": 4_762_310_656,  # input embedding shared with the output, as loaded
         "vae": 83_819_683,
     },
 }
@@ -228,6 +228,18 @@ def build_on_meta(family: str) -> dict[str, Any]:
     """Every component of ``family`` built from its published config on the meta device:
     real module trees with real shapes and no weights in memory."""
     from accelerate import init_empty_weights
+
+    with init_empty_weights():
+        parts = _build(family)
+    if family == "flux":
+        # T5 shares one embedding between its input and ``shared``; loading ties them so
+        # memory holds it once. Built empty they stay apart until tied, outside the
+        # empty-weights context (inside it, tying registers a second meta tensor).
+        parts["text_encoder_2"].tie_weights()
+    return parts
+
+
+def _build(family: str) -> dict[str, Any]:
     from diffusers import AutoencoderKL, FluxTransformer2DModel, UNet2DConditionModel
     from transformers import (
         CLIPTextConfig,
@@ -237,21 +249,20 @@ def build_on_meta(family: str) -> dict[str, Any]:
         T5EncoderModel,
     )
 
-    with init_empty_weights():
-        if family == "flux":
-            return {
-                "transformer": FluxTransformer2DModel(**FLUX_TRANSFORMER_CONFIG),
-                "text_encoder": CLIPTextModel(CLIPTextConfig(**CLIP_L)),
-                "text_encoder_2": T5EncoderModel(T5Config(**T5_XXL)),
-                "vae": AutoencoderKL(**VAE_CONFIGS["flux"]),
-            }
-        parts: dict[str, Any] = {"unet": UNet2DConditionModel(**UNET_CONFIGS[family])}
-        if family == "sd15":
-            parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(**CLIP_L))
-        elif family == "sd2":
-            parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(**CLIP_H_SD2))
-        else:
-            parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(**CLIP_L))
-            parts["text_encoder_2"] = CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_BIG_G))
-        parts["vae"] = AutoencoderKL(**VAE_CONFIGS["sd"])
-        return parts
+    if family == "flux":
+        return {
+            "transformer": FluxTransformer2DModel(**FLUX_TRANSFORMER_CONFIG),
+            "text_encoder": CLIPTextModel(CLIPTextConfig(**CLIP_L)),
+            "text_encoder_2": T5EncoderModel(T5Config(**T5_XXL)),
+            "vae": AutoencoderKL(**VAE_CONFIGS["flux"]),
+        }
+    parts: dict[str, Any] = {"unet": UNet2DConditionModel(**UNET_CONFIGS[family])}
+    if family == "sd15":
+        parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(**CLIP_L))
+    elif family == "sd2":
+        parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(**CLIP_H_SD2))
+    else:
+        parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(**CLIP_L))
+        parts["text_encoder_2"] = CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_BIG_G))
+    parts["vae"] = AutoencoderKL(**VAE_CONFIGS["sd"])
+    return parts

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.dataset.inventory import DatasetItem, inventory
+from app.environment.disk import DiskSpace, disk_space
 from app.grimoire import GpuEntry, GrimoireError
 from app.training.base_model import BaseModelRefInfo, resolve_base_model
 from app.training.config import TrainingConfig
@@ -19,6 +20,7 @@ from app.training.estimates import (
     read_dryrun_measurement,
 )
 from app.training.model_detect import Detection, ModelFileError, detect
+from app.training.outputs import OutputEstimate, estimate_outputs
 from app.training.steps import StepPlan, plan_steps
 from app.training.vram import VramEstimate, estimate_for_config
 from app.workspace import ProjectContext
@@ -40,6 +42,8 @@ class Assessment:
     detection_error: str | None
     dryrun: DryRunMeasurement | None
     studio_problem: str | None = None
+    outputs: OutputEstimate | None = None  # what the run writes to disk
+    disk: DiskSpace | None = None  # free space where it writes
 
     @property
     def gpu_vram_gb(self) -> float | None:
@@ -88,4 +92,6 @@ def assess(ctx: ProjectContext, config: TrainingConfig, backend: str | None = No
         detection_error=detection_error,
         dryrun=dryrun,
         studio_problem=studio_problem,
+        outputs=estimate_outputs(config, family, plan.images, plan.total_steps),
+        disk=disk_space(ctx.dir),
     )

@@ -2,11 +2,11 @@
 component, how many LoRA parameters one unit of rank adds, how the trainers bucket
 images for it, and how much compute a training step costs.
 
-Parameter counts, LoRA parameters per rank and forward FLOPs were derived by building
-each architecture from its published configuration on PyTorch's ``meta`` device (no
-weights) and counting: ``bench/model_numbers.py`` reproduces every number here. The
-parameter counts match the published ones (SD 1.5 UNet 859.5 M, SDXL UNet 2,567 M,
-Flux.1 transformer 11,901 M, T5-XXL encoder 4,762 M).
+Parameter counts and LoRA parameters per rank come from ``app/training/architectures.py``
+(the published architectures, counted on PyTorch's ``meta`` device and checked by
+``tests/training/test_architectures.py``); this module adds what planning needs on top:
+bucket rules, forward FLOPs and activation memory. ``bench/model_numbers.py`` reproduces
+the FLOPs figures.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.intent import MODEL_FAMILIES
+from app.training.architectures import (
+    COMPONENT_PARAMETERS,
+    LORA_FEATURES_DENOISER,
+    LORA_FEATURES_TEXT_ENCODERS,
+)
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,9 @@ class FamilySpec:
     flow_matching: bool = False  # Flux: min-SNR weighting does not apply
 
 
-_VAE = Component("VAE (image encoder)", 83_653_863)
-_CLIP_L = Component("text encoder (CLIP ViT-L)", 123_060_480)
+_P = COMPONENT_PARAMETERS
+_VAE = Component("VAE (image encoder)", _P["sd15"]["vae"])
+_CLIP_L = Component("text encoder (CLIP ViT-L)", _P["sd15"]["text_encoder"])
 
 FAMILY_SPECS: dict[str, FamilySpec] = {
     spec.key: spec
@@ -61,11 +67,11 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
             title=MODEL_FAMILIES["sd15"].title,
             native_resolution=MODEL_FAMILIES["sd15"].resolution,
             bucket_step_multiple=64,
-            denoiser=Component("UNet", 859_520_964),
+            denoiser=Component("UNet", _P["sd15"]["unet"]),
             text_encoders=(_CLIP_L,),
             vae=_VAE,
-            lora_per_rank_denoiser=423_936,
-            lora_per_rank_text=165_888,
+            lora_per_rank_denoiser=LORA_FEATURES_DENOISER["sd15"],
+            lora_per_rank_text=LORA_FEATURES_TEXT_ENCODERS["sd15"],
             forward_tflops=0.803,
             flops_exponent=1.08,
             activation_gb_per_mp=14.0,
@@ -76,11 +82,11 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
             title=MODEL_FAMILIES["sd2"].title,
             native_resolution=MODEL_FAMILIES["sd2"].resolution,
             bucket_step_multiple=64,
-            denoiser=Component("UNet", 865_910_724),
-            text_encoders=(Component("text encoder (OpenCLIP ViT-H)", 340_387_840),),
+            denoiser=Component("UNet", _P["sd2"]["unet"]),
+            text_encoders=(Component("text encoder (OpenCLIP ViT-H)", _P["sd2"]["text_encoder"]),),
             vae=_VAE,
-            lora_per_rank_denoiser=432_128,
-            lora_per_rank_text=423_936,
+            lora_per_rank_denoiser=LORA_FEATURES_DENOISER["sd2"],
+            lora_per_rank_text=LORA_FEATURES_TEXT_ENCODERS["sd2"],
             forward_tflops=2.149,
             flops_exponent=1.08,
             activation_gb_per_mp=14.0,
@@ -91,11 +97,14 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
             title=MODEL_FAMILIES["sdxl"].title,
             native_resolution=MODEL_FAMILIES["sdxl"].resolution,
             bucket_step_multiple=32,
-            denoiser=Component("UNet", 2_567_463_684),
-            text_encoders=(_CLIP_L, Component("text encoder 2 (OpenCLIP ViT-bigG)", 694_659_840)),
+            denoiser=Component("UNet", _P["sdxl"]["unet"]),
+            text_encoders=(
+                _CLIP_L,
+                Component("text encoder 2 (OpenCLIP ViT-bigG)", _P["sdxl"]["text_encoder_2"]),
+            ),
             vae=_VAE,
-            lora_per_rank_denoiser=2_659_840,
-            lora_per_rank_text=165_888 + 737_280,
+            lora_per_rank_denoiser=LORA_FEATURES_DENOISER["sdxl"],
+            lora_per_rank_text=LORA_FEATURES_TEXT_ENCODERS["sdxl"],
             forward_tflops=6.761,
             flops_exponent=1.045,
             activation_gb_per_mp=11.0,
@@ -106,11 +115,14 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
             title=MODEL_FAMILIES["flux"].title,
             native_resolution=MODEL_FAMILIES["flux"].resolution,
             bucket_step_multiple=32,
-            denoiser=Component("transformer", 11_901_408_320),
-            text_encoders=(_CLIP_L, Component("text encoder 2 (T5-XXL)", 4_762_310_656)),
-            vae=Component("autoencoder", 83_819_683),
-            lora_per_rank_denoiser=5_369_856,
-            lora_per_rank_text=165_888,
+            denoiser=Component("transformer", _P["flux"]["transformer"]),
+            text_encoders=(
+                _CLIP_L,
+                Component("text encoder 2 (T5-XXL)", _P["flux"]["text_encoder_2"]),
+            ),
+            vae=Component("autoencoder", _P["flux"]["vae"]),
+            lora_per_rank_denoiser=LORA_FEATURES_DENOISER["flux"],
+            lora_per_rank_text=LORA_FEATURES_TEXT_ENCODERS["flux"],
             forward_tflops=74.38,
             flops_exponent=0.895,
             activation_gb_per_mp=24.0,

@@ -210,3 +210,23 @@ def test_changes_make_the_gate_stale_and_say_which(ctx: ProjectContext, tmp_path
 
     make_images(ctx.dir / "dataset", {"10_ink": [(1024, 1024)] * 9})  # more images
     assert gate_state(ctx, "config").stale_reasons == ["the dataset (Gate 1) changed"]
+
+
+def test_outputs_larger_than_the_free_disk_block(ctx: ProjectContext) -> None:
+    """The rule reads the run's real output estimate and the disk the project is on; a
+    disk with only 1 MB free stands in for a full one (this machine's is not full)."""
+    from dataclasses import replace
+
+    from app.environment.disk import DiskSpace, disk_space
+    from app.gates.config_rules import outputs_fit_disk
+    from app.training.assessment import assess
+
+    assessment = assess(ctx, current_config(ctx))
+    assert assessment.outputs is not None and assessment.outputs.total_bytes > 1_000_000
+    assert outputs_fit_disk(assessment) == []  # the real disk has room
+    real = disk_space(ctx.dir)
+    full = replace(assessment, disk=DiskSpace(real.path, real.total, free=1024**2))
+    [finding] = outputs_fit_disk(full)
+    assert finding.code == "config.outputs_exceed_disk" and finding.severity == "block"
+    assert "only 1.0 MB is free" in finding.message
+    assert check_source(finding.source) is None
