@@ -12,8 +12,6 @@ GPU is hundreds of times faster, which is the point of the message.
 
 from __future__ import annotations
 
-import math
-
 CPU_SECONDS_PER_STEP: dict[str, float] = {
     "sd15": 22.0,
     "sd2": 58.0,
@@ -21,14 +19,6 @@ CPU_SECONDS_PER_STEP: dict[str, float] = {
     "flux": 2000.0,
 }
 MEASURED_ON = "a 2-core test machine"
-
-
-def estimated_steps(max_train_steps: int, epochs: int, images_with_repeats: int, batch: int) -> int:
-    """The config's step count; before step maths has run (``max_train_steps`` 0), one
-    epoch is every image (with repeats) once, in batches."""
-    if max_train_steps > 0:
-        return max_train_steps
-    return epochs * max(1, math.ceil(images_with_repeats / max(1, batch)))
 
 
 def cpu_seconds(family: str, steps: int, batch: int = 1) -> float | None:

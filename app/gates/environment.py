@@ -22,7 +22,6 @@ from app.environment import gpu as gpu_probe
 from app.environment.backend_findings import backend_findings, ready_alternatives
 from app.environment.backends import BackendSetup, check_imports, locate
 from app.environment.checklist import Probed, build_checks
-from app.environment.cpu_speed import estimated_steps
 from app.environment.device import RunSize, device_findings
 from app.environment.disk import disk_findings, disk_space
 from app.environment.memory import memory_findings, system_memory
@@ -33,6 +32,7 @@ from app.gates.result import Finding, GateResult, digest, make_result
 from app.grimoire import BackendPaths, GrimoireError
 from app.training.config import ConfigFileError, TrainingConfig, load_config
 from app.training.outputs import estimate_outputs
+from app.training.steps import plan_steps
 from app.workspace import ProjectContext, Workspace
 
 GATE = "environment"
@@ -159,12 +159,12 @@ def fingerprint(ctx: ProjectContext) -> dict[str, str]:
 
 
 def evaluate(ctx: ProjectContext) -> GateResult:
-    items = [item for item in inventory(ctx) if item.included]
-    return judge(
-        project_inputs(ctx),
-        image_count=len(items),
-        images_with_repeats=sum(item.repeats for item in items),
-    )
+    inputs = project_inputs(ctx)
+    items = inventory(ctx)
+    # The same bucketed step maths as Gate 2 and the trainers, so both gates quote one
+    # run length (training.json keeps epochs; the step count is derived).
+    plan = plan_steps(items, inputs.config)
+    return judge(inputs, image_count=plan.images, steps=plan.total_steps if plan.images else None)
 
 
 def _smoke_devices(inputs: Inputs, gpus: gpu_probe.GpuReport) -> list[str]:
@@ -178,7 +178,7 @@ def judge(
     inputs: Inputs,
     *,
     image_count: int = 0,
-    images_with_repeats: int = 0,
+    steps: int | None = None,
     nvml: Any | None = None,
 ) -> GateResult:
     """Run every probe and judge. ``nvml`` replaces the pynvml module (tests on machines
@@ -200,11 +200,8 @@ def judge(
         smoke = tuple(job.result() for job in smoke_jobs)
 
     smoke_skipped = _smoke_skip_reason(config, torch)
-    steps = None
-    if config.max_train_steps or images_with_repeats:
-        steps = estimated_steps(
-            config.max_train_steps, config.epochs, images_with_repeats, config.train_batch_size
-        )
+    if config.max_train_steps:
+        steps = config.max_train_steps
     run = RunSize(inputs.family, steps, config.train_batch_size)
     estimate = (
         estimate_outputs(config, inputs.family, image_count, steps)
