@@ -1,0 +1,30 @@
+"""Running the trainer as the run supervisor does: a separate process reporting JSON
+lines on stdout."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.settings import REPO_ROOT
+from app.training.job import NativeJob, write_job
+
+
+def run_trainer(job: NativeJob, job_file: Path, **popen: Any) -> subprocess.Popen[str]:
+    """The trainer as the supervisor starts it: its own process, JSON lines on stdout."""
+    write_job(job_file, job)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.training.native", str(job_file)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def parse_events(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
