@@ -24,7 +24,6 @@ def main(argv: list[str]) -> int:
     from app.training.native.errors import TrainingError
     from app.training.native.events import ProgressWriter
     from app.training.native.jobfile import load_job
-    from app.training.native.trainer import Trainer
 
     events = ProgressWriter()
     try:
@@ -32,6 +31,9 @@ def main(argv: list[str]) -> int:
     except TrainingError as error:
         events.emit("error", kind=error.kind, message=error.message, step=0, details=error.details)
         return 1
+    # diffusers and peft take seconds to import: only once the job is known to be sound.
+    from app.training.native.trainer import Trainer
+
     try:
         Trainer(job, events).train()
     except TrainingError:

@@ -8,9 +8,12 @@ stderr. Every line has ``event`` and ``time`` (Unix seconds). The events:
 - ``checkpoint``: step, epoch, path (the checkpoint folder), lora_path, verified
   ({unmatched_keys, changes_output, max_change}).
 - ``sample``: step, index, prompt, path.
-- ``done``: step, lora_path, verified, seconds, seconds_per_step, peak_vram_gb.
-- ``error``: kind (oom | nan | missing_file | bad_config | crash), message, step (or
-  null), details (kind-specific: the batch's images for nan, the settings for oom).
+- ``done``: step, total, complete (false when the job's stop_after_steps ended the run
+  early: lora_path is then the last checkpoint's and resume continues), lora_path,
+  verified, seconds, seconds_per_step, peak_vram_gb.
+- ``error``: kind (oom | nan | missing_file | bad_config | crash), message, step (the
+  steps completed before it), details (kind-specific: the failing step and the batch's
+  images for nan, the settings in force for oom).
 """
 
 from __future__ import annotations

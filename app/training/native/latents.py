@@ -3,7 +3,8 @@
 The cache is keyed by the image file's SHA-256, its bucket and resize, under a folder
 per base model, so an edited image, a new bucket setting or another base model never
 reuses a stale latent. Latents are the mean of the VAE's distribution (not a sample),
-so a run with the cache and one without train on identical inputs.
+so a run with the cache and one without train on the same inputs (up to the float
+rounding of encoding images one by one rather than a batch at a time).
 """
 
 from __future__ import annotations

@@ -40,6 +40,11 @@ def build_optimizer(config: TrainingConfig, groups: list[dict[str, Any]]) -> tor
         bnb = importlib.import_module("bitsandbytes")
         return bnb.optim.AdamW8bit(groups, weight_decay=WEIGHT_DECAY)
     if name == "prodigy":
+        if config.unet_lr < 0.1:
+            log(
+                f"Prodigy finds its own step size and expects a learning rate near 1.0; "
+                f"{config.unet_lr:g} will scale its steps down by that much"
+            )
         prodigy = importlib.import_module("prodigyopt")
         return prodigy.Prodigy(
             groups,

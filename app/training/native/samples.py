@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from app.fsutil import atomic_write_bytes
 from app.training.native.models import BaseModel
@@ -58,17 +59,27 @@ def make_samples(
                 kwargs["negative_prompt_embeds"] = torch.zeros_like(negative.hidden)
         generator = torch.Generator().manual_seed(seed + index)
         with torch.random.fork_rng(devices=devices), precision.autocast():
-            image = model.pipeline(
+            latents = model.pipeline(
                 num_inference_steps=steps,
                 guidance_scale=GUIDANCE_SCALE,
                 height=resolution,
                 width=resolution,
                 generator=generator,
+                output_type="latent",
                 **kwargs,
-            ).images[0]
+            ).images
+        image = _decode(model, latents)
         path = folder / f"step-{step:08d}-{index:02d}.png"
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         atomic_write_bytes(path, buffer.getvalue())
         made.append(SampleImage(index, prompt, path))
     return made
+
+
+@torch.no_grad()
+def _decode(model: BaseModel, latents: torch.Tensor) -> Image.Image:
+    # Outside autocast, in float32: SDXL's VAE overflows in fp16 and draws black images.
+    vae = model.vae
+    decoded = vae.decode(latents.to(torch.float32) / vae.config.scaling_factor).sample
+    return model.pipeline.image_processor.postprocess(decoded, output_type="pil")[0]

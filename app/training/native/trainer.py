@@ -232,10 +232,10 @@ class Trainer:
         images = sorted({sample.relative for sample in batch})
         return TrainingError(
             "nan",
-            f"The loss became {float(loss)} at step {step} (epoch {self.state.epoch + 1}) on "
+            f"The loss became {float(loss.detach())} at step {step} (epoch {self.state.epoch + 1}) on "
             f"the batch {', '.join(images)}. Training stopped rather than spread it into the "
             "LoRA. Lower the learning rate, or check those images.",
-            {"images": images, "loss": str(float(loss)), "step": step},
+            {"images": images, "loss": str(float(loss.detach())), "step": step},
         )
 
     # Around the steps --------------------------------------------------------

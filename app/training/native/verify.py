@@ -132,12 +132,12 @@ def _diffusers_warnings(sink: list[str]):  # type: ignore[no-untyped-def]
             sink.append(record.getMessage())
 
     logger = logging.getLogger("diffusers")
-    handler = Collect(level=logging.WARNING)
-    previous = logger.level
-    logger.addHandler(handler)
+    handlers, level = logger.handlers[:], logger.level
+    # Only the collector listens: diffusers' own notes (e.g. that a file has no text
+    # encoder keys) are expected here and would only clutter the run's log.
+    logger.handlers = [Collect(level=logging.WARNING)]
     logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
+        logger.handlers, logger.level = handlers, level

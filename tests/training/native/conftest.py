@@ -3,11 +3,12 @@ native trainer's tests. Everything runs on the CPU in float32."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 from app.training.config import TrainingConfig
 from app.training.job import BaseModelRef, NativeJob
@@ -42,6 +43,16 @@ BASE_CONFIG: dict[str, Any] = {
     "min_snr_gamma": None,
     "seed": 7,
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models gain nothing from a second thread, and on a shared 2-core machine
+    two spinning threads make step times erratic (0.1 s → several s)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ lines on stdout."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,8 @@ from app.training.job import NativeJob, write_job
 def run_trainer(job: NativeJob, job_file: Path, **popen: Any) -> subprocess.Popen[str]:
     """The trainer as the supervisor starts it: its own process, JSON lines on stdout."""
     write_job(job_file, job)
+    # One thread, as in the in-process tests (see conftest.one_torch_thread).
+    popen["env"] = (popen.get("env") or dict(os.environ)) | {"OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "app.training.native", str(job_file)],
         cwd=REPO_ROOT,

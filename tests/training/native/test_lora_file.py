@@ -4,6 +4,7 @@ manual merge ``W += alpha/r · up @ down`` (what ComfyUI and A1111 do) matches i
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +57,8 @@ def trained(
         unet_lr=1e-2,
         text_encoder_lr=1e-2,
     )
-    with open(tmp / "events.jsonl", "w") as events:
-        trainer = Trainer(job, ProgressWriter(events))
-        lora = trainer.train()
+    trainer = Trainer(job, ProgressWriter(io.StringIO()))
+    lora = trainer.train()
     image = _image(trainer.run.model.pipeline)  # type: ignore[union-attr]
     return Trained(family, ref, trainer, lora, tmp / "work", image)
 
