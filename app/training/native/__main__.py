@@ -3,6 +3,9 @@
 Exit status 0 when the run finished (or stopped where the job asked), 1 after an
 ``error`` event, 2 for wrong usage. The hub is switched off before diffusers or
 transformers are imported: a base model is only ever read from local files.
+
+For several GPUs, launch one process per GPU:
+``accelerate launch --multi_gpu --num_processes N -m app.training.native JOB.json``.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ def main(argv: list[str]) -> int:
         return 2
     from pathlib import Path
 
+    from app.training.native.distributed import from_environment
     from app.training.native.errors import TrainingError
     from app.training.native.events import ProgressWriter
     from app.training.native.jobfile import load_job
 
-    events = ProgressWriter()
+    cluster = from_environment()  # several processes under accelerate launch / torchrun
+    events = ProgressWriter(only=None if cluster.main else frozenset({"error"}))
     try:
         job = load_job(Path(argv[0]))
     except TrainingError as error:
@@ -35,7 +40,7 @@ def main(argv: list[str]) -> int:
     from app.training.native.trainer import Trainer
 
     try:
-        Trainer(job, events).train()
+        Trainer(job, events, cluster).train()
     except TrainingError:
         return 1  # the trainer has reported it
     return 0

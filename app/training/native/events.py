@@ -2,7 +2,8 @@
 stderr. Every line has ``event`` and ``time`` (Unix seconds). The events:
 
 - ``start``: total, steps_per_epoch, epochs, images, samples_per_epoch, resumed_from
-  (step or null), device.
+  (step or null), device, processes (one per GPU when several train together; only
+  process 0 reports, except errors).
 - ``step``: step, total, epoch, loss, smoothed_loss, lr, seconds_per_step,
   peak_vram_gb and vram_total_gb (null without CUDA).
 - ``checkpoint``: step, epoch, path (the checkpoint folder), lora_path, verified
@@ -26,12 +27,15 @@ from typing import IO, Any
 
 
 class ProgressWriter:
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, only: frozenset[str] | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout
+        self._only = only  # the events this writer passes on (None: all)
         self.events: list[dict[str, Any]] = []  # kept for in-process callers and tests
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"event": event, "time": round(time.time(), 3), **fields}
+        if self._only is not None and event not in self._only:
+            return record
         self.events.append(record)
         # allow_nan=False: the supervisor parses strict JSON; a NaN loss is sent as null.
         self._stream.write(json.dumps(_finite(record), allow_nan=False) + "\n")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -99,16 +100,23 @@ def materialise_shipped_configs(name: str, target: Path) -> Path:
     if (target / "model_index.json").is_file() and (target / "tokenizer" / "vocab.json").is_file():
         return target
     source = importlib_resources.files(CONFIG_PACKAGE) / CONFIG_FOLDER / name
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A private staging folder renamed into place: several trainer processes (one per
+    # GPU) may do this at once, and a reader must never see half a folder.
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     with importlib_resources.as_file(source) as folder:
-        shutil.copytree(folder, staging)
+        shutil.copytree(folder, staging, dirs_exist_ok=True)
     index = json.loads((staging / "model_index.json").read_text("utf-8"))
     write_tokenizer(staging / "tokenizer")
     if "tokenizer_2" in index:
         write_tokenizer(staging / "tokenizer_2", pad_token=BIGG_PAD_TOKEN)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first (or a stale copy is in the way)
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (target / "tokenizer" / "vocab.json").is_file():
+            shutil.rmtree(target, ignore_errors=True)
+            return materialise_shipped_configs(name, target)
     return target
 
 

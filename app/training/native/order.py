@@ -34,6 +34,11 @@ def optimizer_groups(batches: Batches, accumulation: int) -> list[Batches]:
     return [batches[i : i + accumulation] for i in range(0, len(batches), accumulation)]
 
 
-def steps_per_epoch(samples: Sequence[Sample], batch_size: int, accumulation: int) -> int:
+def steps_per_epoch(
+    samples: Sequence[Sample], batch_size: int, accumulation: int, processes: int = 1
+) -> int:
+    """Optimizer steps per epoch; with several processes each takes an equal share of
+    the batches (see ``distributed.shard``)."""
     batches = len(epoch_batches(samples, batch_size, seed=0, epoch=0))
-    return -(-batches // accumulation)
+    per_process = -(-batches // processes)
+    return -(-per_process // accumulation)

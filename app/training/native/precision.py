@@ -36,9 +36,9 @@ class Precision:
         return torch.autocast(device_type=self.device.type, dtype=self.weight_dtype)
 
 
-def choose_precision(config: TrainingConfig) -> Precision:
+def choose_precision(config: TrainingConfig, local_rank: int = 0) -> Precision:
     if config.device == "cuda":
-        device = torch.device("cuda", torch.cuda.current_device())
+        device = torch.device("cuda", local_rank)
         dtype = DTYPES.get(config.mixed_precision, torch.float32)
         scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
         return Precision(device, dtype, scaler)

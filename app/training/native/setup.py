@@ -17,6 +17,7 @@ from app.training.buckets import BucketSpec
 from app.training.job import NativeJob
 from app.training.native.captions import CaptionMaker
 from app.training.native.dataset import Sample, check_bucket_multiple, read_dataset
+from app.training.native.distributed import Cluster, barrier
 from app.training.native.events import log
 from app.training.native.latents import Latents
 from app.training.native.lora import LoraModule, attach_lora, lora_parameters, upcast_lora
@@ -30,6 +31,7 @@ from app.training.native.text import TextEncoding
 @dataclass
 class Run:
     job: NativeJob
+    cluster: Cluster
     precision: Precision
     samples: list[Sample]
     model: BaseModel
@@ -77,12 +79,15 @@ def total_steps(job: NativeJob, per_epoch: int) -> int:
     return total
 
 
-def prepare(job: NativeJob) -> Run:
+def prepare(job: NativeJob, cluster: Cluster | None = None) -> Run:
     config = job.config
+    cluster = cluster or Cluster()
     seed_everything(config.seed)
-    precision = choose_precision(config)
+    precision = choose_precision(config, cluster.local_rank)
     samples = read_dataset(Path(job.dataset_dir), job.trigger_word, bucket_spec(job))
-    per_epoch = steps_per_epoch(samples, config.train_batch_size, config.gradient_accumulation_steps)
+    per_epoch = steps_per_epoch(
+        samples, config.train_batch_size, config.gradient_accumulation_steps, cluster.world
+    )
     log(f"{len(samples)} images, {per_epoch} steps per epoch; loading {job.base_model.path}")
     model = load_base_model(job.base_model, cache_dir(job))
     down_blocks = len(model.unet.config.down_block_types)
@@ -102,12 +107,16 @@ def prepare(job: NativeJob) -> Run:
     for encoder in model.text_encoders:
         encoder.train(config.train_text_encoder)
 
+    # Each process draws its own caption variations (rank 0: the single-GPU stream).
     captions = CaptionMaker(
-        config.shuffle_caption, config.keep_tokens, config.caption_dropout_rate, config.seed
+        config.shuffle_caption,
+        config.keep_tokens,
+        config.caption_dropout_rate,
+        config.seed + cluster.rank,
     )
     text = TextEncoding(model, precision.device, trainable=config.train_text_encoder)
     _cache_text(job, samples, captions, text, model, precision)
-    latents = _latents(job, samples, model, precision)
+    latents = _latents(job, samples, model, precision, cluster)
 
     groups = parameter_groups(
         config, lora_parameters(loras, "unet"), lora_parameters(loras, "text_encoder")
@@ -117,6 +126,7 @@ def prepare(job: NativeJob) -> Run:
     lr_scheduler = build_lr_scheduler(config, optimizer, total)
     return Run(
         job=job,
+        cluster=cluster,
         precision=precision,
         samples=samples,
         model=model,
@@ -173,13 +183,15 @@ def _cache_text(
 
 
 def _latents(
-    job: NativeJob, samples: list[Sample], model: BaseModel, precision: Precision
+    job: NativeJob, samples: list[Sample], model: BaseModel, precision: Precision, cluster: Cluster
 ) -> Latents:
     folder = None
     if job.config.cache_latents:
         folder = cache_dir(job) / "latents" / _model_key(job, model)
     latents = Latents(model.vae, precision.device, folder)
-    latents.fill_cache(samples)
+    if cluster.main:  # one process encodes; the others read its files
+        latents.fill_cache(samples)
+    barrier(cluster)
     if latents.cached and precision.cuda:
         model.vae.to("cpu")  # back on the GPU only to decode samples
         torch.cuda.empty_cache()

@@ -16,6 +16,7 @@ from app.training.job import BaseModelRef
 from app.training.native.errors import TrainingError, classify, is_out_of_memory
 from app.training.native.events import ProgressWriter
 from app.training.native.jobfile import load_job
+from app.training.native import trainer as trainer_module
 from app.training.native.trainer import Trainer
 from tests.training.native.conftest import MakeJob
 
@@ -58,10 +59,10 @@ def test_out_of_memory_in_a_step_reports_the_settings(
     forward raises the exception CUDA raises, inside a real training step."""
     job = make_job(sd15_ref, max_train_steps=4, train_batch_size=2, gradient_checkpointing=True)
     trainer = Trainer(job, ProgressWriter(io.StringIO()))
-    real_prepare = __import__("app.training.native.trainer", fromlist=["prepare"]).prepare
+    real_prepare = trainer_module.prepare
 
-    def prepare_with_a_full_gpu(job):  # type: ignore[no-untyped-def]
-        run = real_prepare(job)
+    def prepare_with_a_full_gpu(job, cluster):  # type: ignore[no-untyped-def]
+        run = real_prepare(job, cluster)
         calls = {"n": 0}
 
         def allocate(module, args):  # type: ignore[no-untyped-def]
@@ -72,7 +73,7 @@ def test_out_of_memory_in_a_step_reports_the_settings(
         run.model.unet.register_forward_pre_hook(allocate)
         return run
 
-    monkeypatch.setattr("app.training.native.trainer.prepare", prepare_with_a_full_gpu)
+    monkeypatch.setattr(trainer_module, "prepare", prepare_with_a_full_gpu)
     with pytest.raises(TrainingError) as caught:
         trainer.train()
     error = trainer.events.events[-1]

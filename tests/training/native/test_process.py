@@ -3,7 +3,8 @@ in its own process, nothing but JSON lines on stdout, a plain error and exit sta
 when it cannot run, the LoRA, checkpoints and samples on disk when it can.
 
 Progress-line contract (every stdout line is one JSON object with ``event`` and ``time``):
-  start      total, steps_per_epoch, epochs, images, samples_per_epoch, resumed_from, device
+  start      total, steps_per_epoch, epochs, images, samples_per_epoch, resumed_from, device,
+             processes
   step       step, total, epoch, loss, smoothed_loss, lr, seconds_per_step, peak_vram_gb, vram_total_gb
   checkpoint step, epoch, path, lora_path, verified{unmatched_keys, changes_output, max_change}
   sample     step, index, prompt, path
@@ -38,6 +39,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "samples_per_epoch": int,
         "resumed_from": (int, type(None)),
         "device": str,
+        "processes": int,
     },
     "step": {
         "step": int,

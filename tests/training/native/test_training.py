@@ -113,7 +113,7 @@ def test_mixed_precision_trains_float32_adapters_on_half_weights(
     scaler = torch.amp.GradScaler("cpu") if dtype == torch.float16 else None
     monkeypatch.setattr(
         "app.training.native.setup.choose_precision",
-        lambda config: Precision(torch.device("cpu"), dtype, scaler),
+        lambda config, local_rank: Precision(torch.device("cpu"), dtype, scaler),
     )
     job = make_job(
         sd15_ref, max_train_steps=2, train_text_encoder=True, gradient_checkpointing=True
