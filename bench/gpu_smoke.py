@@ -20,13 +20,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.training.config import TrainingConfig  # noqa: E402
-from app.training.job import BaseModelRef, NativeJob  # noqa: E402
-from app.training.native.errors import TrainingError  # noqa: E402
-from app.training.native.events import ProgressWriter  # noqa: E402
-from app.training.native.models import quiet_libraries  # noqa: E402
-from app.training.native.trainer import Trainer  # noqa: E402
-from tests.tiny_models import build_tiny_sd15, build_tiny_sdxl, make_kohya_dataset  # noqa: E402
+from app.training.config import TrainingConfig
+from app.training.job import BaseModelRef, NativeJob
+from app.training.native.errors import TrainingError
+from app.training.native.events import ProgressWriter
+from app.training.native.models import quiet_libraries
+from app.training.native.trainer import Trainer
+from tests.tiny_models import build_tiny_sd15, build_tiny_sdxl, make_kohya_dataset
 
 
 def run(family: str, model: Path, dataset: Path, output: Path, precision: str, steps: int) -> dict:  # type: ignore[type-arg]
@@ -97,7 +97,14 @@ def main() -> int:
             for precision in ("fp16", "bf16"):
                 label = f"{family:5} {precision}"
                 try:
-                    result = run(family, model, dataset, root / f"out-{family}-{precision}", precision, args.steps)
+                    result = run(
+                        family,
+                        model,
+                        dataset,
+                        root / f"out-{family}-{precision}",
+                        precision,
+                        args.steps,
+                    )
                 except TrainingError as error:
                     failures += 1
                     print(f"{label}: FAILED ({error.kind}) {error.message}")

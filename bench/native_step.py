@@ -30,12 +30,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.training.config import TrainingConfig  # noqa: E402
-from app.training.job import BaseModelRef, NativeJob  # noqa: E402
-from app.training.native.events import ProgressWriter  # noqa: E402
-from app.training.native.models import quiet_libraries  # noqa: E402
-from app.training.native.trainer import Trainer  # noqa: E402
-from tests.tiny_models import build_tiny_sd15, make_kohya_dataset  # noqa: E402
+from app.training.config import TrainingConfig
+from app.training.job import BaseModelRef, NativeJob
+from app.training.native.events import ProgressWriter
+from app.training.native.models import quiet_libraries
+from app.training.native.trainer import Trainer
+from tests.tiny_models import build_tiny_sd15, make_kohya_dataset
 
 RANK, ALPHA, LR, BATCH, SEED = 4, 4.0, 1e-3, 2, 0
 
@@ -133,7 +133,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: stable on a shared CPU)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: stable on a shared CPU)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     quiet_libraries()
@@ -144,11 +146,17 @@ def main() -> None:
         native, baseline = [], []
         for round_ in range(args.rounds):
             baseline.append(baseline_seconds_per_step(model, dataset, args.steps))
-            native.append(native_seconds_per_step(model, dataset, root / f"run{round_}", args.steps))
-            print(f"round {round_ + 1}: baseline {baseline[-1]:.4f} s/step, native {native[-1]:.4f} s/step")
+            native.append(
+                native_seconds_per_step(model, dataset, root / f"run{round_}", args.steps)
+            )
+            print(
+                f"round {round_ + 1}: baseline {baseline[-1]:.4f} s/step, native {native[-1]:.4f} s/step"
+            )
     b, n = statistics.median(baseline), statistics.median(native)
     overhead = (n - b) / b * 100
-    print(f"tiny SD 1.5, 64x64, batch {BATCH}, rank {RANK}, {args.steps} steps, {args.threads} thread(s)")
+    print(
+        f"tiny SD 1.5, 64x64, batch {BATCH}, rank {RANK}, {args.steps} steps, {args.threads} thread(s)"
+    )
     print(f"plain diffusers+peft loop: {b:.4f} s/step (median of {args.rounds})")
     print(f"native trainer:            {n:.4f} s/step (median of {args.rounds})")
     print(f"trainer overhead:          {overhead:+.1f}% (target < 10%)")

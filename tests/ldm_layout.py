@@ -70,7 +70,9 @@ def unet_ldm_names(keys: list[str], layers_per_block: int) -> dict[str, str]:
                 names[key] = f"input_blocks.{index}.1.{rest}"
         elif match := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.+)", key):
             block, param = match.groups()
-            names[key] = f"input_blocks.{1 + int(block) * per_block + layers_per_block}.0.op.{param}"
+            names[key] = (
+                f"input_blocks.{1 + int(block) * per_block + layers_per_block}.0.op.{param}"
+            )
         elif match := re.match(r"mid_block\.resnets\.(\d+)\.(.+)", key):
             layer, rest = match.groups()
             names[key] = f"middle_block.{2 * int(layer)}.{_rename_resnet(rest)}"
@@ -111,7 +113,9 @@ def vae_to_ldm(state: dict[str, torch.Tensor], up_blocks: int) -> dict[str, torc
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         new = key.replace("conv_norm_out", "norm_out")
-        if match := re.match(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.+)\.(weight|bias)$", key):
+        if match := re.match(
+            r"(encoder|decoder)\.mid_block\.attentions\.0\.(.+)\.(weight|bias)$", key
+        ):
             part, module, param = match.groups()
             new = f"{part}.mid.attn_1.{_VAE_ATTENTION[module]}.{param}"
             if param == "weight" and value.ndim == 2:
@@ -169,7 +173,9 @@ def open_clip_to_ldm(state: dict[str, torch.Tensor], prefix: str) -> dict[str, t
             out[prefix + name.replace("final_layer_norm", "ln_final")] = value
         elif name == "text_projection.weight":
             out[prefix + "text_projection"] = value.T.contiguous()
-        elif match := re.match(r"encoder\.layers\.(\d+)\.self_attn\.([qkv])_proj\.(weight|bias)", name):
+        elif match := re.match(
+            r"encoder\.layers\.(\d+)\.self_attn\.([qkv])_proj\.(weight|bias)", name
+        ):
             layer, which, param = match.groups()
             fused.setdefault(f"{layer}.{param}", {})[which] = value
         elif match := re.match(r"encoder\.layers\.(\d+)\.(.+)\.(weight|bias)", name):

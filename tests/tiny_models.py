@@ -33,7 +33,7 @@ from transformers import (
     CLIPTokenizer,
 )
 
-from app.clip_tokenizer import write_tokenizer_files
+from app.training.native.models import write_tokenizer
 from tests.ldm_layout import (
     SD15_TEXT_PREFIX,
     SDXL_TEXT1_PREFIX,
@@ -83,14 +83,8 @@ def _text_config(hidden: int, projection: int, act: str) -> CLIPTextConfig:
 
 
 def _tokenizer(folder: Path, pad: str | None = None) -> CLIPTokenizer:
-    write_tokenizer_files(folder)
-    if pad is not None:
-        # OpenCLIP bigG (SDXL's second encoder) pads with "!" (id 0), not with EOS.
-        for name in ("tokenizer_config.json", "special_tokens_map.json"):
-            data = json.loads((folder / name).read_text("utf-8"))
-            data["pad_token"] = pad
-            (folder / name).write_text(json.dumps(data), "utf-8")
-    return CLIPTokenizer.from_pretrained(folder)
+    # The real CLIP vocabulary; pad "!" gives SDXL's second (OpenCLIP bigG) tokenizer.
+    return CLIPTokenizer.from_pretrained(write_tokenizer(folder, pad_token=pad))
 
 
 def build_tiny_sd15(target: Path, prediction_type: str = "epsilon") -> Path:
@@ -220,7 +214,10 @@ def make_kohya_dataset(
             draw = ImageDraw.Draw(image)
             for _ in range(4):
                 x0, y0 = rng.randrange(width), rng.randrange(height)
-                x1, y1 = x0 + rng.randrange(4, width // 2 + 5), y0 + rng.randrange(4, height // 2 + 5)
+                x1, y1 = (
+                    x0 + rng.randrange(4, width // 2 + 5),
+                    y0 + rng.randrange(4, height // 2 + 5),
+                )
                 draw.ellipse((x0, y0, x1, y1), fill=_colour(rng))
             stem = f"{concept}_{index:03d}"
             image.save(folder / f"{stem}.png")

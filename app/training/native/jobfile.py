@@ -33,7 +33,9 @@ def load_job(path: Path) -> NativeJob:
     try:
         data = json.loads(path.read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TrainingError("bad_config", f"The job file {path.name} is not valid JSON: {exc}.")
+        raise TrainingError(
+            "bad_config", f"The job file {path.name} is not valid JSON: {exc}."
+        ) from None
     try:
         job = NativeJob.model_validate(data)
     except ValidationError as exc:

@@ -54,7 +54,9 @@ def lora_metadata(
         "ss_resolution": f"({resolution}, {resolution})",
         "ss_num_train_images": str(sum(s.repeats for s in facts.samples)),
         "ss_num_reg_images": "0",
-        "ss_num_batches_per_epoch": str(sum(-(-n // config.train_batch_size) for n in buckets.values())),
+        "ss_num_batches_per_epoch": str(
+            sum(-(-n // config.train_batch_size) for n in buckets.values())
+        ),
         "ss_num_epochs": str(config.epochs),
         "ss_epoch": str(epoch),
         "ss_steps": str(step),
@@ -96,8 +98,12 @@ def lora_metadata(
         "modelspec.implementation": IMPLEMENTATION,
         "modelspec.title": name,
         "modelspec.resolution": f"{resolution}x{resolution}",
-        "modelspec.prediction_type": "v" if job.base_model.prediction_type == "v_prediction" else "epsilon",
-        "modelspec.date": datetime.fromtimestamp(facts.started_at, UTC).isoformat(timespec="seconds"),
+        "modelspec.prediction_type": "v"
+        if job.base_model.prediction_type == "v_prediction"
+        else "epsilon",
+        "modelspec.date": datetime.fromtimestamp(facts.started_at, UTC).isoformat(
+            timespec="seconds"
+        ),
         "modelspec.trigger_phrase": job.trigger_word,
         "modelspec.usage_hint": f"Trigger word: {job.trigger_word}",
         "modelspec.description": f"LoRA trained with loragate for the project {job.project}.",

@@ -127,15 +127,21 @@ def config_dir_for(ref: BaseModelRef, work_dir: Path) -> Path:
     return materialise_shipped_configs(name, work_dir / "model-configs" / name)
 
 
-def load_pipeline(ref: BaseModelRef, work_dir: Path, dtype: torch.dtype = torch.float32) -> Pipeline:
+def load_pipeline(
+    ref: BaseModelRef, work_dir: Path, dtype: torch.dtype = torch.float32
+) -> Pipeline:
     """The base model's pipeline on the CPU, loaded without network access."""
     quiet_libraries()
     cls = StableDiffusionXLPipeline if ref.family == "sdxl" else StableDiffusionPipeline
-    extra = {} if ref.family == "sdxl" else {
-        "safety_checker": None,
-        "feature_extractor": None,
-        "requires_safety_checker": False,
-    }
+    extra = (
+        {}
+        if ref.family == "sdxl"
+        else {
+            "safety_checker": None,
+            "feature_extractor": None,
+            "requires_safety_checker": False,
+        }
+    )
     path = Path(ref.path)
     try:
         if path.is_dir():
@@ -166,4 +172,3 @@ def load_base_model(
         pipeline.scheduler.config, prediction_type=ref.prediction_type
     )
     return BaseModel(ref.family, ref.prediction_type, pipeline, noise_scheduler)
-

@@ -72,6 +72,4 @@ def build_lr_scheduler(
         # artist asked for warmup, so warm up and then hold.
         log(f"'constant' with {warmup} warmup steps: using constant_with_warmup")
         name = "constant_with_warmup"
-    return get_scheduler(
-        name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps
-    )
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)

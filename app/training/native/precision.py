@@ -43,7 +43,9 @@ def choose_precision(config: TrainingConfig, local_rank: int = 0) -> Precision:
         scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
         return Precision(device, dtype, scaler)
     if config.mixed_precision != "no":
-        log(f"mixed precision {config.mixed_precision} applies to CUDA only; the CPU trains in float32")
+        log(
+            f"mixed precision {config.mixed_precision} applies to CUDA only; the CPU trains in float32"
+        )
     return Precision(torch.device("cpu"), torch.float32, None)
 
 

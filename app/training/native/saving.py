@@ -112,11 +112,15 @@ class Saver:
             log(f"the checkpoint was written by {len(processes)} process(es): fresh random streams")
         saved = snapshot.state
         state.step, state.epoch, state.smoothed_loss = saved.step, saved.epoch, saved.smoothed_loss
-        same_order = saved.order_fingerprint == run.order_fingerprint and len(processes) == run.cluster.world
+        same_order = (
+            saved.order_fingerprint == run.order_fingerprint and len(processes) == run.cluster.world
+        )
         if same_order:
             state.order, state.group_in_epoch = saved.order, saved.group_in_epoch
         else:
-            log("the dataset, batch settings or GPU count changed since the checkpoint: the epoch restarts")
+            log(
+                "the dataset, batch settings or GPU count changed since the checkpoint: the epoch restarts"
+            )
             state.order, state.group_in_epoch = None, 0
         self.last_checkpoint = saved.step
         log(f"resumed from {found.name} (step {saved.step})")
@@ -137,7 +141,9 @@ class Saver:
             )
         return lora_path, verification
 
-    def kohya(self, run: Run, state: ckpt.TrainerState) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    def kohya(
+        self, run: Run, state: ckpt.TrainerState
+    ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         layers = int(run.model.unet.config.layers_per_block)
         tensors = kohya_tensors(run.loras, self.job.base_model.family, layers)
         facts = RunFacts(run.samples, run.total_steps, self.started, self.session)
@@ -149,7 +155,9 @@ class Saver:
             # A second copy of the base model, on the CPU: half size when the run is on
             # a GPU, where float32 would double the host memory the run needs.
             dtype = torch.bfloat16 if run.precision.cuda else torch.float32
-            self._verifier = Verifier(self.job.base_model, run.cache_dir, dtype, self.job.trigger_word)
+            self._verifier = Verifier(
+                self.job.base_model, run.cache_dir, dtype, self.job.trigger_word
+            )
         devices = [run.precision.device.index or 0] if run.precision.cuda else []
         with torch.random.fork_rng(devices=devices):
             verification = self._verifier.verify(lora_path)

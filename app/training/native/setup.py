@@ -203,7 +203,9 @@ def _model_key(job: NativeJob, model: BaseModel) -> str:
     path = Path(job.base_model.path)
     stat = path.stat()
     identity = [str(path.resolve()), stat.st_size, stat.st_mtime_ns, dict(model.vae.config)]
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
 
 
 def order_fingerprint(job: NativeJob, samples: list[Sample]) -> str:

@@ -177,7 +177,9 @@ class Trainer:
         self.state.group_in_epoch += 1
         loss_value = distributed.mean(sum(losses) / len(losses), self.cluster, run.precision.device)
         previous = self.state.smoothed_loss
-        smoothed = loss_value if previous is None else SMOOTHING * previous + (1 - SMOOTHING) * loss_value
+        smoothed = (
+            loss_value if previous is None else SMOOTHING * previous + (1 - SMOOTHING) * loss_value
+        )
         self.state.smoothed_loss = smoothed
         if run.precision.cuda:
             torch.cuda.synchronize(run.precision.device)
@@ -209,7 +211,9 @@ class Trainer:
         texts = [run.captions.make(sample.caption) for sample in batch]
         latents = run.latents.batch(batch)
         timesteps_count = model.noise_scheduler.config.num_train_timesteps
-        noise, timesteps = draw_noise(latents, self.noise, self.config.noise_offset, timesteps_count)
+        noise, timesteps = draw_noise(
+            latents, self.noise, self.config.noise_offset, timesteps_count
+        )
         noisy = model.noise_scheduler.add_noise(latents, noise, timesteps)
         with run.precision.autocast():
             conditioning = run.text.batch(texts)
@@ -235,7 +239,9 @@ class Trainer:
     def _non_finite(self, loss: torch.Tensor, batch: list[Sample], finite: bool) -> TrainingError:
         step = self.state.step + 1
         mine = [] if finite else sorted({sample.relative for sample in batch})
-        images = sorted({name for names in distributed.gather(mine, self.cluster) for name in names})
+        images = sorted(
+            {name for names in distributed.gather(mine, self.cluster) for name in names}
+        )
         value = float(loss.detach()) if not finite else float("nan")
         return TrainingError(
             "nan",

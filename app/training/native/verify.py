@@ -106,7 +106,9 @@ class Verifier:
         """The UNet's prediction for a fixed latent, timestep and the trigger prompt."""
         generator = torch.Generator().manual_seed(0)
         latent = torch.randn(1, 4, PROBE_SIZE, PROBE_SIZE, generator=generator).to(self.dtype)
-        conditioning = TextEncoding(model, torch.device("cpu"), trainable=False).batch([self.prompt])
+        conditioning = TextEncoding(model, torch.device("cpu"), trainable=False).batch(
+            [self.prompt]
+        )
         extra = {}
         if conditioning.pooled is not None:
             side = PROBE_SIZE * model.pipeline.vae_scale_factor
@@ -120,7 +122,8 @@ class Verifier:
 
 def _module_names(lora_file: Path) -> set[str]:
     with safe_open(str(lora_file), framework="pt") as handle:
-        return {key.split(".")[0] for key in handle.keys() if key.endswith(".lora_down.weight")}
+        keys = handle.keys()  # safe_open is not iterable itself
+    return {key.split(".")[0] for key in keys if key.endswith(".lora_down.weight")}
 
 
 @contextmanager

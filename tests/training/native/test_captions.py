@@ -7,7 +7,9 @@ from app.training.native.captions import CaptionMaker, split_tags, trigger_first
 
 
 def test_trigger_goes_first_exactly_once() -> None:
-    assert trigger_first("ink, mountain, zkstyle, mist", "zkstyle") == "zkstyle, ink, mountain, mist"
+    assert (
+        trigger_first("ink, mountain, zkstyle, mist", "zkstyle") == "zkstyle, ink, mountain, mist"
+    )
     assert trigger_first("ink, mountain", "zkstyle") == "zkstyle, ink, mountain"
     assert trigger_first("ZKStyle, ink", "zkstyle") == "zkstyle, ink"
     assert trigger_first("", "zkstyle") == "zkstyle"

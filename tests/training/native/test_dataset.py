@@ -125,7 +125,9 @@ def test_missing_caption_trains_on_the_trigger(mixed: Path) -> None:
 
 
 def test_buckets_the_unet_cannot_take_are_refused(mixed: Path) -> None:
-    samples = read_dataset(mixed, "zkstyle", BucketSpec(resolution=64, min_reso=24, max_reso=128, step=8))
+    samples = read_dataset(
+        mixed, "zkstyle", BucketSpec(resolution=64, min_reso=24, max_reso=128, step=8)
+    )
     with pytest.raises(TrainingError) as caught:
         check_bucket_multiple(samples, 16)
     assert caught.value.kind == "bad_config" and "multiple of 16" in caught.value.message

@@ -38,7 +38,9 @@ def _torchrun(job: NativeJob, job_file: Path) -> tuple[list[dict], str]:  # type
     return parse_events(result.stdout), result.stderr
 
 
-def test_two_processes_train_checkpoint_and_resume(make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path) -> None:
+def test_two_processes_train_checkpoint_and_resume(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
     job = make_job(
         sd15_ref,
         job={"stop_after_steps": 2},
@@ -58,7 +60,9 @@ def test_two_processes_train_checkpoint_and_resume(make_job: MakeJob, sd15_ref: 
     streams = rng["processes"]
     assert len(streams) == 2 and not torch.equal(streams[0]["noise"], streams[1]["noise"])
 
-    resumed, _ = _torchrun(job.model_copy(update={"stop_after_steps": None, "resume": True}), tmp_path / "job2.json")
+    resumed, _ = _torchrun(
+        job.model_copy(update={"stop_after_steps": None, "resume": True}), tmp_path / "job2.json"
+    )
     assert resumed[0]["resumed_from"] == 2
     assert [e["step"] for e in resumed if e["event"] == "step"] == [3, 4]
     done = resumed[-1]

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from app.training.job import BaseModelRef
+from app.training.native import trainer as trainer_module
 from app.training.native.errors import TrainingError, classify, is_out_of_memory
 from app.training.native.events import ProgressWriter
 from app.training.native.jobfile import load_job
-from app.training.native import trainer as trainer_module
 from app.training.native.trainer import Trainer
 from tests.training.native.conftest import MakeJob
 
@@ -31,7 +31,9 @@ def _train_expecting_error(job) -> tuple[TrainingError, list[dict]]:  # type: ig
 
 
 @pytest.mark.slow
-def test_absurd_learning_rate_stops_at_the_first_nan(make_job: MakeJob, sd15_ref: BaseModelRef) -> None:
+def test_absurd_learning_rate_stops_at_the_first_nan(
+    make_job: MakeJob, sd15_ref: BaseModelRef
+) -> None:
     job = make_job(sd15_ref, unet_lr=1e8, max_train_steps=6)
     error, events = _train_expecting_error(job)
     assert error.kind == "nan"
@@ -89,7 +91,9 @@ def test_out_of_memory_in_a_step_reports_the_settings(
     "exc",
     [
         torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB"),
-        RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported"),
+        RuntimeError(
+            "CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported"
+        ),
         RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"),
     ],
 )
@@ -100,7 +104,9 @@ def test_cuda_allocation_failures_are_oom(exc: Exception) -> None:
 
 def test_other_failures_keep_their_kind() -> None:
     assert classify(RuntimeError("mat1 and mat2 shapes cannot be multiplied")).kind == "crash"
-    assert classify(FileNotFoundError(2, "No such file", "/data/1_ink/a.png")).kind == "missing_file"
+    assert (
+        classify(FileNotFoundError(2, "No such file", "/data/1_ink/a.png")).kind == "missing_file"
+    )
     crash = classify(ValueError("boom"))
     assert crash.kind == "crash" and "ValueError: boom" in crash.message
 
@@ -110,7 +116,9 @@ def _write(path: Path, job) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
-def test_refusals_before_any_model_loads(make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path) -> None:
+def test_refusals_before_any_model_loads(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
     def refused(job) -> TrainingError:  # type: ignore[no-untyped-def]
         with pytest.raises(TrainingError) as caught:
             load_job(_write(tmp_path / "job.json", job))
@@ -124,7 +132,9 @@ def test_refusals_before_any_model_loads(make_job: MakeJob, sd15_ref: BaseModelR
     unsafe = refused(make_job(BaseModelRef(path=str(pickle), family="sd15")))
     assert unsafe.kind == "bad_config" and ".safetensors" in unsafe.message
 
-    missing = refused(make_job(BaseModelRef(path=str(tmp_path / "gone.safetensors"), family="sd15")))
+    missing = refused(
+        make_job(BaseModelRef(path=str(tmp_path / "gone.safetensors"), family="sd15"))
+    )
     assert missing.kind == "missing_file" and "gone.safetensors" in missing.message
 
     no_data = make_job(sd15_ref).model_copy(update={"dataset_dir": str(tmp_path / "nothing")})
@@ -144,13 +154,17 @@ def test_refusals_before_any_model_loads(make_job: MakeJob, sd15_ref: BaseModelR
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_cuda_asked_on_a_machine_without_it(make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path) -> None:
+def test_cuda_asked_on_a_machine_without_it(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
     with pytest.raises(TrainingError) as caught:
         load_job(_write(tmp_path / "job.json", make_job(sd15_ref, device="cuda")))
     assert caught.value.kind == "bad_config" and "CUDA" in caught.value.message
 
 
-@pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed"
+)
 def test_8bit_optimizer_without_bitsandbytes_says_how_to_install(
     make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
 ) -> None:
@@ -160,7 +174,9 @@ def test_8bit_optimizer_without_bitsandbytes_says_how_to_install(
     assert "pip install bitsandbytes" in caught.value.message
 
 
-def test_an_earlier_runs_checkpoints_are_not_overwritten(make_job: MakeJob, sd15_ref: BaseModelRef) -> None:
+def test_an_earlier_runs_checkpoints_are_not_overwritten(
+    make_job: MakeJob, sd15_ref: BaseModelRef
+) -> None:
     job = make_job(sd15_ref)
     earlier = Path(job.output_dir) / "checkpoints" / "step-00000004"
     earlier.mkdir(parents=True)
@@ -170,7 +186,9 @@ def test_an_earlier_runs_checkpoints_are_not_overwritten(make_job: MakeJob, sd15
     assert (earlier / "COMPLETE").is_file()
 
 
-def test_an_unreadable_image_is_named(make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path) -> None:
+def test_an_unreadable_image_is_named(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
     dataset = tmp_path / "data" / "3_ink"
     dataset.mkdir(parents=True)
     (dataset / "torn.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")

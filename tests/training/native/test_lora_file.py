@@ -93,10 +93,18 @@ def test_only_kohya_keys_with_the_trained_alpha(trained: Trained) -> None:
     assert set(unet) <= trained_names  # every UNet adapter moved off its zero init
     if trained.family == "sdxl":
         # sgm block names, as sd-scripts writes for SDXL and A1111 expects.
-        assert all(n.startswith(("lora_unet_input_blocks_", "lora_unet_middle_block_", "lora_unet_output_blocks_")) for n in unet)
+        assert all(
+            n.startswith(
+                ("lora_unet_input_blocks_", "lora_unet_middle_block_", "lora_unet_output_blocks_")
+            )
+            for n in unet
+        )
         prefixes = {"lora_te1_text_model_encoder_layers_", "lora_te2_text_model_encoder_layers_"}
     else:
-        assert all(n.startswith(("lora_unet_down_blocks_", "lora_unet_mid_block_", "lora_unet_up_blocks_")) for n in unet)
+        assert all(
+            n.startswith(("lora_unet_down_blocks_", "lora_unet_mid_block_", "lora_unet_up_blocks_"))
+            for n in unet
+        )
         prefixes = {"lora_te_text_model_encoder_layers_"}
     text = {n for n in names if not n.startswith("lora_unet_")}
     # Each encoder learned (SDXL reads the penultimate layer, so the last layer of its
@@ -109,17 +117,24 @@ def test_only_kohya_keys_with_the_trained_alpha(trained: Trained) -> None:
 def test_metadata_tells_a1111_what_it_is(trained: Trained) -> None:
     with safe_open(str(trained.lora), framework="pt") as handle:
         metadata = handle.metadata()
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        keys = handle.keys()  # safe_open is not iterable itself
+        tensors = {key: handle.get_tensor(key) for key in keys}
     assert metadata["ss_network_module"] == "networks.lora"
     assert metadata["ss_network_dim"] == "4" and metadata["ss_network_alpha"] == "2.0"
-    assert metadata["ss_base_model_version"] == {"sd15": "sd_v1", "sdxl": "sdxl_base_v1-0"}[trained.family]
+    assert (
+        metadata["ss_base_model_version"]
+        == {"sd15": "sd_v1", "sdxl": "sdxl_base_v1-0"}[trained.family]
+    )
     assert metadata["ss_steps"] == "4" and metadata["ss_num_train_images"] == "16"
     tags = json.loads(metadata["ss_tag_frequency"])
     assert tags["2_ink"]["zkstyle"] == 8
-    assert metadata["modelspec.architecture"] == {
-        "sd15": "stable-diffusion-v1/lora",
-        "sdxl": "stable-diffusion-xl-v1-base/lora",
-    }[trained.family]
+    assert (
+        metadata["modelspec.architecture"]
+        == {
+            "sd15": "stable-diffusion-v1/lora",
+            "sdxl": "stable-diffusion-xl-v1-base/lora",
+        }[trained.family]
+    )
     assert metadata["modelspec.trigger_phrase"] == "zkstyle"
     assert metadata["modelspec.hash_sha256"] == tensor_hash(tensors)
 
@@ -159,7 +174,9 @@ def _kohya_weight_map(pipeline: Pipeline, family: str) -> dict[str, torch.Tensor
     found: dict[str, torch.Tensor] = {}
     unet = dict(pipeline.unet.named_parameters())
     if family == "sdxl":
-        ldm = unet_ldm_names(list(pipeline.unet.state_dict()), pipeline.unet.config.layers_per_block)
+        ldm = unet_ldm_names(
+            list(pipeline.unet.state_dict()), pipeline.unet.config.layers_per_block
+        )
         for key, ldm_key in ldm.items():
             if key.endswith(".weight"):
                 found["lora_unet_" + ldm_key.removesuffix(".weight").replace(".", "_")] = unet[key]

@@ -18,7 +18,10 @@ from app.training.job import BaseModelRef
 from app.training.native.errors import TrainingError
 from app.training.native.models import load_pipeline, materialise_shipped_configs
 
-COMPONENTS = {"sd15": ["unet", "vae", "text_encoder"], "sdxl": ["unet", "vae", "text_encoder", "text_encoder_2"]}
+COMPONENTS = {
+    "sd15": ["unet", "vae", "text_encoder"],
+    "sdxl": ["unet", "vae", "text_encoder", "text_encoder_2"],
+}
 
 
 @pytest.fixture
@@ -46,7 +49,9 @@ def test_single_file_loads_the_same_weights_as_the_folder(
             assert torch.equal(loaded[key], value), f"{name}.{key}"
 
 
-def test_a_single_file_of_another_architecture_is_a_plain_error(sd15_single: BaseModelRef, tmp_path: Path) -> None:
+def test_a_single_file_of_another_architecture_is_a_plain_error(
+    sd15_single: BaseModelRef, tmp_path: Path
+) -> None:
     # Without its config folder the tiny checkpoint is read as a real SD 1.5.
     ref = BaseModelRef(path=sd15_single.path, family="sd15")
     with pytest.raises(TrainingError) as caught:
@@ -99,4 +104,3 @@ def test_sdxl_second_tokenizer_pads_like_openclip(tmp_path: Path) -> None:
     assert second("a photo of a cat").input_ids == first("a photo of a cat").input_ids
     assert first.pad_token_id == 49407
     assert second.pad_token_id == 0  # "!"
-

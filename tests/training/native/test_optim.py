@@ -59,7 +59,9 @@ def test_optimizer_learns_and_resumes_exactly(name: str) -> None:
         assert torch.equal(a, b)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="bitsandbytes not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is None, reason="bitsandbytes not installed"
+)
 def test_8bit_adamw_is_bitsandbytes() -> None:
     config = TrainingConfig(optimizer="adamw8bit")
     optimizer = build_optimizer(config, parameter_groups(config, _params(), []))

@@ -77,7 +77,9 @@ def _check_schema(event: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_a_run_in_its_own_process(make_job: MakeJob, sdxl_single: BaseModelRef, tmp_path: Path) -> None:
+def test_a_run_in_its_own_process(
+    make_job: MakeJob, sdxl_single: BaseModelRef, tmp_path: Path
+) -> None:
     job = make_job(
         sdxl_single,
         job={"sample_steps": 2},
@@ -100,7 +102,9 @@ def test_a_run_in_its_own_process(make_job: MakeJob, sdxl_single: BaseModelRef, 
 
     (checkpoint,) = [e for e in events if e["event"] == "checkpoint"]
     assert checkpoint["step"] == 2
-    assert checkpoint["verified"]["unmatched_keys"] == 0 and checkpoint["verified"]["changes_output"]
+    assert (
+        checkpoint["verified"]["unmatched_keys"] == 0 and checkpoint["verified"]["changes_output"]
+    )
     assert (Path(checkpoint["path"]) / MARKER).is_file()
 
     samples = [e for e in events if e["event"] == "sample"]

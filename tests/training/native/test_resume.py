@@ -51,7 +51,9 @@ def _losses(events: list[dict[str, Any]]) -> dict[int, float]:
 
 
 @pytest.fixture(scope="module")
-def straight(sd15_ref: BaseModelRef, job_at: MakeJob, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, torch.Tensor], dict[int, float]]:
+def straight(
+    sd15_ref: BaseModelRef, job_at: MakeJob, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, torch.Tensor], dict[int, float]]:
     weights, events = _train(job_at(sd15_ref, tmp_path_factory.mktemp("straight"), **RESUME_CONFIG))
     return weights, _losses(events)
 
@@ -62,12 +64,16 @@ def _assert_same(got: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
         torch.testing.assert_close(got[key], value, rtol=0, atol=1e-6, msg=key)
 
 
-def test_five_resume_five_equals_ten_straight(straight, sd15_ref: BaseModelRef, make_job: MakeJob) -> None:  # type: ignore[no-untyped-def]
+def test_five_resume_five_equals_ten_straight(
+    straight, sd15_ref: BaseModelRef, make_job: MakeJob
+) -> None:  # type: ignore[no-untyped-def]
     first = make_job(sd15_ref, job={"stop_after_steps": 5}, **RESUME_CONFIG)
-    partial, events = _train(first)
+    _, events = _train(first)
     done = events[-1]
     assert done["event"] == "done" and done["complete"] is False and done["step"] == 5
-    assert [p.name for p in complete_checkpoints(Path(first.output_dir) / "checkpoints")] == ["step-00000005"]
+    assert [p.name for p in complete_checkpoints(Path(first.output_dir) / "checkpoints")] == [
+        "step-00000005"
+    ]
 
     resumed_job = first.model_copy(update={"stop_after_steps": None, "resume": True})
     weights, resumed_events = _train(resumed_job)
@@ -82,7 +88,9 @@ def test_five_resume_five_equals_ten_straight(straight, sd15_ref: BaseModelRef, 
         assert loss == pytest.approx(expected_losses[step], abs=1e-6)
 
 
-def test_half_written_checkpoints_are_ignored(straight, sd15_ref: BaseModelRef, make_job: MakeJob) -> None:  # type: ignore[no-untyped-def]
+def test_half_written_checkpoints_are_ignored(
+    straight, sd15_ref: BaseModelRef, make_job: MakeJob
+) -> None:  # type: ignore[no-untyped-def]
     first = make_job(sd15_ref, job={"stop_after_steps": 6}, save_every_n_steps=3, **RESUME_CONFIG)
     _train(first)
     root = Path(first.output_dir) / "checkpoints"
@@ -100,7 +108,10 @@ def test_half_written_checkpoints_are_ignored(straight, sd15_ref: BaseModelRef, 
 
 
 def test_killed_mid_checkpoint_resumes_from_the_previous_one(
-    straight, sd15_ref: BaseModelRef, make_job: MakeJob, tmp_path: Path  # type: ignore[no-untyped-def]
+    straight,
+    sd15_ref: BaseModelRef,
+    make_job: MakeJob,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     job = make_job(sd15_ref, save_every_n_steps=2, save_last_n=1, **RESUME_CONFIG)
     root = Path(job.output_dir) / "checkpoints"

@@ -60,7 +60,9 @@ def _final_weights(trainer: Trainer) -> dict[str, torch.Tensor]:
     return load_file(trainer.train())
 
 
-def test_memory_savers_do_not_change_what_is_learned(make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path) -> None:
+def test_memory_savers_do_not_change_what_is_learned(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
     plain = make_job(sd15_ref, max_train_steps=3, train_text_encoder=False)
     saving = make_job(
         sd15_ref,
@@ -86,19 +88,38 @@ def test_text_encoder_training_checkpointed_learns_the_same(
     make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
 ) -> None:
     plain = make_job(sd15_ref, max_train_steps=2, train_text_encoder=True)
-    checkpointed = make_job(sd15_ref, max_train_steps=2, train_text_encoder=True, gradient_checkpointing=True)
+    checkpointed = make_job(
+        sd15_ref, max_train_steps=2, train_text_encoder=True, gradient_checkpointing=True
+    )
     expected = _final_weights(Trainer(plain, _quiet()))
     got = _final_weights(Trainer(checkpointed, _quiet()))
     text_keys = [k for k in expected if k.startswith("lora_te_")]
-    assert text_keys and any(float(expected[k].abs().max()) > 0 for k in text_keys if "lora_up" in k)
+    assert text_keys and any(
+        float(expected[k].abs().max()) > 0 for k in text_keys if "lora_up" in k
+    )
     for key, value in expected.items():
         torch.testing.assert_close(got[key], value, rtol=0, atol=1e-6, msg=key)
 
 
-def test_same_seed_same_lora_other_seed_another(make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path) -> None:
-    first = _final_weights(Trainer(make_job(sd15_ref, max_train_steps=2, shuffle_caption=True, noise_offset=0.05), _quiet()))
-    again = _final_weights(Trainer(make_job(sd15_ref, max_train_steps=2, shuffle_caption=True, noise_offset=0.05), _quiet()))
-    other = _final_weights(Trainer(make_job(sd15_ref, max_train_steps=2, shuffle_caption=True, noise_offset=0.05, seed=8), _quiet()))
+def test_same_seed_same_lora_other_seed_another(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
+    first = _final_weights(
+        Trainer(
+            make_job(sd15_ref, max_train_steps=2, shuffle_caption=True, noise_offset=0.05), _quiet()
+        )
+    )
+    again = _final_weights(
+        Trainer(
+            make_job(sd15_ref, max_train_steps=2, shuffle_caption=True, noise_offset=0.05), _quiet()
+        )
+    )
+    other = _final_weights(
+        Trainer(
+            make_job(sd15_ref, max_train_steps=2, shuffle_caption=True, noise_offset=0.05, seed=8),
+            _quiet(),
+        )
+    )
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert any(not torch.equal(first[k], other[k]) for k in first)
 
