@@ -87,17 +87,23 @@ def _tokenizer(folder: Path, pad: str | None = None) -> CLIPTokenizer:
     return CLIPTokenizer.from_pretrained(write_tokenizer(folder, pad_token=pad))
 
 
+# Two blocks of one layer: the smallest UNet with a down, a mid and an up path.
+TINY_UNET = {
+    "sample_size": TINY_RESOLUTION // 8,
+    "in_channels": 4,
+    "out_channels": 4,
+    "block_out_channels": (32, 64),
+    "layers_per_block": 1,
+}
+
+
 def build_tiny_sd15(target: Path, prediction_type: str = "epsilon") -> Path:
     """A randomly initialised SD-1.5-shaped diffusers folder at ``target``."""
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        sample_size=TINY_RESOLUTION // 8,
-        in_channels=4,
-        out_channels=4,
+        **TINY_UNET,
         down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        block_out_channels=(32, 64),
-        layers_per_block=1,
         cross_attention_dim=32,
         attention_head_dim=8,
     )
@@ -128,13 +134,9 @@ def build_tiny_sdxl(target: Path) -> Path:
     time_embed_dim, pooled_dim = 8, 32
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        sample_size=TINY_RESOLUTION // 8,
-        in_channels=4,
-        out_channels=4,
+        **TINY_UNET,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        block_out_channels=(32, 64),
-        layers_per_block=1,
         transformer_layers_per_block=(1, 2),
         attention_head_dim=(2, 4),
         use_linear_projection=True,

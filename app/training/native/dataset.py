@@ -116,8 +116,9 @@ def file_digest(path: Path) -> str:
 
 
 def check_bucket_multiple(samples: list[Sample], multiple: int) -> None:
-    """The UNet halves the latent once per down block: a bucket side that is not a
-    multiple of ``multiple`` pixels cannot pass through it."""
+    """The VAE encodes ``multiple`` × ``multiple`` pixels into one latent: a bucket side
+    that is not a multiple of it cannot be encoded whole. (The UNet itself copes with
+    latents its down blocks cannot halve evenly.)"""
     small = [s for s in samples if min(s.bucket) < multiple]
     if small:
         names = ", ".join(s.relative for s in small[:3])

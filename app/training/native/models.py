@@ -168,6 +168,11 @@ def load_base_model(
     ref: BaseModelRef, work_dir: Path, dtype: torch.dtype = torch.float32
 ) -> BaseModel:
     pipeline = load_pipeline(ref, work_dir, dtype)
+    if pipeline.scheduler.config.get("prediction_type") != ref.prediction_type:
+        # The job's prediction type wins: samples must denoise the way training does.
+        pipeline.scheduler = type(pipeline.scheduler).from_config(
+            pipeline.scheduler.config, prediction_type=ref.prediction_type
+        )
     noise_scheduler = DDPMScheduler.from_config(
         pipeline.scheduler.config, prediction_type=ref.prediction_type
     )

@@ -89,14 +89,15 @@ def prepare(job: NativeJob, cluster: Cluster | None = None) -> Run:
         samples, config.train_batch_size, config.gradient_accumulation_steps, cluster.world
     )
     log(f"{len(samples)} images, {per_epoch} steps per epoch; loading {job.base_model.path}")
-    model = load_base_model(job.base_model, cache_dir(job))
-    down_blocks = len(model.unet.config.down_block_types)
-    check_bucket_multiple(samples, model.pipeline.vae_scale_factor * 2 ** (down_blocks - 1))
+    # Loaded straight in the training precision: a real SDXL in float32 would need
+    # 14 GB of host memory on its way to the GPU.
+    model = load_base_model(job.base_model, cache_dir(job), precision.weight_dtype)
+    check_bucket_multiple(samples, model.pipeline.vae_scale_factor)
 
     loras = attach_lora(
         model, config.network_rank, config.network_alpha, config.train_text_encoder, config.seed
     )
-    _place(model, precision, config.train_text_encoder)
+    _place(model, precision)
     upcast_lora(loras)
     if config.gradient_checkpointing:
         model.unet.enable_gradient_checkpointing()
@@ -151,7 +152,7 @@ def _checkpoint_text_encoder(encoder: torch.nn.Module) -> None:
         encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
-def _place(model: BaseModel, precision: Precision, train_text_encoder: bool) -> None:
+def _place(model: BaseModel, precision: Precision) -> None:
     model.unet.to(precision.device, precision.weight_dtype)
     for encoder in model.text_encoders:
         encoder.to(precision.device, precision.weight_dtype)

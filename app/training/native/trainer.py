@@ -310,6 +310,9 @@ class Trainer:
         return lora_path
 
     def _finish(self, run: Run) -> Path:
+        if self.job.dry_run_steps is not None:
+            # The dry run proves every kind of save the real run will make.
+            self.saver.checkpoint(run, self.state, self.noise)
         lora_path = Path(self.job.output_dir)
         if self.cluster.main:
             lora_path, verification = self.saver.final(run, self.state)

@@ -66,6 +66,12 @@ def sd15_dir(models_root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sd15_v_dir(models_root: Path) -> Path:
+    """The tiny SD 1.5 trained for v-prediction."""
+    return build_tiny_sd15(models_root / "sd15_v", prediction_type="v_prediction")
+
+
+@pytest.fixture(scope="session")
 def sdxl_dir(models_root: Path) -> Path:
     return build_tiny_sdxl(models_root / "sdxl")
 

@@ -124,10 +124,11 @@ def test_missing_caption_trains_on_the_trigger(mixed: Path) -> None:
     assert samples["1_wash/wash_000.png"].caption == "zkstyle"
 
 
-def test_buckets_the_unet_cannot_take_are_refused(mixed: Path) -> None:
+def test_buckets_the_vae_cannot_encode_are_refused(mixed: Path) -> None:
     samples = read_dataset(
-        mixed, "zkstyle", BucketSpec(resolution=64, min_reso=24, max_reso=128, step=8)
+        mixed, "zkstyle", BucketSpec(resolution=64, min_reso=24, max_reso=128, step=12)
     )
     with pytest.raises(TrainingError) as caught:
-        check_bucket_multiple(samples, 16)
-    assert caught.value.kind == "bad_config" and "multiple of 16" in caught.value.message
+        check_bucket_multiple(samples, 8)
+    assert caught.value.kind == "bad_config" and "multiple of 8" in caught.value.message
+    check_bucket_multiple(read_dataset(mixed, "zkstyle", SPEC), 8)  # step 16 is fine

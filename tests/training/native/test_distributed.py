@@ -6,36 +6,24 @@ the trainer itself)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from app.settings import REPO_ROOT
-from app.training.job import BaseModelRef, NativeJob, write_job
+from app.training.job import BaseModelRef, NativeJob
 from app.training.native.checkpoint import complete_checkpoints
 from tests.training.native.conftest import MakeJob
-from tests.training.native.process import parse_events
+from tests.training.native.process import parse_events, run_trainer
 
 pytestmark = pytest.mark.slow
 
 
-def _torchrun(job: NativeJob, job_file: Path) -> tuple[list[dict], str]:  # type: ignore[type-arg]
-    write_job(job_file, job)
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "app.training.native", str(job_file)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=os.environ | {"OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return parse_events(result.stdout), result.stderr
+def _torchrun(job: NativeJob, job_file: Path) -> list[dict]:  # type: ignore[type-arg]
+    process = run_trainer(job, job_file, processes=2)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    return parse_events(stdout)
 
 
 def test_two_processes_train_checkpoint_and_resume(
@@ -49,7 +37,7 @@ def test_two_processes_train_checkpoint_and_resume(
         shuffle_caption=True,
         cache_latents=True,
     )
-    events, _ = _torchrun(job, tmp_path / "job.json")
+    events = _torchrun(job, tmp_path / "job.json")
     kinds = [e["event"] for e in events]
     assert kinds == ["start", "step", "step", "checkpoint", "done"]  # process 0 only
     start = events[0]
@@ -60,7 +48,7 @@ def test_two_processes_train_checkpoint_and_resume(
     streams = rng["processes"]
     assert len(streams) == 2 and not torch.equal(streams[0]["noise"], streams[1]["noise"])
 
-    resumed, _ = _torchrun(
+    resumed = _torchrun(
         job.model_copy(update={"stop_after_steps": None, "resume": True}), tmp_path / "job2.json"
     )
     assert resumed[0]["resumed_from"] == 2

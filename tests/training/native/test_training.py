@@ -26,16 +26,19 @@ def _quiet() -> ProgressWriter:
     return ProgressWriter(io.StringIO())
 
 
-@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+@pytest.mark.parametrize("model", ["sd15", "sd15_v", "sdxl"])
 def test_loss_on_a_fixed_batch_drops_clearly_in_20_steps(
-    family: str, request: pytest.FixtureRequest, make_job: MakeJob, tmp_path: Path
+    model: str, request: pytest.FixtureRequest, make_job: MakeJob
 ) -> None:
-    folder: Path = request.getfixturevalue(f"{family}_dir")
+    folder: Path = request.getfixturevalue(f"{model}_dir")
+    prediction = "v_prediction" if model == "sd15_v" else "epsilon"
+    family = "sdxl" if model == "sdxl" else "sd15"
     job = make_job(
-        BaseModelRef(path=str(folder), family=family),
+        BaseModelRef(path=str(folder), family=family, prediction_type=prediction),
         unet_lr=1e-2,
         network_alpha=4.0,
         train_batch_size=4,
+        min_snr_gamma=5.0,
     )
     trainer = Trainer(job, _quiet())
     run = trainer.run = prepare(job)
@@ -52,7 +55,7 @@ def test_loss_on_a_fixed_batch_drops_clearly_in_20_steps(
         trainer.noise = torch.Generator().manual_seed(NOISE_SEED)  # same noise, same timesteps
         trainer.optimizer_step(run, group)
     after = fixed_loss()
-    print(f"{family}: fixed-batch loss {before:.4f} → {after:.4f} ({1 - after / before:.1%} lower)")
+    print(f"{model}: fixed-batch loss {before:.4f} → {after:.4f} ({1 - after / before:.1%} lower)")
     assert after < 0.85 * before
 
 
@@ -151,3 +154,24 @@ def test_mixed_precision_trains_float32_adapters_on_half_weights(
         assert scaler._scale is not None  # the losses really went through the scaler
     done = trainer.events.events[-1]
     assert done["event"] == "done" and done["verified"]["unmatched_keys"] == 0
+
+
+def test_dry_run_trains_a_few_steps_and_proves_every_save(
+    make_job: MakeJob, sd15_ref: BaseModelRef
+) -> None:
+    job = make_job(
+        sd15_ref,
+        job={"dry_run_steps": 2},
+        epochs=10,
+        save_every_n_steps=1,
+        sample_prompts=["zkstyle, heron"],
+        sample_every_n_steps=1,
+    )
+    trainer = Trainer(job, _quiet())
+    lora = trainer.train()
+    kinds = [e["event"] for e in trainer.events.events]
+    assert kinds == ["start", "step", "step", "checkpoint", "done"]  # no samples
+    start, done = trainer.events.events[0], trainer.events.events[-1]
+    assert start["total"] == 2
+    assert done["complete"] and done["seconds_per_step"] > 0
+    assert lora.is_file() and done["verified"]["changes_output"]
