@@ -1,0 +1,50 @@
+"""``python -m app.training.native JOB.json``: train, reporting on stdout as JSON lines.
+
+Exit status 0 when the run finished (or stopped where the job asked), 1 after an
+``error`` event, 2 for wrong usage. The hub is switched off before diffusers or
+transformers are imported: a base model is only ever read from local files.
+
+For several GPUs, launch one process per GPU:
+``accelerate launch --multi_gpu --num_processes N -m app.training.native JOB.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m app.training.native JOB.json\n")
+        return 2
+    from pathlib import Path
+
+    from app.training.native.distributed import from_environment
+    from app.training.native.errors import TrainingError
+    from app.training.native.events import ProgressWriter
+    from app.training.native.jobfile import load_job
+
+    cluster = from_environment()  # several processes under accelerate launch / torchrun
+    events = ProgressWriter(only=None if cluster.main else frozenset({"error"}))
+    try:
+        job = load_job(Path(argv[0]))
+    except TrainingError as error:
+        events.emit("error", kind=error.kind, message=error.message, step=0, details=error.details)
+        return 1
+    # diffusers and peft take seconds to import: only once the job is known to be sound.
+    from app.training.native.trainer import Trainer
+
+    try:
+        Trainer(job, events, cluster).train()
+    except TrainingError:
+        return 1  # the trainer has reported it
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

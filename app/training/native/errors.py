@@ -1,0 +1,72 @@
+"""The ways a native run can fail, each with a kind the run supervisor acts on:
+
+- ``oom``: the GPU ran out of memory; the supervisor re-plans (OOM ladder).
+- ``nan``: the loss stopped being a number; training on would only spread it.
+- ``missing_file``: something the run needs is not there or cannot be read.
+- ``bad_config``: the job asks for something that cannot work as written.
+- ``crash``: anything else; the traceback goes to stderr for the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+ErrorKind = Literal["oom", "nan", "missing_file", "bad_config", "crash"]
+
+# What an allocation failure looks like when it is not a torch.cuda.OutOfMemoryError:
+# cuBLAS/cuDNN workspace failures and errors raised from inside CUDA kernels
+# (FIELD-FACTS "OOM signatures").
+OOM_SIGNATURES = (
+    "CUDA out of memory",
+    "CUDA error: out of memory",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_NOT_ENOUGH_WORKSPACE",
+    "OutOfMemoryError",
+)
+
+
+@dataclass
+class TrainingError(Exception):
+    kind: ErrorKind
+    message: str  # plain words for the artist: what happened and what to do
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(sig in str(exc) for sig in OOM_SIGNATURES)
+
+
+def classify(exc: BaseException) -> TrainingError:
+    """Any exception the run raised, as a TrainingError with a kind and plain words."""
+    if isinstance(exc, TrainingError):
+        return exc
+    if is_out_of_memory(exc):
+        return TrainingError(
+            "oom",
+            "The GPU ran out of memory. Turn on gradient checkpointing, cache latents, "
+            "use an 8-bit optimizer, or lower the batch size or resolution.",
+            {"error": first_line(exc)},
+        )
+    if isinstance(exc, FileNotFoundError):
+        return TrainingError(
+            "missing_file",
+            f"A file the run needs is missing: {exc.filename or first_line(exc)}.",
+        )
+    return TrainingError(
+        "crash",
+        f"The trainer stopped unexpectedly ({type(exc).__name__}: {first_line(exc)}). "
+        "The full report is in the run's log.",
+    )
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
