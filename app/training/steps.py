@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.dataset.inventory import DatasetItem
-from app.training.buckets import BucketCount, BucketSpec, count_batches
+from app.training.buckets import BucketCount, bucket_spec, count_batches
 from app.training.config import TrainingConfig
 
 
@@ -76,17 +76,6 @@ class StepPlan:
             f"({self.batch_size} batch × {self.accumulation} accumulation × {self.gpus} GPU"
             f"{'s' if self.gpus != 1 else ''}) ≈ {self.naive_total_steps} steps"
         )
-
-
-def bucket_spec(config: TrainingConfig) -> BucketSpec:
-    return BucketSpec(
-        resolution=config.resolution,
-        enabled=config.enable_bucket,
-        min_reso=config.min_bucket_reso,
-        max_reso=config.max_bucket_reso,
-        step=config.bucket_reso_steps,
-        no_upscale=config.bucket_no_upscale,
-    )
 
 
 def plan_steps(items: Iterable[DatasetItem], config: TrainingConfig) -> StepPlan:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.training.buckets import BucketSpec
+from app.training.buckets import bucket_spec
 from app.training.job import NativeJob
 from app.training.native.captions import CaptionMaker
 from app.training.native.dataset import Sample, check_bucket_multiple, read_dataset
@@ -60,18 +60,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def bucket_spec(job: NativeJob) -> BucketSpec:
-    config = job.config
-    return BucketSpec(
-        resolution=config.resolution,
-        enabled=config.enable_bucket,
-        min_reso=config.min_bucket_reso,
-        max_reso=config.max_bucket_reso,
-        step=config.bucket_reso_steps,
-        no_upscale=config.bucket_no_upscale,
-    )
-
-
 def total_steps(job: NativeJob, per_epoch: int) -> int:
     total = job.config.max_train_steps or job.config.epochs * per_epoch
     if job.dry_run_steps is not None:
@@ -84,7 +72,7 @@ def prepare(job: NativeJob, cluster: Cluster | None = None) -> Run:
     cluster = cluster or Cluster()
     seed_everything(config.seed)
     precision = choose_precision(config, cluster.local_rank)
-    samples = read_dataset(Path(job.dataset_dir), job.trigger_word, bucket_spec(job))
+    samples = read_dataset(Path(job.dataset_dir), job.trigger_word, bucket_spec(job.config))
     per_epoch = steps_per_epoch(
         samples, config.train_batch_size, config.gradient_accumulation_steps, cluster.world
     )
