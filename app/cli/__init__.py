@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.cli import project, serve
+from app.cli import audit, project, serve
 
-COMMANDS = (serve, project)
+COMMANDS = (serve, project, audit)
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 
