@@ -121,6 +121,9 @@ def _analyze_image(image: Image.Image, data: bytes, max_pixels: int) -> dict[str
         kind = "truncated" if "truncat" in reason.lower() or "eof" in reason.lower() else None
         return _problem(kind or "undecodable", reason, facts)
     try:
+        if image.mode in HIGH_BIT_MODES:
+            # Pillow's convert("RGB"), which trainers call, clips these values at 255.
+            facts["clipped_fraction"] = round(float((np.asarray(image) > 255).mean()), 4)
         facts.update(_transparency(image))
         work = _working_copy(image, orientation)
         facts.update(_measure(work))

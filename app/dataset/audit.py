@@ -26,7 +26,7 @@ from app.dataset.duplicates import (
 )
 from app.dataset.files import FolderScan, scan_folder
 from app.dataset.image_checks import image_findings
-from app.dataset.measure import CheckCancelled, Progress, measure
+from app.dataset.measure import CheckCancelled, MeasureCounts, Progress, measure
 from app.dataset.sidecar import Sidecar
 from app.dataset.stats import dataset_stats
 from app.gates.result import Finding
@@ -53,6 +53,7 @@ class AuditReport:
     groups: list[DuplicateGroup]
     stats: dict[str, Any]
     sidecars: dict[str, Sidecar] = field(default_factory=dict)
+    counts: MeasureCounts = field(default_factory=MeasureCounts)
 
     def findings_about(self, path: str) -> list[Finding]:
         """Findings whose subject is this path (or a group that names it)."""
@@ -77,6 +78,7 @@ def audit_folder(
     root = root.resolve()
     scan = scan or scan_folder(root)
     excluded = excluded or {}
+    counts = MeasureCounts()
     files = measure(
         root,
         scan.files,
@@ -85,6 +87,7 @@ def audit_folder(
         workers=options.workers,
         progress=progress,
         check_cancelled=check_cancelled,
+        counts=counts,
     )
     findings: list[Finding] = []
     training: list[AuditedFile] = []
@@ -126,7 +129,7 @@ def audit_folder(
     )
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.subject == DATASET_SUBJECT, f.code))
     stats = dataset_stats(scan, files, training, excluded, findings, groups, options)
-    return AuditReport(scan, files, findings, groups, stats, sidecars)
+    return AuditReport(scan, files, findings, groups, stats, sidecars, counts)
 
 
 def _link_findings(scan: FolderScan) -> list[Finding]:

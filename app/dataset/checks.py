@@ -381,6 +381,53 @@ _CHECKS = (
 
 CHECKS: dict[str, Check] = {check.code: check for check in _CHECKS}
 
+# Headings for the audit page, one per kind of finding.
+TITLES = {
+    "image.empty": "Empty files",
+    "image.not_an_image": "Files that are not images",
+    "image.truncated": "Truncated images",
+    "image.undecodable": "Images that cannot be decoded",
+    "image.decompression_bomb": "Absurd sizes (decompression bombs)",
+    "image.unsupported_format": "Formats trainers skip",
+    "image.wrong_extension": "Extension does not match the content",
+    "file.not_an_image": "Other files",
+    "file.symlink_outside": "Links to outside the dataset",
+    "file.symlink_inside": "Links inside the dataset",
+    "image.animated": "Animated images",
+    "image.colour_mode": "Colour conversions",
+    "image.transparency": "Transparency",
+    "image.unused_alpha": "Unused transparency band",
+    "image.exif_rotated": "Rotated by EXIF only",
+    "image.too_small": "Far too small",
+    "image.small": "Smaller than the model's resolution",
+    "image.extreme_aspect": "Extreme shapes",
+    "image.blurry": "Blurry",
+    "image.blurry_for_this_dataset": "Softer than the rest",
+    "image.jpeg_compressed": "Heavy JPEG compression",
+    "image.too_dark": "Too dark",
+    "image.too_bright": "Too bright",
+    "image.low_information": "Nearly blank",
+    "caption.missing": "Missing captions",
+    "caption.empty": "Empty captions",
+    "caption.missing_trigger": "Captions without the trigger word",
+    "caption.not_utf8": "Captions not in UTF-8",
+    "caption.multiline": "Captions on several lines",
+    "caption.too_long": "Long captions",
+    "caption.far_too_long": "Captions too long to read",
+    "caption.orphan": "Captions without an image",
+    "duplicate.exact": "Exact duplicates",
+    "duplicate.near": "Near-duplicates",
+    "duplicate.intentional": "Intentional near-duplicates",
+    "dataset.empty": "No images",
+    "dataset.below_floor": "Too few images",
+    "dataset.below_range": "Fewer images than recommended",
+    "dataset.above_range": "More images than usual",
+    "dataset.low_diversity": "Images look alike",
+    "dataset.similar_colours": "Similar colours",
+    "dataset.aspect_buckets": "Aspect-ratio buckets",
+    "dataset.junk_ignored": "Ignored system files",
+}
+
 
 def finding(
     code: str,

@@ -138,7 +138,20 @@ def _colour_findings(path: str, metrics: dict[str, Any]) -> list[Finding]:
     found = []
     mode = metrics.get("mode", "RGB")
     bit_depth = metrics.get("bit_depth", 8)
-    if bit_depth == 16 or mode.startswith("I;16") or mode in ("I", "F"):
+    clipped = float(metrics.get("clipped_fraction", 0.0))
+    if mode.startswith("I") or mode == "F":
+        found.append(
+            finding(
+                "image.colour_mode",
+                path,
+                f"{path} is a 16-bit greyscale image. Trainers convert it with Pillow, which "
+                f"cuts every value above 255: {clipped:.0%} of its pixels will turn pure white.",
+                severity="warn",
+                fix="Convert it to 8-bit greyscale or RGB in an image editor (which scales the "
+                "values instead of cutting them), then import it again.",
+            )
+        )
+    elif bit_depth == 16:
         found.append(
             finding(
                 "image.colour_mode",

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,14 @@ def _pixel_batch(paths: list[str], max_pixels: int) -> list[str | None]:
     return [pixel_digest(path, max_pixels) for path in paths]
 
 
+@dataclass
+class MeasureCounts:
+    cached: int = 0  # unchanged since the last audit: not read at all
+    reused: int = 0  # read and hashed, but that content was measured before
+    measured: int = 0  # decoded and measured now
+    pixel_hashed: int = 0  # fully decoded to compare pixels (duplicate candidates)
+
+
 def measure(
     root: Path,
     entries: Sequence[FileEntry],
@@ -73,8 +82,10 @@ def measure(
     workers: int | None = None,
     progress: Progress | None = None,
     check_cancelled: CheckCancelled | None = None,
+    counts: MeasureCounts | None = None,
 ) -> dict[str, AuditedFile]:
     """Measurements of every entry, from the cache where it is current."""
+    counts = counts if counts is not None else MeasureCounts()
     report = progress or (lambda done, total, message: None)
     stop = check_cancelled or (lambda: None)
     results: dict[str, AuditedFile] = {}
@@ -86,6 +97,7 @@ def measure(
         else:
             todo.append(entry)
     total = len(entries)
+    counts.cached = len(results)
     report(len(results), total, f"Checking {len(todo)} new or changed files")
     known = cache.known_sha256()
     pending: list[AuditedFile] = []
@@ -99,6 +111,9 @@ def measure(
         metrics = outcome["metrics"]
         if metrics is None:  # the same bytes were measured before under another name
             metrics = cache.by_sha256(outcome["sha256"]) or {}
+            counts.reused += 1
+        else:
+            counts.measured += 1
         audited = AuditedFile(entry.path, entry.size, entry.mtime_ns, outcome["sha256"], metrics)
         results[entry.path] = audited
         pending.append(audited)
@@ -107,7 +122,7 @@ def measure(
             pending, last_store = [], time.monotonic()
         report(len(results), total, "Checking images")
     cache.store(pending)
-    _pixel_hashes(root, results, cache, max_pixels, workers, report, stop)
+    counts.pixel_hashed = _pixel_hashes(root, results, cache, max_pixels, workers, report, stop)
     return results
 
 
@@ -133,10 +148,10 @@ def _pixel_hashes(
     workers: int | None,
     report: Progress,
     stop: CheckCancelled,
-) -> None:
+) -> int:
     missing = [f for group in duplicate_candidates(results) for f in group if not f.pixel_sha256]
     if not missing:
-        return
+        return 0
     report(0, len(missing), "Comparing the pixels of possible exact duplicates")
     paths = [str(safe_join(root, f.path)) for f in missing]
     for done, (audited, digest) in enumerate(
@@ -146,6 +161,7 @@ def _pixel_hashes(
         audited.pixel_sha256 = digest
         report(done, len(missing), "Comparing the pixels of possible exact duplicates")
     cache.store(missing)
+    return len(missing)
 
 
 def _run(

@@ -94,7 +94,7 @@ def check_archive(archive: zipfile.ZipFile, staging: Path, settings: Settings) -
             )
 
 
-def unpack_zip(archive_path: Path, staging: Path, settings: Settings) -> Unpacked:
+def unpack_zip(archive_path: Path | BinaryIO, staging: Path, settings: Settings) -> Unpacked:
     try:
         archive = zipfile.ZipFile(archive_path)
     except (zipfile.BadZipFile, OSError):
