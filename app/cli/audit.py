@@ -13,16 +13,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import add_json_flag, fail_usage, print_json
-from app.dataset.audit import AuditOptions, audit_folder
-from app.dataset.cache import FolderCache
-from app.dataset.duplicates import DEFAULT_NEAR_THRESHOLD, MAX_THRESHOLD
-from app.dataset.fingerprint import folder_parts
-from app.gates.result import Finding, make_result
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.dataset.audit import AuditOptions, AuditReport
+    from app.gates.result import Finding
+
+# The audit's modules (Pillow, NumPy, SciPy, the tokenizer) load when a command runs,
+# so that `loragate --help` and usage errors answer at once.
+DEFAULT_NEAR_THRESHOLD = 10  # app.dataset.duplicates.DEFAULT_NEAR_THRESHOLD
+MAX_THRESHOLD = 32  # app.dataset.duplicates.MAX_THRESHOLD
 
 EXIT_OK, EXIT_BLOCKED = 0, 1
 _HEADINGS = {"block": "Blocking", "warn": "Warnings", "info": "Notes"}
@@ -78,7 +82,11 @@ def _folder(args: argparse.Namespace) -> Path:
     return folder.resolve()
 
 
-def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[Any, dict[str, str]]:
+def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, dict[str, str]]:
+    from app.dataset.audit import audit_folder
+    from app.dataset.cache import FolderCache
+    from app.dataset.fingerprint import folder_parts
+
     folder = _folder(args)
     settings = Settings()
     cache = FolderCache(settings.data_dir, folder)
@@ -90,6 +98,9 @@ def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[Any, dict[str
 
 
 def handle_audit(args: argparse.Namespace) -> int:
+    from app.dataset.audit import AuditOptions
+    from app.gates.result import make_result
+
     if not args.trigger.strip():
         fail_usage("--trigger must not be empty.")
     options = AuditOptions(
@@ -139,6 +150,8 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
 
 
 def handle_duplicates(args: argparse.Namespace) -> int:
+    from app.dataset.audit import AuditOptions
+
     # Captions and the dataset's kind do not matter for duplicates.
     options = AuditOptions(
         training_type="style",

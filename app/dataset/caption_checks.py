@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from app.clip_tokenizer import EXTENDED_USABLE_TOKENS, USABLE_TOKENS
 from app.dataset.checks import finding
 from app.dataset.files import FileEntry, caption_path_for
-from app.dataset.sidecar import Sidecar, read_sidecar
+from app.dataset.sidecar import CLIP_USABLE_TOKENS, Sidecar, read_sidecar
 from app.gates.result import Finding
 from app.paths import safe_join
 from app.settings import Settings
@@ -17,6 +16,7 @@ from app.settings import Settings
 # Flux reads prompts with T5 (512 tokens for dev); its CLIP part only gives the pooled
 # summary, so a caption longer than CLIP's 75 tokens is normal there.
 FLUX_T5_TOKENS = 512
+EXTENDED_TOKENS = 3 * CLIP_USABLE_TOKENS  # sd-scripts' --max_token_length 225
 _ENCODING_WORDS = {"cp1252": "Windows-1252 (Western European)", "latin-1": "Latin-1 (ISO 8859-1)"}
 
 
@@ -115,20 +115,20 @@ def _sidecar_findings(
                     fix="Shorten the caption.",
                 )
             )
-    elif tokens > EXTENDED_USABLE_TOKENS:
+    elif tokens > EXTENDED_TOKENS:
         found.append(
             finding(
                 "caption.far_too_long",
                 image,
-                f"{caption} is {tokens} CLIP tokens; at most {EXTENDED_USABLE_TOKENS} can be read.",
+                f"{caption} is {tokens} CLIP tokens; at most {EXTENDED_TOKENS} can be read.",
             )
         )
-    elif tokens > USABLE_TOKENS:
+    elif tokens > CLIP_USABLE_TOKENS:
         found.append(
             finding(
                 "caption.too_long",
                 image,
-                f"{caption} is {tokens} CLIP tokens; CLIP reads {USABLE_TOKENS} at a time.",
+                f"{caption} is {tokens} CLIP tokens; CLIP reads {CLIP_USABLE_TOKENS} at a time.",
             )
         )
     return found

@@ -109,10 +109,12 @@ def identify(path: Path, max_pixels: int) -> Identified:
         try:
             with Image.open(path) as image:
                 if image.width * image.height > max_pixels:
-                    return Identified("bomb", image.format or "", f"{image.width}×{image.height}")
+                    return Identified(
+                        "bomb", image.format or "", f"claims {image.width}×{image.height} pixels"
+                    )
                 return Identified("image", image.format or "")
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            return Identified("bomb", detail="over the pixel limit")
+            return Identified("bomb", detail="claims more pixels than the limit")
         except UnidentifiedImageError:
             return Identified("not_image", detail=describe_content(head))
         except Exception as exc:
@@ -184,7 +186,7 @@ def import_folder(
         if found.kind != "image":
             why = {
                 "empty": "an empty file",
-                "bomb": f"claims {found.detail} pixels (a decompression bomb)",
+                "bomb": f"{found.detail} (a decompression bomb)",
             }.get(found.kind, f"not an image: {found.detail}")
             report.refused.append({"path": entry.path, "why": why})
             continue

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from app.clip_tokenizer import USABLE_TOKENS, count_tokens
 from app.settings import Settings
 
 MAX_CAPTION_BYTES = 1024 * 1024
+CLIP_USABLE_TOKENS = 75  # app.clip_tokenizer.USABLE_TOKENS, without importing transformers
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,13 @@ def parse_sidecar(data: bytes, trigger: str, settings: Settings | None = None) -
             (number for number, line in enumerate(lines, 1) if has_trigger(line, trigger)), None
         )
     # Every CLIP token covers at least one character, so a line of at most 75
-    # characters fits; only longer ones are worth loading the tokenizer for.
-    tokens = count_tokens(first_line, settings) if len(first_line) > USABLE_TOKENS else None
+    # characters fits; only longer ones are worth loading the tokenizer (and
+    # transformers, a second to import) for.
+    tokens = None
+    if len(first_line) > CLIP_USABLE_TOKENS:
+        from app.clip_tokenizer import count_tokens
+
+        tokens = count_tokens(first_line, settings)
     return Sidecar(
         text=text,
         encoding=encoding,

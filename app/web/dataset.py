@@ -32,6 +32,7 @@ from app.dataset.staging import (
     unpack_zip,
 )
 from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB, audit_task, import_task
+from app.intent import MODEL_FAMILIES
 from app.jobs import JobBusy, Work
 from app.paths import UnsafePathError
 from app.web.dataset_view import audit_view
@@ -242,8 +243,10 @@ def _save_uploads(
 @router.get("/projects/{slug}/audit", response_class=HTMLResponse, name="phase_audit")
 def audit_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Findings by severity with thumbnails, duplicate groups, stats, include/exclude."""
+    family = MODEL_FAMILIES.get(ctx.project.model_family)
     context = audit_view(ctx).as_context() | {
         "project": ctx.project,
+        "family_title": family.title if family else ctx.project.model_family,
         "active_job": jobs.active(None, ctx.project.id),
     }
     return render(request, "dataset/audit.html", context)

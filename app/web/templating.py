@@ -3,13 +3,14 @@ a request with ``HX-Request: true`` gets a partial, any other a full page."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from app.resources import source_href
 from app.settings import REPO_ROOT
@@ -22,7 +23,20 @@ def is_htmx(request: Request) -> bool:
 
 
 def route_exists(request: Request, name: str) -> bool:
-    return any(isinstance(route, Route) and route.name == name for route in request.app.routes)
+    return name in _route_names(request.app.routes)
+
+
+def _route_names(routes: Iterable[BaseRoute]) -> set[str]:
+    names = set()
+    for route in routes:
+        if isinstance(route, Route):
+            names.add(route.name)
+        # FastAPI (0.16x) keeps an included router whole instead of copying its routes
+        # into the app: look inside it.
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            names |= _route_names(included.routes)
+    return names
 
 
 def _when(value: datetime | None) -> str:

@@ -47,11 +47,24 @@ def build_problem_folder(root: Path) -> Path:
     b.save(b.brightened(b.photo(43)), concept / "near_c.png")  # brightened
     b.save(b.photo(44, (1200, 300)), concept / "panorama.png")
     b.save(b.photo(45, (200, 160)), concept / "tiny.png")
-    for name in (
-        "truncated.jpg animated.gif cmyk.jpg deep.png cutout.png opaque_alpha.png "
-        "rotated.jpg blurred.png compressed.jpg original.png same_pixels.bmp near_a.png "
-        "near_b.jpg near_c.png panorama.png tiny.png"
-    ).split():
+    for name in [
+        "truncated.jpg",
+        "animated.gif",
+        "cmyk.jpg",
+        "deep.png",
+        "cutout.png",
+        "opaque_alpha.png",
+        "rotated.jpg",
+        "blurred.png",
+        "compressed.jpg",
+        "original.png",
+        "same_pixels.bmp",
+        "near_a.png",
+        "near_b.jpg",
+        "near_c.png",
+        "panorama.png",
+        "tiny.png",
+    ]:
         captioned(name)
     # Captions with problems, on otherwise good images.
     b.save(b.photo(50), concept / "no_caption.png")

@@ -44,7 +44,9 @@ def test_signed_storage_round_trips() -> None:
         assert -(2**63) <= to_signed(value) < 2**63
 
 
-def _image(path: str, phash: int, dhash: int | None = None, identity: str | None = None) -> HashedImage:
+def _image(
+    path: str, phash: int, dhash: int | None = None, identity: str | None = None
+) -> HashedImage:
     return HashedImage(path, phash, phash if dhash is None else dhash, identity or path)
 
 

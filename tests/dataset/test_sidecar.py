@@ -64,3 +64,11 @@ def test_caption_findings_for_every_case(tmp_path: Path, settings) -> None:  # t
         tmp_path, ["far.png"], _entries(tmp_path, ["far.txt"]), ["far.png"], "zk", "flux", settings
     )
     assert flux == []
+
+
+def test_token_limits_match_the_tokenizer_module() -> None:
+    from app.clip_tokenizer import EXTENDED_USABLE_TOKENS, USABLE_TOKENS
+    from app.dataset.caption_checks import EXTENDED_TOKENS
+    from app.dataset.sidecar import CLIP_USABLE_TOKENS
+
+    assert (CLIP_USABLE_TOKENS, EXTENDED_TOKENS) == (USABLE_TOKENS, EXTENDED_USABLE_TOKENS)
