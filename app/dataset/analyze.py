@@ -6,13 +6,12 @@ JSON-able dict. The order is what keeps it fast and safe:
 1. read the bytes once (their SHA-256 is the content key of the cache);
 2. open the header: format, mode, size, frames, EXIF orientation, JPEG quantisation
    tables. A decompression bomb is refused here, from the header's width × height,
-   before any pixel is decoded. Pillow only *warns* between 1× and 2× of its limit, so
-   that warning is turned into an error locally (never globally, and
-   ``LOAD_TRUNCATED_IMAGES`` is never set: a truncated file must fail);
+   before any pixel is decoded (``pillow_guard``: Pillow's warning between 1× and 2×
+   of its limit becomes an error; a truncated file must fail);
 3. decode once, at the size the checks need: JPEG through ``draft()`` (libjpeg scales
    by 1/2, 1/4 or 1/8 while decoding, several times cheaper); other formats decode
    whole, then shrink with ``reduce()``;
-4. measure on a working copy whose long side is ``WORK_SIDE`` pixels: sharpness
+4. measure on a working copy whose long side is ``WORK_SIDE`` (384) pixels: sharpness
    (variance of the Laplacian, which depends on scale, hence the fixed size),
    brightness percentiles, entropy, colour, pHash and dHash.
 
@@ -25,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import warnings
 from typing import Any
 
 import imagehash
@@ -34,9 +32,11 @@ import scipy.fftpack  # noqa: F401  (imagehash.phash imports it lazily; load it 
 from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
 
 from app.dataset.jpeg_quality import estimate_quality
+from app.dataset.pillow_guard import BOMB_ERRORS, bomb_guard
 
 ANALYSIS_VERSION = 1
-WORK_SIDE = 512
+WORK_SIDE = 384
+HASH_SIDE = 128  # the copy the perceptual hashes and colour averages start from
 # Files bigger than this are not read at all: no training image needs 512 MB.
 MAX_FILE_BYTES = 512 * 1024**2
 ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP", "APNG"})
@@ -65,14 +65,10 @@ def analyze_path(path: str, max_pixels: int, known_sha256: frozenset[str] = froz
 def analyze_bytes(data: bytes, max_pixels: int) -> dict[str, Any]:
     if not data:
         return _problem("empty", "0 bytes")
-    with warnings.catch_warnings():
-        # Pillow's warnings about odd files (corrupt EXIF, palette transparency) are
-        # not findings; the decompression-bomb warning is, and must stop the decode.
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with bomb_guard():
         try:
             image = Image.open(io.BytesIO(data))
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        except BOMB_ERRORS as exc:
             match = _BOMB_PIXELS.search(str(exc))
             return _problem("bomb", str(exc), pixels=int(match.group(1)) if match else None)
         except UnidentifiedImageError:
@@ -231,8 +227,10 @@ def _measure(work: Image.Image) -> dict[str, Any]:
     cumulative = np.cumsum(histogram) / total
     probabilities = histogram[histogram > 0] / total
     entropy = float(-(probabilities * np.log2(probabilities)).sum())
-    # Colour is judged on a small copy: averages do not need 512 pixels.
-    small = work.reduce(4) if min(work.size) >= 64 else work
+    # Colour is judged on a small copy: averages do not need every pixel.
+    factor = max(1, max(work.size) // HASH_SIDE)
+    small = work.reduce(factor) if factor > 1 else work
+    hash_input = grey.reduce(factor) if factor > 1 else grey
     saturation = ImageStat.Stat(small.convert("HSV").getchannel("S")).mean[0] / 255.0
     return {
         "work_size": [work.width, work.height],
@@ -243,9 +241,10 @@ def _measure(work: Image.Image) -> dict[str, Any]:
         "entropy": round(entropy, 3),
         "saturation": round(saturation, 4),
         "mean_rgb": [round(value, 1) for value in ImageStat.Stat(small).mean[:3]],
-        # Both hashes start by converting to greyscale: hand them the grey copy.
-        "phash": str(imagehash.phash(grey)),
-        "dhash": str(imagehash.dhash(grey)),
+        # Both hashes shrink a greyscale copy to 32×32 and 9×8 pixels: start them from
+        # a small one (a LANCZOS shrink costs in proportion to its input).
+        "phash": str(imagehash.phash(hash_input)),
+        "dhash": str(imagehash.dhash(hash_input)),
     }
 
 
@@ -253,9 +252,7 @@ def pixel_digest(path: str, max_pixels: int) -> str | None:
     """SHA-256 of the decoded, upright pixels (mode and size included): equal for two
     files that show exactly the same picture, whatever their format. Only computed for
     duplicate candidates, since it needs a full decode."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with bomb_guard():
         try:
             with Image.open(path) as image:
                 if image.width * image.height > max_pixels:
@@ -311,9 +308,7 @@ def _reason(exc: BaseException) -> str:
 def probe_header(path: str, max_pixels: int) -> dict[str, Any] | None:
     """Format, mode and upright size from the header alone; None when the file is not an
     image Pillow can open (or claims a bomb's size)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with bomb_guard():
         try:
             with Image.open(path) as image:
                 width, height = image.size

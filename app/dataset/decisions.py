@@ -9,6 +9,9 @@ training; an intentional group is a statement about the data the journal keeps.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session
 
 from app import journal
 from app.dataset.duplicates import MAX_THRESHOLD
@@ -20,6 +23,12 @@ from app.workspace import ProjectContext
 
 class DecisionError(ValueError):
     """A decision that cannot be applied; the message says why in plain words."""
+
+
+def _journal(
+    session: Session, ctx: ProjectContext, kind: str, message: str, data: dict[str, Any]
+) -> None:
+    journal.record(session, ctx.project, ctx.dir, kind, message, data)
 
 
 def _members(ctx: ProjectContext, ids: Sequence[int]) -> list[DatasetImage]:
@@ -38,10 +47,9 @@ def set_included(ctx: ProjectContext, image_id: int, included: bool) -> DatasetI
         row.exclusion_reason = "" if included else "excluded by you"
         row.updated_at = utcnow()
         session.add(row)
-        journal.record(
+        _journal(
             session,
-            ctx.project,
-            ctx.dir,
+            ctx,
             "dataset.include" if included else "dataset.exclude",
             f"{'Included' if included else 'Excluded'} {row.path}.",
             {"image_id": row.id, "path": row.path},
@@ -71,10 +79,9 @@ def keep_one(ctx: ProjectContext, member_ids: Sequence[int], keep_id: int) -> Da
                 kept_image_id=kept.id,
             )
         )
-        journal.record(
+        _journal(
             session,
-            ctx.project,
-            ctx.dir,
+            ctx,
             "duplicates.keep",
             f"Kept {kept.path} of a duplicate group; excluded "
             f"{', '.join(row.path for row in others)}.",
@@ -95,10 +102,9 @@ def mark_intentional(ctx: ProjectContext, member_ids: Sequence[int]) -> None:
                 member_ids=[row.id or 0 for row in rows],
             )
         )
-        journal.record(
+        _journal(
             session,
-            ctx.project,
-            ctx.dir,
+            ctx,
             "duplicates.intentional",
             "Kept near-duplicates on purpose: " + ", ".join(row.path for row in rows) + ".",
             {"paths": [row.path for row in rows]},
@@ -119,10 +125,9 @@ def set_near_threshold(ctx: ProjectContext, threshold: int) -> None:
         row.near_duplicate_threshold = threshold
         row.updated_at = utcnow()
         session.add(row)
-        journal.record(
+        _journal(
             session,
-            ctx.project,
-            ctx.dir,
+            ctx,
             "duplicates.threshold",
             f"Near-duplicate threshold changed from {previous} to {threshold} bits.",
             {"threshold": threshold},

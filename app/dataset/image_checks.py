@@ -18,8 +18,8 @@ FAR_BELOW = 0.5
 BELOW = 0.9
 # cleanvision's "odd aspect ratio" threshold is 0.35 (short side / long side).
 EXTREME_ASPECT = 1 / 0.35
-# Variance of the Laplacian at a long side of WORK_SIDE (512) pixels.
-SHARPNESS_MIN = 25.0
+# Variance of the Laplacian on the working copy (long side WORK_SIDE = 384 pixels).
+SHARPNESS_MIN = 30.0
 JPEG_QUALITY_MIN = 60
 DARK_P95 = 40  # 95% of the pixels darker than this (0-255 luma)
 BRIGHT_P5 = 225  # 95% of the pixels brighter than this

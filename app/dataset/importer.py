@@ -18,7 +18,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from app.dataset.analyze import describe_content
 from app.dataset.files import FolderScan, caption_path_for, scan_folder
+from app.dataset.pillow_guard import BOMB_ERRORS, bomb_guard
 from app.paths import is_inside, safe_join
 
 Progress = Callable[[int, int, str], None]
@@ -103,9 +103,7 @@ def identify(path: Path, max_pixels: int) -> Identified:
         return Identified("not_image", detail=f"unreadable ({exc.strerror})")
     if not head:
         return Identified("empty", detail="an empty file")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with bomb_guard():
         try:
             with Image.open(path) as image:
                 if image.width * image.height > max_pixels:
@@ -113,7 +111,7 @@ def identify(path: Path, max_pixels: int) -> Identified:
                         "bomb", image.format or "", f"claims {image.width}×{image.height} pixels"
                     )
                 return Identified("image", image.format or "")
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except BOMB_ERRORS:
             return Identified("bomb", detail="claims more pixels than the limit")
         except UnidentifiedImageError:
             return Identified("not_image", detail=describe_content(head))

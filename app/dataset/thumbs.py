@@ -5,11 +5,11 @@ bomb or an undecodable file."""
 from __future__ import annotations
 
 import io
-import warnings
 from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from app.dataset.pillow_guard import bomb_guard
 from app.fsutil import atomic_write_bytes
 from app.models import DatasetImage
 from app.paths import safe_join
@@ -21,9 +21,7 @@ THUMB_MEDIA_TYPE = "image/webp"
 
 def write_thumbnail(source: Path, target: Path, max_pixels: int) -> bool:
     """Decode ``source`` at thumbnail size (never past ``max_pixels``) and write it."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with bomb_guard():
         try:
             with Image.open(source) as image:
                 if image.width * image.height > max_pixels:

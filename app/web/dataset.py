@@ -65,6 +65,8 @@ def _import_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[st
         "project": ctx.project,
         "active_job": jobs.active(None, ctx.project.id),
         "last_import": last.result.get("import") if last and last.state == "done" else None,
+        # A failed, cancelled or interrupted import says so until the next one.
+        "last_job": last if last and last.state not in ("done", "queued", "running") else None,
         "last_audit": last.result.get("audit") if last and last.state == "done" else None,
         "image_count": len(rows),
         "included_count": sum(1 for row in rows if row.included),
@@ -76,16 +78,19 @@ def _import_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[st
 
 
 def _refuse(
-    request: Request, ctx: ProjectContext, jobs: JobsDep, message: str, status: int = 422
+    request: Request,
+    ctx: ProjectContext,
+    jobs: JobsDep,
+    message: str,
+    status: int = 422,
+    *,
+    source: str = "",
 ) -> Response:
+    """The import page again with the reason (what was typed kept), or a toast."""
     if is_htmx(request):
         return toast(request, message, status_code=status)
-    return render(
-        request,
-        "dataset/import.html",
-        _import_context(ctx, jobs, error=message),
-        status_code=status,
-    )
+    context = _import_context(ctx, jobs, error=message, source=source)
+    return render(request, "dataset/import.html", context, status_code=status)
 
 
 @router.get("/projects/{slug}/dataset", response_class=HTMLResponse, name="phase_import")
@@ -109,12 +114,9 @@ def import_from_folder(
             f"Importing {folder.name} and auditing",
         )
     except ImportRefused as exc:
-        if is_htmx(request):
-            return toast(request, str(exc), status_code=422)
-        context = _import_context(ctx, jobs, error=str(exc), source=source)
-        return render(request, "dataset/import.html", context, status_code=422)
+        return _refuse(request, ctx, jobs, str(exc), source=source)
     except JobBusy as exc:
-        return _refuse(request, ctx, jobs, _busy(exc), 409)
+        return _refuse(request, ctx, jobs, _busy(exc), 409, source=source)
     return _redirect(request, "phase_import", ctx.project.slug)
 
 
@@ -122,51 +124,71 @@ def _busy(exc: JobBusy) -> str:
     return f"{exc} Wait for it to finish (or cancel it), then try again."
 
 
-def _check_length(request: Request, limit: int) -> str | None:
+def _upload_refusal(request: Request, ctx: ProjectContext, jobs: JobsDep) -> Response | None:
+    """Refuse an upload from its Content-Length, before reading a byte of it."""
+    limit = ctx.settings.max_upload_bytes
     length = request.headers.get("content-length")
-    if length is None:
-        return "The upload did not say how large it is; loragate needs that to accept it."
+    if length is None or not length.isdigit():
+        message = "The upload did not say how large it is; loragate needs that to accept it."
+        return _refuse(request, ctx, jobs, message, 411)
     if int(length) > limit:
-        return (
+        message = (
             f"The upload is {int(length) / 1024**2:,.0f} MB; loragate accepts at most "
             f"{limit / 1024**2:,.0f} MB at once. Import the folder by its path instead, or "
             "upload in parts."
         )
+        return _refuse(request, ctx, jobs, message, 413)
     return None
+
+
+def _start_staged_import(
+    ctx: ProjectContext,
+    jobs: JobsDep,
+    staging: Path,
+    *,
+    label: str,
+    title: str,
+    skipped: list[dict[str, str]],
+) -> None:
+    """Import what was unpacked into ``staging`` (removed afterwards, or now on refusal)."""
+    try:
+        _start(
+            ctx,
+            jobs,
+            IMPORT_JOB,
+            import_task(ctx, staging, label=label, staging=staging, skipped=skipped),
+            title,
+        )
+    except JobBusy:
+        remove_staging(staging)
+        raise
 
 
 @router.post("/projects/{slug}/dataset/import/zip", response_class=HTMLResponse)
 async def import_from_zip(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Unpack an uploaded zip (with zip-slip and zip-bomb guards), import it, audit."""
-    settings = ctx.settings
-    problem = _check_length(request, settings.max_upload_bytes)
-    if problem:
-        return _refuse(request, ctx, jobs, problem, 411 if "how large" in problem else 413)
+    refusal = _upload_refusal(request, ctx, jobs)
+    if refusal is not None:
+        return refusal
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("archive")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _refuse(request, ctx, jobs, "Choose a .zip file to upload.")
-    staging = new_staging(settings)
+    staging = new_staging(ctx.settings)
     try:
-        unpacked = await run_in_threadpool(unpack_zip, upload.file, staging, settings)
-        _start(
+        unpacked = await run_in_threadpool(unpack_zip, upload.file, staging, ctx.settings)
+        _start_staged_import(
             ctx,
             jobs,
-            IMPORT_JOB,
-            import_task(
-                ctx,
-                staging,
-                label=f"the zip {upload.filename}",
-                staging=staging,
-                skipped=unpacked.skipped,
-            ),
-            f"Importing {upload.filename} and auditing",
+            staging,
+            label=f"the zip {upload.filename}",
+            title=f"Importing {upload.filename} and auditing",
+            skipped=unpacked.skipped,
         )
     except ArchiveRefused as exc:
         remove_staging(staging)
         return _refuse(request, ctx, jobs, str(exc))
     except JobBusy as exc:
-        remove_staging(staging)
         return _refuse(request, ctx, jobs, _busy(exc), 409)
     finally:
         await upload.close()
@@ -178,9 +200,9 @@ async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) ->
     """Files dropped (or picked) in the browser: streamed to disk, then imported and audited.
     ``paths`` (JSON list, optional) gives each file's path inside a dropped folder."""
     settings = ctx.settings
-    problem = _check_length(request, settings.max_upload_bytes)
-    if problem:
-        return _refuse(request, ctx, jobs, problem, 411 if "how large" in problem else 413)
+    refusal = _upload_refusal(request, ctx, jobs)
+    if refusal is not None:
+        return refusal
     form = await request.form(
         max_files=settings.max_upload_files,
         max_fields=settings.max_upload_files + 10,
@@ -200,24 +222,18 @@ async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) ->
         skipped = await run_in_threadpool(
             _save_uploads, uploads, [str(p) for p in paths], staging, settings.max_upload_bytes
         )
-        _start(
+        _start_staged_import(
             ctx,
             jobs,
-            IMPORT_JOB,
-            import_task(
-                ctx,
-                staging,
-                label=f"{len(uploads)} file{'s' if len(uploads) != 1 else ''} from the browser",
-                staging=staging,
-                skipped=skipped,
-            ),
-            "Importing dropped files and auditing",
+            staging,
+            label=f"{len(uploads)} file{'s' if len(uploads) != 1 else ''} from the browser",
+            title="Importing dropped files and auditing",
+            skipped=skipped,
         )
     except UploadTooLarge:
         remove_staging(staging)
         return _refuse(request, ctx, jobs, "The upload is larger than loragate accepts.", 413)
     except JobBusy as exc:
-        remove_staging(staging)
         return _refuse(request, ctx, jobs, _busy(exc), 409)
     finally:
         for upload in uploads:
@@ -244,10 +260,18 @@ def _save_uploads(
 def audit_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Findings by severity with thumbnails, duplicate groups, stats, include/exclude."""
     family = MODEL_FAMILIES.get(ctx.project.model_family)
-    context = audit_view(ctx).as_context() | {
+    view = audit_view(ctx)
+    last = jobs.latest(AUDIT_JOB, ctx.project.id)
+    if last is not None and (
+        last.state in ("done", "queued", "running")
+        or (view.state.record and last.updated_at <= view.state.record.created_at)
+    ):
+        last = None  # only an audit that failed or stopped after the latest result is news
+    context = view.as_context() | {
         "project": ctx.project,
         "family_title": family.title if family else ctx.project.model_family,
         "active_job": jobs.active(None, ctx.project.id),
+        "last_job": last,
     }
     return render(request, "dataset/audit.html", context)
 

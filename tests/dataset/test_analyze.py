@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageFile
 
-from app.dataset.analyze import analyze_bytes, analyze_path, pixel_digest, probe_header
+from app.dataset.analyze import WORK_SIDE, analyze_bytes, analyze_path, pixel_digest, probe_header
 from app.dataset.jpeg_quality import estimate_quality
 from tests.dataset import builders as b
 
@@ -67,7 +67,7 @@ def test_measurements_of_a_decodable_image(tmp_path: Path) -> None:
     assert metrics["kind"] == "image"
     assert (metrics["width"], metrics["height"]) == (600, 800)  # shown upright
     assert metrics["stored_size"] == [800, 600] and metrics["orientation"] == 6
-    assert max(metrics["work_size"]) == 512  # measured at the fixed working size
+    assert max(metrics["work_size"]) == WORK_SIDE  # measured at the fixed working size
     assert len(metrics["phash"]) == 16 and len(metrics["dhash"]) == 16
     deep = analyze_path(str(b.sixteen_bit_png(tmp_path / "d.png")), LIMIT)["metrics"]
     assert deep["bit_depth"] == 16 and deep["clipped_fraction"] > 0.9

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from app.dataset.inventory import dataset_dir, inventory
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.dataset.tasks import IMPORT_JOB
+from app.jobs import JobHandle
 from app.main import create_app
 from app.models import Job, Project
 from app.projects import create_project
@@ -281,3 +284,30 @@ def test_job_progress_partial_and_cancel(client: TestClient, mira: Project, audi
     cancel = client.post(f"/projects/mira/jobs/{audited.id}/cancel", headers=HX)
     assert cancel.status_code == 200 and 'data-state="done"' in cancel.text
     assert client.get("/projects/mira/jobs/999999").status_code == 404
+
+
+def test_a_running_job_polls_and_can_be_cancelled(client: TestClient, mira: Project) -> None:
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    started = threading.Event()
+
+    def work(handle: JobHandle) -> None:
+        handle.progress(3, 10, "Checking images")
+        started.set()
+        while True:
+            handle.raise_if_cancelled()
+            time.sleep(0.01)
+
+    job = jobs.start("dataset.audit", work, project_id=mira.id, title="Auditing the dataset")
+    started.wait(5)
+    time.sleep(0.3)  # past the progress write interval
+    partial = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
+    assert "hx-refresh" not in partial.headers
+    assert 'hx-trigger="every 1s"' in partial.text and "Cancel" in partial.text
+    assert "3 of 10" in partial.text
+    audit = client.get("/projects/mira/audit").text
+    assert f'id="job-{job.id}"' in audit  # a reload shows the job where it stands
+    client.post(f"/projects/mira/jobs/{job.id}/cancel", headers=HX)
+    assert jobs.wait(job.id, 10).state == "cancelled"
+    done = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
+    assert done.headers["hx-refresh"] == "true" and 'data-state="cancelled"' in done.text
+    assert "Cancelled. Nothing was lost." in client.get("/projects/mira/audit").text
