@@ -2,9 +2,10 @@
 within a Hamming distance), grouped.
 
 Near pairs are found by brute force, but vectorised: the 64-bit hashes sit in a NumPy
-``uint64`` array and every tile of the all-pairs matrix is one XOR and one popcount
-(``np.bitwise_count``), with no Python loop over pairs. All pairs are compared, so no
-pair within the threshold is ever missed. Tiles run on threads (NumPy releases the GIL).
+``uint64`` array and every tile of the all-pairs matrix is one XOR, one popcount
+(``np.bitwise_count``) and one minimum into reused buffers, with no Python loop over
+pairs. All pairs are compared, so no pair within the threshold is ever missed. Bands of
+tiles run on threads (NumPy releases the GIL).
 Pairs are then joined into groups with union-find, so A~B and B~C make one group.
 
 Two images are near-duplicates when both their pHash and their dHash differ in at most
@@ -17,6 +18,7 @@ does.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +30,9 @@ from app.gates.result import Finding
 
 DEFAULT_NEAR_THRESHOLD = 10
 MAX_THRESHOLD = 32
-TILE = 2048
+# A tile of the all-pairs matrix: 256 hashes against 8,192 (measured fastest here).
+TILE_ROWS = 256
+TILE_COLUMNS = 8192
 FLAT_BITS = 2  # a hash with at most this many 0 or 1 bits is unstable
 
 
@@ -55,29 +59,46 @@ def near_pairs(hashes: np.ndarray, threshold: int, *, threads: int | None = None
     (n, 2) int64 array."""
     values = np.ascontiguousarray(hashes, dtype=np.uint64)
     count = len(values)
-    starts = list(range(0, count, TILE))
     if count < 2:
         return np.empty((0, 2), dtype=np.int64)
+    local = threading.local()
 
-    def row_band(start: int) -> np.ndarray:
-        block = values[start : start + TILE]
+    def band(start: int) -> np.ndarray:
+        # Buffers reused tile after tile (per thread): allocating 20 MB per tile would
+        # cost more than the arithmetic.
+        if not hasattr(local, "xor"):
+            local.xor = np.empty((TILE_ROWS, TILE_COLUMNS), dtype=np.uint64)
+            local.bits = np.empty((TILE_ROWS, TILE_COLUMNS), dtype=np.uint8)
+            local.close = np.empty((TILE_ROWS, TILE_COLUMNS), dtype=bool)
+        rows = values[start : start + TILE_ROWS, None]
         found = []
-        for other in range(start, count, TILE):
-            distances = np.bitwise_count(block[:, None] ^ values[None, other : other + TILE])
-            rows, cols = np.nonzero(distances <= threshold)
-            rows = rows + start
-            cols = cols + other
-            keep = rows < cols
-            if keep.any():
-                found.append(np.stack((rows[keep], cols[keep]), axis=1))
+        for other in range(start, count, TILE_COLUMNS):
+            columns = values[None, other : other + TILE_COLUMNS]
+            shape = (rows.shape[0], columns.shape[1])
+            xor = local.xor[: shape[0], : shape[1]]
+            bits = local.bits[: shape[0], : shape[1]]
+            np.bitwise_xor(rows, columns, out=xor)
+            np.bitwise_count(xor, out=bits)
+            if other == start:
+                np.fill_diagonal(bits, 255)  # each hash against itself
+            if bits.min() > threshold:  # nearly every tile: nothing within the threshold
+                continue
+            close = local.close[: shape[0], : shape[1]]
+            np.less_equal(bits, threshold, out=close)
+            row_index, column_index = np.nonzero(close)
+            row_index = row_index + start
+            column_index = column_index + other
+            keep = row_index < column_index
+            found.append(np.stack((row_index[keep], column_index[keep]), axis=1))
         return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
 
+    starts = list(range(0, count, TILE_ROWS))
     workers = threads or min(len(starts), os.cpu_count() or 1)
     if workers <= 1:
-        bands = [row_band(start) for start in starts]
+        bands = [band(start) for start in starts]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            bands = list(pool.map(row_band, starts))
+            bands = list(pool.map(band, starts))
     return np.concatenate(bands).astype(np.int64)
 
 

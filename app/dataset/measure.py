@@ -39,7 +39,12 @@ MAX_WORKERS = 8
 
 
 def default_workers() -> int:
-    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+    """One worker per core this process may run on (its CPU affinity), at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
 
 
 @cache
