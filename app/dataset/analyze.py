@@ -1,6 +1,6 @@
 """Everything the audit measures about one file, from one read and one decode.
 
-Runs in worker processes (``app.dataset.pool``), so it takes plain values and returns a
+Runs in worker processes (``app.dataset.measure``), so it takes plain values and returns a
 JSON-able dict. The order is what keeps it fast and safe:
 
 1. read the bytes once (their SHA-256 is the content key of the cache);
@@ -45,7 +45,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HIGH_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 
 
-def analyze_path(path: str, max_pixels: int, known_sha256: frozenset[str] = frozenset()) -> dict:
+def analyze_path(
+    path: str, max_pixels: int, known_sha256: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The file's SHA-256 and, unless that content is already known, its metrics."""
     try:
         with open(path, "rb") as handle:
@@ -226,7 +228,7 @@ def _measure(work: Image.Image) -> dict[str, Any]:
     total = histogram.sum()
     cumulative = np.cumsum(histogram) / total
     probabilities = histogram[histogram > 0] / total
-    entropy = float(-(probabilities * np.log2(probabilities)).sum())
+    entropy = max(0.0, float(-(probabilities * np.log2(probabilities)).sum()))  # no -0.0
     # Colour is judged on a small copy: averages do not need every pixel.
     factor = max(1, max(work.size) // HASH_SIDE)
     small = work.reduce(factor) if factor > 1 else work

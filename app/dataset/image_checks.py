@@ -42,6 +42,12 @@ _MODE_WORDS = {
     ),
     "P": ("info", "uses a colour palette; it will be converted to full RGB (no visible change)."),
     "L": ("info", "is greyscale; it will train as a grey RGB image."),
+    "LA": (
+        "info",
+        "is greyscale with a transparency band; it will train as a grey RGB image, the "
+        "band dropped.",
+    ),
+    "PA": ("info", "uses a colour palette with transparency; it will be converted to RGB."),
     "1": (
         "warn",
         "is pure black and white (1 bit); it will train as a grey RGB image with hard, "
