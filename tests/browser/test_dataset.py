@@ -68,3 +68,24 @@ def test_import_a_folder_then_keep_one_of_a_duplicate_group(
     page.get_by_role("link", name="Mira").first.click()
     expect(page.locator('#gates [data-gate="dataset"]')).to_have_attribute("data-status", "warn")
     expect(page.locator("#journal")).to_contain_text("Kept 10_mira/0.png of a duplicate group")
+
+
+def test_upload_files_from_the_page(
+    page: Page,
+    live_server: LiveServer,
+    workspace: Workspace,
+    make_intent,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    create_project(workspace, make_intent(name="Ink", trigger_word="zkink"))
+    picked = [b.save(b.photo(850 + i, (256, 256)), tmp_path / f"pick{i}.png") for i in range(2)]
+    (tmp_path / "pick0.txt").write_text("zkink, a cat")
+    page.goto(live_server.url + "/projects/ink/dataset")
+    page.set_input_files("#files-input", [*map(str, picked), str(tmp_path / "pick0.txt")])
+    page.get_by_role("button", name="Upload and import").last.click()
+    expect(page.locator("#import-report")).to_contain_text(
+        "Imported 2 images and 1 caption from 3 files from the browser", timeout=60_000
+    )
+    page.get_by_role("link", name="See the audit").first.click()
+    expect(page.locator(".kind[data-code='caption.missing']")).to_contain_text("pick1.png")
+    expect(page.locator(".kind[data-code='image.too_small']")).to_contain_text("256×256")
