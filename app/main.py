@@ -10,28 +10,41 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from app.jobs import JobRunner
 from app.settings import REPO_ROOT, Settings
-from app.web import config, docs, environment, projects
+from app.web import config, dataset, dataset_curation, docs, environment, jobs, projects
 from app.web.security import SecurityMiddleware
 from app.web.templating import is_htmx, render, toast
 from app.workspace import Workspace
 
-ROUTERS = (projects.router, config.router, environment.router, docs.router)
+ROUTERS = (
+    projects.router,
+    dataset.router,
+    dataset_curation.router,
+    jobs.router,
+    config.router,
+    environment.router,
+    docs.router,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     workspace = Workspace(settings)
+    runner = JobRunner(workspace.db)
+    runner.recover_interrupted()  # jobs a previous server left running
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        runner.shutdown()
         workspace.close()
 
     app = FastAPI(
         title="loragate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.workspace = workspace
+    app.state.jobs = runner
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router)

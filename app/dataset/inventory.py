@@ -1,9 +1,10 @@
 """What the dataset holds, as other phases need it: every image with its size (after
 EXIF rotation), its concept folder, its repeats and whether it is included.
 
-This is the contract between the dataset phases and the config/training phases. Until
-the audit records images in SQLite this reads the files on disk; once it does, the
-included/excluded state comes from there. Callers rely only on ``inventory``'s result.
+This is the contract between the dataset phases and the config/training phases. It is
+read from the project's ``datasetimage`` rows, brought up to date with the folder first
+(new files get a row from their header, so no audit is needed), so ``included`` is the
+artist's include/exclude decision. Callers rely only on ``inventory``'s result.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image, UnidentifiedImageError
 
 from app.workspace import ProjectContext
 
@@ -53,26 +52,18 @@ def concept_of(relative: Path) -> tuple[str, int]:
 
 
 def inventory(ctx: ProjectContext) -> list[DatasetItem]:
-    root = dataset_dir(ctx)
-    if not root.is_dir():
+    """Every image of the dataset that can be opened, sorted by path."""
+    from app.dataset.records import sync_records  # records builds on this module
+
+    if not dataset_dir(ctx).is_dir():
         return []
     items = []
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file() or path.is_symlink():
-            continue
-        try:
-            with Image.open(path) as image:  # reads the header only, not the pixels
-                width, height = image.size
-                if _rotated(image):
-                    width, height = height, width
-        except (UnidentifiedImageError, OSError):
-            continue
-        relative = path.relative_to(root)
-        concept, repeats = concept_of(relative)
-        items.append(DatasetItem(relative.as_posix(), width, height, concept, repeats))
+    for path, row in sorted(sync_records(ctx).items()):
+        if row.width is None or row.height is None:
+            continue  # not an image (the audit says why)
+        if row.analysis_version and row.metrics.get("kind") != "image":
+            continue  # opens, but cannot be decoded
+        items.append(
+            DatasetItem(path, row.width, row.height, row.concept, row.repeats, row.included)
+        )
     return items
-
-
-def _rotated(image: Image.Image) -> bool:
-    # EXIF orientations 5-8 swap width and height.
-    return image.getexif().get(0x0112, 1) in (5, 6, 7, 8)

@@ -23,6 +23,7 @@ PART_WORDS = {
     "images": "the images changed",
     "captions": "captions changed",
     "statuses": "caption approvals or exclusions changed",
+    "duplicates": "the duplicate threshold or a duplicate decision changed",
     "intent": "the project's intent (type, trigger word, family) changed",
     "config": "the training config changed",
     "base_model": "the base model file changed",

@@ -1,8 +1,18 @@
 """Every table loragate keeps in SQLite. One module per area; importing this package
 registers them all on ``SQLModel.metadata`` (Alembic's env.py relies on that)."""
 
+from app.models.dataset import DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.event import Event
 from app.models.gate import GateRecord
+from app.models.job import Job
 from app.models.project import Project
 
-__all__ = ["Event", "GateRecord", "Project"]
+__all__ = [
+    "DatasetImage",
+    "DatasetSettings",
+    "DuplicateDecision",
+    "Event",
+    "GateRecord",
+    "Job",
+    "Project",
+]

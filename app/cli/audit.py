@@ -1,0 +1,191 @@
+"""``loragate audit DIR`` and ``loragate duplicates DIR``: the dataset audit on any
+folder, no project needed (the workflow's dataset-audit.sh and find-duplicates.sh).
+
+Measurements are cached in ``<data dir>/audit-cache.sqlite`` by absolute path, size and
+mtime (then content hash), so a second run only measures what changed.
+
+Exit status: 0 the gate passes (warnings allowed) / no duplicates, 1 it blocks /
+duplicates found, 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from app.cli.common import add_json_flag, fail_usage, print_json
+from app.intent import MODEL_FAMILIES, TRAINING_TYPES
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.dataset.audit import AuditOptions, AuditReport
+    from app.gates.result import Finding
+
+# The audit's modules (Pillow, NumPy, SciPy, the tokenizer) load when a command runs,
+# so that `loragate --help` and usage errors answer at once.
+DEFAULT_NEAR_THRESHOLD = 10  # app.dataset.duplicates.DEFAULT_NEAR_THRESHOLD
+MAX_THRESHOLD = 32  # app.dataset.duplicates.MAX_THRESHOLD
+
+EXIT_OK, EXIT_BLOCKED = 0, 1
+_HEADINGS = {"block": "Blocking", "warn": "Warnings", "info": "Notes"}
+_MARKS = {"block": "✗", "warn": "!", "info": "·"}
+
+
+def register(subparsers: Any) -> None:
+    audit = subparsers.add_parser(
+        "audit", help="audit a folder of images and captions (Gate 1's checks)"
+    )
+    audit.add_argument("dir", metavar="DIR", help="the folder to audit")
+    audit.add_argument(
+        "--type", dest="training_type", required=True, choices=sorted(TRAINING_TYPES)
+    )
+    audit.add_argument("--trigger", required=True, help="the trigger word every caption needs")
+    audit.add_argument("--family", required=True, choices=sorted(MODEL_FAMILIES))
+    _add_common(audit)
+    add_json_flag(audit)
+    audit.set_defaults(handler=handle_audit)
+
+    duplicates = subparsers.add_parser(
+        "duplicates", help="list groups of exact and near-duplicate images in a folder"
+    )
+    duplicates.add_argument("dir", metavar="DIR", help="the folder to search")
+    _add_common(duplicates)
+    add_json_flag(duplicates)
+    duplicates.set_defaults(handler=handle_duplicates)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threshold",
+        type=int,
+        default=DEFAULT_NEAR_THRESHOLD,
+        help=f"near-duplicate threshold in differing hash bits, 0-{MAX_THRESHOLD} "
+        f"(default {DEFAULT_NEAR_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="processes to use (default: every core)"
+    )
+
+
+def _folder(args: argparse.Namespace) -> Path:
+    folder = Path(args.dir).expanduser()
+    if not folder.exists():
+        fail_usage(f"{args.dir}: no such folder.")
+    if not folder.is_dir():
+        fail_usage(f"{args.dir} is a file; give the folder that holds the images.")
+    if not 0 <= args.threshold <= MAX_THRESHOLD:
+        fail_usage(f"--threshold must be between 0 and {MAX_THRESHOLD}.")
+    if args.workers is not None and args.workers < 1:
+        fail_usage("--workers must be at least 1.")
+    return folder.resolve()
+
+
+def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, dict[str, str]]:
+    from app.dataset.audit import audit_folder
+    from app.dataset.cache import FolderCache
+    from app.dataset.fingerprint import folder_parts
+
+    folder = _folder(args)
+    settings = Settings()
+    cache = FolderCache(settings.data_dir, folder)
+    try:
+        report = audit_folder(folder, options, cache, settings=settings)
+    finally:
+        cache.close()
+    return report, folder_parts(report.scan, options)
+
+
+def handle_audit(args: argparse.Namespace) -> int:
+    from app.dataset.audit import AuditOptions
+    from app.gates.result import make_result
+
+    if not args.trigger.strip():
+        fail_usage("--trigger must not be empty.")
+    options = AuditOptions(
+        training_type=args.training_type,
+        trigger=args.trigger.strip(),
+        family=args.family,
+        near_threshold=args.threshold,
+        max_pixels=Settings().max_image_pixels,
+        workers=args.workers,
+    )
+    report, parts = _run(args, options)
+    result = make_result("dataset", report.findings, parts, report.stats)
+    if args.json:
+        print_json(result.to_json())
+    else:
+        _print_audit(result.verdict, result.findings, report.stats)
+    return EXIT_BLOCKED if result.verdict == "block" else EXIT_OK
+
+
+def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -> None:
+    words = {"pass": "PASSES", "warn": "PASSES WITH WARNINGS", "block": "BLOCKED"}[verdict]
+    counts = stats["findings"]
+    print(
+        f"Gate 1 · Dataset {words}: {stats['included']} images to train, "
+        f"{counts['block']} blocking, {counts['warn']} warnings, {counts['info']} notes."
+    )
+    for severity in ("block", "warn", "info"):
+        chosen = [f for f in findings if f.severity == severity]
+        if not chosen:
+            continue
+        print(f"\n{_HEADINGS[severity]}")
+        by_code: dict[str, list[Finding]] = {}
+        for item in chosen:
+            by_code.setdefault(item.code, []).append(item)
+        for items in by_code.values():
+            # The explanation once per kind of problem, then every occurrence.
+            for item in items:
+                print(f"  {_MARKS[severity]} {item.message}")
+            if severity != "info":
+                print(f"      why: {items[0].why}")
+                print(f"      fix: {items[0].fix}")
+                print(f"      more: resources/{items[0].source.replace('#', '.md#')}")
+    print(
+        f"\n{stats['files']} files, {stats['images']} images ({stats['excluded']} excluded), "
+        f"{stats['captions']} captions, {stats['junk']} junk files ignored."
+    )
+
+
+def handle_duplicates(args: argparse.Namespace) -> int:
+    from app.dataset.audit import AuditOptions
+
+    # Captions and the dataset's kind do not matter for duplicates.
+    options = AuditOptions(
+        training_type="style",
+        trigger="-",
+        family="sdxl",
+        near_threshold=args.threshold,
+        max_pixels=Settings().max_image_pixels,
+        workers=args.workers,
+    )
+    report, _ = _run(args, options)
+    groups = [
+        {
+            "kind": group.kind,
+            "members": group.members,
+            "max_distance": group.max_distance,
+            "exact_sets": group.exact_sets,
+        }
+        for group in report.groups
+    ]
+    if args.json:
+        print_json(
+            {"threshold": args.threshold, "images": report.stats["images"], "groups": groups}
+        )
+    elif not groups:
+        print(f"No duplicates among {report.stats['images']} images (threshold {args.threshold}).")
+    else:
+        print(
+            f"{len(groups)} group{'s' if len(groups) != 1 else ''} of duplicates among "
+            f"{report.stats['images']} images (threshold {args.threshold}):"
+        )
+        for group in groups:
+            label = "exact copies" if group["kind"] == "exact" else "near-duplicates"
+            print(f"\n  {label} (up to {group['max_distance']} bits apart):")
+            for member in group["members"]:
+                print(f"    {member}")
+    sys.stdout.flush()
+    return EXIT_BLOCKED if groups else EXIT_OK

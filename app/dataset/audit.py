@@ -1,0 +1,155 @@
+"""The dataset audit of one folder: scan, measure (cached, parallel), judge.
+
+``audit_folder`` is the one function behind ``loragate audit DIR`` and the project's
+audit page. It knows nothing of projects: the project passes its cache (the database),
+the images the artist excluded and the near-duplicate groups recorded as intentional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.dataset.cache import AuditedFile, MetricsCache
+from app.dataset.caption_checks import caption_findings
+from app.dataset.checks import finding
+from app.dataset.dataset_checks import DATASET_SUBJECT, dataset_findings
+from app.dataset.duplicates import (
+    DEFAULT_NEAR_THRESHOLD,
+    DuplicateGroup,
+    HashedImage,
+    duplicate_findings,
+    find_groups,
+    hex_to_int,
+)
+from app.dataset.files import FolderScan, scan_folder
+from app.dataset.image_checks import image_findings
+from app.dataset.measure import CheckCancelled, MeasureCounts, Progress, measure
+from app.dataset.sidecar import Sidecar
+from app.dataset.stats import dataset_stats
+from app.gates.result import Finding
+from app.settings import Settings
+
+SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    training_type: str
+    trigger: str
+    family: str
+    near_threshold: int = DEFAULT_NEAR_THRESHOLD
+    max_pixels: int = 89_478_485
+    workers: int | None = None  # None: every core
+
+
+@dataclass
+class AuditReport:
+    scan: FolderScan
+    files: dict[str, AuditedFile]
+    findings: list[Finding]
+    groups: list[DuplicateGroup]
+    stats: dict[str, Any]
+    sidecars: dict[str, Sidecar] = field(default_factory=dict)
+    counts: MeasureCounts = field(default_factory=MeasureCounts)
+
+    def findings_about(self, path: str) -> list[Finding]:
+        """Findings whose subject is this path (or a group that names it)."""
+        return [f for f in self.findings if path in f.subject.split(", ")]
+
+
+def audit_folder(
+    root: Path,
+    options: AuditOptions,
+    cache: MetricsCache,
+    *,
+    excluded: Mapping[str, str] | None = None,
+    intentional: Sequence[frozenset[str]] = (),
+    scan: FolderScan | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    check_cancelled: CheckCancelled | None = None,
+) -> AuditReport:
+    """Audit every file under ``root``. ``excluded``: path → reason for images the artist
+    left out (they are measured and shown, but not judged). ``intentional``: sets of
+    paths the artist keeps together although they are near-duplicates."""
+    root = root.resolve()
+    scan = scan or scan_folder(root)
+    excluded = excluded or {}
+    counts = MeasureCounts()
+    files = measure(
+        root,
+        scan.files,
+        cache,
+        max_pixels=options.max_pixels,
+        workers=options.workers,
+        progress=progress,
+        check_cancelled=check_cancelled,
+        counts=counts,
+    )
+    findings: list[Finding] = []
+    training: list[AuditedFile] = []
+    for entry in scan.files:
+        audited = files[entry.path]
+        if entry.path in excluded:
+            continue
+        findings.extend(image_findings(entry.path, audited.metrics, options.family))
+        if audited.is_image:
+            training.append(audited)
+    findings.extend(_link_findings(scan))
+    found, sidecars = caption_findings(
+        root,
+        [f.path for f in training],
+        scan.captions,
+        [entry.path for entry in scan.files],
+        options.trigger,
+        options.family,
+        settings,
+    )
+    findings.extend(found)
+    groups = find_groups(
+        [
+            HashedImage(
+                f.path, hex_to_int(f.metrics["phash"]), hex_to_int(f.metrics["dhash"]), f.identity
+            )
+            for f in training
+        ],
+        options.near_threshold,
+    )
+    findings.extend(duplicate_findings(groups, intentional, options.near_threshold))
+    findings.extend(
+        dataset_findings(
+            [(f.path, f.metrics) for f in training],
+            options.training_type,
+            options.family,
+            scan.junk,
+        )
+    )
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.subject == DATASET_SUBJECT, f.code))
+    stats = dataset_stats(scan, files, training, excluded, findings, groups, options)
+    return AuditReport(scan, files, findings, groups, stats, sidecars, counts)
+
+
+def _link_findings(scan: FolderScan) -> list[Finding]:
+    found = []
+    for link in scan.links:
+        if link.inside:
+            found.append(
+                finding(
+                    "file.symlink_inside",
+                    link.path,
+                    f"{link.path} is a link to {link.target}, another file of this folder.",
+                )
+            )
+        else:
+            found.append(
+                finding(
+                    "file.symlink_outside",
+                    link.path,
+                    f"{link.path} is a link to {link.target}, outside this folder; "
+                    "it was not followed.",
+                )
+            )
+    return found

@@ -1,0 +1,134 @@
+"""Findings about the caption sidecars that exist (writing captions is the caption
+phase's job; the audit checks what is there)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from app.dataset.checks import finding
+from app.dataset.files import FileEntry, caption_path_for
+from app.dataset.sidecar import CLIP_USABLE_TOKENS, Sidecar, read_sidecar
+from app.gates.result import Finding
+from app.paths import safe_join
+from app.settings import Settings
+
+# Flux reads prompts with T5 (512 tokens for dev); its CLIP part only gives the pooled
+# summary, so a caption longer than CLIP's 75 tokens is normal there.
+FLUX_T5_TOKENS = 512
+EXTENDED_TOKENS = 3 * CLIP_USABLE_TOKENS  # sd-scripts' --max_token_length 225
+_ENCODING_WORDS = {"cp1252": "Windows-1252 (Western European)", "latin-1": "Latin-1 (ISO 8859-1)"}
+
+
+def caption_findings(
+    root: Path,
+    images: Iterable[str],
+    captions: dict[str, FileEntry],
+    all_files: Iterable[str],
+    trigger: str,
+    family: str,
+    settings: Settings | None = None,
+) -> tuple[list[Finding], dict[str, Sidecar]]:
+    """Findings for the captions of ``images`` (the ones that will train) and for caption
+    files that belong to no file at all. Returns the sidecars read, by image path."""
+    found: list[Finding] = []
+    read: dict[str, Sidecar] = {}
+    for image in images:
+        caption = caption_path_for(image)
+        if caption not in captions:
+            found.append(
+                finding("caption.missing", image, f"{image} has no caption file ({caption}).")
+            )
+            continue
+        sidecar = read_sidecar(safe_join(root, caption), trigger, settings)
+        read[image] = sidecar
+        found.extend(_sidecar_findings(image, caption, sidecar, trigger, family))
+    owners = {caption_path_for(path) for path in all_files}
+    for caption in sorted(set(captions) - owners):
+        found.append(
+            finding("caption.orphan", caption, f"{caption} has no image with the same name.")
+        )
+    return found, read
+
+
+def _sidecar_findings(
+    image: str, caption: str, sidecar: Sidecar, trigger: str, family: str
+) -> list[Finding]:
+    # The subject is the image (what the artist sees); the message names the caption file.
+    found = []
+    if not sidecar.is_utf8:
+        found.append(
+            finding(
+                "caption.not_utf8",
+                image,
+                f"{caption} is not valid UTF-8; loragate read it as "
+                f"{_ENCODING_WORDS.get(sidecar.encoding, sidecar.encoding)}: "
+                f"“{sidecar.first_line[:80]}”.",
+            )
+        )
+    if sidecar.is_empty:
+        found.append(finding("caption.empty", image, f"{caption} is empty."))
+        return found
+    if not sidecar.first_line:
+        found.append(
+            finding(
+                "caption.empty",
+                image,
+                f"The first line of {caption} is empty, and trainers read only that line.",
+            )
+        )
+        return found
+    if not sidecar.trigger_in_first_line:
+        where = (
+            f" It is on line {sidecar.trigger_line}, which trainers never read."
+            if sidecar.trigger_line
+            else ""
+        )
+        found.append(
+            finding(
+                "caption.missing_trigger",
+                image,
+                f"{caption} does not contain the trigger word “{trigger}”.{where}",
+            )
+        )
+    if sidecar.extra_lines:
+        found.append(
+            finding(
+                "caption.multiline",
+                image,
+                f"{caption} has {sidecar.extra_lines + 1} lines; only the first is used.",
+            )
+        )
+    tokens = sidecar.tokens
+    if tokens is None:
+        return found
+    if family == "flux":
+        if tokens > FLUX_T5_TOKENS:
+            found.append(
+                finding(
+                    "caption.too_long",
+                    image,
+                    f"{caption} is about {tokens} tokens; Flux's T5 encoder reads "
+                    f"{FLUX_T5_TOKENS}.",
+                    why="Flux's T5 text encoder reads at most 512 tokens (FLUX.1-dev); the rest "
+                    "is cut.",
+                    fix="Shorten the caption.",
+                )
+            )
+    elif tokens > EXTENDED_TOKENS:
+        found.append(
+            finding(
+                "caption.far_too_long",
+                image,
+                f"{caption} is {tokens} CLIP tokens; at most {EXTENDED_TOKENS} can be read.",
+            )
+        )
+    elif tokens > CLIP_USABLE_TOKENS:
+        found.append(
+            finding(
+                "caption.too_long",
+                image,
+                f"{caption} is {tokens} CLIP tokens; CLIP reads {CLIP_USABLE_TOKENS} at a time.",
+            )
+        )
+    return found

@@ -1,0 +1,232 @@
+"""Measuring every file of a folder, fast: cached files are skipped, the rest are
+analysed in a process pool across the machine's cores, and only exact-duplicate
+candidates get the full decode their pixel hash needs.
+
+The pool uses the ``forkserver`` start method: the web server that runs audits is
+multi-threaded, and forking a threaded process can deadlock on a lock another thread
+held. The fork server imports the analysis code once; every worker forks from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from app.dataset.analyze import analyze_path, pixel_digest
+from app.dataset.cache import AuditedFile, MetricsCache
+from app.dataset.files import FileEntry
+from app.paths import safe_join
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+CheckCancelled = Callable[[], None]
+
+# Below this many files the pool's start-up costs more than it saves.
+INLINE_LIMIT = 8
+CHUNK = 4  # files per task: enough to amortise the round trip, small enough to balance
+STORE_EVERY = 0.5  # seconds between cache writes, so a cancelled audit keeps its work
+MAX_WORKERS = 8
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on (its CPU affinity), at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, cores))
+
+
+@cache
+def _pool_context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["app.dataset.analyze"])
+    return context
+
+
+_KNOWN: frozenset[str] = frozenset()
+
+
+def _init_worker(known: frozenset[str]) -> None:
+    global _KNOWN
+    _KNOWN = known
+
+
+def _analyze_batch(paths: list[str], max_pixels: int) -> list[dict[str, Any]]:
+    return [analyze_path(path, max_pixels, _KNOWN) for path in paths]
+
+
+def _pixel_batch(paths: list[str], max_pixels: int) -> list[str | None]:
+    return [pixel_digest(path, max_pixels) for path in paths]
+
+
+@dataclass
+class MeasureCounts:
+    cached: int = 0  # unchanged since the last audit: not read at all
+    reused: int = 0  # read and hashed, but that content was measured before
+    measured: int = 0  # decoded and measured now
+    pixel_hashed: int = 0  # fully decoded to compare pixels (duplicate candidates)
+
+
+def measure(
+    root: Path,
+    entries: Sequence[FileEntry],
+    cache: MetricsCache,
+    *,
+    max_pixels: int,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    check_cancelled: CheckCancelled | None = None,
+    counts: MeasureCounts | None = None,
+) -> dict[str, AuditedFile]:
+    """Measurements of every entry, from the cache where it is current."""
+    counts = counts if counts is not None else MeasureCounts()
+    report = progress or (lambda done, total, message: None)
+    stop = check_cancelled or (lambda: None)
+    results: dict[str, AuditedFile] = {}
+    todo: list[FileEntry] = []
+    for entry in entries:
+        hit = cache.lookup(entry)
+        if hit is not None:
+            results[entry.path] = hit
+        else:
+            todo.append(entry)
+    total = len(entries)
+    counts.cached = len(results)
+    report(len(results), total, f"Checking {len(todo)} new or changed files")
+    known = cache.known_sha256()
+    pending: list[AuditedFile] = []
+    last_store = time.monotonic()
+    paths = [str(safe_join(root, entry.path)) for entry in todo]
+    for entry, outcome in zip(
+        todo,
+        _run(_analyze_batch, paths, (max_pixels,), workers, stop, (known,)),
+        strict=True,
+    ):
+        metrics = outcome["metrics"]
+        if metrics is None:  # the same bytes were measured before under another name
+            metrics = cache.by_sha256(outcome["sha256"]) or {}
+            counts.reused += 1
+        else:
+            counts.measured += 1
+        audited = AuditedFile(entry.path, entry.size, entry.mtime_ns, outcome["sha256"], metrics)
+        results[entry.path] = audited
+        pending.append(audited)
+        if time.monotonic() - last_store >= STORE_EVERY:
+            cache.store(pending)
+            pending, last_store = [], time.monotonic()
+        report(len(results), total, "Checking images")
+    cache.store(pending)
+    counts.pixel_hashed = _pixel_hashes(root, results, cache, max_pixels, workers, report, stop)
+    return results
+
+
+def duplicate_candidates(results: dict[str, AuditedFile]) -> list[list[AuditedFile]]:
+    """Sets of decodable images with the same size and the same hashes: the only ones
+    that can hold exactly the same pixels."""
+    buckets: dict[tuple[Any, ...], list[AuditedFile]] = {}
+    for audited in results.values():
+        metrics = audited.metrics
+        if audited.is_image and metrics.get("phash"):
+            key = (metrics["width"], metrics["height"], metrics["phash"], metrics["dhash"])
+            buckets.setdefault(key, []).append(audited)
+    return [
+        files for files in buckets.values() if len(files) > 1 and len({f.sha256 for f in files}) > 1
+    ]
+
+
+def _pixel_hashes(
+    root: Path,
+    results: dict[str, AuditedFile],
+    cache: MetricsCache,
+    max_pixels: int,
+    workers: int | None,
+    report: Progress,
+    stop: CheckCancelled,
+) -> int:
+    missing = [f for group in duplicate_candidates(results) for f in group if not f.pixel_sha256]
+    if not missing:
+        return 0
+    report(0, len(missing), "Comparing the pixels of possible exact duplicates")
+    paths = [str(safe_join(root, f.path)) for f in missing]
+    for done, (audited, digest) in enumerate(
+        zip(missing, _run(_pixel_batch, paths, (max_pixels,), workers, stop, None), strict=True),
+        1,
+    ):
+        audited.pixel_sha256 = digest
+        report(done, len(missing), "Comparing the pixels of possible exact duplicates")
+    cache.store(missing)
+    return len(missing)
+
+
+def _run(
+    function: Callable[..., list[Any]],
+    paths: list[str],
+    args: tuple[Any, ...],
+    workers: int | None,
+    stop: CheckCancelled,
+    init_args: tuple[Any, ...] | None,
+) -> Iterator[Any]:
+    """``function`` over ``paths`` in chunks, results in input order, in a process pool
+    unless the job is small (or the pool cannot start: then in this process)."""
+    workers = workers or default_workers()
+    if workers <= 1 or len(paths) <= INLINE_LIMIT:
+        yield from _inline(function, paths, args, stop, init_args)
+        return
+    chunks = [paths[i : i + CHUNK] for i in range(0, len(paths), CHUNK)]
+    finished = 0
+    try:
+        executor = ProcessPoolExecutor(
+            max_workers=min(workers, len(chunks)),
+            mp_context=_pool_context(),
+            initializer=_init_worker if init_args is not None else None,
+            initargs=init_args or (),
+        )
+        try:
+            futures: list[Future[list[Any]]] = [
+                executor.submit(function, chunk, *args) for chunk in chunks
+            ]
+            for future in futures:
+                while True:
+                    stop()
+                    done, _ = wait([future], timeout=0.2, return_when=FIRST_COMPLETED)
+                    if done:
+                        break
+                results = future.result()
+                finished += 1
+                yield from results
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+    except BrokenProcessPool:
+        # A worker died (killed by the OOM killer, or a host that cannot start worker
+        # processes): finish here rather than lose the audit.
+        logger.warning("the audit's process pool broke; continuing in this process")
+        rest = [path for chunk in chunks[finished:] for path in chunk]
+        yield from _inline(function, rest, args, stop, init_args)
+
+
+def _inline(
+    function: Callable[..., list[Any]],
+    paths: list[str],
+    args: tuple[Any, ...],
+    stop: CheckCancelled,
+    init_args: tuple[Any, ...] | None,
+) -> Iterator[Any]:
+    if init_args is not None:
+        _init_worker(*init_args)
+    try:
+        for path in paths:
+            stop()
+            yield from function([path], *args)
+    finally:
+        _init_worker(frozenset())

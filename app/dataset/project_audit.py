@@ -1,0 +1,116 @@
+"""Gate 1's audit of a project's dataset: the folder audit on ``<project>/dataset/`` with
+the project's cache (its rows), its exclusions and its intentional duplicate groups; then
+the per-image results, the newly flagged images in the journal, and the gate result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app import journal
+from app.dataset.audit import AuditReport, audit_folder
+from app.dataset.fingerprint import project_parts
+from app.dataset.measure import CheckCancelled, Progress
+from app.dataset.records import (
+    ProjectCache,
+    audit_options,
+    excluded_paths,
+    intentional_groups,
+    load_rows,
+    project_scan,
+    sync_records,
+)
+from app.gates.result import Finding, GateResult, make_result
+from app.gates.store import record_result
+from app.models import DatasetImage
+from app.workspace import ProjectContext
+
+GATE = "dataset"
+
+
+@dataclass
+class ProjectAudit:
+    result: GateResult
+    report: AuditReport
+    rows: dict[str, DatasetImage]
+
+
+def current_parts(ctx: ProjectContext) -> dict[str, str]:
+    """The gate's fingerprint of the dataset as it is now (reads only)."""
+    rows = {row.path: row for row in load_rows(ctx)}
+    return project_parts(project_scan(ctx), audit_options(ctx), rows, intentional_groups(ctx, rows))
+
+
+def audit_project(
+    ctx: ProjectContext,
+    *,
+    progress: Progress | None = None,
+    check_cancelled: CheckCancelled | None = None,
+    workers: int | None = None,
+) -> ProjectAudit:
+    """Judge the dataset as it is now. Updates the cache rows; records nothing else."""
+    scan = project_scan(ctx)
+    options = audit_options(ctx, workers=workers)
+    rows = sync_records(ctx, scan)
+    intentional = intentional_groups(ctx, rows)
+    parts = project_parts(scan, options, rows, intentional)
+    cache = ProjectCache(ctx, rows)
+    report = audit_folder(
+        scan.root,
+        options,
+        cache,
+        excluded=excluded_paths(rows),
+        intentional=intentional,
+        scan=scan,
+        settings=ctx.settings,
+        progress=progress,
+        check_cancelled=check_cancelled,
+    )
+    result = make_result(GATE, report.findings, parts, report.stats)
+    return ProjectAudit(result, report, cache.rows)
+
+
+def run_project_audit(
+    ctx: ProjectContext,
+    *,
+    progress: Progress | None = None,
+    check_cancelled: CheckCancelled | None = None,
+    workers: int | None = None,
+) -> ProjectAudit:
+    """Audit, remember each image's findings, journal what is newly flagged, and store
+    the gate result (which journals the verdict)."""
+    audit = audit_project(ctx, progress=progress, check_cancelled=check_cancelled, workers=workers)
+    _record_image_findings(ctx, audit)
+    record_result(ctx, audit.result)
+    return audit
+
+
+def _record_image_findings(ctx: ProjectContext, audit: ProjectAudit) -> None:
+    by_path: dict[str, list[Finding]] = {}
+    for found in audit.result.findings:
+        for path in found.subject.split(", "):
+            if path in audit.rows:
+                by_path.setdefault(path, []).append(found)
+    with ctx.workspace.db.writing() as session:
+        for path, row in audit.rows.items():
+            findings = by_path.get(path, [])
+            codes = sorted({f.code for f in findings})
+            if codes == sorted(row.finding_codes):
+                continue
+            new = [
+                f
+                for f in findings
+                if f.code not in row.finding_codes and f.severity in ("block", "warn")
+            ]
+            row = session.merge(row)
+            row.finding_codes = codes
+            session.add(row)
+            audit.rows[path] = row
+            if new:
+                journal.record(
+                    session,
+                    ctx.project,
+                    ctx.dir,
+                    "image.flagged",
+                    f"Flagged {path}: " + " ".join(f.message for f in new),
+                    {"path": path, "codes": [f.code for f in new]},
+                )

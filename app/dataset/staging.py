@@ -1,0 +1,169 @@
+"""Unpacking what arrives over HTTP (a zip, or files dropped in the browser) into a
+staging folder under the data folder, from which ``import_folder`` copies it.
+
+Zip guards, all decided before a byte is written:
+- zip slip: every entry name goes through ``safe_join`` (``../``, absolute paths,
+  backslashes, NUL bytes are refused), and one bad name refuses the whole archive;
+- zip bomb: the number of entries, the total uncompressed size and the compression ratio
+  (per entry and overall) are capped by ``Settings``; while extracting, the bytes
+  actually written are counted too, since a header can lie;
+- links stored in the archive and encrypted entries are skipped and listed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from app.paths import UnsafePathError, safe_join
+from app.settings import Settings
+
+CHUNK = 1 << 20
+# Small entries compress extremely well when they are text or flat images; the ratio is
+# only a bomb signal for entries that also inflate to something large.
+RATIO_MIN_BYTES = 1 << 20
+
+
+class ArchiveRefused(ValueError):
+    """The archive is refused as a whole; the message says why."""
+
+
+class UploadTooLarge(ValueError):
+    pass
+
+
+@dataclass
+class Unpacked:
+    files: int = 0
+    bytes: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)  # path, why
+
+
+def new_staging(settings: Settings) -> Path:
+    folder = settings.data_dir / "staging" / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return folder
+
+
+def remove_staging(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_archive(archive: zipfile.ZipFile, staging: Path, settings: Settings) -> None:
+    """Refuse the archive before extracting anything."""
+    entries = archive.infolist()
+    if len(entries) > settings.max_zip_entries:
+        raise ArchiveRefused(
+            f"The zip holds {len(entries):,} entries; loragate accepts at most "
+            f"{settings.max_zip_entries:,} in one archive."
+        )
+    total = sum(entry.file_size for entry in entries)
+    if total > settings.max_zip_uncompressed_bytes:
+        raise ArchiveRefused(
+            f"The zip would unpack to {_size(total)}, more than the "
+            f"{_size(settings.max_zip_uncompressed_bytes)} loragate accepts. "
+            "Split it into smaller archives."
+        )
+    compressed = sum(entry.compress_size for entry in entries)
+    if total > RATIO_MIN_BYTES and total > compressed * settings.max_zip_ratio:
+        raise ArchiveRefused(
+            f"The zip unpacks to {total / max(compressed, 1):,.0f} times its size, which is "
+            "how zip bombs behave (images barely compress). It was not unpacked."
+        )
+    for entry in entries:
+        try:
+            safe_join(staging, entry.filename)
+        except UnsafePathError:
+            raise ArchiveRefused(
+                f"The zip contains “{entry.filename}”, a path that would be written outside "
+                "the folder it is unpacked into (a “zip slip”). It was not unpacked."
+            ) from None
+        if (
+            entry.file_size > RATIO_MIN_BYTES
+            and entry.file_size > max(entry.compress_size, 1) * settings.max_zip_ratio
+        ):
+            raise ArchiveRefused(
+                f"“{entry.filename}” in the zip unpacks to "
+                f"{entry.file_size / max(entry.compress_size, 1):,.0f} times its size, which "
+                "is how zip bombs behave. The zip was not unpacked."
+            )
+
+
+def unpack_zip(archive_path: Path | BinaryIO, staging: Path, settings: Settings) -> Unpacked:
+    try:
+        archive = zipfile.ZipFile(archive_path)
+    except (zipfile.BadZipFile, OSError):
+        raise ArchiveRefused("The uploaded file is not a zip archive (or it is damaged).") from None
+    unpacked = Unpacked()
+    with archive:
+        check_archive(archive, staging, settings)
+        budget = settings.max_zip_uncompressed_bytes
+        for entry in archive.infolist():
+            target = safe_join(staging, entry.filename)
+            mode = entry.external_attr >> 16
+            if entry.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            if stat.S_ISLNK(mode):
+                unpacked.skipped.append({"path": entry.filename, "why": "a link: not followed"})
+                continue
+            if entry.flag_bits & 0x1:
+                unpacked.skipped.append({"path": entry.filename, "why": "encrypted"})
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with archive.open(entry) as source, open(target, "xb") as output:
+                    written = _copy_limited(source, output, min(budget, entry.file_size))
+            except FileExistsError:
+                unpacked.skipped.append({"path": entry.filename, "why": "a duplicate entry"})
+                continue
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                target.unlink(missing_ok=True)
+                unpacked.skipped.append({"path": entry.filename, "why": f"damaged ({exc})"})
+                continue
+            except UploadTooLarge:
+                raise ArchiveRefused(
+                    f"“{entry.filename}” unpacks to more than its header announced. The zip "
+                    "was not imported."
+                ) from None
+            budget -= written
+            unpacked.files += 1
+            unpacked.bytes += written
+    return unpacked
+
+
+def save_stream(source: BinaryIO, staging: Path, relative: str, remaining: int) -> int:
+    """Write one uploaded file under ``staging`` (its path through safe_join), refusing
+    to go past ``remaining`` bytes. Returns the bytes written."""
+    target = safe_join(staging, relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as output:
+        try:
+            return _copy_limited(source, output, remaining)
+        except UploadTooLarge:
+            output.close()
+            target.unlink(missing_ok=True)
+            raise
+
+
+def _copy_limited(source: BinaryIO, output: BinaryIO, limit: int) -> int:
+    written = 0
+    while block := source.read(CHUNK):
+        written += len(block)
+        if written > limit:
+            raise UploadTooLarge()
+        output.write(block)
+    return written
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 1024 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count} bytes"

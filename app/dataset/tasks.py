@@ -1,0 +1,102 @@
+"""The dataset's background work, as job functions for ``app.jobs.JobRunner``: import
+(from a folder, or from a staging folder a zip or an upload was unpacked into) followed
+by the audit, and the audit alone. Each records what it did in the journal and returns
+what the page shows when the job is done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app import journal
+from app.dataset.importer import ImportReport, import_folder
+from app.dataset.inventory import dataset_dir
+from app.dataset.project_audit import ProjectAudit, run_project_audit
+from app.dataset.staging import remove_staging
+from app.jobs import JobHandle, Work
+from app.workspace import ProjectContext
+
+IMPORT_JOB = "dataset.import"
+AUDIT_JOB = "dataset.audit"
+
+
+def audit_summary(audit: ProjectAudit) -> dict[str, Any]:
+    result = audit.result
+    return {
+        "verdict": result.verdict,
+        "block": sum(1 for f in result.findings if f.severity == "block"),
+        "warn": sum(1 for f in result.findings if f.severity == "warn"),
+        "images": result.stats.get("included", 0),
+    }
+
+
+def import_project_files(
+    ctx: ProjectContext,
+    source: Path,
+    *,
+    label: str,
+    handle: JobHandle | None = None,
+    skipped: list[dict[str, str]] | None = None,
+) -> ImportReport:
+    report = import_folder(
+        source,
+        dataset_dir(ctx),
+        max_pixels=ctx.settings.max_image_pixels,
+        label=label,
+        progress=handle.progress if handle else None,
+        check_cancelled=handle.raise_if_cancelled if handle else None,
+    )
+    report.refused[:0] = skipped or []
+    with ctx.workspace.db.writing() as session:
+        journal.record(
+            session,
+            ctx.project,
+            ctx.dir,
+            "dataset.import",
+            report.summary(),
+            {
+                "source": report.source,
+                "images": len(report.images),
+                "captions": len(report.captions),
+                "junk": report.junk,
+                "refused": report.refused,
+                "renamed": report.renamed,
+            },
+        )
+    return report
+
+
+def import_task(
+    ctx: ProjectContext,
+    source: Path,
+    *,
+    label: str,
+    staging: Path | None = None,
+    skipped: list[dict[str, str]] | None = None,
+) -> Work:
+    """Import from ``source`` (removed afterwards when it is a staging folder), then audit."""
+
+    def work(handle: JobHandle) -> dict[str, Any]:
+        try:
+            report = import_project_files(ctx, source, label=label, handle=handle, skipped=skipped)
+        finally:
+            if staging is not None:
+                remove_staging(staging)
+        audit = run_project_audit(
+            ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
+        )
+        handle.progress(1, 1, "Done")
+        return {"import": report.to_json(), "audit": audit_summary(audit)}
+
+    return work
+
+
+def audit_task(ctx: ProjectContext) -> Work:
+    def work(handle: JobHandle) -> dict[str, Any]:
+        audit = run_project_audit(
+            ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
+        )
+        handle.progress(1, 1, "Done")
+        return {"audit": audit_summary(audit)}
+
+    return work

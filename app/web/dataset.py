@@ -1,0 +1,297 @@
+"""The dataset pages: Import (phase 2: a folder path, a zip upload, files dropped in the
+browser), Audit (phase 3: progress, findings, duplicates, stats, every image) and the
+Gate 1 report.
+
+HTMX contract:
+- POST .../dataset/import/folder|zip|files → 303 to the import page (``HX-Redirect``
+  for HTMX), where the import-and-audit job's progress shows; a refused import answers
+  422/413 with the import page and the reason (a toast for HTMX).
+- POST .../audit/run → 303 (``HX-Redirect``) to the audit page showing the job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from app.dataset.importer import ImportRefused, validate_source
+from app.dataset.inventory import dataset_dir
+from app.dataset.records import load_rows
+from app.dataset.staging import (
+    ArchiveRefused,
+    UploadTooLarge,
+    new_staging,
+    remove_staging,
+    save_stream,
+    unpack_zip,
+)
+from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB, audit_task, import_task
+from app.intent import MODEL_FAMILIES
+from app.jobs import JobBusy, Work
+from app.paths import UnsafePathError
+from app.web.dataset_view import audit_view
+from app.web.deps import ProjectDep
+from app.web.jobs import JobsDep
+from app.web.templating import is_htmx, render, toast
+from app.workspace import ProjectContext
+
+router = APIRouter()
+
+
+def _redirect(request: Request, name: str, slug: str) -> Response:
+    url = str(request.url_for(name, slug=slug))
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def _start(ctx: ProjectContext, jobs: JobsDep, kind: str, work: Work, title: str) -> None:
+    running = jobs.active(None, ctx.project.id)
+    if running is not None:
+        raise JobBusy(running)
+    jobs.start(kind, work, project_id=ctx.project.id, title=title)
+
+
+def _import_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str, Any]:
+    rows = load_rows(ctx)
+    last = jobs.latest(IMPORT_JOB, ctx.project.id)
+    return {
+        "project": ctx.project,
+        "active_job": jobs.active(None, ctx.project.id),
+        "last_import": last.result.get("import") if last and last.state == "done" else None,
+        # A failed, cancelled or interrupted import says so until the next one.
+        "last_job": last if last and last.state not in ("done", "queued", "running") else None,
+        "last_audit": last.result.get("audit") if last and last.state == "done" else None,
+        "image_count": len(rows),
+        "included_count": sum(1 for row in rows if row.included),
+        "dataset_path": dataset_dir(ctx),
+        "limits": ctx.settings,
+        "error": None,
+        "source": "",
+    } | extra
+
+
+def _refuse(
+    request: Request,
+    ctx: ProjectContext,
+    jobs: JobsDep,
+    message: str,
+    status: int = 422,
+    *,
+    source: str = "",
+) -> Response:
+    """The import page again with the reason (what was typed kept), or a toast."""
+    if is_htmx(request):
+        return toast(request, message, status_code=status)
+    context = _import_context(ctx, jobs, error=message, source=source)
+    return render(request, "dataset/import.html", context, status_code=status)
+
+
+@router.get("/projects/{slug}/dataset", response_class=HTMLResponse, name="phase_import")
+def import_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Import images three ways; the running import's progress; the last import's report."""
+    return render(request, "dataset/import.html", _import_context(ctx, jobs))
+
+
+@router.post("/projects/{slug}/dataset/import/folder", response_class=HTMLResponse)
+def import_from_folder(
+    request: Request, ctx: ProjectDep, jobs: JobsDep, source: Annotated[str, Form()] = ""
+) -> Response:
+    """Copy a folder of this computer into the dataset, then audit."""
+    try:
+        folder = validate_source(source, dataset_dir(ctx))
+        _start(
+            ctx,
+            jobs,
+            IMPORT_JOB,
+            import_task(ctx, folder, label=str(folder)),
+            f"Importing {folder.name} and auditing",
+        )
+    except ImportRefused as exc:
+        return _refuse(request, ctx, jobs, str(exc), source=source)
+    except JobBusy as exc:
+        return _refuse(request, ctx, jobs, _busy(exc), 409, source=source)
+    return _redirect(request, "phase_import", ctx.project.slug)
+
+
+def _busy(exc: JobBusy) -> str:
+    return f"{exc} Wait for it to finish (or cancel it), then try again."
+
+
+def _upload_refusal(request: Request, ctx: ProjectContext, jobs: JobsDep) -> Response | None:
+    """Refuse an upload from its Content-Length, before reading a byte of it."""
+    limit = ctx.settings.max_upload_bytes
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        message = "The upload did not say how large it is; loragate needs that to accept it."
+        return _refuse(request, ctx, jobs, message, 411)
+    if int(length) > limit:
+        message = (
+            f"The upload is {int(length) / 1024**2:,.0f} MB; loragate accepts at most "
+            f"{limit / 1024**2:,.0f} MB at once. Import the folder by its path instead, or "
+            "upload in parts."
+        )
+        return _refuse(request, ctx, jobs, message, 413)
+    return None
+
+
+def _start_staged_import(
+    ctx: ProjectContext,
+    jobs: JobsDep,
+    staging: Path,
+    *,
+    label: str,
+    title: str,
+    skipped: list[dict[str, str]],
+) -> None:
+    """Import what was unpacked into ``staging`` (removed afterwards, or now on refusal)."""
+    try:
+        _start(
+            ctx,
+            jobs,
+            IMPORT_JOB,
+            import_task(ctx, staging, label=label, staging=staging, skipped=skipped),
+            title,
+        )
+    except JobBusy:
+        remove_staging(staging)
+        raise
+
+
+@router.post("/projects/{slug}/dataset/import/zip", response_class=HTMLResponse)
+async def import_from_zip(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Unpack an uploaded zip (with zip-slip and zip-bomb guards), import it, audit."""
+    refusal = _upload_refusal(request, ctx, jobs)
+    if refusal is not None:
+        return refusal
+    form = await request.form(max_files=1, max_fields=10)
+    upload = form.get("archive")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _refuse(request, ctx, jobs, "Choose a .zip file to upload.")
+    staging = new_staging(ctx.settings)
+    try:
+        unpacked = await run_in_threadpool(unpack_zip, upload.file, staging, ctx.settings)
+        _start_staged_import(
+            ctx,
+            jobs,
+            staging,
+            label=f"the zip {upload.filename}",
+            title=f"Importing {upload.filename} and auditing",
+            skipped=unpacked.skipped,
+        )
+    except ArchiveRefused as exc:
+        remove_staging(staging)
+        return _refuse(request, ctx, jobs, str(exc))
+    except JobBusy as exc:
+        return _refuse(request, ctx, jobs, _busy(exc), 409)
+    finally:
+        await upload.close()
+    return _redirect(request, "phase_import", ctx.project.slug)
+
+
+@router.post("/projects/{slug}/dataset/import/files", response_class=HTMLResponse)
+async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Files dropped (or picked) in the browser: streamed to disk, then imported and audited.
+    ``paths`` (JSON list, optional) gives each file's path inside a dropped folder."""
+    settings = ctx.settings
+    refusal = _upload_refusal(request, ctx, jobs)
+    if refusal is not None:
+        return refusal
+    form = await request.form(
+        max_files=settings.max_upload_files,
+        max_fields=settings.max_upload_files + 10,
+        max_part_size=16 * 1024**2,
+    )
+    uploads = [item for item in form.getlist("files") if isinstance(item, UploadFile)]
+    if not uploads:
+        return _refuse(request, ctx, jobs, "No files arrived. Drop images (or a folder) again.")
+    try:
+        paths = json.loads(str(form.get("paths") or "[]"))
+    except json.JSONDecodeError:
+        paths = []
+    if not isinstance(paths, list) or len(paths) != len(uploads):
+        paths = [upload.filename or f"upload-{i}" for i, upload in enumerate(uploads)]
+    staging = new_staging(settings)
+    try:
+        skipped = await run_in_threadpool(
+            _save_uploads, uploads, [str(p) for p in paths], staging, settings.max_upload_bytes
+        )
+        _start_staged_import(
+            ctx,
+            jobs,
+            staging,
+            label=f"{len(uploads)} file{'s' if len(uploads) != 1 else ''} from the browser",
+            title="Importing dropped files and auditing",
+            skipped=skipped,
+        )
+    except UploadTooLarge:
+        remove_staging(staging)
+        return _refuse(request, ctx, jobs, "The upload is larger than loragate accepts.", 413)
+    except JobBusy as exc:
+        return _refuse(request, ctx, jobs, _busy(exc), 409)
+    finally:
+        for upload in uploads:
+            await upload.close()
+    return _redirect(request, "phase_import", ctx.project.slug)
+
+
+def _save_uploads(
+    uploads: list[UploadFile], paths: list[str], staging: Path, limit: int
+) -> list[dict[str, str]]:
+    skipped = []
+    remaining = limit
+    for upload, path in zip(uploads, paths, strict=True):
+        try:
+            remaining -= save_stream(upload.file, staging, path, remaining)
+        except UnsafePathError:
+            skipped.append({"path": path, "why": "a path that leaves its folder: refused"})
+        except FileExistsError:
+            skipped.append({"path": path, "why": "sent twice"})
+    return skipped
+
+
+@router.get("/projects/{slug}/audit", response_class=HTMLResponse, name="phase_audit")
+def audit_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Findings by severity with thumbnails, duplicate groups, stats, include/exclude."""
+    family = MODEL_FAMILIES.get(ctx.project.model_family)
+    view = audit_view(ctx)
+    last = jobs.latest(AUDIT_JOB, ctx.project.id)
+    if last is not None and (
+        last.state in ("done", "queued", "running")
+        or (view.state.record and last.updated_at <= view.state.record.created_at)
+    ):
+        last = None  # only an audit that failed or stopped after the latest result is news
+    context = view.as_context() | {
+        "project": ctx.project,
+        "family_title": family.title if family else ctx.project.model_family,
+        "active_job": jobs.active(None, ctx.project.id),
+        "last_job": last,
+    }
+    return render(request, "dataset/audit.html", context)
+
+
+@router.post("/projects/{slug}/audit/run", response_class=HTMLResponse)
+def run_audit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Audit the dataset again in the background."""
+    try:
+        _start(ctx, jobs, AUDIT_JOB, audit_task(ctx), "Auditing the dataset")
+    except JobBusy as exc:
+        if is_htmx(request):
+            return toast(request, _busy(exc), status_code=409)
+    return _redirect(request, "phase_audit", ctx.project.slug)
+
+
+@router.get("/projects/{slug}/gates/dataset", response_class=HTMLResponse, name="gate_dataset")
+def gate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Gate 1's report: GO or NO-GO, every blocking finding with why and how to fix it."""
+    context = audit_view(ctx).as_context() | {
+        "project": ctx.project,
+        "active_job": jobs.active(None, ctx.project.id),
+    }
+    return render(request, "dataset/gate.html", context)

@@ -1,0 +1,120 @@
+"""`loragate audit DIR` and `loragate duplicates DIR` as real subprocesses: exit codes
+0/1/2 and the --json shapes the issue specifies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.settings import Settings
+from tests.cli.conftest import CliRunner
+from tests.dataset import builders as b
+
+FINDING_KEYS = {"code", "severity", "subject", "message", "why", "fix", "source"}
+
+
+def _folder(root: Path, *, problems: bool) -> Path:
+    for seed in range(5):
+        b.save(b.photo(900 + seed, (512, 512)), root / "5_teapot" / f"{seed}.png")
+        (root / "5_teapot" / f"{seed}.txt").write_text(f"zkpot, angle {seed}")
+    if problems:
+        b.save(b.photo(900, (512, 512)), root / "5_teapot" / "copy.bmp")
+        (root / "5_teapot" / "copy.txt").write_text("zkpot")
+        b.truncated_jpeg(root / "5_teapot" / "broken.jpg")
+        (root / "5_teapot" / "broken.txt").write_text("zkpot")
+        (root / "5_teapot" / "nocap.png").write_bytes((root / "5_teapot" / "1.png").read_bytes())
+    return root
+
+
+def test_audit_json_shape_and_blocking_exit(
+    cli: CliRunner, tmp_path: Path, settings: Settings
+) -> None:
+    folder = _folder(tmp_path / "set", problems=True)
+    before = b.tree_digest(folder)
+    args = ("audit", str(folder), "--type", "object", "--trigger", "zkpot", "--family", "sd15")
+    result = cli(*args, "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) == {"gate", "verdict", "findings", "stats", "fingerprint"}
+    assert (report["gate"], report["verdict"]) == ("dataset", "block")
+    assert all(set(finding) == FINDING_KEYS for finding in report["findings"])
+    by_code = {f["code"]: f for f in report["findings"]}
+    assert by_code["image.truncated"]["subject"] == "5_teapot/broken.jpg"
+    assert by_code["caption.missing"]["subject"] == "5_teapot/nocap.png"
+    # A duplicate finding names every member of its group (nocap.png is a copy of 1.png).
+    assert sorted(f["subject"] for f in report["findings"] if f["code"] == "duplicate.exact") == [
+        "5_teapot/0.png, 5_teapot/copy.bmp",
+        "5_teapot/1.png, 5_teapot/nocap.png",
+    ]
+    assert report["stats"]["files"] == 8 and len(report["fingerprint"]) == 64
+    assert b.tree_digest(folder) == before
+    assert (settings.data_dir / "audit-cache.sqlite").is_file()
+
+    again = cli(*args, "--json")  # from the cache, same answer
+    assert json.loads(again.stdout)["fingerprint"] == report["fingerprint"]
+
+
+def test_audit_passes_with_warnings_and_speaks_plainly(cli: CliRunner, tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "clean", problems=False)
+    result = cli("audit", str(folder), "--type", "object", "--trigger", "zkpot", "--family", "sd15")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Gate 1 · Dataset PASSES WITH WARNINGS: 5 images to train" in result.stdout
+    assert "sources recommend 10–40" in result.stdout
+
+
+def test_usage_errors_exit_2(cli: CliRunner, tmp_path: Path) -> None:
+    missing = cli(
+        "audit", str(tmp_path / "nope"), "--type", "style", "--trigger", "z", "--family", "sdxl"
+    )
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
+    threshold = cli("duplicates", str(tmp_path), "--threshold", "65")
+    assert threshold.returncode == 2 and "--threshold must be between 0 and 32" in threshold.stderr
+    assert "Traceback" not in missing.stderr + threshold.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("audit", "{folder}", "--type", "painting", "--trigger", "zk", "--family", "sdxl"),
+        ("audit", "{folder}", "--type", "style", "--family", "sdxl"),
+        ("audit", "{folder}", "--type", "style", "--trigger", " ", "--family", "sdxl"),
+        ("duplicates", "{file}"),
+        ("duplicates", "{folder}", "--workers", "0"),
+    ],
+)
+def test_more_usage_errors_exit_2(
+    tmp_path: Path, args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same entry point in-process (argparse's and fail_usage's exits)."""
+    (tmp_path / "file.png").write_bytes(b"x")
+    values = {"folder": str(tmp_path), "file": str(tmp_path / "file.png")}
+    with pytest.raises(SystemExit) as exit_info:
+        main([arg.format(**values) for arg in args])
+    assert exit_info.value.code == 2 and capsys.readouterr().err.strip()
+
+
+def test_duplicates_lists_the_groups(cli: CliRunner, tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "set", problems=True)
+    result = cli("duplicates", str(folder), "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert set(report) == {"threshold", "images", "groups"} and report["threshold"] == 10
+    members = sorted(group["members"] for group in report["groups"])
+    assert members == [
+        ["5_teapot/0.png", "5_teapot/copy.bmp"],
+        ["5_teapot/1.png", "5_teapot/nocap.png"],
+    ]
+    assert {group["kind"] for group in report["groups"]} == {"exact"}
+    clean = cli("duplicates", str(_folder(tmp_path / "clean", problems=False)), "--threshold", "4")
+    assert clean.returncode == 0 and "No duplicates among 5 images (threshold 4)" in clean.stdout
+
+
+def test_the_cli_constants_match_the_audit() -> None:
+    from app.cli import audit
+    from app.dataset import duplicates
+
+    assert audit.DEFAULT_NEAR_THRESHOLD == duplicates.DEFAULT_NEAR_THRESHOLD
+    assert audit.MAX_THRESHOLD == duplicates.MAX_THRESHOLD

@@ -1,0 +1,74 @@
+"""Caption sidecars read as trainers read them, and the findings about them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.dataset.caption_checks import caption_findings
+from app.dataset.files import FileEntry
+from app.dataset.sidecar import decode_caption, has_trigger, parse_sidecar
+
+
+def test_encodings_are_never_a_crash_and_say_what_was_assumed() -> None:
+    assert decode_caption("zk, café".encode()) == ("zk, café", "utf-8")
+    assert decode_caption(b"\xef\xbb\xbfzk, bom") == ("zk, bom", "utf-8")
+    assert decode_caption("zk, café".encode("cp1252")) == ("zk, café", "cp1252")
+    # 0x81 is undefined in Windows-1252: only Latin-1 accepts it.
+    assert decode_caption(b"zk \x81 odd")[1] == "latin-1"
+
+
+def test_trigger_is_a_whole_word_on_the_first_line() -> None:
+    assert has_trigger("ZkMira, standing", "zkmira")
+    assert not has_trigger("zkmiras standing", "zkmira")
+    assert has_trigger("a photo of mira-kz.", "mira-kz")
+    sidecar = parse_sidecar(b"a portrait\nzkmira, red scarf\n", "zkmira")
+    assert not sidecar.trigger_in_first_line and sidecar.trigger_line == 2
+    assert sidecar.first_line == "a portrait" and sidecar.extra_lines == 1
+
+
+def test_tokens_are_counted_with_the_real_clip_tokenizer(settings) -> None:  # type: ignore[no-untyped-def]
+    short = parse_sidecar(b"zk, a cat", "zk", settings)
+    assert short.tokens is None  # too short to reach 75: the tokenizer is not loaded
+    text = "zk, " + ", ".join(f"detail{i}" for i in range(40))
+    assert parse_sidecar(text.encode(), "zk", settings).tokens > 75
+
+
+def _entries(root: Path, names: list[str]) -> dict[str, FileEntry]:
+    return {name: FileEntry(name, (root / name).stat().st_size, 0) for name in names}
+
+
+def test_caption_findings_for_every_case(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    files = {
+        "ok.txt": b"zk, a cat on a mat",
+        "empty.txt": b"\n\n",
+        "blank_first.txt": b"\nzk, below\n",
+        "far.txt": ("zk, " + ", ".join(["red scarf standing"] * 80)).encode(),  # ~320 tokens
+        "stray.txt": b"zk, nothing here",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    images = ["ok.png", "missing.png", "empty.png", "blank_first.png", "far.png"]
+    found, read = caption_findings(
+        tmp_path, images, _entries(tmp_path, list(files)), images, "zk", "sdxl", settings
+    )
+    codes = {(f.code, f.subject) for f in found}
+    assert ("caption.missing", "missing.png") in codes
+    assert ("caption.empty", "empty.png") in codes
+    assert ("caption.empty", "blank_first.png") in codes
+    assert ("caption.far_too_long", "far.png") in codes
+    assert ("caption.orphan", "stray.txt") in codes
+    assert not any(subject == "ok.png" for _, subject in codes)
+    assert set(read) == {"ok.png", "empty.png", "blank_first.png", "far.png"}
+    # Flux reads with T5 (512 tokens): the same caption is fine there.
+    flux, _ = caption_findings(
+        tmp_path, ["far.png"], _entries(tmp_path, ["far.txt"]), ["far.png"], "zk", "flux", settings
+    )
+    assert flux == []
+
+
+def test_token_limits_match_the_tokenizer_module() -> None:
+    from app.clip_tokenizer import EXTENDED_USABLE_TOKENS, USABLE_TOKENS
+    from app.dataset.caption_checks import EXTENDED_TOKENS
+    from app.dataset.sidecar import CLIP_USABLE_TOKENS
+
+    assert (CLIP_USABLE_TOKENS, EXTENDED_TOKENS) == (USABLE_TOKENS, EXTENDED_USABLE_TOKENS)

@@ -1,0 +1,312 @@
+"""The dataset pages over HTTP.
+
+HTMX contract checked here:
+- POST /projects/{slug}/dataset/import/folder|zip|files → 303 to the import page (or
+  HX-Redirect), 422/413 with the reason when refused (a toast for HTMX)
+- GET /projects/{slug}/jobs/{id}?watching=1 → progress partial; HX-Refresh once finished
+- POST /projects/{slug}/duplicates/keep|intentional|threshold, .../images/{id}/included
+  → the #audit-body partial (HTMX) or 303; 400 with a toast when refused
+- GET /projects/{slug}/images/{id}/thumb → WebP by id, ETag + Cache-Control, 304
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.dataset.inventory import dataset_dir, inventory
+from app.dataset.project_audit import run_project_audit
+from app.dataset.records import load_rows
+from app.dataset.tasks import IMPORT_JOB
+from app.jobs import JobHandle
+from app.main import create_app
+from app.models import Job, Project
+from app.projects import create_project
+from app.settings import Settings
+from app.workspace import Workspace
+from tests.conftest import BASE_URL
+from tests.dataset import builders as b
+
+HX = {"hx-request": "true"}
+TRIGGER = "zkmira"
+
+
+@pytest.fixture
+def mira(workspace: Workspace, make_intent) -> Project:  # type: ignore[no-untyped-def]
+    project, _ = create_project(
+        workspace,
+        make_intent(
+            name="Mira",
+            training_type="character",
+            trigger_word=TRIGGER,
+            model_family="sd15",
+            caption_format="booru",
+        ),
+    )
+    return project
+
+
+def source_folder(root: Path) -> Path:
+    for seed in range(5):
+        b.save(b.photo(700 + seed, (512, 512)), root / "8_mira" / f"{seed}.png")
+        (root / "8_mira" / f"{seed}.txt").write_text(f"{TRIGGER}, pose {seed}")
+    b.save(b.photo(700, (512, 512)), root / "8_mira" / "copy.bmp")  # same pixels as 0.png
+    (root / "8_mira" / "copy.txt").write_text(TRIGGER)
+    (root / "8_mira" / "readme.jpg").write_text("not an image")
+    (root / ".DS_Store").write_bytes(b"junk")
+    return root
+
+
+def finish(client: TestClient, project: Project) -> Job:
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    job = jobs.latest(IMPORT_JOB, project.id)
+    assert job is not None
+    finished = jobs.wait(job.id, 60)
+    assert finished.state == "done", finished.error
+    return finished
+
+
+def test_pages_are_linked_from_the_overview(client: TestClient, mira: Project) -> None:
+    overview = client.get("/projects/mira").text
+    for path in ("/projects/mira/dataset", "/projects/mira/audit", "/projects/mira/gates/dataset"):
+        assert f'href="{BASE_URL}{path}"' in overview
+    page = client.get("/projects/mira/dataset").text
+    assert 'id="import-folder"' in page and 'name="archive"' in page and "data-dropzone" in page
+    assert "/static/dataset.js" in page
+    assert "has not been audited yet" in client.get("/projects/mira/audit").text
+    assert "NOT RUN" in client.get("/projects/mira/gates/dataset").text
+
+
+def test_folder_import_then_audit_findings_thumbnails_and_gate(
+    client: TestClient, mira: Project, tmp_path: Path, workspace: Workspace
+) -> None:
+    source = source_folder(tmp_path / "source")
+    before = b.tree_digest(source)
+    response = client.post(
+        "/projects/mira/dataset/import/folder", data={"source": str(source)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{BASE_URL}/projects/mira/dataset"
+    job = finish(client, mira)
+    assert job.result["import"]["images"] == [f"8_mira/{n}.png" for n in range(5)] + [
+        "8_mira/copy.bmp"
+    ]
+    assert b.tree_digest(source) == before
+
+    report = client.get("/projects/mira/dataset").text
+    assert "Imported 6 images and 6 captions" in report
+    assert "readme.jpg" in report and "not an image: text" in report
+    assert ".DS_Store" in report
+
+    audit = client.get("/projects/mira/audit").text
+    assert 'data-kind="exact"' in audit and "Keep this one" in audit
+    assert "8_mira/0.png, 8_mira/copy.bmp" in audit
+    assert 'id="resolution-histogram"' in audit and 'id="aspect-buckets"' in audit
+
+    ctx = workspace.context(mira)
+    row = next(r for r in load_rows(ctx) if r.path == "8_mira/0.png")
+    assert f"/projects/mira/images/{row.id}/thumb?v={row.sha256[:12]}" in audit
+    thumb = client.get(f"/projects/mira/images/{row.id}/thumb")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/webp"
+    assert thumb.content[:4] == b"RIFF" and "max-age" in thumb.headers["cache-control"]
+    again = client.get(
+        f"/projects/mira/images/{row.id}/thumb", headers={"if-none-match": thumb.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert client.get("/projects/mira/images/999999/thumb").status_code == 404
+
+    gate = client.get("/projects/mira/gates/dataset").text
+    assert "NO-GO" in gate and "Exact duplicates" not in gate.split("Duplicates")[0]
+    assert "files show exactly the same pixels" in gate
+    assert 'data-status="block"' in client.get("/projects/mira").text
+
+
+def test_a_thumbnail_only_by_id_of_this_project(
+    client: TestClient,
+    mira: Project,
+    workspace: Workspace,
+    make_intent,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    other, _ = create_project(workspace, make_intent(name="Other", trigger_word="zkother"))
+    root = dataset_dir(workspace.context(other))
+    b.save(b.photo(1), root / "a.png")
+    run_project_audit(workspace.context(other))
+    other_id = load_rows(workspace.context(other))[0].id
+    assert client.get(f"/projects/other/images/{other_id}/thumb").status_code == 200
+    assert client.get(f"/projects/mira/images/{other_id}/thumb").status_code == 404
+    assert client.get("/projects/mira/images/..%2F..%2Fetc%2Fpasswd/thumb").status_code in (
+        404,
+        422,
+    )
+
+
+def test_refused_folders_say_why(client: TestClient, mira: Project, tmp_path: Path) -> None:
+    page = client.post("/projects/mira/dataset/import/folder", data={"source": "pictures/mira"})
+    assert page.status_code == 422 and "is not a full path" in page.text
+    assert 'value="pictures/mira"' in page.text  # what was typed is kept
+    partial = client.post(
+        "/projects/mira/dataset/import/folder", data={"source": str(tmp_path / "nope")}, headers=HX
+    )
+    assert partial.status_code == 422 and "Nothing exists" in partial.text
+    assert "<html" not in partial.text and "toast" in partial.text
+
+
+def _zip_bytes(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _png(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    b.photo(seed, (512, 512)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_zip_upload_imports_and_malicious_zips_are_refused(
+    client: TestClient, mira: Project, workspace: Workspace, settings: Settings
+) -> None:
+    good = _zip_bytes({"6_mira/a.png": _png(1), "6_mira/a.txt": TRIGGER.encode()})
+    response = client.post(
+        "/projects/mira/dataset/import/zip",
+        files={"archive": ("set.zip", good, "application/zip")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    job = finish(client, mira)
+    assert job.result["import"]["images"] == ["6_mira/a.png"]
+    assert "the zip set.zip" in job.result["import"]["source"]
+
+    slip = _zip_bytes({"ok.png": _png(2), "../../escape.png": _png(3)})
+    refused = client.post(
+        "/projects/mira/dataset/import/zip",
+        files={"archive": ("evil.zip", slip, "application/zip")},
+    )
+    assert refused.status_code == 422 and "zip slip" in refused.text
+    bomb = _zip_bytes({"zeros.png": b"\x00" * (4 * 1024 * 1024)})
+    refused = client.post(
+        "/projects/mira/dataset/import/zip",
+        files={"archive": ("bomb.zip", bomb, "application/zip")},
+    )
+    assert refused.status_code == 422 and "zip bombs" in refused.text
+    ctx = workspace.context(mira)
+    assert sorted(p.name for p in dataset_dir(ctx).rglob("*.png")) == ["a.png"]
+    assert not list((settings.data_dir / "staging").iterdir())  # staging cleaned up
+    assert not (settings.training_dir.parent / "escape.png").exists()
+
+
+def test_dropped_files_keep_their_folders(
+    client: TestClient, mira: Project, workspace: Workspace
+) -> None:
+    files = [
+        ("files", ("a.png", _png(4), "image/png")),
+        ("files", ("a.txt", TRIGGER.encode(), "text/plain")),
+        ("files", ("b.png", _png(5), "image/png")),
+        ("files", ("evil.png", _png(6), "image/png")),
+    ]
+    paths = json.dumps(["3_mira/a.png", "3_mira/a.txt", "b.png", "../evil.png"])
+    response = client.post(
+        "/projects/mira/dataset/import/files", files=files, data={"paths": paths}, headers=HX
+    )
+    assert response.status_code == 204
+    assert response.headers["hx-redirect"] == f"{BASE_URL}/projects/mira/dataset"
+    job = finish(client, mira)
+    assert sorted(job.result["import"]["images"]) == ["3_mira/a.png", "b.png"]
+    assert job.result["import"]["captions"] == ["3_mira/a.txt"]
+    assert {"path": "../evil.png", "why": "a path that leaves its folder: refused"} in job.result[
+        "import"
+    ]["refused"]
+    assert {item.path for item in inventory(workspace.context(mira))} == {"3_mira/a.png", "b.png"}
+
+
+def test_uploads_over_the_limit_are_refused(settings: Settings, mira: Project) -> None:
+    small = settings.model_copy(update={"max_upload_bytes": 10_000})
+    with TestClient(create_app(small), base_url=BASE_URL) as client:
+        response = client.post(
+            "/projects/mira/dataset/import/files",
+            files=[("files", ("a.png", _png(7), "image/png"))],
+        )
+    assert response.status_code == 413 and "accepts at most" in response.text
+
+
+@pytest.fixture
+def audited(client: TestClient, mira: Project, tmp_path: Path) -> Iterator[Job]:
+    client.post(
+        "/projects/mira/dataset/import/folder", data={"source": str(source_folder(tmp_path / "s"))}
+    )
+    yield finish(client, mira)
+
+
+def test_decisions_answer_with_the_audit_body(
+    client: TestClient, mira: Project, workspace: Workspace, audited: Job
+) -> None:
+    ctx = workspace.context(mira)
+    rows = {row.path: row for row in load_rows(ctx)}
+    members = [rows["8_mira/0.png"].id, rows["8_mira/copy.bmp"].id]
+    partial = client.post(
+        "/projects/mira/duplicates/keep",
+        data={"member": members, "keep": members[0]},
+        headers=HX,
+    )
+    assert partial.status_code == 200 and "<html" not in partial.text
+    assert 'data-kind="exact"' not in partial.text
+    assert "duplicate of 8_mira/0.png" in partial.text
+    assert {r.path for r in load_rows(ctx) if not r.included} == {"8_mira/copy.bmp"}
+
+    include = client.post(
+        f"/projects/mira/images/{members[1]}/included", data={"included": 1}, follow_redirects=False
+    )
+    assert include.status_code == 303
+    assert 'data-kind="exact"' in client.get("/projects/mira/audit").text  # the group is back
+
+    refused = client.post("/projects/mira/duplicates/threshold", data={"threshold": 99}, headers=HX)
+    assert refused.status_code == 400 and "from 0 (identical only)" in refused.text
+    journal = client.get("/projects/mira").text
+    assert "Kept 8_mira/0.png of a duplicate group" in journal
+    assert "Included 8_mira/copy.bmp." in journal
+
+
+def test_job_progress_partial_and_cancel(client: TestClient, mira: Project, audited: Job) -> None:
+    partial = client.get(f"/projects/mira/jobs/{audited.id}", params={"watching": 1})
+    assert partial.status_code == 200 and partial.headers["hx-refresh"] == "true"
+    assert 'data-state="done"' in partial.text and "every 1s" not in partial.text
+    cancel = client.post(f"/projects/mira/jobs/{audited.id}/cancel", headers=HX)
+    assert cancel.status_code == 200 and 'data-state="done"' in cancel.text
+    assert client.get("/projects/mira/jobs/999999").status_code == 404
+
+
+def test_a_running_job_polls_and_can_be_cancelled(client: TestClient, mira: Project) -> None:
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    started = threading.Event()
+
+    def work(handle: JobHandle) -> None:
+        handle.progress(3, 10, "Checking images")
+        started.set()
+        while True:
+            handle.raise_if_cancelled()
+            time.sleep(0.01)
+
+    job = jobs.start("dataset.audit", work, project_id=mira.id, title="Auditing the dataset")
+    started.wait(5)  # progress with a message is written at once
+    partial = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
+    assert "hx-refresh" not in partial.headers
+    assert 'hx-trigger="every 1s"' in partial.text and "Cancel" in partial.text
+    assert "3 of 10" in partial.text
+    audit = client.get("/projects/mira/audit").text
+    assert f'id="job-{job.id}"' in audit  # a reload shows the job where it stands
+    client.post(f"/projects/mira/jobs/{job.id}/cancel", headers=HX)
+    assert jobs.wait(job.id, 10).state == "cancelled"
+    done = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
+    assert done.headers["hx-refresh"] == "true" and 'data-state="cancelled"' in done.text
+    assert "Cancelled. Nothing was lost." in client.get("/projects/mira/audit").text
