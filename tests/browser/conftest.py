@@ -51,42 +51,53 @@ class LiveServer:
     process: subprocess.Popen[bytes]
 
 
-@pytest.fixture
-def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
-    port = _free_port()
-    env = os.environ | {
-        "LORAGATE_GRIMOIRE_DIR": str(settings.grimoire_dir),
-        "LORAGATE_DATA_DIR": str(settings.data_dir),
-        "LORAGATE_PORT": str(port),
-    }
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("server did not start: " + (tmp_path / "server.log").read_text())
-        time.sleep(0.1)
-    yield LiveServer(url=url, settings=settings, process=process)
+def _start_server(settings: Settings, log_path: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `loragate serve` on a free port and wait until it answers. Another process
+    can take the port between choosing and binding it: then try a new one."""
+    problems = []
+    for _attempt in range(3):
+        port = _free_port()
+        env = os.environ | {
+            "LORAGATE_GRIMOIRE_DIR": str(settings.grimoire_dir),
+            "LORAGATE_DATA_DIR": str(settings.data_dir),
+            "LORAGATE_PORT": str(port),
+        }
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "app", "serve"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2) as response:
+                    if response.status == 200:
+                        return url, process
+            except OSError:
+                time.sleep(0.1)
+        _stop(process)
+        problems.append(f"port {port}: exit {process.returncode}: {log_path.read_text()}")
+    raise RuntimeError("server did not start:\n" + "\n".join(problems))
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+        process.wait()
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path: Path) -> Iterator[LiveServer]:
+    url, process = _start_server(settings, tmp_path / "server.log")
+    yield LiveServer(url=url, settings=settings, process=process)
+    _stop(process)
 
 
 @pytest.fixture(scope="session")
