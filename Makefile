@@ -37,8 +37,11 @@ format: install
 	$(PY) -m ruff check --fix app tests bench migrations
 	$(PY) -m ruff format app tests bench migrations
 
+# CPU benchmarks; bench/gpu_*.py need an NVIDIA GPU and are run by hand there.
+BENCHES ?= bench/dedup.py bench/audit.py bench/caption_lint.py bench/native_step.py bench/model_numbers.py
+
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in $(BENCHES); do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
