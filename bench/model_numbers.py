@@ -75,7 +75,9 @@ def report(name: str, derived: float, used: float, tolerance: float = 0.01) -> b
 def main() -> int:
     results = []
     with torch.device("meta"):
-        unets = {key: UNet2DConditionModel(**config) for key, config in UNET_CONFIGS.items()}
+        unets = {
+            key: UNet2DConditionModel.from_config(config) for key, config in UNET_CONFIGS.items()
+        }
         flux = FluxTransformer2DModel(**FLUX_TRANSFORMER_CONFIG)
         full = {
             "sd15": forward_tflops(unet_call(unets["sd15"], 64, 768, False)),

@@ -26,7 +26,9 @@ more than kohya's fused layout, so the estimate errs on the side of a larger fil
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # Per family: parameters of each component (exact counts of the published configs).
@@ -87,42 +89,27 @@ def total_parameters(family: str) -> int:
 
 # --- the published configs, for rebuilding on the meta device -----------------------
 
-_SD15_UNET: dict[str, Any] = {
-    "sample_size": 64,
-    "in_channels": 4,
-    "out_channels": 4,
-    "layers_per_block": 2,
-    "block_out_channels": (320, 640, 1280, 1280),
-    "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-    "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-    "cross_attention_dim": 768,
-    "attention_head_dim": 8,
-}
+
+def _shipped(family: str, component: str) -> dict[str, Any]:
+    """A component config the native trainer ships for single-file loading
+    (app/training/model_configs/): one copy of each published config serves both."""
+    path = Path(__file__).parent / "model_configs" / family / component / "config.json"
+    return {k: v for k, v in json.loads(path.read_text("utf-8")).items() if not k.startswith("_")}
+
+
+_SD15_UNET = _shipped("sd15", "unet")
 UNET_CONFIGS: dict[str, dict[str, Any]] = {
     "sd15": _SD15_UNET,
+    # SD 2.x is not shipped for loading (the native trainer does not train it); its
+    # UNet differs from SD 1.5's only in these published values.
     "sd2": _SD15_UNET
     | {
         "sample_size": 96,
         "cross_attention_dim": 1024,
-        "attention_head_dim": (5, 10, 20, 20),
+        "attention_head_dim": [5, 10, 20, 20],
         "use_linear_projection": True,
     },
-    "sdxl": {
-        "sample_size": 128,
-        "in_channels": 4,
-        "out_channels": 4,
-        "layers_per_block": 2,
-        "block_out_channels": (320, 640, 1280),
-        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        "cross_attention_dim": 2048,
-        "attention_head_dim": (5, 10, 20),
-        "transformer_layers_per_block": (1, 2, 10),
-        "use_linear_projection": True,
-        "addition_embed_type": "text_time",
-        "addition_time_embed_dim": 256,
-        "projection_class_embeddings_input_dim": 2816,
-    },
+    "sdxl": _shipped("sdxl", "unet"),
 }
 FLUX_TRANSFORMER_CONFIG: dict[str, Any] = {
     "patch_size": 1,
@@ -135,13 +122,7 @@ FLUX_TRANSFORMER_CONFIG: dict[str, Any] = {
     "pooled_projection_dim": 768,
     "guidance_embeds": True,
 }
-CLIP_L: dict[str, Any] = {
-    "hidden_size": 768,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 12,
-    "num_attention_heads": 12,
-    "projection_dim": 768,
-}
+CLIP_L: dict[str, Any] = _shipped("sd15", "text_encoder")
 CLIP_H_SD2: dict[str, Any] = {
     "hidden_size": 1024,
     "intermediate_size": 4096,
@@ -150,14 +131,7 @@ CLIP_H_SD2: dict[str, Any] = {
     "hidden_act": "gelu",
     "projection_dim": 512,
 }
-CLIP_BIG_G: dict[str, Any] = {
-    "hidden_size": 1280,
-    "intermediate_size": 5120,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 20,
-    "hidden_act": "gelu",
-    "projection_dim": 1280,
-}
+CLIP_BIG_G: dict[str, Any] = _shipped("sdxl", "text_encoder_2")
 T5_XXL: dict[str, Any] = {
     "d_model": 4096,
     "d_ff": 10240,
@@ -167,15 +141,11 @@ T5_XXL: dict[str, Any] = {
     "vocab_size": 32128,
     "feed_forward_proj": "gated-gelu",
 }
-_VAE = {
-    "block_out_channels": (128, 256, 512, 512),
-    "down_block_types": ("DownEncoderBlock2D",) * 4,
-    "up_block_types": ("UpDecoderBlock2D",) * 4,
-    "layers_per_block": 2,
-}
+_SD_VAE = _shipped("sd15", "vae")
 VAE_CONFIGS: dict[str, dict[str, Any]] = {
-    "sd": _VAE | {"latent_channels": 4},
-    "flux": _VAE | {"latent_channels": 16, "use_quant_conv": False, "use_post_quant_conv": False},
+    "sd": _SD_VAE,
+    "flux": _SD_VAE
+    | {"latent_channels": 16, "use_quant_conv": False, "use_post_quant_conv": False},
 }
 
 # The same layers as peft target names (module-name suffixes in diffusers' and
@@ -254,9 +224,9 @@ def _build(family: str) -> dict[str, Any]:
             "transformer": FluxTransformer2DModel(**FLUX_TRANSFORMER_CONFIG),
             "text_encoder": CLIPTextModel(CLIPTextConfig(**CLIP_L)),
             "text_encoder_2": T5EncoderModel(T5Config(**T5_XXL)),
-            "vae": AutoencoderKL(**VAE_CONFIGS["flux"]),
+            "vae": AutoencoderKL.from_config(VAE_CONFIGS["flux"]),
         }
-    parts: dict[str, Any] = {"unet": UNet2DConditionModel(**UNET_CONFIGS[family])}
+    parts: dict[str, Any] = {"unet": UNet2DConditionModel.from_config(UNET_CONFIGS[family])}
     if family == "sd15":
         parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(**CLIP_L))
     elif family == "sd2":
@@ -264,5 +234,5 @@ def _build(family: str) -> dict[str, Any]:
     else:
         parts["text_encoder"] = CLIPTextModel(CLIPTextConfig(**CLIP_L))
         parts["text_encoder_2"] = CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_BIG_G))
-    parts["vae"] = AutoencoderKL(**VAE_CONFIGS["sd"])
+    parts["vae"] = AutoencoderKL.from_config(VAE_CONFIGS["sd"])
     return parts
