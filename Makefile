@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install bench clean
+.PHONY: run test lint format typecheck install bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: install lint
 lint: install
 	$(PY) -m ruff check app tests bench migrations
 	$(PY) -m ruff format --check app tests bench migrations
+
+typecheck: install
+	$(PY) -m pip install -q "mypy>=1.11"
+	$(PY) -m mypy app
 
 format: install
 	$(PY) -m ruff check --fix app tests bench migrations
