@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
@@ -61,6 +62,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"status": exc.status_code, "message": message},
             status_code=exc.status_code,
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable_request(request: Request, exc: RequestValidationError) -> Response:
+        # A hand-made URL or a form from an old page: say what was wrong in words, never
+        # FastAPI's JSON.
+        fields = (
+            ", ".join(str(error["loc"][-1]) for error in exc.errors() if error.get("loc"))
+            or "the request"
+        )
+        message = (
+            f"loragate could not use what was sent ({fields}). Reload the page and try "
+            "again; if it keeps happening, the link you followed is out of date."
+        )
+        if is_htmx(request):
+            return toast(request, message, status_code=422)
+        return render(request, "error.html", {"status": 422, "message": message}, status_code=422)
 
     extra_hosts = () if settings.is_loopback else ("*",)
     app.add_middleware(

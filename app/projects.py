@@ -7,6 +7,7 @@ row, no folder and no journal behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -60,8 +61,13 @@ class ValidatedIntent(BaseModel):
 
 
 def slugify(name: str) -> str:
+    """The folder name: ASCII letters, digits and hyphens. A name written in a script
+    without Latin letters (水墨) gets a stable name derived from its text instead."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60]
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60]
+    if not slug and any(character.isalnum() for character in name):
+        slug = "project-" + hashlib.sha256(name.strip().encode("utf-8")).hexdigest()[:8]
+    return slug
 
 
 def validate_intent(workspace: Workspace, intent: Intent) -> ValidatedIntent:
@@ -102,8 +108,11 @@ def validate_intent(workspace: Workspace, intent: Intent) -> ValidatedIntent:
     trigger = check_trigger_word(intent.trigger_word)
     if trigger.errors:
         errors["trigger_word"] = " ".join(trigger.errors)
-    if trigger.warnings:
-        warnings["trigger_word"] = trigger.warnings
+    trigger_warnings = trigger.warnings + (
+        [] if trigger.errors else _trigger_in_use(workspace, intent.trigger_word)
+    )
+    if trigger_warnings:
+        warnings["trigger_word"] = trigger_warnings
 
     if intent.model_family not in MODEL_FAMILIES:
         errors["model_family"] = "Choose the base model's family (SD 1.5, SD 2.x, SDXL or Flux)."
@@ -129,6 +138,29 @@ def validate_intent(workspace: Workspace, intent: Intent) -> ValidatedIntent:
     if errors:
         raise IntentErrors(errors)
     return ValidatedIntent(intent=intent, slug=slug, warnings=warnings)
+
+
+def _trigger_in_use(workspace: Workspace, trigger: str) -> list[str]:
+    """Two LoRAs with one trigger word fight in a prompt that loads both."""
+    lowered = trigger.strip().lower()
+    with workspace.db.reading() as session:
+        projects = [
+            p.name for p in session.exec(select(Project)) if p.trigger_word.lower() == lowered
+        ]
+    try:
+        loras = [
+            lora.name for lora in workspace.studio().loras if lora.trigger_word.lower() == lowered
+        ]
+    except GrimoireError:
+        loras = []
+    users = [f"project “{name}”" for name in projects] + [f"the LoRA “{name}”" for name in loras]
+    if not users:
+        return []
+    return [
+        f"“{trigger.strip()}” is already the trigger word of {', '.join(users)}. Loaded "
+        "together, two LoRAs with one trigger cannot be told apart in a prompt; pick "
+        "another word unless this is a new version of the same LoRA."
+    ]
 
 
 def _check_base_model(workspace: Workspace, intent: Intent) -> str | None:

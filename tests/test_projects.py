@@ -123,3 +123,27 @@ def test_slugify() -> None:
     assert slugify("Ink Wash — v2!") == "ink-wash-v2"
     assert slugify("Café Noir") == "cafe-noir"
     assert slugify("../../etc") == "etc"
+
+
+def test_a_name_without_latin_letters_gets_a_folder(workspace: Workspace, make_intent) -> None:  # type: ignore[no-untyped-def]
+    project, _ = create_project(workspace, make_intent(name="水墨"))
+    assert project.name == "水墨"
+    assert project.slug.startswith("project-")
+    assert workspace.project_dir(project.slug).is_dir()
+    with pytest.raises(IntentErrors) as caught:
+        create_project(workspace, make_intent(name="水墨"))
+    assert "already exists" in caught.value.errors["name"]
+
+
+def test_a_trigger_word_already_in_use_is_warned(workspace: Workspace, make_intent) -> None:  # type: ignore[no-untyped-def]
+    from app.grimoire import RegisteredLora, register_lora
+
+    create_project(workspace, make_intent())
+    _, validated = create_project(workspace, make_intent(name="Ink wash v2"))
+    assert "already the trigger word of project “Ink wash”" in validated.warnings["trigger_word"][0]
+    register_lora(
+        workspace.grimoire_dir,
+        RegisteredLora(name="mira-v1", path="/l.safetensors", trigger_word="mirakz", family="sd15"),
+    )
+    _, validated = create_project(workspace, make_intent(name="Mira", trigger_word="MiraKZ"))
+    assert "the LoRA “mira-v1”" in validated.warnings["trigger_word"][0]

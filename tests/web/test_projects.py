@@ -144,3 +144,12 @@ def test_studio_models_are_offered(
     )
     page = client.get("/projects/new").text
     assert 'value="my-sdxl"' in page
+
+
+def test_unreadable_requests_get_a_plain_page_not_json(client: TestClient, project) -> None:  # type: ignore[no-untyped-def]
+    page = client.get(f"/projects/{project.slug}/images/not-a-number/thumb")
+    assert page.status_code == 422
+    assert "could not use what was sent (image_id)" in page.text
+    assert '{"detail"' not in page.text
+    partial = client.get(f"/projects/{project.slug}/images/x/thumb", headers={"hx-request": "true"})
+    assert 'hx-swap-oob="beforeend:#toasts"' in partial.text
