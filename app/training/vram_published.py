@@ -16,7 +16,7 @@ assumed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from app.training.vram import VramInputs
@@ -168,6 +168,20 @@ PUBLISHED_UPPER_BOUNDS: tuple[PublishedMeasurement, ...] = (
 )
 
 
+# SimpleTuner's defaults at 072b9280 (January 2024), batch 1 assumed.
+_SIMPLETUNER_SDXL = VramInputs(
+    family="sdxl",
+    resolution=1024,
+    batch_size=1,
+    rank=4,
+    optimizer="adamw8bit",
+    precision="bf16",
+    gradient_checkpointing=True,
+    train_text_encoder=False,
+    cache_latents=True,
+    cache_text_encoder_outputs=True,
+)
+
 # Held out: found after the constants were set and never used to set one. The kohya
 # sd-scripts, kohya_ss and diffusers documents were read at the commits named; SimpleTuner
 # at the commit whose README made the claim.
@@ -257,18 +271,7 @@ HELD_OUT: tuple[PublishedMeasurement, ...] = (
     ),
     PublishedMeasurement(
         label="SDXL LoRA under 16 GB (SimpleTuner README, January 2024)",
-        inputs=VramInputs(
-            family="sdxl",
-            resolution=1024,
-            batch_size=1,
-            rank=4,
-            optimizer="adamw8bit",
-            precision="bf16",
-            gradient_checkpointing=True,
-            train_text_encoder=False,
-            cache_latents=True,
-            cache_text_encoder_outputs=True,
-        ),
+        inputs=_SIMPLETUNER_SDXL,
         gb=16.0,
         kind="fits_under",
         source="https://github.com/bghira/SimpleTuner/blob/"
@@ -280,18 +283,7 @@ HELD_OUT: tuple[PublishedMeasurement, ...] = (
     ),
     PublishedMeasurement(
         label="SD 2.x LoRA under 16 GB (SimpleTuner README, January 2024)",
-        inputs=VramInputs(
-            family="sd2",
-            resolution=768,
-            batch_size=1,
-            rank=4,
-            optimizer="adamw8bit",
-            precision="bf16",
-            gradient_checkpointing=True,
-            train_text_encoder=False,
-            cache_latents=True,
-            cache_text_encoder_outputs=True,
-        ),
+        inputs=replace(_SIMPLETUNER_SDXL, family="sd2", resolution=768),
         gb=16.0,
         kind="fits_under",
         source="https://github.com/bghira/SimpleTuner/blob/"
