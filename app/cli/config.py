@@ -1,15 +1,18 @@
 """``loragate config PROJECT --backend B --out DIR`` (generate-config.sh) and
 ``loragate vram --family F --resolution R ...`` (calculate-vram.sh).
 
-``config`` writes the backend's files, checks Gate 2 and records its result: exit 0 when
-it passes (warnings allowed), 1 when it blocks (the files are still written, so they can
-be read), 2 on wrong usage. ``vram`` prints the estimate; with ``--gpu-vram`` it exits 1
+``config`` writes the backend's files, checks Gate 2 and records its result (when the
+backend is the project's own trainer): exit 0 when it passes (warnings allowed), 1 when
+it blocks (the files are still written, so they can be read), 2 on wrong usage (an
+``--out`` that is a file, lies beneath one or cannot be written). ``vram`` prints the estimate; with ``--gpu-vram`` it exits 1
 when the estimate does not fit.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,14 +22,33 @@ from app.gates import config as gate2
 from app.gates.store import record_result
 from app.training.assessment import assess
 from app.training.backends import BACKEND_TITLES, BACKENDS, BackendUnsupported
-from app.training.config import ConfigFileError, load_config
+from app.training.config import (
+    BATCH_MAX,
+    RANK_MAX,
+    RESOLUTION_MAX,
+    RESOLUTION_MIN,
+    ConfigFileError,
+    load_config,
+)
 from app.training.config_files import write_backend_files
 from app.training.model_specs import FAMILY_SPECS
 from app.training.presets import PRESET_KEYS
-from app.training.project_config import apply_preset, current_config, save_changes
+from app.training.project_config import (
+    apply_preset,
+    current_config,
+    save_changes,
+    start_over_hint,
+)
 from app.training.vram import VramInputs, estimate_vram
 
 OPTIMIZERS = ("adamw", "adamw8bit", "prodigy", "lion", "adafactor")
+# The largest GPU memory `--gpu-vram` takes, in GB: well above any single GPU sold.
+GPU_VRAM_MAX = 1024.0
+VRAM_LIMITS = {
+    "resolution": (RESOLUTION_MIN, RESOLUTION_MAX, "pixels"),
+    "batch": (1, BATCH_MAX, "images"),
+    "rank": (1, RANK_MAX, ""),
+}
 
 
 def register(subparsers: Any) -> None:
@@ -58,12 +80,20 @@ def register(subparsers: Any) -> None:
     vram.set_defaults(handler=handle_vram)
 
 
+def check_vram_arguments(args: argparse.Namespace) -> None:
+    """The same limits TrainingConfig puts on these settings: a plain usage error
+    instead of an absurd estimate."""
+    for name, (low, high, unit) in VRAM_LIMITS.items():
+        if not low <= getattr(args, name) <= high:
+            fail_usage(f"--{name} must be between {low} and {high}{' ' + unit if unit else ''}.")
+    if args.gpu_vram is not None and not (
+        math.isfinite(args.gpu_vram) and 0 < args.gpu_vram <= GPU_VRAM_MAX
+    ):
+        fail_usage(f"--gpu-vram must be a number of GB above 0 and at most {GPU_VRAM_MAX:g}.")
+
+
 def handle_vram(args: argparse.Namespace) -> int:
-    for name in ("resolution", "batch", "rank"):
-        if getattr(args, name) < 1:
-            fail_usage(f"--{name} must be a positive whole number.")
-    if args.resolution < 64:
-        fail_usage("--resolution must be at least 64 pixels.")
+    check_vram_arguments(args)
     estimate = estimate_vram(
         VramInputs(
             family=args.family,
@@ -98,20 +128,37 @@ def handle_vram(args: argparse.Namespace) -> int:
     return 0 if fits else 1
 
 
+def writable_folder(path: Path) -> Path:
+    """``--out`` made absolute and created, or a plain usage error (exit 2) when it is a
+    file, lies beneath one, or cannot be written, before anything is changed."""
+    out = path.expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        fail_usage(f"{path} exists and is not a folder: choose a folder for --out.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, (NotADirectoryError, FileExistsError)):
+            reason = "a part of that path is a file, not a folder"
+        fail_usage(f"cannot create the folder {path} ({reason}): choose another --out.")
+    if not os.access(out, os.W_OK | os.X_OK):
+        fail_usage(f"cannot write into {path} (no permission): choose another --out.")
+    return out
+
+
 def handle_config(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     ctx = project_context(workspace, args.project)
     backend = args.backend or ctx.project.backend
     if backend not in BACKENDS:
         fail_usage(f"unknown trainer “{backend}”: choose one of {', '.join(BACKENDS)}.")
-    if args.out.exists() and not args.out.is_dir():
-        fail_usage(f"{args.out} exists and is not a folder.")
+    out = writable_folder(args.out)
     if args.preset:
-        apply_preset(ctx, args.preset)
+        apply_preset(ctx, args.preset)  # also the way out of an unreadable training.json
     try:
         config = current_config(ctx)
     except ConfigFileError as exc:
-        sys.stderr.write(f"loragate: {exc}\n")
+        sys.stderr.write(f"loragate: {exc}\n{start_over_hint(ctx)}\n")
         return 1
     if load_config(ctx.dir) is None:
         save_changes(ctx, config)  # the files written must match a saved, journaled config
@@ -119,11 +166,17 @@ def handle_config(args: argparse.Namespace) -> int:
     written: list[Path] = []
     unsupported = None
     try:
-        bundle, written = write_backend_files(ctx, assessment, backend, args.out.resolve())
+        bundle, written = write_backend_files(ctx, assessment, backend, out)
     except BackendUnsupported as exc:
         bundle, unsupported = None, str(exc)
+    except OSError as exc:
+        fail_usage(f"the files could not be written to {out}: {exc.strerror or exc}.")
     result = gate2.evaluate(ctx, backend)
-    record_result(ctx, result)
+    # Gate 2 is recorded for the trainer the project trains with; a look at another
+    # backend's files must not replace (and so make stale) that verdict.
+    recorded = backend == ctx.project.backend
+    if recorded:
+        record_result(ctx, result)
     blocked = result.verdict == "block" or unsupported is not None
     if args.json:
         payload = result.to_json()
@@ -137,6 +190,7 @@ def handle_config(args: argparse.Namespace) -> int:
                 "time": assessment.time.to_json(),
                 "vram": assessment.vram.to_json(),
                 "step_formula": assessment.plan.formula(),
+                "recorded": recorded,
             }
         )
         print_json(payload)
@@ -161,7 +215,15 @@ def handle_config(args: argparse.Namespace) -> int:
         + (f"; cost {time.cost:.2f} {time.currency}" if time.hourly_cost else "")
     )
     words = {"pass": "passes", "warn": "passes with warnings", "block": "BLOCKS"}
-    print(f"Gate 2 {words[result.verdict]}.")
+    print(
+        f"Gate 2 {words[result.verdict]}"
+        + ("." if recorded else f" for {BACKEND_TITLES[backend]}.")
+    )
+    if not recorded:
+        print(
+            f"  (not recorded: the project trains with {BACKEND_TITLES.get(ctx.project.backend, ctx.project.backend)}; "
+            "Gate 2 is recorded for that trainer)"
+        )
     for finding in result.findings:
         print(f"  [{finding.severity}] {finding.message}")
         print(f"      why: {finding.why}")

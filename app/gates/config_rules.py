@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.gates.result import Finding
+from app.gates.training_folder_rule import training_folder
 from app.intent import MODEL_FAMILIES
 from app.training.assessment import Assessment
 from app.training.backends import BACKEND_TITLES
+from app.training.config import STEPS_MAX
 from app.training.estimates import gpu_supports_bf16
 from app.training.model_detect import FAMILY_NAMES
 from app.training.model_specs import family_spec
@@ -176,7 +178,11 @@ def bucket_steps(a: Assessment) -> list[Finding]:
                     why="sd-scripts rounds it to a multiple and warns; the buckets then differ "
                     "from the ones loragate counted steps with.",
                     fix=f"Use a multiple of {config.bucket_reso_steps}.",
-                    source="parameters-guide#smallest-bucket-side",
+                    source=(
+                        "parameters-guide#smallest-bucket-side"
+                        if field == "min_bucket_reso"
+                        else "parameters-guide#largest-bucket-side"
+                    ),
                 )
             )
     return findings
@@ -204,6 +210,20 @@ def bf16_support(a: Assessment) -> list[Finding]:
 def steps_per_image(a: Assessment) -> list[Finding]:
     if not a.plan.images:
         return []
+    if a.plan.total_steps > STEPS_MAX:
+        return [
+            Finding(
+                code="config.steps_out_of_range",
+                severity="block",
+                subject="epochs",
+                message=f"This config works out to {a.plan.total_steps:,} steps, more than "
+                f"the {STEPS_MAX:,} loragate accepts.",
+                why="A run this long would take years on any GPU; the number is almost "
+                "certainly a typo in epochs or a folder's repeats.",
+                fix="Lower epochs or the folders' repeats.",
+                source="presets#length",
+            )
+        ]
     low, high = VIEWS_PER_IMAGE.get(a.training_type, (30, 200))
     views = a.plan.views_per_image
     if low <= views <= high:
@@ -541,6 +561,7 @@ def backend_support(a: Assessment) -> list[Finding]:
 
 RULES: tuple[Rule, ...] = (
     dataset_present,
+    training_folder,
     base_model,
     backend_support,
     learning_rate,

@@ -32,6 +32,10 @@ PART_WORDS = {
     "torch": "the PyTorch install changed",
     "backend": "the trainer (backend) version changed",
     "family": "the base model's family changed",
+    "studio_gpu": "the GPU in studio.md (its name or memory) changed",
+    "trainer": "the project's trainer (backend) changed",
+    "training_folder": "the training folder changed (written again, or the dataset "
+    "changed since it was written)",
     "config_gate": "the config (Gate 2) changed",
     "environment_gate": "the environment (Gate 3) changed",
 }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.dataset.inventory import DatasetItem, inventory
+from app.dataset.inventory import DatasetItem, dataset_dir, inventory, layout_dir
 from app.environment.disk import DiskSpace, disk_space
 from app.grimoire import GpuEntry, GrimoireError
 from app.training.base_model import BaseModelRefInfo, resolve_base_model
@@ -22,6 +22,7 @@ from app.training.estimates import (
 from app.training.model_detect import Detection, ModelFileError, detect
 from app.training.outputs import OutputEstimate, estimate_outputs
 from app.training.steps import StepPlan, plan_steps
+from app.training.training_folder import TrainingFolder, check_training_folder
 from app.training.vram import VramEstimate, estimate_for_config
 from app.workspace import ProjectContext
 
@@ -44,6 +45,8 @@ class Assessment:
     studio_problem: str | None = None
     outputs: OutputEstimate | None = None  # what the run writes to disk
     disk: DiskSpace | None = None  # free space where it writes
+    training_folder: TrainingFolder | None = None  # what every backend's config reads
+    project: str = ""  # the project's folder name, for commands in findings
 
     @property
     def gpu_vram_gb(self) -> float | None:
@@ -94,4 +97,6 @@ def assess(ctx: ProjectContext, config: TrainingConfig, backend: str | None = No
         studio_problem=studio_problem,
         outputs=estimate_outputs(config, family, plan.images, plan.total_steps),
         disk=disk_space(ctx.dir),
+        training_folder=check_training_folder(layout_dir(ctx), dataset_dir(ctx), items),
+        project=ctx.project.slug,
     )

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from app.fsutil import atomic_write_text
 
@@ -26,37 +34,72 @@ Scheduler = Literal[
 Precision = Literal["no", "fp16", "bf16"]
 Device = Literal["cuda", "cpu"]
 
+# Upper bounds: far beyond any real LoRA run, low enough that a typo (an extra zero, a
+# pasted number) is refused at the field instead of producing an absurd plan, and that
+# step maths and every trainer's integer parsing stay in range.
+RANK_MAX = 1024
+LEARNING_RATE_MAX = 10.0  # Prodigy and D-Adaptation use ~1; nothing trains above 10
+EPOCHS_MAX = 10_000
+STEPS_MAX = 100_000_000
+BATCH_MAX = 256
+ACCUMULATION_MAX = 1024
+RESOLUTION_MIN = 64
+RESOLUTION_MAX = 4096  # 4× SDXL's and Flux's native side; 16× the pixels
+BUCKET_RESOLUTION_MAX = 8192
+SEED_MAX = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes it to
+OUTPUT_NAME_MAX = 100
+PROMPTS_MAX = 100
+# A file stem every trainer writes as ``<output_dir>/<name>.safetensors``: no folder
+# separators, no leading dot or hyphen, nothing a shell or a TOML/YAML writer must escape.
+OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+
+
+def output_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a LoRA file name, in plain words (None: it can)."""
+    if not name:
+        return None
+    if len(name) > OUTPUT_NAME_MAX:
+        return f"the output name is longer than {OUTPUT_NAME_MAX} characters"
+    if ".." in name or not OUTPUT_NAME.match(name):
+        return (
+            f"“{name}” cannot be a file name: use letters, digits, “_”, “.” and “-” "
+            "(“.” and “-” not at the start), with no “..” and no folder separators"
+        )
+    return None
+
 
 class TrainingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan=False: "inf" or "nan" in a number field is refused here, instead of
+    # being saved as JSON null and making training.json unreadable.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     preset: str = "standard"  # quick | standard | thorough | custom
 
     # Network
-    network_rank: int = Field(16, ge=1, le=1024)
-    network_alpha: float = Field(8.0, gt=0)
+    network_rank: int = Field(16, ge=1, le=RANK_MAX)
+    network_alpha: float = Field(8.0, gt=0, le=RANK_MAX)
     train_text_encoder: bool = False
 
     # Learning
-    unet_lr: float = Field(1e-4, gt=0)
-    text_encoder_lr: float = Field(5e-5, gt=0)
+    unet_lr: float = Field(1e-4, gt=0, le=LEARNING_RATE_MAX)
+    text_encoder_lr: float = Field(5e-5, gt=0, le=LEARNING_RATE_MAX)
     optimizer: Optimizer = "adamw"
     lr_scheduler: Scheduler = "cosine"
-    lr_warmup_steps: int = Field(0, ge=0)
+    lr_warmup_steps: int = Field(0, ge=0, le=STEPS_MAX)
 
     # Length: epochs are the artist's intent, max_train_steps what it works out to.
     # Both are always written explicitly to every backend.
-    epochs: int = Field(10, ge=1)
-    max_train_steps: int = Field(0, ge=0)  # 0 until step maths has run
-    train_batch_size: int = Field(1, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
+    epochs: int = Field(10, ge=1, le=EPOCHS_MAX)
+    max_train_steps: int = Field(0, ge=0, le=STEPS_MAX)  # 0 until step maths has run
+    train_batch_size: int = Field(1, ge=1, le=BATCH_MAX)
+    gradient_accumulation_steps: int = Field(1, ge=1, le=ACCUMULATION_MAX)
 
     # Resolution and aspect-ratio bucketing
-    resolution: int = Field(1024, ge=64)
+    resolution: int = Field(1024, ge=RESOLUTION_MIN, le=RESOLUTION_MAX)
     enable_bucket: bool = True
-    min_bucket_reso: int = Field(256, ge=64)
-    max_bucket_reso: int = Field(2048, ge=64)
-    bucket_reso_steps: int = Field(64, ge=8)
+    min_bucket_reso: int = Field(256, ge=RESOLUTION_MIN, le=BUCKET_RESOLUTION_MAX)
+    max_bucket_reso: int = Field(2048, ge=RESOLUTION_MIN, le=BUCKET_RESOLUTION_MAX)
+    bucket_reso_steps: int = Field(64, ge=8, le=1024)
     bucket_no_upscale: bool = True
 
     # Memory and speed
@@ -66,26 +109,34 @@ class TrainingConfig(BaseModel):
     cache_text_encoder_outputs: bool = False
 
     # Loss shaping
-    noise_offset: float = Field(0.0, ge=0)
-    min_snr_gamma: float | None = Field(5.0, gt=0)
+    noise_offset: float = Field(0.0, ge=0, le=1)
+    min_snr_gamma: float | None = Field(5.0, gt=0, le=100)
 
     # Captions (the trigger word is the first token; keep_tokens keeps it first)
     caption_dropout_rate: float = Field(0.0, ge=0, le=1)
     shuffle_caption: bool = False
-    keep_tokens: int = Field(1, ge=0)
+    keep_tokens: int = Field(1, ge=0, le=255)
 
     # Reproducibility, saving, samples
-    seed: int = 42
-    save_every_n_epochs: int | None = Field(1, ge=1)
-    save_every_n_steps: int | None = Field(None, ge=1)
-    save_last_n: int = Field(3, ge=1)
-    sample_prompts: list[str] = Field(default_factory=list)
-    sample_every_n_steps: int | None = Field(None, ge=1)
-    output_name: str = ""
+    seed: int = Field(42, ge=0, le=SEED_MAX)
+    save_every_n_epochs: int | None = Field(1, ge=1, le=EPOCHS_MAX)
+    save_every_n_steps: int | None = Field(None, ge=1, le=STEPS_MAX)
+    save_last_n: int = Field(3, ge=1, le=1000)
+    sample_prompts: list[str] = Field(default_factory=list, max_length=PROMPTS_MAX)
+    sample_every_n_steps: int | None = Field(None, ge=1, le=STEPS_MAX)
+    output_name: str = Field("", max_length=OUTPUT_NAME_MAX)  # "" = the project's folder name
 
     # Hardware
     device: Device = "cuda"
     num_gpus: int = Field(1, ge=1, le=64)
+
+    @field_validator("output_name")
+    @classmethod
+    def _safe_output_name(cls, value: str) -> str:
+        problem = output_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _buckets_in_order(self) -> TrainingConfig:

@@ -27,7 +27,11 @@ def trainer_dir(ctx: ProjectContext, backend: str) -> str | None:
         value: str | None = getattr(ctx.workspace.studio().backends, attribute)
     except GrimoireError:
         return None
-    return value
+    if not value or not value.strip():
+        return None
+    # studio.md may say "~/sd-scripts": the launch script quotes the path, so the shell
+    # would not expand the tilde; expand it here.
+    return str(Path(value.strip()).expanduser())
 
 
 def files_for(

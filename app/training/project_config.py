@@ -14,7 +14,14 @@ from typing import Any
 
 from app import journal
 from app.fsutil import atomic_write_text
-from app.training.config import TrainingConfig, load_config, save_config
+from app.models.base import utcnow
+from app.training.config import (
+    ConfigFileError,
+    TrainingConfig,
+    config_path,
+    load_config,
+    save_config,
+)
 from app.training.presets import PRESET_TITLES, preset_config
 from app.workspace import ProjectContext
 
@@ -76,10 +83,33 @@ def save_changes(ctx: ProjectContext, new: TrainingConfig) -> dict[str, tuple[An
     return changes
 
 
+def start_over_hint(ctx: ProjectContext) -> str:
+    """How to get out of an unreadable training.json from the command line."""
+    return (
+        f"To start over from a preset, run `loragate config {ctx.project.slug} --preset "
+        "standard --out DIR` or apply a preset on the Config page; the unreadable file is "
+        "kept beside it as training-unreadable-<time>.json."
+    )
+
+
+def _set_aside_broken(ctx: ProjectContext) -> tuple[TrainingConfig | None, str | None]:
+    """The saved config; or, when training.json cannot be used, None and the name it was
+    moved to (so a preset can replace it without losing what was there)."""
+    try:
+        return load_config(ctx.dir), None
+    except ConfigFileError:
+        path = config_path(ctx.dir)
+        kept = path.with_name(f"training-unreadable-{utcnow():%Y%m%dT%H%M%S%f}.json")
+        path.replace(kept)
+        return None, kept.name
+
+
 def apply_preset(ctx: ProjectContext, key: str) -> TrainingConfig:
     """Replace the config by a preset (keeping the sample prompts, seed, output name and
-    hardware the artist set) and journal it with the values it changed."""
-    saved = load_config(ctx.dir)
+    hardware the artist set) and journal it with the values it changed. An unreadable
+    training.json is set aside (renamed, never deleted) and the preset starts over from
+    the project's defaults: this is the way out of a broken file."""
+    saved, set_aside = _set_aside_broken(ctx)
     base = saved or default_config(ctx)
     fresh = preset_config(key, ctx.project.training_type, ctx.project.model_family)
     kept = {
@@ -98,6 +128,8 @@ def apply_preset(ctx: ProjectContext, key: str) -> TrainingConfig:
     save_config(ctx.dir, new)
     message = f"{PRESET_TITLES[key]} preset applied"
     message += f": {describe_changes(changes)}." if changes else "."
+    if set_aside:
+        message += f" training.json could not be read; it was kept as {set_aside}."
     with ctx.workspace.db.writing() as session:
         journal.record(
             session,
@@ -105,7 +137,11 @@ def apply_preset(ctx: ProjectContext, key: str) -> TrainingConfig:
             ctx.dir,
             "config.preset",
             message,
-            {"preset": key, "changes": {f: {"old": o, "new": n} for f, (o, n) in changes.items()}},
+            {
+                "preset": key,
+                "changes": {f: {"old": o, "new": n} for f, (o, n) in changes.items()},
+                "set_aside": set_aside,
+            },
         )
     return new
 

@@ -10,14 +10,14 @@
   cached can be the larger of the two;
 - the CUDA context, cuBLAS workspace and allocator slack.
 
-The method and the published measurements it is held to (±20%) are in
-resources/vram-calculator.md; ``PUBLISHED_MEASUREMENTS`` is that table.
+The method and the published figures it is held to are in resources/vram-calculator.md;
+the figures themselves, those the constants were set against and those held out to test
+them, are in app/training/vram_published.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from app.training.config import Optimizer, Precision, TrainingConfig
 from app.training.model_specs import family_spec
@@ -138,136 +138,3 @@ def estimate_vram(inputs: VramInputs) -> VramEstimate:
 
 def estimate_for_config(config: TrainingConfig, family: str) -> VramEstimate:
     return estimate_vram(VramInputs.from_config(config, family))
-
-
-# --- The published figures the estimate is held to (tests: ±20%) --------------------
-
-Kind = Literal["measured", "fits"]
-
-
-@dataclass(frozen=True)
-class PublishedMeasurement:
-    label: str
-    inputs: VramInputs
-    gb: float
-    kind: Kind  # "measured": a reading; "fits": the memory the source says the run needs
-    source: str  # where the number is, exactly
-    settings_note: str  # which settings the source states and which loragate assumed
-
-
-PUBLISHED_MEASUREMENTS: tuple[PublishedMeasurement, ...] = (
-    PublishedMeasurement(
-        label="SD 1.5 LoRA with gradient checkpointing (kohya_ss GUI)",
-        inputs=VramInputs(
-            family="sd15",
-            resolution=512,
-            batch_size=1,
-            rank=8,
-            optimizer="adamw8bit",
-            precision="fp16",
-            gradient_checkpointing=True,
-            train_text_encoder=True,
-            cache_latents=True,
-        ),
-        gb=4.0,
-        kind="measured",
-        source="https://github.com/bmaltais/kohya_ss/issues/2474 (comment by samuelkurt, "
-        "2024-06-03: “only takes up about 4 Gigs of VRAM”)",
-        settings_note="States: LoRA, gradient checkpointing on, a 5 GB card. Assumed: the "
-        "kohya_ss GUI defaults of that time (512 px, batch 1, rank 8, AdamW8bit, fp16, "
-        "latents cached, text encoder trained).",
-    ),
-    PublishedMeasurement(
-        label="SDXL LoRA, U-Net only, everything cached, Adafactor",
-        inputs=VramInputs(
-            family="sdxl",
-            resolution=1024,
-            batch_size=1,
-            rank=8,
-            optimizer="adafactor",
-            precision="bf16",
-            gradient_checkpointing=True,
-            train_text_encoder=False,
-            cache_latents=True,
-            cache_text_encoder_outputs=True,
-        ),
-        gb=8.0,
-        kind="fits",
-        source="https://github.com/kohya-ss/sd-scripts/blob/9d855091/README.md "
-        "(lines 84–89: “The LoRA training can be done with 8GB GPU memory (10GB "
-        "recommended)”)",
-        settings_note="States: U-Net only, gradient checkpointing, text-encoder outputs "
-        "and latents cached, Adafactor, dim 8 for 8 GB. Assumed: 1024 px, batch 1.",
-    ),
-    PublishedMeasurement(
-        label="Flux.1 LoRA rank 16, all layers, bf16 base (SimpleTuner)",
-        inputs=VramInputs(
-            family="flux",
-            resolution=1024,
-            batch_size=1,
-            rank=16,
-            optimizer="adamw",
-            precision="bf16",
-            gradient_checkpointing=True,
-            train_text_encoder=False,
-            cache_latents=True,
-            cache_text_encoder_outputs=True,
-        ),
-        gb=30.0,
-        kind="measured",
-        source="https://github.com/bghira/SimpleTuner/blob/bc8e6ab7/documentation/"
-        "quickstart/FLUX.md (“Hardware requirements”: “a bit more than 30G VRAM when not "
-        "quantising the base model”)",
-        settings_note="States: rank-16 LoRA on every component, base model not quantised. "
-        "Assumed: the quickstart's settings (batch 1, gradient checkpointing, adamw_bf16, "
-        "1024 px, text embeds and latents cached as SimpleTuner always does).",
-    ),
-    PublishedMeasurement(
-        label="Flux.1 LoRA rank 16, diffusers example (no caching, no checkpointing)",
-        inputs=VramInputs(
-            family="flux",
-            resolution=512,
-            batch_size=1,
-            rank=16,
-            optimizer="prodigy",
-            precision="bf16",
-            gradient_checkpointing=False,
-            train_text_encoder=False,
-            cache_latents=False,
-            cache_text_encoder_outputs=False,
-        ),
-        gb=40.0,
-        kind="fits",
-        source="https://github.com/huggingface/diffusers/blob/12ea4470/examples/dreambooth/"
-        "README_flux.md (“a LoRA with a rank of 16 (w/ all components trained) can exceed "
-        "40GB of VRAM for training”)",
-        settings_note="States: rank 16, all components. Assumed: the README's LoRA command "
-        "(512 px, batch 1, Prodigy, bf16, no gradient checkpointing, text encoders and VAE "
-        "on the GPU).",
-    ),
-)
-
-# Upper bounds a source states ("less than N GB"): the estimate must stay below them.
-PUBLISHED_UPPER_BOUNDS: tuple[PublishedMeasurement, ...] = (
-    PublishedMeasurement(
-        label="SDXL LoRA under 16 GB (diffusers DreamBooth example)",
-        inputs=VramInputs(
-            family="sdxl",
-            resolution=1024,
-            batch_size=1,
-            rank=4,
-            optimizer="adamw8bit",
-            precision="fp16",
-            gradient_checkpointing=True,
-            train_text_encoder=False,
-            cache_latents=False,
-            cache_text_encoder_outputs=True,
-        ),
-        gb=16.0,
-        kind="fits",
-        source="https://github.com/huggingface/diffusers/blob/0c693ca2/examples/dreambooth/"
-        "README_sdxl.md (“Dog toy example with < 16GB VRAM”)",
-        settings_note="States: gradient checkpointing, 8-bit Adam, fp16, 1024 px, batch 1; "
-        "text embeddings precomputed. Assumed: the script's default rank 4.",
-    ),
-)

@@ -8,6 +8,10 @@ HTMX contract:
 - POST /projects/{slug}/config: save (journaled), 303 back to the page; invalid values
   → the page again (422) with a message at each field, nothing lost.
 - POST …/config/preset, …/config/confirm, /projects/{slug}/gates/config: 303 redirects.
+
+An unreadable training.json never ends in an error page without a way out: the page
+(and a save or confirmation posted from an old tab) shows the problem with the presets
+to start over from, and applying one sets the broken file aside.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from app.gates.store import findings_of, record_result
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
 from app.training.assessment import Assessment, assess
 from app.training.backends import BACKEND_TITLES, BACKENDS, BackendFiles, BackendUnsupported
-from app.training.config import ConfigFileError, TrainingConfig
+from app.training.config import ConfigFileError, TrainingConfig, config_path
 from app.training.config_files import default_files_dir, files_for, write_backend_files
 from app.training.field_docs import FIELD_GROUPS, field_docs
 from app.training.presets import PRESET_KEYS, PRESET_SUMMARIES, PRESET_TITLES, build_preset
@@ -45,11 +49,37 @@ from app.workspace import ProjectContext
 router = APIRouter()
 
 
-def _config_or_404(ctx: ProjectContext) -> TrainingConfig:
+def _config_or_409(ctx: ProjectContext) -> TrainingConfig:
+    """For downloads: the config, or a 409 whose message says how to start over."""
     try:
         return current_config(ctx)
     except ConfigFileError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
+        raise HTTPException(
+            status_code=409,
+            detail=f"{exc} Open the Config page and start over from a preset.",
+        ) from None
+
+
+def _broken_page(
+    request: Request, ctx: ProjectContext, problem: ConfigFileError, status_code: int = 200
+) -> Response:
+    """The Config page when training.json cannot be used: the problem and the presets
+    that start over (config_preset sets the broken file aside)."""
+    return render(
+        request,
+        "config/broken.html",
+        {
+            "project": ctx.project,
+            "problem": str(problem),
+            "config_file": config_path(ctx.dir),
+            "presets": [
+                build_preset(key, ctx.project.training_type, ctx.project.model_family)
+                for key in PRESET_KEYS
+            ],
+            "preset_summaries": PRESET_SUMMARIES,
+        },
+        status_code=status_code,
+    )
 
 
 def _backend(ctx: ProjectContext, requested: str | None) -> str:
@@ -134,7 +164,10 @@ def config_page(
     request: Request, ctx: ProjectDep, backend: Annotated[str | None, Query()] = None
 ) -> Response:
     """The config: presets, every field explained, the live panel."""
-    config = _config_or_404(ctx)
+    try:
+        config = current_config(ctx)
+    except ConfigFileError as exc:
+        return _broken_page(request, ctx, exc)
     return render(request, "config/page.html", _page_context(ctx, config, _backend(ctx, backend)))
 
 
@@ -147,7 +180,11 @@ async def _form(request: Request) -> dict[str, Any]:
 async def config_preview(request: Request, ctx: ProjectDep) -> Response:
     """Partial: the live panel for the form as it is now (nothing saved)."""
     form = await _form(request)
-    config, errors = config_from_form(form, _config_or_404(ctx))
+    try:
+        saved = current_config(ctx)
+    except ConfigFileError as exc:
+        return render(request, "config/_form_errors.html", {"errors": {"training.json": str(exc)}})
+    config, errors = config_from_form(form, saved)
     backend = _backend(ctx, form.get("preview_backend"))
     if config is None:
         return render(request, "config/_form_errors.html", {"errors": errors})
@@ -158,7 +195,10 @@ async def config_preview(request: Request, ctx: ProjectDep) -> Response:
 async def config_save(request: Request, ctx: ProjectDep) -> Response:
     """Save the config (journaled, field by field) and rewrite the backend's files."""
     form = await _form(request)
-    saved = _config_or_404(ctx)
+    try:
+        saved = current_config(ctx)
+    except ConfigFileError as exc:
+        return _broken_page(request, ctx, exc, status_code=409)
     backend = _backend(ctx, form.get("preview_backend"))
     config, errors = config_from_form(form, saved)
     if config is None:
@@ -188,7 +228,10 @@ def config_confirm(
     request: Request, ctx: ProjectDep, config_digest: Annotated[str, Form()] = ""
 ) -> Response:
     """The artist accepts the time and cost shown for the saved config (journaled)."""
-    config = _config_or_404(ctx)
+    try:
+        config = current_config(ctx)
+    except ConfigFileError as exc:
+        return _broken_page(request, ctx, exc, status_code=409)
     if config_digest != config.digest():
         raise HTTPException(
             status_code=409,
@@ -209,7 +252,7 @@ def config_confirm(
 def _bundle(ctx: ProjectContext, backend: str) -> BackendFiles:
     if backend not in BACKENDS:
         raise HTTPException(status_code=404, detail=f"There is no trainer “{backend}”.")
-    config = _config_or_404(ctx)
+    config = _config_or_409(ctx)
     try:
         return files_for(ctx, assess(ctx, config, backend), backend)
     except BackendUnsupported as exc:

@@ -99,6 +99,12 @@ def config_from_form(
 def _plain(error: Any) -> str:
     kind = error.get("type", "")
     context = error.get("ctx") or {}
+    if kind == "finite_number":
+        return "Must be an ordinary number, not “inf”, “nan” or one too large to store."
+    if kind == "string_too_long":
+        return f"At most {context.get('max_length')} characters."
+    if kind == "too_long":
+        return f"At most {context.get('max_length')} lines."
     if kind == "greater_than_equal":
         return f"Must be at least {context.get('ge')}."
     if kind == "less_than_equal":

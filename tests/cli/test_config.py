@@ -28,7 +28,10 @@ def test_config_writes_the_backend_files_and_passes(
     assert result.returncode == 0, result.stderr
     assert {p.name for p in out.iterdir()} == {"config.toml", "dataset.toml", "launch.sh"}
     steps = tomllib.loads((out / "config.toml").read_text())["max_train_steps"]
-    assert f"= {steps} steps" in result.stdout and "Gate 2 passes." in result.stdout
+    assert f"= {steps} steps" in result.stdout
+    # The project trains natively: a look at kohya's files does not replace its verdict.
+    assert "Gate 2 passes for kohya sd-scripts." in result.stdout
+    assert "not recorded: the project trains with loragate (native)" in result.stdout
 
 
 def test_config_json_reports_gate2_files_and_estimates(
@@ -83,6 +86,7 @@ def test_config_usage_errors_exit_2(cli: CliRunner, project: Project, tmp_path: 
     a_file.write_text("x")
     result = cli("config", project.slug, "--out", str(a_file))
     assert result.returncode == 2 and "not a folder" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_vram_json_and_exit_codes(cli: CliRunner) -> None:
@@ -108,3 +112,78 @@ def test_vram_json_and_exit_codes(cli: CliRunner) -> None:
     assert heavy.returncode == 1 and "does NOT fit in 24 GB" in heavy.stdout
     assert cli(*args, "--batch", "0").returncode == 2
     assert cli("vram", "--family", "sd9").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--resolution", "100000", "--resolution must be between 64 and 4096 pixels."),
+        ("--batch", "1000", "--batch must be between 1 and 256 images."),
+        ("--rank", "5000", "--rank must be between 1 and 1024."),
+        ("--gpu-vram", "inf", "--gpu-vram must be a number of GB above 0"),
+        ("--gpu-vram", "nan", "--gpu-vram must be a number of GB above 0"),
+        ("--gpu-vram", "-24", "--gpu-vram must be a number of GB above 0"),
+    ],
+)
+def test_vram_refuses_absurd_settings(cli: CliRunner, flag: str, value: str, says: str) -> None:
+    args = ["--family", "sdxl", "--resolution", "1024", "--batch", "1", "--rank", "16"]
+    args += ["--optimizer", "adamw"]
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+    result = cli("vram", *args)
+    assert result.returncode == 2 and says in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_config_json_says_when_the_verdict_is_recorded(
+    cli: CliRunner, project: Project, tmp_path: Path
+) -> None:
+    own = json_of(cli("config", project.slug, "--out", str(tmp_path / "a"), "--json"))
+    other = cli("config", project.slug, "--backend", "kohya", "--out", str(tmp_path / "b"))
+    assert isinstance(own, dict) and own["recorded"] is True and own["backend"] == "native"
+    assert other.returncode == 0 and "not recorded" in other.stdout
+
+
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [
+        ("beneath-a-file", "a part of that path is a file, not a folder"),
+        ("/sys/loragate-test-out", "cannot create the folder /sys/loragate-test-out"),
+    ],
+)
+def test_config_out_that_cannot_be_written_is_a_usage_error(
+    cli: CliRunner, project: Project, tmp_path: Path, out: str, says: str
+) -> None:
+    if out == "beneath-a-file":
+        (tmp_path / "a-file").write_text("x")
+        out = str(tmp_path / "a-file" / "configs")
+    result = cli("config", project.slug, "--out", out)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr and "choose another --out" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("broken", ['"unet_lr": null', '"unet_lr": Infinity', '"epochs": 1e30'])
+def test_an_unreadable_config_says_how_to_start_over_and_preset_does(
+    cli: CliRunner, project: Project, settings: Settings, tmp_path: Path, broken: str
+) -> None:
+    """The state the review found (``null`` saved for an infinite rate): the CLI says why
+    and how to get out, and ``--preset`` gets out, keeping the broken file."""
+    project_dir = settings.training_dir / project.slug
+    config_path = project_dir / "training.json"
+    config_path.write_text("{" + broken + "}")
+    failed = cli("config", project.slug, "--out", str(tmp_path / "o"))
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "training.json has values loragate cannot use" in failed.stderr
+    assert f"loragate config {project.slug} --preset standard --out DIR" in failed.stderr
+
+    fixed = cli("config", project.slug, "--preset", "standard", "--out", str(tmp_path / "o"))
+    assert fixed.returncode == 0, fixed.stderr
+    data = json.loads(config_path.read_text())
+    assert data["preset"] == "standard" and data["unet_lr"] > 0
+    [kept] = project_dir.glob("training-unreadable-*.json")
+    assert kept.read_text() == "{" + broken + "}"
+    journal = (project_dir / "journal.md").read_text()
+    assert f"training.json could not be read; it was kept as {kept.name}" in journal

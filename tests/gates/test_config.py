@@ -3,6 +3,8 @@ triggered and explained, the fingerprint's parts, and staleness."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,13 @@ from app.resources import check_source
 from app.training.config import TrainingConfig, save_config
 from app.training.project_config import current_config
 from app.workspace import ProjectContext, Workspace
-from tests.training.helpers import new_project, set_gpu, write_checkpoint
+from tests.training.helpers import (
+    make_images,
+    new_project,
+    set_gpu,
+    write_checkpoint,
+    write_training_folder,
+)
 
 
 @pytest.fixture
@@ -45,7 +53,14 @@ def test_the_standard_preset_passes_on_a_good_project(ctx: ProjectContext) -> No
     result = gate2.evaluate(ctx)
     assert result.verdict == "pass", [f.message for f in result.findings]
     assert result.stats["steps"] > 0 and result.stats["vram_gb"] < 24
-    assert set(result.fingerprint_parts) == {"config", "base_model", "dataset_gate"}
+    assert set(result.fingerprint_parts) == {
+        "config",
+        "base_model",
+        "dataset_gate",
+        "studio_gpu",
+        "trainer",
+        "training_folder",
+    }
 
 
 @pytest.mark.parametrize(
@@ -60,6 +75,7 @@ def test_the_standard_preset_passes_on_a_good_project(ctx: ProjectContext) -> No
         ({"resolution": 2048, "max_bucket_reso": 4096}, "config.resolution_not_native", "block"),
         ({"bucket_reso_steps": 48}, "config.bucket_step", "block"),
         ({"max_bucket_reso": 2000}, "config.bucket_bounds", "warn"),
+        ({"min_bucket_reso": 200}, "config.bucket_bounds", "warn"),
         ({"epochs": 1}, "config.too_few_steps", "warn"),
         ({"epochs": 60}, "config.too_many_steps", "warn"),
         ({"train_batch_size": 200}, "config.batch_larger_than_dataset", "block"),
@@ -206,10 +222,11 @@ def test_changes_make_the_gate_stale_and_say_which(ctx: ProjectContext, tmp_path
     assert gate_state(ctx, "config").stale_reasons == ["the base model file changed"]
     record_result(ctx, gate2.evaluate(ctx))
 
-    from tests.training.helpers import make_images
-
     make_images(ctx.dir / "dataset", {"10_ink": [(1024, 1024)] * 9})  # more images
-    assert gate_state(ctx, "config").stale_reasons == ["the dataset (Gate 1) changed"]
+    assert gate_state(ctx, "config").stale_reasons == [
+        "the dataset (Gate 1) changed",
+        "the training folder changed (written again, or the dataset changed since it was written)",
+    ]
 
 
 def test_outputs_larger_than_the_free_disk_block(ctx: ProjectContext) -> None:
@@ -230,3 +247,105 @@ def test_outputs_larger_than_the_free_disk_block(ctx: ProjectContext) -> None:
     assert finding.code == "config.outputs_exceed_disk" and finding.severity == "block"
     assert "only 1.0 MB is free" in finding.message
     assert check_source(finding.source) is None
+
+
+def test_the_bucket_bounds_finding_links_the_side_it_is_about(ctx: ProjectContext) -> None:
+    sources = {
+        f.subject: f.source
+        for f in with_config(ctx, min_bucket_reso=200, max_bucket_reso=2000).findings
+        if f.code == "config.bucket_bounds"
+    }
+    assert sources == {
+        "min_bucket_reso": "parameters-guide#smallest-bucket-side",
+        "max_bucket_reso": "parameters-guide#largest-bucket-side",
+    }
+    assert all(check_source(source) is None for source in sources.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "vram_gb", "reason"),
+    [
+        ("NVIDIA GeForce RTX 4090", 12.0, "the GPU in studio.md (its name or memory) changed"),
+        ("NVIDIA RTX A5000", 24.0, "the GPU in studio.md (its name or memory) changed"),
+    ],
+)
+def test_changing_the_gpu_in_studio_md_makes_gate2_stale(
+    workspace: Workspace, ctx: ProjectContext, name: str, vram_gb: float, reason: str
+) -> None:
+    """Gate 2 judges memory (and bf16) against studio.md's GPU: a smaller card must not
+    leave an old "pass" current."""
+    with_config(ctx, train_batch_size=4)  # about 15 GB: fits 24, not 12
+    record_result(ctx, gate2.evaluate(ctx))
+    assert gate_state(ctx, "config").status == "pass"
+    set_gpu(workspace, name, vram_gb, 0.69)
+    state = gate_state(ctx, "config")
+    assert state.status == "stale" and state.stale_reasons == [reason]
+    if vram_gb < 24:
+        assert codes(gate2.evaluate(ctx))["config.vram_overflow"] == "block"
+
+
+def test_another_trainer_makes_gate2_stale(workspace: Workspace, ctx: ProjectContext) -> None:
+    record_result(ctx, gate2.evaluate(ctx))
+    with workspace.db.writing() as session:
+        row = session.get(Project, ctx.project.id)
+        assert row is not None
+        row.backend = "kohya"
+        session.add(row)
+    ctx.project.backend = "kohya"
+    state = gate_state(ctx, "config")
+    assert state.status == "stale"
+    assert state.stale_reasons == ["the project's trainer (backend) changed"]
+
+
+def test_a_result_for_another_backend_is_not_current_for_the_project(
+    ctx: ProjectContext,
+) -> None:
+    record_result(ctx, gate2.evaluate(ctx, "ai-toolkit"))
+    assert gate_state(ctx, "config").stale_reasons == ["the project's trainer (backend) changed"]
+
+
+def test_a_missing_training_folder_blocks_with_the_way_to_write_it(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    ctx = workspace.context(
+        new_project(workspace, tmp_path, name="No folder", training_folder=False)
+    )
+    for backend in ("native", "kohya", "simpletuner", "ai-toolkit"):
+        result = gate2.evaluate(ctx, backend)
+        [finding] = [f for f in result.findings if f.code.startswith("config.training_folder")]
+        assert finding.code == "config.training_folder_missing" and finding.severity == "block"
+        assert str(ctx.dir / "kohya") in finding.message
+        assert "loragate structure no-folder" in finding.fix and "Curate page" in finding.fix
+        assert_explained(result)
+    write_training_folder(ctx.dir)
+    assert not [f for f in gate2.evaluate(ctx).findings if "training_folder" in f.code]
+
+
+def test_a_training_folder_that_differs_from_the_dataset_blocks(ctx: ProjectContext) -> None:
+    (ctx.dir / "kohya" / "10_ink" / "003.png").unlink()  # lost an image
+    finding = next(f for f in gate2.evaluate(ctx).findings if "training_folder" in f.code)
+    assert finding.code == "config.training_folder_different"
+    assert "10_ink holds 6 images, the dataset 7" in finding.message
+
+    write_training_folder(ctx.dir)
+    make_images(ctx.dir / "dataset", {"2_extra": [(1024, 1024)]})  # a new concept folder
+    finding = next(f for f in gate2.evaluate(ctx).findings if "training_folder" in f.code)
+    assert "2_extra is missing (1 image in the dataset)" in finding.message
+
+
+def test_captions_edited_after_the_folder_was_written_block(ctx: ProjectContext) -> None:
+    now, hour = time.time_ns(), 3600 * 10**9
+    for folder, age in (("dataset", 2 * hour), ("kohya", hour)):  # captions, then the folder
+        for path in [ctx.dir / folder, *(ctx.dir / folder).rglob("*")]:
+            os.utime(path, ns=(now - age, now - age))
+    (ctx.dir / "dataset" / "10_ink" / "002.txt").write_text("zktrig, a better caption\n")
+    result = gate2.evaluate(ctx)
+    finding = next(f for f in result.findings if "training_folder" in f.code)
+    assert finding.code == "config.training_folder_older" and finding.severity == "block"
+    assert "1 dataset file changed" in finding.message and "10_ink/002.txt" in finding.message
+    assert_explained(result)
+
+    record_result(ctx, result)
+    write_training_folder(ctx.dir)  # written again: the gate is out of date, then passes
+    assert "the training folder changed" in gate_state(ctx, "config").stale_reasons[0]
+    assert gate2.evaluate(ctx).verdict == "pass"

@@ -12,6 +12,7 @@ from typing import Any
 
 from PIL import Image
 
+from app.dataset.inventory import concept_of
 from app.grimoire import studio_path, update_doc
 from app.models import Project
 from app.projects import Intent, create_project
@@ -106,6 +107,28 @@ def make_images(dataset: Path, folders: dict[str, list[tuple[int, int]]]) -> Non
             (target / f"{index:03d}.txt").write_text(f"zktrig, image {index}\n")
 
 
+def write_training_folder(project_dir: Path) -> Path:
+    """The training folder as `loragate structure` writes it (issue 4's layout): every
+    image of the dataset hard-linked into ``kohya/{repeats}_{concept}/`` with its caption
+    written beside it. Written here by hand so the Gate 2 checks are tested against the
+    layout's contract, not against code of their own."""
+    dataset, layout = project_dir / "dataset", project_dir / "kohya"
+    if layout.exists():
+        for path in sorted(layout.rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() else path.unlink()
+    for image in sorted(dataset.rglob("*.png")):
+        relative = image.relative_to(dataset)
+        concept, repeats = concept_of(relative)
+        folder = layout / f"{repeats}_{concept}"
+        folder.mkdir(parents=True, exist_ok=True)
+        os.link(image, folder / image.name)
+        caption = image.with_suffix(".txt")
+        text = caption.read_text("utf-8") if caption.exists() else "zktrig\n"
+        (folder / image.with_suffix(".txt").name).write_text(text, "utf-8")
+    layout.mkdir(parents=True, exist_ok=True)
+    return layout
+
+
 def set_gpu(
     workspace: Workspace, name: str | None, vram_gb: float | None, hourly_cost: float = 0.0
 ) -> None:
@@ -127,8 +150,10 @@ def new_project(
     training_type: str = "style",
     backend: str = "native",
     folders: dict[str, list[tuple[int, int]]] | None = None,
+    training_folder: bool = True,
 ) -> Project:
-    """A project on a checkpoint of ``checkpoint`` kind (default: the family) with images."""
+    """A project on a checkpoint of ``checkpoint`` kind (default: the family) with images
+    and, unless ``training_folder`` is False, its training folder written."""
     model = write_checkpoint(
         tmp / "models" / f"{name.replace(' ', '_')}.safetensors", checkpoint or family
     )
@@ -151,6 +176,8 @@ def new_project(
         if folders is not None
         else {"10_ink": [(side, side)] * 4 + [(side * 3 // 2, side)] * 2 + [(side, side * 3 // 2)]},
     )
+    if training_folder:
+        write_training_folder(workspace.project_dir(project.slug))
     return project
 
 

@@ -227,4 +227,66 @@ def test_unknown_project_and_broken_config(
     assert client.get("/projects/nobody/config").status_code == 404
     (settings.training_dir / project.slug / "training.json").write_text("{broken")
     response = client.get(f"/projects/{project.slug}/config")
-    assert response.status_code == 409 and "not valid JSON" in response.text
+    assert response.status_code == 200 and "not valid JSON" in response.text
+    assert "Start over with Standard" in response.text
+
+
+def test_non_finite_and_absurd_numbers_are_refused_at_the_field(
+    client: TestClient, project: Project, settings: Settings
+) -> None:
+    """The review's path to a broken file: "inf" was accepted and saved as null."""
+    for field, value, says in (
+        ("unet_lr", "inf", "not “inf”, “nan”"),
+        ("text_encoder_lr", "nan", "not “inf”, “nan”"),
+        ("network_alpha", "1e400", "too large to store"),
+        ("epochs", "99999999999999999999", "Must be at most 10000."),
+        ("train_batch_size", "100000", "Must be at most 256."),
+        ("resolution", "100000", "Must be at most 4096."),
+        ("output_name", "../../../escaped", "cannot be a file name"),
+        ("output_name", "/etc/cron.d/x", "cannot be a file name"),
+        ("output_name", ".hidden", "cannot be a file name"),
+    ):
+        response = client.post(
+            f"/projects/{project.slug}/config", data={"_checkboxes": "1", field: value}
+        )
+        assert response.status_code == 422, (field, value)
+        error = response.text.split(f'id="error-{field}">')[1].split("</p>")[0]
+        assert says in error.replace("&#34;", '"'), (field, error)
+        assert load_config(settings.training_dir / project.slug) is None  # nothing saved
+    preview = client.post(
+        f"/projects/{project.slug}/config/preview",
+        data={"_checkboxes": "1", "unet_lr": "inf"},
+        headers={"HX-Request": "true"},
+    )
+    assert preview.status_code == 200 and 'id="form-problems"' in preview.text
+
+
+@pytest.mark.parametrize("broken", ['{"unet_lr": null}', '{"unet_lr": Infinity}', "{oops"])
+def test_a_broken_config_file_has_a_way_out_on_every_path(
+    client: TestClient, project: Project, settings: Settings, broken: str
+) -> None:
+    project_dir = settings.training_dir / project.slug
+    (project_dir / "training.json").write_text(broken)
+    base = f"/projects/{project.slug}/config"
+
+    page = client.get(base)
+    assert page.status_code == 200 and 'id="config-unreadable"' in page.text
+    assert page.text.count('/config/preset" class="preset-card"') == 3
+    preview = client.post(
+        f"{base}/preview", data={"_checkboxes": "1"}, headers={"HX-Request": "true"}
+    )
+    assert preview.status_code == 200 and "training.json" in preview.text
+    for path, data in ((base, {"_checkboxes": "1"}), (f"{base}/confirm", {"config_digest": "x"})):
+        stale_tab = client.post(path, data=data)
+        assert stale_tab.status_code == 409 and 'id="config-unreadable"' in stale_tab.text
+    download = client.get(f"{base}/files/kohya/config.toml")
+    assert download.status_code == 409 and "start over from a preset" in download.text
+    gate = client.post(f"/projects/{project.slug}/gates/config")
+    assert gate.status_code == 200 and 'data-code="config.unreadable"' in gate.text
+    assert "Start over from a preset" in gate.text
+
+    started_over = client.post(f"{base}/preset", data={"preset": "standard"})
+    assert started_over.status_code == 200 and 'id="config-form"' in started_over.text
+    assert saved_values(settings, project)["preset"] == "standard"
+    [kept] = project_dir.glob("training-unreadable-*.json")
+    assert kept.read_text() == broken

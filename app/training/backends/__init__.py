@@ -18,7 +18,7 @@ from pathlib import Path
 from app.dataset.inventory import DatasetItem, layout_dir
 from app.fsutil import atomic_write_text
 from app.paths import safe_join
-from app.training.config import TrainingConfig
+from app.training.config import TrainingConfig, output_name_problem
 from app.training.steps import StepPlan, with_steps
 from app.workspace import ProjectContext
 
@@ -69,7 +69,18 @@ class RunPlan:
 
     @property
     def output_name(self) -> str:
-        return self.config.output_name or self.project
+        """The LoRA's file stem (default: the project's folder name). TrainingConfig
+        refuses unsafe names, but a config copied with ``model_copy`` skips validation, so
+        every writer asks here and none can put a path into a trainer's output name."""
+        return checked_output_name(self.config, self.project)
+
+
+def checked_output_name(config: TrainingConfig, project: str) -> str:
+    name = config.output_name or project
+    problem = output_name_problem(name)
+    if problem:
+        raise BackendUnsupported(f"The LoRA's file name cannot be used: {problem}.")
+    return name
 
 
 @dataclass
@@ -124,6 +135,7 @@ def generate(backend: str, run: RunPlan) -> BackendFiles:
         raise BackendUnsupported(
             f"Unknown trainer “{backend}”: choose one of {', '.join(BACKENDS)}."
         )
+    checked_output_name(run.config, run.project)  # before any backend writes a file
     module = importlib.import_module(f"app.training.backends.{_MODULES[backend]}")
     files: BackendFiles = module.generate(run)
     return files
@@ -155,13 +167,41 @@ def accelerate_prefix(config: TrainingConfig) -> list[str]:
     return parts
 
 
-def launch_script(commands: list[str], cwd: str | None) -> str:
-    lines = [
-        "#!/usr/bin/env bash",
-        "# Written by loragate. Run it from anywhere.",
-        "set -euo pipefail",
-    ]
+def launch_script(
+    commands: list[str],
+    cwd: str | None,
+    *,
+    entry: str | None = None,
+    trainer: str = "",
+    studio_key: str = "",
+) -> str:
+    """A bash script running ``commands``. With ``cwd`` (the trainer's folder from
+    studio.md, or loragate's own) it changes into it first, so it runs from anywhere.
+    ``entry`` is the file the commands name by a relative path (``train_network.py``,
+    ``run.py``): the script checks it is there and otherwise says, in plain words, what
+    to set, instead of failing with "No such file"."""
+    lines = ["#!/usr/bin/env bash", "# Written by loragate."]
+    if cwd:
+        lines.append(f"# Run it from anywhere: it changes into {cwd} first.")
+    elif entry:
+        lines.append(
+            f"# Run it from your {trainer} folder (where {entry} is). Set backends.{studio_key} "
+            "in grimoire/studio.md and write the files again to run it from anywhere."
+        )
+    else:
+        lines.append("# Run it from anywhere, with the trainer's Python environment active.")
+    lines.append("set -euo pipefail")
     if cwd:
         lines.append(f"cd {quote(cwd)}")
+    if entry:
+        where = (
+            f"{entry} is not in {cwd}: check backends.{studio_key} in grimoire/studio.md."
+            if cwd
+            else f"{entry} is not in this folder: run this script from your {trainer} folder, "
+            f"or set backends.{studio_key} in grimoire/studio.md and write the files again."
+        )
+        lines.append(
+            f"[ -f {quote(entry)} ] || {{ echo {quote('loragate: ' + where)} >&2; exit 1; }}"
+        )
     lines += commands
     return "\n".join(lines) + "\n"

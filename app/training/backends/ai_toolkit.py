@@ -163,7 +163,13 @@ def generate(run: RunPlan) -> BackendFiles:
         backend="ai-toolkit",
         files={
             JOB_FILE: yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
-            "launch.sh": launch_script([command], run.trainer_dir),
+            "launch.sh": launch_script(
+                [command],
+                run.trainer_dir,
+                entry="run.py",
+                trainer="ai-toolkit",
+                studio_key="ai_toolkit",
+            ),
         },
         command=command,
         notes=notes,

@@ -211,7 +211,9 @@ def generate(run: RunPlan) -> BackendFiles:
     files = {
         CONFIG_FILE: tomli_w.dumps(training),
         DATASET_FILE: tomli_w.dumps(dataset_config(run)),
-        "launch.sh": launch_script([command], run.trainer_dir),
+        "launch.sh": launch_script(
+            [command], run.trainer_dir, entry=script, trainer="sd-scripts", studio_key="kohya"
+        ),
     }
     if "sample_prompts" in training:
         files[PROMPTS_FILE] = prompts_file(run)

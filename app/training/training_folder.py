@@ -1,0 +1,134 @@
+"""Whether the training folder every backend reads is there and matches the dataset.
+
+Every config loragate writes (native job, kohya dataset.toml, SimpleTuner
+multidatabackend.json, ai-toolkit job) points at ``layout_dir(ctx)``: ``{repeats}_{concept}``
+folders holding the included images with their approved captions, written by
+``loragate structure`` or the Curate page. The configs are only as good as that folder.
+
+A pure look at the disk, cheap enough for every Gate 2 check and every fingerprint: one
+walk of the training folder and one of the dataset folder, names, counts and
+modification times only (no image is opened). Three things can be wrong:
+
+- missing: the folder (or any image folder in it) does not exist;
+- different: its ``{repeats}_{concept}`` folders or image counts are not what the dataset
+  includes now (an image added, excluded or moved since it was written);
+- older: an included image or its caption in the dataset changed after the folder was
+  written. "Written" is the newest modification time of what the writer creates there
+  (the folders and the caption files): images are hard-linked or copied with their own
+  times, so they say nothing about when the folder was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from app.dataset.files import caption_path_for, scan_folder
+from app.dataset.inventory import IMAGE_SUFFIXES, KOHYA_FOLDER, DatasetItem
+
+State = Literal["missing", "different", "older", "current"]
+EXAMPLES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class TrainingFolder:
+    path: Path
+    expected: dict[str, int]  # {repeats}_{concept} → included images in the dataset
+    found: dict[str, int]  # the same, counted in the training folder
+    written_ns: int | None  # when it was last written (None: never)
+    changed_since: tuple[str, ...]  # dataset files newer than that, relative, sorted
+
+    @property
+    def state(self) -> State:
+        if not self.found:
+            return "missing"
+        if self.found != self.expected:
+            return "different"
+        if self.changed_since:
+            return "older"
+        return "current"
+
+    def differences(self) -> list[str]:
+        """One plain phrase per folder whose content differs from the dataset."""
+        phrases = []
+        for folder in sorted(set(self.expected) | set(self.found)):
+            want, have = self.expected.get(folder, 0), self.found.get(folder, 0)
+            if want == have:
+                continue
+            if not have:
+                phrases.append(f"{folder} is missing ({want} image{_s(want)} in the dataset)")
+            elif not want:
+                phrases.append(f"{folder} holds {have} image{_s(have)} the dataset no longer has")
+            else:
+                phrases.append(f"{folder} holds {have} image{_s(have)}, the dataset {want}")
+        return phrases
+
+    def digest(self) -> str:
+        """Changes whenever the folder is written again or falls behind the dataset."""
+        payload = {
+            "state": self.state,
+            "found": self.found,
+            "written_ns": self.written_ns,
+            "changed_since": list(self.changed_since),
+        }
+        encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def expected_folders(items: list[DatasetItem]) -> dict[str, int]:
+    counts = Counter(f"{item.repeats}_{item.concept}" for item in items if item.included)
+    return dict(sorted(counts.items()))
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _layout_contents(layout: Path) -> tuple[dict[str, int], int | None]:
+    """Images per ``{repeats}_{concept}`` folder, and the newest time of what the writer
+    creates there (folders and captions)."""
+    if not layout.is_dir():
+        return {}, None
+    scan = scan_folder(layout)
+    found: Counter[str] = Counter()
+    for entry in scan.files:
+        parts = PurePosixPath(entry.path).parts
+        is_image = PurePosixPath(entry.path).suffix.lower() in IMAGE_SUFFIXES
+        if len(parts) == 2 and KOHYA_FOLDER.match(parts[0]) and is_image:
+            found[parts[0]] += 1
+    times = [entry.mtime_ns for entry in scan.captions.values()]
+    times += [t for t in (_mtime_ns(layout / folder) for folder in found) if t is not None]
+    times += [t for t in [_mtime_ns(layout)] if t is not None]
+    return dict(sorted(found.items())), max(times) if times else None
+
+
+def _changed_since(dataset: Path, items: list[DatasetItem], written_ns: int) -> tuple[str, ...]:
+    if not dataset.is_dir():
+        return ()
+    wanted = set()
+    for item in items:
+        if item.included:
+            wanted.add(item.path)
+            wanted.add(caption_path_for(item.path))
+    scan = scan_folder(dataset)
+    entries = [*scan.files, *scan.captions.values()]
+    return tuple(sorted(e.path for e in entries if e.path in wanted and e.mtime_ns > written_ns))
+
+
+def check_training_folder(layout: Path, dataset: Path, items: list[DatasetItem]) -> TrainingFolder:
+    found, written_ns = _layout_contents(layout)
+    expected = expected_folders(items)
+    changed = _changed_since(dataset, items, written_ns) if written_ns is not None else ()
+    return TrainingFolder(layout, expected, found, written_ns, changed)
