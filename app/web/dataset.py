@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from app.dataset.importer import ImportRefused, validate_source
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
+from app.dataset.report import decisions, report_path
 from app.dataset.staging import (
     ArchiveRefused,
     UploadTooLarge,
@@ -289,9 +290,30 @@ def run_audit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
 
 @router.get("/projects/{slug}/gates/dataset", response_class=HTMLResponse, name="gate_dataset")
 def gate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
-    """Gate 1's report: GO or NO-GO, every blocking finding with why and how to fix it."""
+    """Gate 1's report: GO or NO-GO, every finding with why and how to fix it, what was
+    decided, the dataset's numbers; the same report is in <project>/dataset-report.md."""
+    report = report_path(ctx)
     context = audit_view(ctx).as_context() | {
         "project": ctx.project,
         "active_job": jobs.active(None, ctx.project.id),
+        "decisions": decisions(ctx),
+        "report_file": report if report.is_file() else None,
     }
     return render(request, "dataset/gate.html", context)
+
+
+@router.post("/projects/{slug}/gates/dataset/run", response_class=HTMLResponse)
+def run_gate_dataset(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Run Gate 1 now (the audit, in the background) and show its report."""
+    try:
+        _start(ctx, jobs, AUDIT_JOB, audit_task(ctx), "Checking Gate 1")
+    except JobBusy as exc:
+        if is_htmx(request):
+            return toast(request, _busy(exc), status_code=409)
+    return _redirect(request, "gate_dataset", ctx.project.slug)
+
+
+@router.get("/projects/{slug}/report", response_class=HTMLResponse, name="phase_report")
+def report_page(request: Request, ctx: ProjectDep) -> Response:
+    """Phase 6 is Gate 1's GO / NO-GO report."""
+    return RedirectResponse(request.url_for("gate_dataset", slug=ctx.project.slug), status_code=303)
