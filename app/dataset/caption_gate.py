@@ -7,13 +7,15 @@ word anywhere on the first line).
 
 from __future__ import annotations
 
-import hashlib
+from pathlib import PurePosixPath
 
 from app.dataset.caption_files import outside_change, sidecar_path
 from app.dataset.caption_grid import caption_intent
 from app.dataset.caption_lint import lint_captions
 from app.dataset.caption_store import is_trainable_image, load_captions
-from app.dataset.inventory import dataset_dir
+from app.dataset.files import FolderScan
+from app.dataset.inventory import concept_of, dataset_dir
+from app.dataset.records import concept_repeats
 from app.gates.result import Finding, digest
 from app.models import DatasetImage
 from app.workspace import ProjectContext
@@ -78,26 +80,34 @@ def caption_findings(ctx: ProjectContext, rows: dict[str, DatasetImage]) -> list
 
 
 def caption_parts(
-    ctx: ProjectContext, rows: dict[str, DatasetImage], parts: dict[str, str]
+    ctx: ProjectContext, scan: FolderScan, rows: dict[str, DatasetImage], parts: dict[str, str]
 ) -> dict[str, str]:
-    """``parts`` with the captions as loragate holds them, the statuses (approvals,
-    exclusions, repeats) and the whole intent the caption check reads."""
+    """``parts`` with the statuses (approvals, exclusions, repeats) and the whole intent
+    the caption check reads. The caption texts are in ``parts["captions"]`` already: every
+    loragate write goes to the sidecar, and an outside edit changes the sidecar too.
+
+    Only what the artist decided counts, never what loragate merely took in: a caption
+    file becoming a draft, or a row made for a new file, changes nothing here. Repeats
+    come from the folder names and the artist's per-concept numbers (rows carry the
+    same numbers once they exist)."""
     captions = load_captions(ctx)
-    texts = []
-    approvals = []
-    for path, row in sorted(rows.items()):
-        caption = captions.get(row.id or 0)
-        if caption is not None:
-            texts.append((path, hashlib.sha256(caption.text.encode("utf-8")).hexdigest()))
-            approvals.append((path, caption.status))
+    reviewed = sorted(
+        (path, caption.status)
+        for path, row in rows.items()
+        if (caption := captions.get(row.id or 0)) is not None and caption.status != "draft"
+    )
+    overrides = concept_repeats(ctx)
+    repeats = []
+    for entry in scan.files:
+        concept, folder_repeats = concept_of(PurePosixPath(entry.path))
+        repeats.append((entry.path, concept, overrides.get(concept, folder_repeats)))
     intent = caption_intent(ctx)
     return parts | {
-        "captions": digest([parts.get("captions", ""), texts]),
         "statuses": digest(
             {
                 "excluded": sorted(path for path, row in rows.items() if not row.included),
-                "approvals": approvals,
-                "repeats": sorted((path, row.concept, row.repeats) for path, row in rows.items()),
+                "reviewed": reviewed,
+                "repeats": repeats,
             }
         ),
         "intent": digest(

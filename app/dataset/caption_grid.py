@@ -15,7 +15,13 @@ from app.dataset.caption_files import OutsideChange, outside_change, sidecar_pat
 from app.dataset.caption_intent import CaptionIntent
 from app.dataset.caption_lint import DATASET_SUBJECT, lint_caption, lint_captions
 from app.dataset.caption_store import is_trainable_image, load_captions
-from app.dataset.caption_text import TagCount, caption_tags, tag_frequency, tag_key
+from app.dataset.caption_text import (
+    TagCount,
+    caption_tags,
+    starts_with_trigger,
+    tag_frequency,
+    tag_key,
+)
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows, rows_by_id
 from app.dataset.sidecar import CLIP_USABLE_TOKENS
@@ -69,6 +75,7 @@ class Card:
     findings: list[Finding]
     outside: OutsideChange | None
     limits: TokenLimits
+    outside_missing_trigger: bool = False  # the file as edited outside lost the trigger
 
     @property
     def status(self) -> str:
@@ -97,7 +104,9 @@ class Card:
 
     @property
     def missing_trigger(self) -> bool:
-        return any(f.code == "caption.missing_trigger" for f in self.findings)
+        return self.outside_missing_trigger or any(
+            f.code == "caption.missing_trigger" for f in self.findings
+        )
 
     @property
     def flagged(self) -> bool:
@@ -213,7 +222,16 @@ def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE
     for row in rows:
         caption = captions.get(row.id or 0)
         outside = outside_change(sidecar_path(root, row.path), caption) if caption else None
-        cards.append(Card(row, caption, by_path.get(row.path, []), outside, limits))
+        cards.append(
+            Card(
+                row,
+                caption,
+                by_path.get(row.path, []),
+                outside,
+                limits,
+                _lost_trigger(outside, ctx.project.trigger_word),
+            )
+        )
     counts = {name: sum(card.matches(name) for card in cards) for name in FILTERS}
     matching = [card for card in cards if card.matches(query.filter)]
     if query.concept:
@@ -240,6 +258,14 @@ def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE
     )
 
 
+def _lost_trigger(outside: OutsideChange | None, trigger: str) -> bool:
+    return (
+        outside is not None
+        and outside.text is not None
+        and not starts_with_trigger(outside.text, trigger)
+    )
+
+
 def single_card(ctx: ProjectContext, image_id: int) -> Card | None:
     """One card, as the grid would show it (its caption's own findings only)."""
     rows = rows_by_id(ctx, [image_id])
@@ -253,4 +279,11 @@ def single_card(ctx: ProjectContext, image_id: int) -> Card | None:
         if row.included:
             findings = lint_caption(row.path, caption.text, caption_intent(ctx))
         outside = outside_change(sidecar_path(dataset_dir(ctx), row.path), caption)
-    return Card(row, caption, findings, outside, TokenLimits.for_family(ctx.project.model_family))
+    return Card(
+        row,
+        caption,
+        findings,
+        outside,
+        TokenLimits.for_family(ctx.project.model_family),
+        _lost_trigger(outside, ctx.project.trigger_word),
+    )

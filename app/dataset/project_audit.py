@@ -41,10 +41,9 @@ class ProjectAudit:
 def current_parts(ctx: ProjectContext) -> dict[str, str]:
     """The gate's fingerprint of the dataset as it is now (reads only)."""
     rows = {row.path: row for row in load_rows(ctx)}
-    parts = project_parts(
-        project_scan(ctx), audit_options(ctx), rows, intentional_groups(ctx, rows)
-    )
-    return caption_parts(ctx, rows, parts)
+    scan = project_scan(ctx)
+    parts = project_parts(scan, audit_options(ctx), rows, intentional_groups(ctx, rows))
+    return caption_parts(ctx, scan, rows, parts)
 
 
 def audit_project(
@@ -61,7 +60,7 @@ def audit_project(
     options = audit_options(ctx, workers=workers)
     rows = sync_records(ctx, scan)
     intentional = intentional_groups(ctx, rows)
-    parts = caption_parts(ctx, rows, project_parts(scan, options, rows, intentional))
+    parts = caption_parts(ctx, scan, rows, project_parts(scan, options, rows, intentional))
     cache = ProjectCache(ctx, rows)
     report = audit_folder(
         scan.root,
@@ -98,9 +97,16 @@ def run_project_audit(
     return audit
 
 
+# Where a caption stands in review is not a flag on the image: the grid shows it, and
+# journaling it would name every image of every import.
+NOT_FLAGS = frozenset({"caption.not_approved"})
+
+
 def _record_image_findings(ctx: ProjectContext, audit: ProjectAudit) -> None:
     by_path: dict[str, list[Finding]] = {}
     for found in audit.result.findings:
+        if found.code in NOT_FLAGS:
+            continue
         for path in found.subject.split(", "):
             if path in audit.rows:
                 by_path.setdefault(path, []).append(found)
