@@ -11,7 +11,9 @@
   let approveAfterSave = null; // id of a card to approve once its save is back
 
   const cards = () => Array.from(document.querySelectorAll(".caption-card"));
-  const isTyping = (el) => el && (el.tagName === "TEXTAREA" || el.tagName === "INPUT" || el.tagName === "SELECT");
+  // Fields that take keys; a checkbox or a button does not, so shortcuts still work there.
+  const isTyping = (el) => el && (el.tagName === "TEXTAREA" || el.tagName === "SELECT"
+    || (el.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(el.type)));
 
   function select(card, focus = true) {
     if (!card) return;

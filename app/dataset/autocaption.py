@@ -43,7 +43,7 @@ from app.dataset.captioners import (
 )
 from app.dataset.captioners.base import Captioner, require_files
 from app.dataset.inventory import dataset_dir
-from app.dataset.records import load_rows
+from app.dataset.records import load_rows, sync_records
 from app.grimoire import GrimoireError
 from app.jobs import JobCancelled, JobHandle, Work
 from app.models import Caption, DatasetImage
@@ -139,12 +139,16 @@ def in_scope(caption: Caption | None, scope: str) -> bool:
 
 
 def scope_images(ctx: ProjectContext, scope: str) -> list[DatasetImage]:
-    """The included images whose caption this run may write, by path."""
+    """The included images whose caption this run may write, by path (the folder as it
+    is now: images added since the last audit count)."""
+    rows = sync_records(ctx)
     captions = load_captions(ctx)
     return [
-        row
-        for row in load_rows(ctx)
-        if row.included and is_trainable_image(row) and in_scope(captions.get(row.id or 0), scope)
+        rows[path]
+        for path in sorted(rows)
+        if rows[path].included
+        and is_trainable_image(rows[path])
+        and in_scope(captions.get(rows[path].id or 0), scope)
     ]
 
 

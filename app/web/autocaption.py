@@ -36,6 +36,7 @@ from app.dataset.autocaption import (
 )
 from app.dataset.caption_grid import caption_intent
 from app.dataset.caption_lint import lint_caption
+from app.dataset.caption_store import sync_captions
 from app.dataset.captioners import CaptionRecipe, format_advice
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
@@ -113,6 +114,8 @@ def _page_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str,
 @router.get("/projects/{slug}/captions/auto", response_class=HTMLResponse, name="autocaption_page")
 def autocaption_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Choose a captioner and caption a sample; read it; then caption the rest."""
+    if jobs.active(None, ctx.project.id) is None:
+        sync_captions(ctx)  # caption files dropped in the folder are not "missing"
     return render(request, "autocaption/page.html", _page_context(ctx, jobs))
 
 
