@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from app import journal
 from app.dataset.caption_store import (
@@ -54,38 +54,6 @@ class BatchResult:
     @property
     def message(self) -> str:
         return self.batch.message if self.batch else "Nothing to change."
-
-
-def _write(
-    session: Session,
-    ctx: ProjectContext,
-    rules: CaptionRules,
-    image: DatasetImage,
-    caption: Caption | None,
-    text: str,
-    *,
-    status: str,
-    source: str,
-    note: str,
-) -> Caption:
-    if caption is not None and caption.text == text:
-        # Only the status moves: the sidecar stays untouched.
-        caption.status, caption.source, caption.note = status, source, note
-        caption.version += 1
-        caption.updated_at = utcnow()
-        session.add(caption)
-        return caption
-    return store_text(
-        session,
-        ctx,
-        image,
-        caption,
-        text,
-        status=status,
-        source=source,
-        note=note,
-        tokens=rules.tokens(text),
-    )
 
 
 def apply_batch(
@@ -131,7 +99,7 @@ def apply_batch(
                 before_source=caption.source if caption else "",
                 before_note=caption.note if caption else "",
             )
-            caption = _write(
+            caption = store_text(
                 session,
                 ctx,
                 rules,
@@ -307,7 +275,7 @@ def undo_last(ctx: ProjectContext) -> BatchResult:
                 result.skipped.append((image.path, "its file was changed outside loragate"))
                 continue
             if revision.existed:
-                _write(
+                store_text(
                     session,
                     ctx,
                     rules,

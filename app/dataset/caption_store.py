@@ -13,7 +13,7 @@ Rules every function here keeps:
   caption is refused (``CaptionConflict`` with reason "outside") until the artist
   chooses which text to keep (``resolve_outside``).
 - A caption file loragate has not seen yet (an import, a file dropped in the folder)
-  becomes a draft with source "file".
+  becomes a draft with source "file" (``caption_sync``).
 - Approving means "this exact text is right": changing the text returns a caption to
   draft.
 """
@@ -30,22 +30,19 @@ from sqlmodel import Session, col, select
 from app import journal
 from app.dataset.caption_files import (
     OutsideChange,
-    digest_bytes,
     outside_change,
-    read_sidecar_text,
     sidecar_path,
     write_sidecar,
 )
 from app.dataset.caption_text import prepare_caption
 from app.dataset.inventory import dataset_dir
-from app.dataset.records import rows_by_id, sync_records
+from app.dataset.records import rows_by_id
 from app.models import Caption, DatasetImage
 from app.models.base import utcnow
 from app.workspace import ProjectContext
 
 Status = Literal["draft", "approved", "rejected"]
 STATUSES: tuple[str, ...] = ("draft", "approved", "rejected")
-_ENCODING_WORDS = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}
 
 
 class CaptionError(ValueError):
@@ -122,7 +119,7 @@ def image_row(ctx: ProjectContext, image_id: int) -> DatasetImage:
     return rows[0]
 
 
-def _caption_of(session: Session, image_id: int) -> Caption | None:
+def caption_of_image(session: Session, image_id: int) -> Caption | None:
     return session.exec(select(Caption).where(Caption.image_id == image_id)).first()
 
 
@@ -137,6 +134,7 @@ def outside_of(ctx: ProjectContext, image: DatasetImage, caption: Caption) -> Ou
 def store_text(
     session: Session,
     ctx: ProjectContext,
+    rules: CaptionRules,
     image: DatasetImage,
     caption: Caption | None,
     text: str,
@@ -144,23 +142,26 @@ def store_text(
     status: str,
     source: str,
     note: str,
-    tokens: int,
+    rewrite: bool = False,
 ) -> Caption:
     """Write ``text`` (already prepared) to the sidecar, then to the row, in the caller's
-    write transaction. No checks here: callers check versions and outside edits."""
-    written = write_sidecar(sidecar_of(ctx, image), text)
-    now = utcnow()
+    write transaction; the sidecar is left untouched when only the status, source or
+    note move (unless ``rewrite``). No checks here: callers check versions and outside
+    edits."""
     if caption is None:
         caption = Caption(project_id=ctx.project.id or 0, image_id=image.id or 0, version=0)
+    if rewrite or caption.id is None or caption.text != text:
+        written = write_sidecar(sidecar_of(ctx, image), text)
+        caption.sidecar_sha256 = written.sha256
+        caption.sidecar_mtime_ns = written.mtime_ns
+        if caption.id is None or caption.text != text:
+            caption.tokens = rules.tokens(text)
     caption.text = text
     caption.status = status
     caption.source = source
     caption.note = note
-    caption.tokens = tokens
     caption.version += 1
-    caption.sidecar_sha256 = written.sha256
-    caption.sidecar_mtime_ns = written.mtime_ns
-    caption.updated_at = now
+    caption.updated_at = utcnow()
     session.add(caption)
     return caption
 
@@ -170,95 +171,6 @@ def ensure_writable(ctx: ProjectContext, image: DatasetImage, caption: Caption, 
     outside = outside_of(ctx, image, caption)
     if outside is not None:
         raise CaptionConflict(image.id or 0, mine, outside.text, caption.version, "outside")
-
-
-# --- taking in caption files ---------------------------------------------------------
-
-
-@dataclass
-class SyncReport:
-    imported: list[str]  # image paths whose caption file became a draft
-    trigger_fixed: int = 0  # of them, how many needed the trigger word put first
-    converted: int = 0  # of them, how many were not UTF-8
-
-
-def sync_captions(ctx: ProjectContext, rows: dict[str, DatasetImage] | None = None) -> SyncReport:
-    """Give every image whose caption file loragate has not seen yet a draft caption
-    (source "file"), the trigger word first; journaled as one entry."""
-    rows = rows if rows is not None else sync_records(ctx)
-    known = load_captions(ctx)
-    root = dataset_dir(ctx)
-    found: list[tuple[DatasetImage, str, str, bytes]] = []
-    for row in rows.values():
-        if row.id in known or not is_trainable_image(row):
-            continue
-        path = sidecar_path(root, row.path)
-        if path.is_file():
-            found.append((row, *read_sidecar_text(path)))
-    report = SyncReport(imported=[])
-    if not found:
-        return report
-    rules = CaptionRules(ctx)
-    with ctx.workspace.db.writing() as session:
-        for row, text, encoding, data in found:
-            if _caption_of(session, row.id or 0) is not None:
-                continue  # another request took it in meanwhile
-            prepared, note = rules.prepare(text)
-            notes = [note] if note else []
-            if encoding != "utf-8":
-                notes.append(
-                    f"The caption file was not UTF-8; loragate read it as "
-                    f"{_ENCODING_WORDS.get(encoding, encoding)} and saved it as UTF-8, "
-                    "which trainers need."
-                )
-                report.converted += 1
-            report.trigger_fixed += bool(note)
-            if prepared.encode("utf-8") == data:
-                caption = Caption(
-                    project_id=ctx.project.id or 0,
-                    image_id=row.id or 0,
-                    text=prepared,
-                    source="file",
-                    note=" ".join(notes),
-                    tokens=rules.tokens(prepared),
-                    sidecar_sha256=digest_bytes(data),
-                    sidecar_mtime_ns=sidecar_of(ctx, row).stat().st_mtime_ns,
-                )
-                session.add(caption)
-            else:
-                store_text(
-                    session,
-                    ctx,
-                    row,
-                    None,
-                    prepared,
-                    status="draft",
-                    source="file",
-                    note=" ".join(notes),
-                    tokens=rules.tokens(prepared),
-                )
-            report.imported.append(row.path)
-        if report.imported:
-            journal.record(
-                session,
-                ctx.project,
-                ctx.dir,
-                "caption.imported",
-                _imported_message(report),
-                {"paths": report.imported},
-            )
-    return report
-
-
-def _imported_message(report: SyncReport) -> str:
-    count = len(report.imported)
-    message = f"Took in {count} caption file{'s' if count != 1 else ''} as drafts"
-    extra = []
-    if report.trigger_fixed:
-        extra.append(f"the trigger word put first in {report.trigger_fixed}")
-    if report.converted:
-        extra.append(f"{report.converted} converted to UTF-8")
-    return message + (f" ({'; '.join(extra)})" if extra else "") + "."
 
 
 # --- one caption ---------------------------------------------------------------------
@@ -278,7 +190,7 @@ def save_text(ctx: ProjectContext, image_id: int, text: str, base_version: int) 
     rules = CaptionRules(ctx)
     prepared, note = rules.prepare(text)
     with ctx.workspace.db.writing() as session:
-        caption = _caption_of(session, image_id)
+        caption = caption_of_image(session, image_id)
         current = caption.version if caption else 0
         if caption is None and sidecar_of(ctx, image).exists():
             current = -1  # a caption file loragate has not taken in yet
@@ -293,13 +205,13 @@ def save_text(ctx: ProjectContext, image_id: int, text: str, base_version: int) 
         caption = store_text(
             session,
             ctx,
+            rules,
             image,
             caption,
             prepared,
             status="draft",
             source="manual",
             note=note or "",
-            tokens=rules.tokens(prepared),
         )
         journal.record(
             session,
@@ -324,7 +236,7 @@ def set_status(ctx: ProjectContext, image_id: int, status: str, base_version: in
         raise CaptionError(f"“{status}” is not a caption status (draft, approved, rejected).")
     image = image_row(ctx, image_id)
     with ctx.workspace.db.writing() as session:
-        caption = _caption_of(session, image_id)
+        caption = caption_of_image(session, image_id)
         if caption is None or not caption.text.strip():
             raise CaptionError(
                 f"{image.path} has no caption yet: write one (or auto-caption) before approving it."
@@ -367,7 +279,7 @@ def resolve_outside(
     image = image_row(ctx, image_id)
     rules = CaptionRules(ctx)
     with ctx.workspace.db.writing() as session:
-        caption = _caption_of(session, image_id)
+        caption = caption_of_image(session, image_id)
         if caption is None:
             raise CaptionError(f"{image.path} has no caption to compare. Reload the page.")
         outside = outside_of(ctx, image, caption)
@@ -377,13 +289,14 @@ def resolve_outside(
             caption = store_text(
                 session,
                 ctx,
+                rules,
                 image,
                 caption,
                 caption.text,
                 status=caption.status,
                 source=caption.source,
                 note=caption.note,
-                tokens=caption.tokens,
+                rewrite=True,
             )
             message = f"Wrote loragate's caption of {image.path} back over an edit made outside it."
         elif outside.text is None:
@@ -397,13 +310,13 @@ def resolve_outside(
             caption = store_text(
                 session,
                 ctx,
+                rules,
                 image,
                 caption,
                 prepared,
                 status="draft",
                 source="file",
                 note=note or "",
-                tokens=rules.tokens(prepared),
             )
             message = f"Took the caption of {image.path} as edited outside loragate (now a draft)."
         journal.record(

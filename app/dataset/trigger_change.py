@@ -71,13 +71,13 @@ def change_trigger_word(ctx: ProjectContext, new_word: str) -> TriggerChange:
             store_text(
                 session,
                 ctx,
+                rules,
                 rows[image_id],
                 caption,
                 text,
                 status=caption.status,
                 source=caption.source,
                 note=note or "",
-                tokens=rules.tokens(text),
             )
             rewritten += 1
         project = session.get(Project, ctx.project.id)

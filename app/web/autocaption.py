@@ -15,9 +15,10 @@ HTMX contract:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.dataset.autocaption import (
@@ -36,7 +37,7 @@ from app.dataset.autocaption import (
 )
 from app.dataset.caption_grid import caption_intent
 from app.dataset.caption_lint import lint_caption
-from app.dataset.caption_store import sync_captions
+from app.dataset.caption_sync import take_in_for_page
 from app.dataset.captioners import CaptionRecipe, format_advice
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
@@ -115,7 +116,7 @@ def _page_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str,
 def autocaption_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Choose a captioner and caption a sample; read it; then caption the rest."""
     if jobs.active(None, ctx.project.id) is None:
-        sync_captions(ctx)  # caption files dropped in the folder are not "missing"
+        take_in_for_page(ctx)  # caption files dropped in the folder are not "missing"
     return render(request, "autocaption/page.html", _page_context(ctx, jobs))
 
 
@@ -163,55 +164,63 @@ def caption_a_sample(
     return _back(request, ctx)
 
 
-def _recipe(blacklist: str, prefix: str, template: str) -> CaptionRecipe:
-    try:
-        return CaptionRecipe.build(blacklist=blacklist, prefix=prefix, template=template)
-    except ValueError as exc:
-        raise AutoCaptionError(str(exc)) from None
+@dataclass(frozen=True)
+class RecipeForm:
+    """The recipe fields as typed (shown again as they were), and the sample they
+    belong to."""
+
+    sample_job: int
+    blacklist: str
+    prefix: str
+    template: str
+
+    def typed(self) -> dict[str, str]:
+        return {"blacklist": self.blacklist, "prefix": self.prefix, "template": self.template}
+
+    def recipe(self) -> CaptionRecipe:
+        try:
+            return CaptionRecipe.build(
+                blacklist=self.blacklist, prefix=self.prefix, template=self.template
+            )
+        except ValueError as exc:
+            raise AutoCaptionError(str(exc)) from None
 
 
-@router.post("/projects/{slug}/captions/auto/redraft", response_class=HTMLResponse)
-def redraft_sample(
-    request: Request,
-    ctx: ProjectDep,
-    jobs: JobsDep,
+def _recipe_form(
     sample_job: Annotated[int, Form()],
     blacklist: Annotated[str, Form()] = "",
     prefix: Annotated[str, Form()] = "",
     template: Annotated[str, Form()] = "",
-) -> Response:
+) -> RecipeForm:
+    return RecipeForm(sample_job, blacklist, prefix, template)
+
+
+RecipeDep = Annotated[RecipeForm, Depends(_recipe_form)]
+
+
+@router.post("/projects/{slug}/captions/auto/redraft", response_class=HTMLResponse)
+def redraft_sample(request: Request, ctx: ProjectDep, jobs: JobsDep, form: RecipeDep) -> Response:
     """Partial: the sample's drafts with this recipe (the model does not run again)."""
-    job = _sample_job(jobs, ctx, sample_job)
-    form = {"blacklist": blacklist, "prefix": prefix, "template": template}
-    status = 200
+    job = _sample_job(jobs, ctx, form.sample_job)
+    status, error = 200, None
     try:
-        recipe = _recipe(blacklist, prefix, template)
-        error = None
+        recipe = form.recipe()
     except AutoCaptionError as exc:
         recipe, error, status = CaptionRecipe(), str(exc), 422
     context = {"project": ctx.project, "recipe_error": error} | _sample_context(
-        ctx, job, recipe, form
+        ctx, job, recipe, form.typed()
     )
     return render(request, "autocaption/_sample.html", context, status_code=status)
 
 
 @router.post("/projects/{slug}/captions/auto/run", response_class=HTMLResponse)
-def caption_the_rest(
-    request: Request,
-    ctx: ProjectDep,
-    jobs: JobsDep,
-    sample_job: Annotated[int, Form()],
-    blacklist: Annotated[str, Form()] = "",
-    prefix: Annotated[str, Form()] = "",
-    template: Annotated[str, Form()] = "",
-) -> Response:
+def caption_the_rest(request: Request, ctx: ProjectDep, jobs: JobsDep, form: RecipeDep) -> Response:
     """The artist approved the recipe: write the sample's drafts and caption the rest."""
-    job = _sample_job(jobs, ctx, sample_job)
-    form = {"blacklist": blacklist, "prefix": prefix, "template": template}
+    job = _sample_job(jobs, ctx, form.sample_job)
     try:
         if job is None:
             raise AutoCaptionError("Caption a sample first, and read it.")
-        recipe = _recipe(blacklist, prefix, template)
+        recipe = form.recipe()
         settings = AutoCaptionSettings.from_json(job.result.get("settings", {}))
         _start(
             ctx,
@@ -221,6 +230,6 @@ def caption_the_rest(
             f"Auto-captioning with {settings.kind}",
         )
     except (AutoCaptionError, JobBusy) as exc:
-        context = _page_context(ctx, jobs, recipe_form=form, recipe_error=str(exc))
+        context = _page_context(ctx, jobs, recipe_form=form.typed(), recipe_error=str(exc))
         return render(request, "autocaption/page.html", context, status_code=422)
     return _back(request, ctx)

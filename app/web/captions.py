@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.dataset.caption_batch import (
@@ -42,8 +42,8 @@ from app.dataset.caption_store import (
     resolve_outside,
     save_text,
     set_status,
-    sync_captions,
 )
+from app.dataset.caption_sync import take_in_for_page
 from app.dataset.decisions import DecisionError, set_included
 from app.dataset.trigger_change import change_trigger_word
 from app.gates.state import gate_state
@@ -100,7 +100,7 @@ def captions_page(
     if jobs.active(None, ctx.project.id) is None:
         # Caption files that appeared since (dropped in the folder) become drafts; while
         # an import or audit runs, it does this itself.
-        sync_captions(ctx)
+        take_in_for_page(ctx)
     context = _grid_context(request, ctx, jobs, GridQuery(filter, tag, concept, page))
     if is_htmx(request):
         return render(request, "captions/_grid.html", context)
@@ -176,6 +176,17 @@ def caption_card(request: Request, ctx: ProjectDep, image_id: int) -> Response:
     return _card(request, ctx, image_id)
 
 
+def _toggle(
+    request: Request, ctx: ProjectContext, image_id: int, version: int, status: str
+) -> Response:
+    """Set ``status``, or back to draft when the caption has it already. A stale version
+    means the text on screen is not the text now: nothing is approved (or rejected)
+    unseen; the card comes back with the current text."""
+    card = single_card(ctx, image_id)
+    target = "draft" if card is not None and card.status == status else status
+    return _card_action(request, ctx, image_id, lambda: set_status(ctx, image_id, target, version))
+
+
 @router.post(
     "/projects/{slug}/captions/{image_id}/approve",
     response_class=HTMLResponse,
@@ -185,11 +196,7 @@ def approve_caption(
     request: Request, ctx: ProjectDep, image_id: int, version: Annotated[int, Form()]
 ) -> Response:
     """Clicking the picture: approve the caption as shown, or take the approval back."""
-    card = single_card(ctx, image_id)
-    status = "draft" if card is not None and card.status == "approved" else "approved"
-    # A stale version means the text on screen is not the text now: nothing is approved
-    # unseen (set_status raises CaptionConflict, the card shows the current text).
-    return _card_action(request, ctx, image_id, lambda: set_status(ctx, image_id, status, version))
+    return _toggle(request, ctx, image_id, version, "approved")
 
 
 @router.post(
@@ -201,9 +208,7 @@ def reject_caption(
     request: Request, ctx: ProjectDep, image_id: int, version: Annotated[int, Form()]
 ) -> Response:
     """Mark the caption as wrong (or take that back)."""
-    card = single_card(ctx, image_id)
-    status = "draft" if card is not None and card.status == "rejected" else "rejected"
-    return _card_action(request, ctx, image_id, lambda: set_status(ctx, image_id, status, version))
+    return _toggle(request, ctx, image_id, version, "rejected")
 
 
 @router.post(
@@ -251,20 +256,30 @@ def resolve_outside_edit(
     )
 
 
+def _view(
+    filter: Annotated[str, Form()] = "all",
+    tag_filter: Annotated[str, Form()] = "",
+    concept: Annotated[str, Form()] = "",
+    page: Annotated[int, Form()] = 1,
+) -> GridQuery:
+    """The grid view a batch form was sent from (captions/_query_fields.html)."""
+    return GridQuery(filter, tag_filter, concept, page)
+
+
+ViewDep = Annotated[GridQuery, Depends(_view)]
+
+
 def _batch_response(
-    request: Request, ctx: ProjectContext, jobs: JobsDep, query: GridQuery, result: BatchResult
+    request: Request, ctx: ProjectContext, jobs: JobsDep, query: GridQuery, notice: str
 ) -> Response:
     if not is_htmx(request):
         return RedirectResponse(_grid_url(request, ctx, query), status_code=303)
-    context = _grid_context(request, ctx, jobs, query) | {
-        "oob": True,
-        "notice": _summary(result),
-    }
+    context = _grid_context(request, ctx, jobs, query) | {"oob": True, "notice": notice}
     return render(request, "captions/_grid.html", context)
 
 
-def _summary(result: BatchResult) -> str:
-    parts = [result.message if result.changed else "No caption needed changing."]
+def _summary(result: BatchResult, done: str = "") -> str:
+    parts = [done + result.message if result.changed else "No caption needed changing."]
     if result.skipped:
         parts.append(
             f"{len(result.skipped)} left as they were ("
@@ -282,18 +297,14 @@ def batch_operation(
     request: Request,
     ctx: ProjectDep,
     jobs: JobsDep,
+    query: ViewDep,
     operation: Annotated[str, Form()],
     tag: Annotated[str, Form()] = "",
     new_tag: Annotated[str, Form()] = "",
     scope: Annotated[str, Form()] = "filter",
     ids: Annotated[list[int] | None, Form()] = None,
-    filter: Annotated[str, Form()] = "all",
-    tag_filter: Annotated[str, Form()] = "",
-    concept: Annotated[str, Form()] = "",
-    page: Annotated[int, Form()] = 1,
 ) -> Response:
     """Add, remove or replace a tag in the selected captions or in the whole view."""
-    query = GridQuery(filter, tag_filter, concept, page)
     if scope == "selection":
         targets = list(ids or [])
         if not targets:
@@ -308,7 +319,7 @@ def batch_operation(
         result = tag_batch(ctx, operation, targets, tag, new_tag)
     except CaptionError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    return _batch_response(request, ctx, jobs, query, result)
+    return _batch_response(request, ctx, jobs, query, _summary(result))
 
 
 @router.post(
@@ -320,11 +331,8 @@ def approve_all_shown(
     request: Request,
     ctx: ProjectDep,
     jobs: JobsDep,
+    query: ViewDep,
     shown: Annotated[list[str] | None, Form()] = None,
-    filter: Annotated[str, Form()] = "all",
-    tag_filter: Annotated[str, Form()] = "",
-    concept: Annotated[str, Form()] = "",
-    page: Annotated[int, Form()] = 1,
 ) -> Response:
     """Approve every caption on the page, as it was shown."""
     seen = []
@@ -332,37 +340,17 @@ def approve_all_shown(
         image_id, _, version = item.partition(":")
         if image_id.isdigit() and version.isdigit():
             seen.append((int(image_id), int(version)))
-    result = approve_shown(ctx, seen)
-    return _batch_response(request, ctx, jobs, GridQuery(filter, tag_filter, concept, page), result)
+    return _batch_response(request, ctx, jobs, query, _summary(approve_shown(ctx, seen)))
 
 
 @router.post("/projects/{slug}/captions/undo", response_class=HTMLResponse, name="caption_undo")
-def undo(
-    request: Request,
-    ctx: ProjectDep,
-    jobs: JobsDep,
-    filter: Annotated[str, Form()] = "all",
-    tag_filter: Annotated[str, Form()] = "",
-    concept: Annotated[str, Form()] = "",
-    page: Annotated[int, Form()] = 1,
-) -> Response:
+def undo(request: Request, ctx: ProjectDep, jobs: JobsDep, query: ViewDep) -> Response:
     """Undo the newest batch operation (captions changed since are left as they are)."""
     try:
         result = undo_last(ctx)
     except CaptionError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    result_message = f"Undone: {result.batch.message if result.batch else ''}"
-    query = GridQuery(filter, tag_filter, concept, page)
-    if not is_htmx(request):
-        return RedirectResponse(_grid_url(request, ctx, query), status_code=303)
-    skipped = (
-        f" {len(result.skipped)} changed since and were left as they are." if result.skipped else ""
-    )
-    context = _grid_context(request, ctx, jobs, query) | {
-        "oob": True,
-        "notice": result_message + skipped,
-    }
-    return render(request, "captions/_grid.html", context)
+    return _batch_response(request, ctx, jobs, query, _summary(result, "Undone: "))
 
 
 @router.post("/projects/{slug}/trigger", response_class=HTMLResponse, name="change_trigger")

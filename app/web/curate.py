@@ -18,7 +18,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from app.dataset.caption_store import is_trainable_image, sync_captions
+from app.dataset.caption_store import is_trainable_image
+from app.dataset.caption_sync import take_in_for_page
 from app.dataset.curation import MAX_REPEATS, balance, set_repeats
 from app.dataset.decisions import DecisionError, set_included
 from app.dataset.inventory import layout_dir
@@ -61,7 +62,7 @@ def _context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str, Any]
 def curate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Repeats, balance, include/exclude, and the training folder."""
     if jobs.active(None, ctx.project.id) is None:
-        sync_captions(ctx)  # caption files dropped in the folder count in the tag balance
+        take_in_for_page(ctx)  # caption files dropped in the folder count in the tag balance
     return render(request, "curate/page.html", _context(ctx, jobs))
 
 

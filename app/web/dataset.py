@@ -277,15 +277,21 @@ def audit_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     return render(request, "dataset/audit.html", context)
 
 
-@router.post("/projects/{slug}/audit/run", response_class=HTMLResponse)
-def run_audit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
-    """Audit the dataset again in the background."""
+def _audit_then_show(
+    request: Request, ctx: ProjectContext, jobs: JobsDep, title: str, page: str
+) -> Response:
     try:
-        _start(ctx, jobs, AUDIT_JOB, audit_task(ctx), "Auditing the dataset")
+        _start(ctx, jobs, AUDIT_JOB, audit_task(ctx), title)
     except JobBusy as exc:
         if is_htmx(request):
             return toast(request, _busy(exc), status_code=409)
-    return _redirect(request, "phase_audit", ctx.project.slug)
+    return _redirect(request, page, ctx.project.slug)
+
+
+@router.post("/projects/{slug}/audit/run", response_class=HTMLResponse)
+def run_audit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Audit the dataset again in the background."""
+    return _audit_then_show(request, ctx, jobs, "Auditing the dataset", "phase_audit")
 
 
 @router.get("/projects/{slug}/gates/dataset", response_class=HTMLResponse, name="gate_dataset")
@@ -305,12 +311,7 @@ def gate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
 @router.post("/projects/{slug}/gates/dataset/run", response_class=HTMLResponse)
 def run_gate_dataset(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Run Gate 1 now (the audit, in the background) and show its report."""
-    try:
-        _start(ctx, jobs, AUDIT_JOB, audit_task(ctx), "Checking Gate 1")
-    except JobBusy as exc:
-        if is_htmx(request):
-            return toast(request, _busy(exc), status_code=409)
-    return _redirect(request, "gate_dataset", ctx.project.slug)
+    return _audit_then_show(request, ctx, jobs, "Checking Gate 1", "gate_dataset")
 
 
 @router.get("/projects/{slug}/report", response_class=HTMLResponse, name="phase_report")

@@ -21,7 +21,10 @@ def card(page: Page, name: str):  # type: ignore[no-untyped-def]
 
 
 def test_approve_edit_batch_undo_and_gate_one_passes(
-    page: Page, live_server: LiveServer, workspace: Workspace, make_intent  # type: ignore[no-untyped-def]
+    page: Page,
+    live_server: LiveServer,
+    workspace: Workspace,
+    make_intent,  # type: ignore[no-untyped-def]
 ) -> None:
     project, _ = create_project(
         workspace,

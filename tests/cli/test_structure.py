@@ -17,7 +17,10 @@ from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent
 
 @pytest.mark.slow
 def test_structure_refuses_then_writes_the_layout(
-    cli: CliRunner, workspace: Workspace, make_intent, tmp_path: Path  # type: ignore[no-untyped-def]
+    cli: CliRunner,
+    workspace: Workspace,
+    make_intent,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     ctx = caption_project(
         workspace, mira_intent(make_intent, name="Teapot", training_type="object"), []

@@ -18,7 +18,8 @@ from app.dataset.autocaption import (
     scope_images,
 )
 from app.dataset.caption_batch import undo_last
-from app.dataset.caption_store import load_captions, save_text, set_status, sync_captions
+from app.dataset.caption_store import load_captions, save_text, set_status
+from app.dataset.caption_sync import sync_captions
 from app.dataset.captioners import CaptionRecipe
 from app.dataset.inventory import dataset_dir
 from app.jobs import JobHandle, JobRunner, Work

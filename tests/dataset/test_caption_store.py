@@ -18,8 +18,8 @@ from app.dataset.caption_store import (
     resolve_outside,
     save_text,
     set_status,
-    sync_captions,
 )
+from app.dataset.caption_sync import sync_captions
 from app.dataset.caption_text import NOTE_MISSING
 from app.dataset.records import rows_by_id
 from app.journal import journal_path

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.dataset.caption_store import sync_captions
+from app.dataset.caption_sync import sync_captions
 from app.dataset.curation import balance, set_repeats
 from app.dataset.decisions import DecisionError
 from app.dataset.inventory import dataset_dir, inventory
