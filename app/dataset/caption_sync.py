@@ -65,6 +65,12 @@ def sync_captions(ctx: ProjectContext, rows: dict[str, DatasetImage] | None = No
                     "which trainers need."
                 )
                 report.converted += 1
+            lines = [line for line in text.splitlines() if line.strip()]
+            if len(lines) > 1:
+                notes.append(
+                    f"The caption file had {len(lines)} lines; trainers read only the "
+                    "first, so loragate joined them into one."
+                )
             report.trigger_fixed += bool(note)
             if prepared.encode("utf-8") == data:
                 caption = Caption(

@@ -64,12 +64,16 @@ def test_caption_files_become_drafts_with_the_trigger_first(ctx) -> None:  # typ
 
 
 def test_a_caption_file_that_is_not_utf8_is_converted(workspace: Workspace, make_intent) -> None:  # type: ignore[no-untyped-def]
-    ctx = caption_project(workspace, mira_intent(make_intent), [None])
+    ctx = caption_project(workspace, mira_intent(make_intent), [None, None])
     sidecar(ctx, "10_mira/000.png").write_bytes(f"{TRIGGER}, café au lait".encode("cp1252"))
+    sidecar(ctx, "10_mira/001.png").write_text(f"{TRIGGER}, a portrait\nsmiling\n")
     assert sync_captions(ctx).converted == 1
     caption = caption_of(ctx, "10_mira/000.png")
     assert caption.text == f"{TRIGGER}, café au lait" and "Windows-1252" in caption.note
     assert sidecar(ctx, "10_mira/000.png").read_bytes().decode("utf-8") == caption.text
+    joined = caption_of(ctx, "10_mira/001.png")
+    assert joined.text == f"{TRIGGER}, a portrait, smiling"  # trainers read one line
+    assert "had 2 lines" in joined.note
 
 
 def test_an_edit_that_drops_the_trigger_gets_it_back_with_a_note(ctx) -> None:  # type: ignore[no-untyped-def]
