@@ -13,7 +13,18 @@ from starlette.responses import Response
 
 from app.jobs import JobRunner
 from app.settings import REPO_ROOT, Settings
-from app.web import config, dataset, dataset_curation, docs, environment, jobs, projects
+from app.web import (
+    autocaption,
+    captions,
+    config,
+    curate,
+    dataset,
+    dataset_curation,
+    docs,
+    environment,
+    jobs,
+    projects,
+)
 from app.web.security import SecurityMiddleware
 from app.web.templating import is_htmx, render, toast
 from app.workspace import Workspace
@@ -22,6 +33,9 @@ ROUTERS = (
     projects.router,
     dataset.router,
     dataset_curation.router,
+    autocaption.router,
+    captions.router,
+    curate.router,
     jobs.router,
     config.router,
     environment.router,

@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.cli import audit, config, env, project, serve
+from app.cli import audit, config, env, project, serve, structure
 
-COMMANDS = (serve, project, audit, config, env)
+COMMANDS = (serve, project, audit, structure, config, env)
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 

@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app import journal
-from app.dataset.audit import AuditReport, audit_folder
+from app.dataset.audit import SEVERITY_ORDER, AuditReport, audit_folder
+from app.dataset.caption_gate import SUPERSEDED_CODES, caption_findings, caption_parts
+from app.dataset.caption_sync import sync_captions
+from app.dataset.dataset_checks import DATASET_SUBJECT
 from app.dataset.fingerprint import project_parts
 from app.dataset.measure import CheckCancelled, Progress
 from app.dataset.records import (
@@ -19,6 +22,7 @@ from app.dataset.records import (
     project_scan,
     sync_records,
 )
+from app.dataset.report import caption_stats, write_report
 from app.gates.result import Finding, GateResult, make_result
 from app.gates.store import record_result
 from app.models import DatasetImage
@@ -37,7 +41,9 @@ class ProjectAudit:
 def current_parts(ctx: ProjectContext) -> dict[str, str]:
     """The gate's fingerprint of the dataset as it is now (reads only)."""
     rows = {row.path: row for row in load_rows(ctx)}
-    return project_parts(project_scan(ctx), audit_options(ctx), rows, intentional_groups(ctx, rows))
+    scan = project_scan(ctx)
+    parts = project_parts(scan, audit_options(ctx), rows, intentional_groups(ctx, rows))
+    return caption_parts(ctx, scan, rows, parts)
 
 
 def audit_project(
@@ -47,12 +53,14 @@ def audit_project(
     check_cancelled: CheckCancelled | None = None,
     workers: int | None = None,
 ) -> ProjectAudit:
-    """Judge the dataset as it is now. Updates the cache rows; records nothing else."""
+    """Judge the dataset as it is now. Updates the cache rows and takes in caption files
+    loragate has not seen (as drafts); records nothing else."""
+    sync_captions(ctx, sync_records(ctx))  # may rewrite new caption files: scan after it
     scan = project_scan(ctx)
     options = audit_options(ctx, workers=workers)
     rows = sync_records(ctx, scan)
     intentional = intentional_groups(ctx, rows)
-    parts = project_parts(scan, options, rows, intentional)
+    parts = caption_parts(ctx, scan, rows, project_parts(scan, options, rows, intentional))
     cache = ProjectCache(ctx, rows)
     report = audit_folder(
         scan.root,
@@ -65,7 +73,11 @@ def audit_project(
         progress=progress,
         check_cancelled=check_cancelled,
     )
-    result = make_result(GATE, report.findings, parts, report.stats)
+    findings = [f for f in report.findings if f.code not in SUPERSEDED_CODES]
+    findings += caption_findings(ctx, cache.rows)
+    findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.subject == DATASET_SUBJECT, f.code))
+    stats = report.stats | caption_stats(ctx, cache.rows)
+    result = make_result(GATE, findings, parts, stats)
     return ProjectAudit(result, report, cache.rows)
 
 
@@ -81,12 +93,20 @@ def run_project_audit(
     audit = audit_project(ctx, progress=progress, check_cancelled=check_cancelled, workers=workers)
     _record_image_findings(ctx, audit)
     record_result(ctx, audit.result)
+    write_report(ctx, audit.result)
     return audit
+
+
+# Where a caption stands in review is not a flag on the image: the grid shows it, and
+# journaling it would name every image of every import.
+NOT_FLAGS = frozenset({"caption.not_approved"})
 
 
 def _record_image_findings(ctx: ProjectContext, audit: ProjectAudit) -> None:
     by_path: dict[str, list[Finding]] = {}
     for found in audit.result.findings:
+        if found.code in NOT_FLAGS:
+            continue
         for path in found.subject.split(", "):
             if path in audit.rows:
                 by_path.setdefault(path, []).append(found)

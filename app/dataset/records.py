@@ -21,7 +21,7 @@ from app.dataset.cache import AuditedFile
 from app.dataset.duplicates import DEFAULT_NEAR_THRESHOLD, hex_to_int, to_signed
 from app.dataset.files import FileEntry, FolderScan, scan_folder
 from app.dataset.inventory import concept_of, dataset_dir
-from app.models import DatasetImage, DatasetSettings, DuplicateDecision
+from app.models import ConceptRepeats, DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.base import utcnow
 from app.paths import safe_join
 from app.workspace import ProjectContext
@@ -65,6 +65,15 @@ def rows_by_id(ctx: ProjectContext, ids: Sequence[int]) -> list[DatasetImage]:
         return list(session.exec(statement))
 
 
+def concept_repeats(ctx: ProjectContext) -> dict[str, int]:
+    """Repeats the artist set per concept (app.dataset.curation), by concept."""
+    with ctx.workspace.db.reading() as session:
+        rows = session.exec(
+            select(ConceptRepeats).where(ConceptRepeats.project_id == ctx.project.id)
+        ).all()
+    return {row.concept: row.repeats for row in rows}
+
+
 def sync_records(ctx: ProjectContext, scan: FolderScan | None = None) -> dict[str, DatasetImage]:
     """Rows for exactly the files the dataset folder holds now, by path."""
     scan = scan or project_scan(ctx)
@@ -72,14 +81,21 @@ def sync_records(ctx: ProjectContext, scan: FolderScan | None = None) -> dict[st
     rows = {row.path: row for row in load_rows(ctx)}
     present = {entry.path: entry for entry in scan.files}
     changed: list[DatasetImage] = []
+    overrides: dict[str, int] | None = None
     for entry in scan.files:
         row = rows.get(entry.path)
         if row is not None and (row.size, row.mtime_ns) == (entry.size, entry.mtime_ns):
             continue
         if row is None:
             concept, repeats = concept_of(PurePosixPath(entry.path))
+            if overrides is None:
+                overrides = concept_repeats(ctx)
             row = DatasetImage(
-                project_id=ctx.project.id or 0, path=entry.path, concept=concept, repeats=repeats
+                project_id=ctx.project.id or 0,
+                path=entry.path,
+                concept=concept,
+                # Repeats the artist chose for the concept win over its folder name.
+                repeats=overrides.get(concept, repeats),
             )
         _refresh(
             row,

@@ -11,6 +11,7 @@ from typing import Any
 from app import journal
 from app.dataset.importer import ImportReport, import_folder
 from app.dataset.inventory import dataset_dir
+from app.dataset.layout import LayoutRefused, write_layout
 from app.dataset.project_audit import ProjectAudit, run_project_audit
 from app.dataset.staging import remove_staging
 from app.jobs import JobHandle, Work
@@ -18,6 +19,7 @@ from app.workspace import ProjectContext
 
 IMPORT_JOB = "dataset.import"
 AUDIT_JOB = "dataset.audit"
+LAYOUT_JOB = "dataset.layout"
 
 
 def audit_summary(audit: ProjectAudit) -> dict[str, Any]:
@@ -98,5 +100,30 @@ def audit_task(ctx: ProjectContext) -> Work:
         )
         handle.progress(1, 1, "Done")
         return {"audit": audit_summary(audit)}
+
+    return work
+
+
+def layout_task(ctx: ProjectContext) -> Work:
+    """Write the training folder (Gate 1 runs first); a refusal is a result, with its
+    reasons, not a failure."""
+
+    def work(handle: JobHandle) -> dict[str, Any]:
+        handle.progress(0, 1, "Checking Gate 1")
+        try:
+            result = write_layout(
+                ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
+            )
+        except LayoutRefused as exc:
+            handle.progress(1, 1, "Refused")
+            return {"refused": exc.reasons}
+        handle.progress(1, 1, "Done")
+        return {
+            "summary": result.summary(),
+            "out": str(result.out),
+            "folders": result.folders,
+            "linked": result.linked,
+            "copied": result.copied,
+        }
 
     return work

@@ -22,9 +22,10 @@ Status = Literal["not_run", "pass", "warn", "block", "stale"]
 PART_WORDS = {
     "images": "the images changed",
     "captions": "captions changed",
-    "statuses": "caption approvals or exclusions changed",
+    "statuses": "caption approvals, exclusions or repeats changed",
     "duplicates": "the duplicate threshold or a duplicate decision changed",
-    "intent": "the project's intent (type, trigger word, family) changed",
+    "intent": "the project's intent (type, trigger word, family, caption format, what must "
+    "vary or stay, your style words) changed",
     "config": "the training config changed",
     "base_model": "the base model file changed",
     "dataset_gate": "the dataset (Gate 1) changed",

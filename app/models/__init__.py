@@ -1,6 +1,7 @@
 """Every table loragate keeps in SQLite. One module per area; importing this package
 registers them all on ``SQLModel.metadata`` (Alembic's env.py relies on that)."""
 
+from app.models.caption import Caption, CaptionBatch, CaptionRevision, ConceptRepeats
 from app.models.dataset import DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.event import Event
 from app.models.gate import GateRecord
@@ -8,6 +9,10 @@ from app.models.job import Job
 from app.models.project import Project
 
 __all__ = [
+    "Caption",
+    "CaptionBatch",
+    "CaptionRevision",
+    "ConceptRepeats",
     "DatasetImage",
     "DatasetSettings",
     "DuplicateDecision",

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from app.dataset.importer import ImportRefused, validate_source
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
+from app.dataset.report import decisions, report_path
 from app.dataset.staging import (
     ArchiveRefused,
     UploadTooLarge,
@@ -276,22 +277,44 @@ def audit_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     return render(request, "dataset/audit.html", context)
 
 
-@router.post("/projects/{slug}/audit/run", response_class=HTMLResponse)
-def run_audit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
-    """Audit the dataset again in the background."""
+def _audit_then_show(
+    request: Request, ctx: ProjectContext, jobs: JobsDep, title: str, page: str
+) -> Response:
     try:
-        _start(ctx, jobs, AUDIT_JOB, audit_task(ctx), "Auditing the dataset")
+        _start(ctx, jobs, AUDIT_JOB, audit_task(ctx), title)
     except JobBusy as exc:
         if is_htmx(request):
             return toast(request, _busy(exc), status_code=409)
-    return _redirect(request, "phase_audit", ctx.project.slug)
+    return _redirect(request, page, ctx.project.slug)
+
+
+@router.post("/projects/{slug}/audit/run", response_class=HTMLResponse)
+def run_audit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Audit the dataset again in the background."""
+    return _audit_then_show(request, ctx, jobs, "Auditing the dataset", "phase_audit")
 
 
 @router.get("/projects/{slug}/gates/dataset", response_class=HTMLResponse, name="gate_dataset")
 def gate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
-    """Gate 1's report: GO or NO-GO, every blocking finding with why and how to fix it."""
+    """Gate 1's report: GO or NO-GO, every finding with why and how to fix it, what was
+    decided, the dataset's numbers; the same report is in <project>/dataset-report.md."""
+    report = report_path(ctx)
     context = audit_view(ctx).as_context() | {
         "project": ctx.project,
         "active_job": jobs.active(None, ctx.project.id),
+        "decisions": decisions(ctx),
+        "report_file": report if report.is_file() else None,
     }
     return render(request, "dataset/gate.html", context)
+
+
+@router.post("/projects/{slug}/gates/dataset/run", response_class=HTMLResponse)
+def run_gate_dataset(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Run Gate 1 now (the audit, in the background) and show its report."""
+    return _audit_then_show(request, ctx, jobs, "Checking Gate 1", "gate_dataset")
+
+
+@router.get("/projects/{slug}/report", response_class=HTMLResponse, name="phase_report")
+def report_page(request: Request, ctx: ProjectDep) -> Response:
+    """Phase 6 is Gate 1's GO / NO-GO report."""
+    return RedirectResponse(request.url_for("gate_dataset", slug=ctx.project.slug), status_code=303)

@@ -62,11 +62,16 @@ def test_import_a_folder_then_keep_one_of_a_duplicate_group(
     excluded = page.locator('.image-card[data-path="10_mira/again.bmp"]')
     expect(excluded).to_have_attribute("data-included", "0")
     expect(excluded).to_contain_text("duplicate of 10_mira/0.png")
-    # Five images remain: over the floor, under the recommended range: a warning.
-    expect(page.locator("#audit-summary")).to_have_attribute("data-status", "warn")
+    # Five images remain: over the floor, under the recommended range (a warning); what
+    # still blocks is that nobody has approved their captions yet.
+    expect(page.locator("#audit-summary")).to_have_attribute("data-status", "block")
+    blocking = page.locator("#findings-block details")
+    expect(blocking).to_have_count(1)
+    expect(blocking).to_have_attribute("data-code", "caption.not_approved")
+    expect(page.locator("#findings-warn")).to_contain_text("Fewer images than recommended")
 
     page.get_by_role("link", name="Mira").first.click()
-    expect(page.locator('#gates [data-gate="dataset"]')).to_have_attribute("data-status", "warn")
+    expect(page.locator('#gates [data-gate="dataset"]')).to_have_attribute("data-status", "block")
     expect(page.locator("#journal")).to_contain_text("Kept 10_mira/0.png of a duplicate group")
 
 

@@ -22,6 +22,7 @@ from app.journal import journal_path
 from app.projects import create_project
 from app.workspace import ProjectContext, Workspace
 from tests.dataset import builders as b
+from tests.dataset.approve import approve_all
 
 TRIGGER = "zkteapot"
 
@@ -36,6 +37,7 @@ def ctx(workspace: Workspace, make_intent) -> ProjectContext:  # type: ignore[no
             trigger_word=TRIGGER,
             model_family="sd15",
             caption_format="booru",
+            must_vary="",  # the caption check would ask for lighting to be described
         ),
     )
     return workspace.context(project)
@@ -55,6 +57,8 @@ def by_path(ctx: ProjectContext) -> dict[str, object]:
 
 def test_a_clean_dataset_passes_and_is_recorded(ctx: ProjectContext) -> None:
     fill(ctx, 10)
+    assert run_project_audit(ctx).result.verdict == "block"  # captions not approved yet
+    approve_all(ctx)
     audit = run_project_audit(ctx)
     assert audit.result.verdict == "pass", [f.message for f in audit.result.findings]
     assert set(audit.result.fingerprint_parts) == {
@@ -80,17 +84,19 @@ def test_changes_make_the_gate_stale_with_a_reason(ctx: ProjectContext) -> None:
     run_project_audit(ctx)
     row = by_path(ctx)["4_teapot/03.png"]
     set_included(ctx, row.id, False)  # type: ignore[attr-defined]
-    assert gate_state(ctx, "dataset").stale_reasons == ["caption approvals or exclusions changed"]
+    assert gate_state(ctx, "dataset").stale_reasons == [
+        "caption approvals, exclusions or repeats changed"
+    ]
 
 
 def test_flagged_images_are_journaled_once(ctx: ProjectContext) -> None:
     root = fill(ctx, 10)
-    (root / "05.txt").write_text("a teapot without its word")
+    b.save(b.photo(399, (200, 160)), root / "05.png")  # far too small for SD 1.5
     run_project_audit(ctx)
     run_project_audit(ctx)
     journal = journal_path(ctx.dir).read_text()
     assert journal.count("Flagged 4_teapot/05.png") == 1
-    assert "does not contain the trigger word" in journal
+    assert journal.count("Flagged") == 1  # captions awaiting review are not flags
     assert journal.count("Gate 1 · Dataset blocked") == 2
 
 
@@ -113,6 +119,7 @@ def test_keep_one_resolves_a_duplicate_group_and_excludes_the_rest(ctx: ProjectC
     (root / "copy.txt").write_text(TRIGGER)
     b.save(b.brightened(picture), root / "bright.png")
     (root / "bright.txt").write_text(TRIGGER)
+    approve_all(ctx)
     audit = run_project_audit(ctx)
     codes = [f.code for f in audit.result.findings if f.code.startswith("duplicate.")]
     assert sorted(codes) == ["duplicate.exact", "duplicate.near"]
@@ -131,14 +138,17 @@ def test_keep_one_resolves_a_duplicate_group_and_excludes_the_rest(ctx: ProjectC
 def test_intentional_near_duplicates_and_the_threshold(ctx: ProjectContext) -> None:
     root = fill(ctx, 10)
     b.save(b.brightened(b.photo(301, (576, 512))), root / "bright.png")
-    (root / "bright.txt").write_text(TRIGGER)
+    (root / "bright.txt").write_text(f"{TRIGGER}, in bright light")
+    approve_all(ctx)
     run_project_audit(ctx)
     rows = by_path(ctx)
     members = [rows["4_teapot/01.png"].id, rows["4_teapot/bright.png"].id]  # type: ignore[attr-defined]
     mark_intentional(ctx, members)
     audit = run_project_audit(ctx)
     intentional = [f for f in audit.result.findings if f.code == "duplicate.intentional"]
-    assert [f.severity for f in intentional] == ["info"] and audit.result.verdict == "pass"
+    assert [f.severity for f in intentional] == ["info"] and audit.result.verdict == "pass", [
+        f.message for f in audit.result.findings if f.severity != "info"
+    ]
     set_near_threshold(ctx, 0)
     assert gate_state(ctx, "dataset").stale_reasons == [
         "the duplicate threshold or a duplicate decision changed"

@@ -9,6 +9,7 @@ from app.gates.store import record_result
 from app.projects import create_project
 from app.workspace import Workspace
 from tests.dataset import builders as b
+from tests.dataset.approve import approve_all
 
 
 def test_gate_one_blocks_then_passes_on_the_inputs_as_they_are(
@@ -17,7 +18,13 @@ def test_gate_one_blocks_then_passes_on_the_inputs_as_they_are(
 ) -> None:
     project, _ = create_project(
         workspace,
-        make_intent(training_type="character", model_family="sd15", trigger_word="zkmira"),
+        make_intent(
+            training_type="character",
+            model_family="sd15",
+            trigger_word="zkmira",
+            caption_format="booru",
+            must_vary="",
+        ),
     )
     ctx = workspace.context(project)
     root = dataset_dir(ctx) / "10_mira"
@@ -26,6 +33,7 @@ def test_gate_one_blocks_then_passes_on_the_inputs_as_they_are(
         (root / f"{seed}.txt").write_text(f"zkmira, pose {seed}")
     b.png_claiming(root / "bomb.png", 40000, 40000)
     (root / "bomb.txt").write_text("zkmira")
+    approve_all(ctx)  # as the artist would in the caption grid
 
     parts = gate.fingerprint(ctx)
     assert set(parts) == {"images", "captions", "statuses", "duplicates", "intent"}

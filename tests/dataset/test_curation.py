@@ -1,0 +1,70 @@
+"""Repeats per concept (kept in the database, followed by the inventory, the step count
+and new images) and the balance view."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.dataset.caption_sync import sync_captions
+from app.dataset.curation import balance, set_repeats
+from app.dataset.decisions import DecisionError
+from app.dataset.inventory import dataset_dir, inventory
+from app.journal import journal_path
+from app.workspace import ProjectContext, Workspace
+from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent, write_images
+
+
+@pytest.fixture
+def ctx(workspace: Workspace, make_intent) -> ProjectContext:  # type: ignore[no-untyped-def]
+    ctx = caption_project(
+        workspace,
+        mira_intent(make_intent),
+        [f"{TRIGGER}, red scarf, pose {n}" for n in range(6)],
+        size=512,
+    )
+    write_images(dataset_dir(ctx) / "2_city", [f"{TRIGGER}, street"] * 3, size=512)
+    sync_captions(ctx)
+    return ctx
+
+
+def test_repeats_change_the_samples_and_the_steps(ctx: ProjectContext) -> None:
+    before = balance(ctx)
+    assert [(c.folder, c.images, c.samples) for c in before.concepts] == [
+        ("2_city", 3, 6),
+        ("10_mira", 6, 60),
+    ]
+    assert before.plan is not None and before.plan.samples_per_epoch == 66
+    change = set_repeats(ctx, "city", 20)
+    assert (change.old, change.new) == (2, 20)
+    assert change.steps_before is not None and change.steps_after is not None
+    assert change.steps_after > change.steps_before
+    assert {(i.concept, i.repeats) for i in inventory(ctx)} == {("mira", 10), ("city", 20)}
+    after = balance(ctx)
+    assert after.plan is not None and after.plan.samples_per_epoch == 60 + 60
+    city = next(c for c in after.concepts if c.concept == "city")
+    assert (city.folder, round(after.share(city), 2)) == ("20_city", 0.5)
+    journal = journal_path(ctx.dir).read_text()
+    assert (
+        f"Repeats of “city” changed from 2 to 20: its 3 images now count as 60 samples per "
+        f"epoch; the run goes from {change.steps_before} to {change.steps_after} steps."
+    ) in journal
+    # A new image of the concept gets the artist's number, not its folder's.
+    write_images(dataset_dir(ctx) / "2_city" / "more", [f"{TRIGGER}, bridge"], size=512)
+    assert {i.repeats for i in inventory(ctx) if i.concept == "city"} == {20}
+
+
+def test_the_balance_shows_buckets_and_frequent_tags(ctx: ProjectContext) -> None:
+    view = balance(ctx)
+    assert [(b.bucket, b.images) for b in view.buckets] == [((512, 512), 9)]
+    assert view.captioned == 9
+    assert [(t.tag, t.count) for t in view.tags[:2]] == [("red scarf", 6), ("street", 3)]
+
+
+@pytest.mark.parametrize("repeats", [0, 101])
+def test_repeats_out_of_range_or_for_no_concept_are_refused(
+    ctx: ProjectContext, repeats: int
+) -> None:
+    with pytest.raises(DecisionError, match="from 1 to 100"):
+        set_repeats(ctx, "mira", repeats)
+    with pytest.raises(DecisionError, match="no concept"):
+        set_repeats(ctx, "nobody", 3)

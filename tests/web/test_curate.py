@@ -1,0 +1,102 @@
+"""Curate and the Gate 1 report over HTTP.
+
+HTMX contract checked here:
+- GET /projects/{slug}/curate → repeats with the step count, balance, images, layout.
+- POST .../curate/repeats → 303 back; 422 with the reason.
+- POST .../curate/images/{id}/included → #curate-image-{id} partial (HTMX).
+- POST .../curate/layout → 303; the job writes the folder or records why not.
+- GET .../gates/dataset → the GO / NO-GO report; POST .../gates/dataset/run → 303 to it.
+- GET .../report → 303 to the Gate 1 report (phase 6).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.dataset.inventory import dataset_dir, layout_dir
+from app.dataset.tasks import AUDIT_JOB, LAYOUT_JOB
+from app.jobs import JobRunner
+from app.workspace import ProjectContext, Workspace
+from tests.dataset import builders as b
+from tests.dataset.approve import approve_all
+from tests.dataset.caption_projects import TRIGGER, caption_project, image_id, mira_intent
+
+HX = {"hx-request": "true"}
+
+
+@pytest.fixture
+def ctx(client: TestClient, make_intent) -> ProjectContext:  # type: ignore[no-untyped-def]
+    workspace: Workspace = client.app.state.workspace  # type: ignore[attr-defined]
+    ctx = caption_project(
+        workspace, mira_intent(make_intent, name="Teapot", training_type="object"), []
+    )
+    for seed in range(10):
+        root = dataset_dir(ctx) / "4_teapot"
+        b.save(b.photo(800 + seed, (576, 512)), root / f"{seed:02}.png")
+        (root / f"{seed:02}.txt").write_text(f"{TRIGGER}, on a table {seed}")
+    return ctx
+
+
+def wait(client: TestClient, ctx: ProjectContext, kind: str) -> dict[str, object]:
+    jobs: JobRunner = client.app.state.jobs  # type: ignore[attr-defined]
+    job = jobs.latest(kind, ctx.project.id)
+    assert job is not None
+    done = jobs.wait(job.id or 0, 60)
+    assert done is not None and done.state == "done", done and done.error
+    return done.result
+
+
+def test_repeats_explained_with_the_step_count(client: TestClient, ctx: ProjectContext) -> None:
+    page = client.get("/projects/teapot/curate").text
+    assert "40 samples per epoch" in page and "How steps are counted" in page
+    assert re.search(r"<code>4_teapot</code>", page)
+    changed = client.post(
+        "/projects/teapot/curate/repeats", data={"concept": "teapot", "repeats": 8}
+    )
+    assert changed.status_code == 200 and "80 samples per epoch" in changed.text
+    assert "<code>8_teapot</code>" in changed.text
+    refused = client.post(
+        "/projects/teapot/curate/repeats", data={"concept": "teapot", "repeats": 0}
+    )
+    assert refused.status_code == 422 and "from 1 to 100" in refused.text
+    image = image_id(ctx, "4_teapot/02.png")
+    toggled = client.post(
+        f"/projects/teapot/curate/images/{image}/included", data={"included": 0}, headers=HX
+    )
+    assert f'id="curate-image-{image}"' in toggled.text and 'data-included="0"' in toggled.text
+
+
+def test_the_gate_report_and_the_training_folder(client: TestClient, ctx: ProjectContext) -> None:
+    assert (
+        client.post("/projects/teapot/gates/dataset/run", follow_redirects=False).status_code == 303
+    )
+    wait(client, ctx, AUDIT_JOB)
+    report = client.get("/projects/teapot/gates/dataset").text
+    assert re.search(r'id="gate-verdict" data-status="block">NO-GO<', report)
+    assert "Captions not approved" in report and "Why this matters" in report
+    assert "dataset-report.md" in report and 'id="decided-repeats"' in report
+    assert (
+        client.get("/projects/teapot/report", follow_redirects=False)
+        .headers["location"]
+        .endswith("/projects/teapot/gates/dataset")
+    )
+
+    client.post("/projects/teapot/curate/layout")
+    assert wait(client, ctx, LAYOUT_JOB)["refused"][0].startswith("Gate 1 blocks")  # type: ignore[index]
+    assert 'id="layout-refused"' in client.get("/projects/teapot/curate").text
+    assert not layout_dir(ctx).exists()
+
+    approve_all(ctx)
+    overview = client.get("/projects/teapot").text
+    assert "caption approvals, exclusions or repeats changed" in overview
+    client.post("/projects/teapot/curate/layout")
+    written = wait(client, ctx, LAYOUT_JOB)
+    assert written["folders"] == {"4_teapot": 10}
+    assert (layout_dir(ctx) / "4_teapot" / "09.txt").read_text() == f"{TRIGGER}, on a table 9"
+    page = client.get("/projects/teapot/curate").text
+    assert 'id="layout-written"' in page and 'id="layout-marker"' in page
+    report = client.get("/projects/teapot/gates/dataset").text
+    assert re.search(r'id="gate-verdict" data-status="pass">GO<', report)
