@@ -138,3 +138,37 @@ def test_wrong_usage_exits_2() -> None:
         [sys.executable, "-m", "app.training.native"], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert result.returncode == 2 and "usage" in result.stderr and result.stdout == ""
+
+
+def test_stdout_is_claimed_for_events_even_against_native_writes() -> None:
+    """Python prints and writes to file descriptor 1 (what a C extension does) both
+    land on stderr once the trainer has claimed stdout."""
+    script = (
+        "import os\n"
+        "from app.training.native.events import ProgressWriter, claim_stdout\n"
+        "events = ProgressWriter(claim_stdout())\n"
+        "os.write(1, b'written to descriptor 1\\n')\n"
+        "print('printed by a library')\n"
+        "events.emit('done', step=1)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    (event,) = parse_events(result.stdout)
+    assert event["event"] == "done"
+    assert "written to descriptor 1" in result.stderr and "printed by a library" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_prodigy_run_prints_nothing_but_json_lines(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
+    """prodigyopt prints "Using decoupled weight decay" when it is built."""
+    job = make_job(sd15_ref, optimizer="prodigy", unet_lr=1.0, max_train_steps=2)
+    process = run_trainer(job, tmp_path / "job.json")
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    events = parse_events(stdout)  # every line must be JSON
+    assert [e["event"] for e in events] == ["start", "step", "step", "done"]
+    assert "Using decoupled weight decay" in stderr
