@@ -12,6 +12,7 @@ HTMX contract:
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -98,15 +99,13 @@ def environment_gate(request: Request, ctx: ProjectDep) -> Response:
 def run_checks(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Start every check in the background; the result is stored and journaled when it
     is done. A second press while one runs shows the running one."""
-    try:
+    with contextlib.suppress(JobBusy):  # the running check is what the page shows
         jobs.start(
             ENVIRONMENT_JOB,
             environment_task(ctx),
             project_id=ctx.project.id,
             title="Checking the environment",
         )
-    except JobBusy:
-        pass
     if is_htmx(request):
         return render(request, "environment/_checklist.html", _view(ctx, jobs))
     return RedirectResponse(
