@@ -14,7 +14,9 @@ around it; with checkpoints it saves what diffusers' script saves at its
 ``checkpointing_steps`` (``accelerator.save_state``: adapter weights, optimizer and
 random states; plus the LoRA file ``save_lora_weights`` writes). Target: overhead
 under 10%. Runs alternate to even out a busy machine; medians over the rounds are
-reported.
+reported, in wall time and in this process's CPU time (which other programs on a
+shared machine barely disturb; it leaves out waiting for the disk, which wall time
+includes).
 
     .venv/bin/python bench/native_step.py [--steps 30] [--save-every 10] [--rounds 3] [--threads 1]
 """
@@ -28,7 +30,9 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,9 +55,24 @@ from tests.tiny_models import build_tiny_sd15, make_kohya_dataset
 RANK, ALPHA, LR, BATCH, SEED = 4, 4.0, 1e-3, 2, 0
 
 
+@dataclass(frozen=True)
+class PerStep:
+    wall: float  # seconds per step
+    cpu: float  # this process's CPU seconds per step
+
+
+class ClockedWriter(ProgressWriter):
+    """Progress events with this process's CPU clock beside their wall time."""
+
+    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
+        record = super().emit(event, **fields)
+        record["cpu"] = time.process_time()
+        return record
+
+
 def native_seconds_per_step(
     model: Path, dataset: Path, output: Path, steps: int, save_every: int | None
-) -> float:
+) -> PerStep:
     config = TrainingConfig(
         device="cpu",
         mixed_precision="no",
@@ -82,18 +101,18 @@ def native_seconds_per_step(
         output_dir=str(output),
         config=config,
     )
-    events = ProgressWriter(io.StringIO())
+    events = ClockedWriter(io.StringIO())
     Trainer(job, events).train()
     saved = [e for e in events.events if e["event"] == "checkpoint"]
     assert len(saved) == (steps - 1) // save_every if save_every else not saved
-    start = next(e["time"] for e in events.events if e["event"] == "start")
-    last = [e["time"] for e in events.events if e["event"] == "step"][-1]
-    return (last - start) / steps
+    start = next(e for e in events.events if e["event"] == "start")
+    last = [e for e in events.events if e["event"] == "step"][-1]
+    return PerStep((last["time"] - start["time"]) / steps, (last["cpu"] - start["cpu"]) / steps)
 
 
 def baseline_seconds_per_step(
     model: Path, dataset: Path, output: Path, steps: int, save_every: int | None
-) -> float:
+) -> PerStep:
     """The plain loop: images → VAE → noise → UNet with a peft adapter → MSE → AdamW,
     saving every ``save_every`` steps (before the last) when asked."""
     pipeline = StableDiffusionPipeline.from_pretrained(
@@ -115,7 +134,7 @@ def baseline_seconds_per_step(
     captions = [f.with_suffix(".txt").read_text("utf-8").strip() for f in files]
     generator = torch.Generator().manual_seed(SEED)
     unet.train()
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     for step in range(steps):
         picks = [(step * BATCH + i) % len(files) for i in range(BATCH)]
         pixels = torch.stack([_pixels(files[i]) for i in picks])
@@ -142,7 +161,8 @@ def baseline_seconds_per_step(
         done = step + 1
         if save_every and done % save_every == 0 and done < steps:
             _save_state(output / f"checkpoint-{done}", unet, optimizer, generator)
-    return (time.perf_counter() - started) / steps
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    return PerStep(wall / steps, cpu / steps)
 
 
 def _save_state(
@@ -181,7 +201,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     quiet_libraries()
     kinds = {"plain": None, "checkpoints": args.save_every}
-    figures: dict[str, dict[str, list[float]]] = {k: {"baseline": [], "native": []} for k in kinds}
+    figures: dict[str, dict[str, list[PerStep]]] = {
+        kind: {"baseline": [], "native": []} for kind in kinds
+    }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         model = build_tiny_sd15(root / "model")
@@ -194,16 +216,21 @@ def main() -> None:
                 figures[kind]["baseline"].append(base)
                 figures[kind]["native"].append(native)
                 print(
-                    f"round {round_ + 1}, {kind:11}: baseline {base:.4f} s/step, "
-                    f"native {native:.4f} s/step"
+                    f"round {round_ + 1}, {kind:11}: baseline {base.wall:.4f} s/step "
+                    f"({base.cpu:.4f} CPU), native {native.wall:.4f} s/step ({native.cpu:.4f} CPU)"
                 )
     saves = (args.steps - 1) // args.save_every
     print(
         f"tiny SD 1.5, 64x64, batch {BATCH}, rank {RANK}, {args.steps} steps, "
-        f"{args.threads} thread(s); medians of {args.rounds} rounds"
+        f"{args.threads} thread(s); medians of {args.rounds} rounds, wall time (CPU time)"
     )
     medians = {
-        kind: {who: statistics.median(values) for who, values in sides.items()}
+        kind: {
+            who: PerStep(
+                statistics.median(s.wall for s in runs), statistics.median(s.cpu for s in runs)
+            )
+            for who, runs in sides.items()
+        }
         for kind, sides in figures.items()
     }
     for kind, words in (
@@ -212,19 +239,26 @@ def main() -> None:
     ):
         b, n = medians[kind]["baseline"], medians[kind]["native"]
         print(f"{words}:")
-        print(f"  plain diffusers+peft loop: {b:.4f} s/step")
-        print(f"  native trainer:            {n:.4f} s/step")
-        print(f"  trainer overhead:          {(n - b) / b * 100:+.1f}% (target < 10%)")
-    if saves:
-        per_save = {
-            who: (medians["checkpoints"][who] - medians["plain"][who]) * args.steps / saves
-            for who in ("baseline", "native")
-        }
+        print(f"  plain diffusers+peft loop: {b.wall:.4f} s/step ({b.cpu:.4f})")
+        print(f"  native trainer:            {n.wall:.4f} s/step ({n.cpu:.4f})")
         print(
-            f"one checkpoint costs: baseline {per_save['baseline']:.3f} s, native "
-            f"{per_save['native']:.3f} s (the native one includes verifying its LoRA in "
-            "diffusers; its first also loads the model copy for that)"
+            f"  trainer overhead:          {_percent(n.wall, b.wall)} ({_percent(n.cpu, b.cpu)}) "
+            "(target < 10%)"
         )
+    if saves:
+        for who in ("baseline", "native"):
+            plain, saving = medians["plain"][who], medians["checkpoints"][who]
+            wall = (saving.wall - plain.wall) * args.steps / saves
+            cpu = (saving.cpu - plain.cpu) * args.steps / saves
+            print(f"one checkpoint, {who:8}: {wall:.3f} s ({cpu:.3f} s CPU)")
+        print(
+            "  (the native one writes to a temporary folder, fsyncs, renames, rotates and "
+            "verifies its LoRA in diffusers; its first also loads the model copy for that)"
+        )
+
+
+def _percent(value: float, baseline: float) -> str:
+    return f"{(value - baseline) / baseline * 100:+.1f}%"
 
 
 if __name__ == "__main__":
