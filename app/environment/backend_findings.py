@@ -1,6 +1,7 @@
-"""What the trainer check found, as findings: a trainer that is missing, broken, or at
-versions that do not work together, each with the exact way to install or fix it, and
-which other trainer is ready instead."""
+"""What the trainer check found, as findings: a trainer that is missing, broken, at
+versions that do not work together, unable to train the family, or without the
+config's optimizer package, each with the exact way to install or fix it, and which
+other trainer is ready instead."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.environment.backends import (
     locate,
     package_version,
 )
+from app.environment.trainer_fit import optimizer_missing
 from app.gates.result import Finding
 from app.grimoire import BackendPaths
 
@@ -79,6 +81,14 @@ def backend_findings(
         error = str(result.get("error") or "unknown error")
         module = spec.split(":")[0]
         top = module.split(".")[0]
+        package = setup.optimizer_package
+        if package is not None and setup.optimizer and module == package.module:
+            findings.append(
+                optimizer_missing(
+                    setup.title, setup.python, setup.python_source, setup.optimizer, package, error
+                )
+            )
+            continue
         if setup.name == "simpletuner" and setup.folder is None and f"'{top}'" in error:
             findings.append(
                 Finding(

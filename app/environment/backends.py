@@ -3,6 +3,8 @@ version is it, and can that Python import it?
 
 - native (loragate's own trainer): diffusers, peft, transformers, accelerate and
   safetensors importable, at versions known to work together.
+- every trainer: it trains the project's model family, and its Python imports the
+  package of the config's optimizer (``trainer_fit``).
 - kohya sd-scripts: the clone named in studio.md, the family's training script, and
   its ``library`` package importable by the Python sd-scripts would use.
 - SimpleTuner: the clone named in studio.md, or the pip package.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import sys
 import sysconfig
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,11 @@ from typing import Any
 from app.environment.child import ChildOutcome, run_child, script
 from app.environment.gitref import head_commit
 from app.environment.torch_info import describe_failure, is_own_python
+from app.environment.trainer_fit import family_problem
 from app.gates.result import Finding
 from app.grimoire import BackendPaths
+from app.training.backends.kohya import SCRIPTS as KOHYA_SCRIPTS
+from app.training.optimizer_packages import OptimizerPackage, optimizer_package
 
 IMPORT_TIMEOUT = 180.0
 BACKEND_NAMES = ("native", "kohya", "simpletuner", "ai-toolkit")
@@ -35,12 +40,6 @@ TITLES = {
     "kohya": "kohya sd-scripts",
     "simpletuner": "SimpleTuner",
     "ai-toolkit": "ai-toolkit",
-}
-KOHYA_SCRIPTS = {
-    "sd15": "train_network.py",
-    "sd2": "train_network.py",
-    "sdxl": "sdxl_train_network.py",
-    "flux": "flux_train_network.py",
 }
 # The versions loragate's native trainer is tested with: pyproject.toml's pins
 # (tests/environment/test_backends.py keeps the two in step).
@@ -98,6 +97,10 @@ class BackendSetup:
     version: str | None = None
     import_specs: tuple[str, ...] = ()
     problems: tuple[Finding, ...] = field(default=())
+    # The config's optimizer when it lives outside PyTorch, and the package it needs
+    # (its module is among import_specs).
+    optimizer: str | None = None
+    optimizer_package: OptimizerPackage | None = None
 
     @property
     def title(self) -> str:
@@ -152,7 +155,32 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def locate(name: str, paths: BackendPaths, family: str | None) -> BackendSetup:
+def locate(
+    name: str, paths: BackendPaths, family: str | None, optimizer: str | None = None
+) -> BackendSetup:
+    """The trainer ``name`` as it would run this project: ``family`` (when known) must
+    be one it trains, and ``optimizer`` (when given) adds its package to the imports."""
+    setup = _locate(name, paths, family)
+    unfit = family_problem(name, family, TITLES)
+    if unfit is not None:
+        setup = replace(setup, problems=(*setup.problems, unfit))
+    package = optimizer_package(name, optimizer or "")
+    if package is None or not setup.ready:
+        return setup
+    version = setup.version
+    if name == "native":
+        # Installing the package changes the fingerprint, so the gate asks to run again.
+        version = f"{version}, {package.pip_name} {package_version(package.pip_name) or 'missing'}"
+    return replace(
+        setup,
+        version=version,
+        import_specs=(*setup.import_specs, package.module),
+        optimizer=optimizer,
+        optimizer_package=package,
+    )
+
+
+def _locate(name: str, paths: BackendPaths, family: str | None) -> BackendSetup:
     if name == "native":
         versions = ", ".join(
             f"{pkg} {package_version(pkg) or 'missing'}" for pkg in NATIVE_KNOWN_GOOD

@@ -12,7 +12,7 @@ from app.environment import cuda_matrix
 from app.environment.backends import BackendSetup, ImportCheck
 from app.environment.disk import DiskSpace
 from app.environment.gpu import GpuReport
-from app.environment.memory import MemoryInfo, load_need
+from app.environment.memory import MemoryInfo, run_need
 from app.environment.python_version import loragate_python
 from app.environment.smoke import PRECISION_WORDS, SmokeResult
 from app.environment.torch_info import TorchProbe
@@ -51,6 +51,7 @@ class Probed:
     torch: TorchProbe
     smoke: tuple[SmokeResult, ...]
     smoke_skipped: str | None
+    smoke_note: str | None  # why the test ran in another precision than the config's
     setup: BackendSetup
     imports: ImportCheck | None
     disk: DiskSpace
@@ -123,7 +124,7 @@ def _torch_facts(p: Probed) -> Facts:
 def _smoke_facts(p: Probed) -> Facts:
     if p.smoke_skipped:
         return [["Not run", p.smoke_skipped]]
-    facts = []
+    facts = [["Precision", p.smoke_note]] if p.smoke_note else []
     for result in p.smoke:
         label = f"{result.device} · {PRECISION_WORDS.get(result.precision, result.precision)}"
         timing = f" ({result.seconds * 1000:.0f} ms)" if result.seconds is not None else ""
@@ -139,6 +140,8 @@ def _backend_facts(p: Probed) -> Facts:
     facts.append(["Runs with", s.python_source])
     if s.version:
         facts.append(["Version", s.version])
+    if s.optimizer and s.optimizer_package:
+        facts.append(["Optimizer", f"{s.optimizer}, from the {s.optimizer_package.module} package"])
     if p.imports and not p.imports.failure:
         imported = [spec for spec, result in p.imports.modules.items() if result.get("ok")]
         if imported:
@@ -162,8 +165,17 @@ def _disk_facts(p: Probed) -> Facts:
 def _memory_facts(p: Probed) -> Facts:
     facts = [["RAM", f"{human_bytes(p.memory.available)} free of {human_bytes(p.memory.total)}"]]
     if p.family:
-        need = load_need(p.family, p.config.mixed_precision)
-        facts.append(["Loading the model needs", f"about {human_bytes(need.total)}"])
+        need = run_need(p.family, p.config.mixed_precision, p.setup.name, p.config.device)
+        facts.append(["Loading the model", f"about {human_bytes(need.loading)}"])
+        if need.verify_copy:
+            facts.append(
+                [
+                    "Checking saved LoRAs",
+                    f"about {human_bytes(need.verifying)}: a {need.verify_words} copy of the "
+                    "base model, kept for the whole run",
+                ]
+            )
+        facts.append(["The run needs at its peak", f"about {human_bytes(need.total)}"])
     return facts
 
 

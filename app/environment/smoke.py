@@ -99,6 +99,19 @@ class SmokeResult:
     relative_error: float | None = None
 
 
+def trainer_precision(backend: str, device: str, precision: str) -> tuple[str, str | None]:
+    """The precision the trainer really computes in on ``device``, and why, when that is
+    not the config's: loragate's own trainer computes in float32 on the CPU
+    (``training/native/precision.py``), so testing bf16 there would test nothing it does."""
+    if backend == "native" and device == "cpu" and precision != "no":
+        return "no", (
+            f"float32, not the config's {PRECISION_WORDS.get(precision, precision)}: "
+            "loragate's own trainer computes in float32 on the CPU (mixed precision "
+            "applies to CUDA only), so that is what was tested"
+        )
+    return precision, None
+
+
 def smoke_command(python: str, device: str, precision: str, size: int = MATRIX_SIZE) -> list[str]:
     return [python, script("smoke_kernel.py"), device, precision, str(size)]
 

@@ -21,7 +21,7 @@ from typing import Any
 from app.environment import cuda_matrix
 from app.environment.child import ChildOutcome, run_child, script, signal_name
 from app.environment.gpu import GpuReport
-from app.gates.result import Finding
+from app.gates.result import Finding, Severity
 
 PROBE_TIMEOUT = 90.0
 _VERSION_LINE = re.compile(r"^(__version__|cuda|hip)\s*(?::[^=]*)?=\s*(.+)$", re.M)
@@ -255,23 +255,15 @@ def torch_findings(probe: TorchProbe, gpus: GpuReport, wants_gpu: bool) -> list[
             )
         ]
     if gpus.status != "ok" and not probe.available:
-        return []  # no GPU at all: the GPU group explains it once, with the CPU time
+        # No GPU at all: the GPU group blocks and explains it, with the CPU time. A CPU
+        # build would still fail on the GPU the artist installs next.
+        if probe.cuda is None:
+            return [_cpu_build(probe, where, recommended_index(None, None), severity="warn")]
+        return []
     capability = _capability(gpus) or (probe.devices[0].capability if probe.devices else None)
     index = recommended_index(gpus.driver_cuda, capability)
     if probe.cuda is None:
-        return [
-            Finding(
-                code="torch.cpu_build",
-                severity="block",
-                subject="PyTorch",
-                message=f"PyTorch {probe.version} in {where} is a CPU-only build: it cannot "
-                "use the GPU.",
-                why="pip installs the CPU build unless told where the CUDA builds are; the "
-                "run would silently train on the CPU, hundreds of times slower.",
-                fix=f"Install a CUDA build: {install_command(probe.python, index)}.",
-                source="cuda-pytorch-matrix#cpu-only-builds",
-            )
-        ]
+        return [_cpu_build(probe, where, index, severity="block")]
     findings: list[Finding] = []
     runtime = cuda_matrix.parse_version(probe.cuda)
     if runtime and gpus.driver_cuda:
@@ -315,6 +307,27 @@ def torch_findings(probe: TorchProbe, gpus: GpuReport, wants_gpu: bool) -> list[
                 )
             )
     return findings
+
+
+def _cpu_build(probe: TorchProbe, where: str, index: str | None, severity: Severity) -> Finding:
+    without_gpu = severity != "block"
+    return Finding(
+        code="torch.cpu_build",
+        severity=severity,
+        subject="PyTorch",
+        message=f"PyTorch {probe.version} in {where} is a CPU-only build: it cannot use "
+        + ("a GPU, even once this machine has one." if without_gpu else "the GPU."),
+        why="pip installs the CPU build unless told where the CUDA builds are; the run "
+        "would silently train on the CPU, hundreds of times slower.",
+        fix=(
+            "Once the NVIDIA GPU and its driver are in place, install a CUDA build "
+            "(the driver decides which; this is the newest): "
+            if without_gpu
+            else "Install a CUDA build: "
+        )
+        + f"{install_command(probe.python, index)}.",
+        source="cuda-pytorch-matrix#cpu-only-builds",
+    )
 
 
 def _driver_findings(

@@ -12,7 +12,6 @@ the settings judged.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,16 @@ from typing import Any
 from app.dataset.inventory import inventory
 from app.environment import gpu as gpu_probe
 from app.environment.backend_findings import backend_findings, ready_alternatives
-from app.environment.backends import BackendSetup, check_imports, locate
+from app.environment.backends import BackendSetup, locate
 from app.environment.checklist import Probed, build_checks
 from app.environment.device import RunSize, device_findings
 from app.environment.disk import disk_findings, disk_space
 from app.environment.memory import memory_findings, system_memory
+from app.environment.probes import Progress, run_probes
 from app.environment.python_version import python_findings
-from app.environment.smoke import run_smoke_test, smoke_findings
-from app.environment.torch_info import probe_torch, read_install, torch_findings
+from app.environment.smoke import smoke_findings, trainer_precision
+from app.environment.torch_info import read_install, torch_findings
+from app.environment.trainer_fit import optimizer_device_problem
 from app.gates.result import Finding, GateResult, digest, make_result
 from app.grimoire import BackendPaths, GrimoireError
 from app.training.config import ConfigFileError, TrainingConfig, load_config
@@ -135,6 +136,7 @@ def _judged_config(inputs: Inputs) -> dict[str, Any]:
         "device": config.device,
         "precision": config.mixed_precision,
         "num_gpus": config.num_gpus,
+        "optimizer": config.optimizer,
         "source": inputs.config_source,
     }
 
@@ -149,8 +151,12 @@ def _parts(inputs: Inputs, setup: BackendSetup, gpus: gpu_probe.GpuReport) -> di
     }
 
 
+def _locate(inputs: Inputs) -> BackendSetup:
+    return locate(inputs.backend, inputs.paths, inputs.family, inputs.config.optimizer)
+
+
 def fingerprint_of(inputs: Inputs) -> dict[str, str]:
-    setup = locate(inputs.backend, inputs.paths, inputs.family)
+    setup = _locate(inputs)
     return _parts(inputs, setup, gpu_probe.cached_probe())
 
 
@@ -158,13 +164,18 @@ def fingerprint(ctx: ProjectContext) -> dict[str, str]:
     return fingerprint_of(project_inputs(ctx))
 
 
-def evaluate(ctx: ProjectContext) -> GateResult:
+def evaluate(ctx: ProjectContext, progress: Progress | None = None) -> GateResult:
     inputs = project_inputs(ctx)
     items = inventory(ctx)
     # The same bucketed step maths as Gate 2 and the trainers, so both gates quote one
     # run length (training.json keeps epochs; the step count is derived).
     plan = plan_steps(items, inputs.config)
-    return judge(inputs, image_count=plan.images, steps=plan.total_steps if plan.images else None)
+    return judge(
+        inputs,
+        image_count=plan.images,
+        steps=plan.total_steps if plan.images else None,
+        progress=progress,
+    )
 
 
 def _smoke_devices(inputs: Inputs, gpus: gpu_probe.GpuReport) -> list[str]:
@@ -180,24 +191,19 @@ def judge(
     image_count: int = 0,
     steps: int | None = None,
     nvml: Any | None = None,
+    progress: Progress | None = None,
 ) -> GateResult:
     """Run every probe and judge. ``nvml`` replaces the pynvml module (tests on machines
-    without an NVIDIA GPU); everything else is measured for real."""
+    without an NVIDIA GPU); everything else is measured for real. ``progress`` hears of
+    each probe as it finishes."""
     config = inputs.config
-    setup = locate(inputs.backend, inputs.paths, inputs.family)
+    setup = _locate(inputs)
     gpus = gpu_probe.probe_gpus(nvml)
     if nvml is None:
         gpu_probe.remember(gpus)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        torch_job = pool.submit(probe_torch, setup.python)
-        imports_job = pool.submit(check_imports, setup)
-        smoke_jobs = [
-            pool.submit(run_smoke_test, setup.python, device, config.mixed_precision)
-            for device in _smoke_devices(inputs, gpus)
-        ]
-        torch = torch_job.result()
-        imports = imports_job.result()
-        smoke = tuple(job.result() for job in smoke_jobs)
+    precision, precision_note = trainer_precision(setup.name, config.device, config.mixed_precision)
+    probes = run_probes(setup, _smoke_devices(inputs, gpus), precision, progress)
+    torch, imports, smoke = probes.torch, probes.imports, probes.smoke
 
     smoke_skipped = _smoke_skip_reason(config, torch)
     if config.max_train_steps:
@@ -222,8 +228,13 @@ def judge(
         setup, imports, _alternatives(setup, inputs) if not _works(setup, imports) else []
     )
     findings += disk_findings(space, estimate)
-    findings += memory_findings(memory, inputs.family, config.mixed_precision)
+    findings += memory_findings(
+        memory, inputs.family, config.mixed_precision, backend=setup.name, device=config.device
+    )
     findings += python_findings(setup.name, trainer_python, setup.python)
+    device_problem = optimizer_device_problem(setup.name, config.optimizer, config.device)
+    if device_problem is not None:
+        findings.append(device_problem)
 
     probed = Probed(
         config=config,
@@ -233,6 +244,7 @@ def judge(
         torch=torch,
         smoke=smoke,
         smoke_skipped=smoke_skipped,
+        smoke_note=precision_note,
         setup=setup,
         imports=imports,
         disk=space,

@@ -1,25 +1,39 @@
 """Phase 8 · Environment (Gate 3): the checklist of lights and the button that runs the
-checks again."""
+checks again, in the background.
+
+HTMX contract:
+- GET  /projects/{slug}/environment → the page; with HX-Request the
+  #environment-checklist partial alone. While a check runs, both show its progress
+  (``jobs/_progress.html``, which polls and reloads the page when the check is done).
+- POST /projects/{slug}/environment/check → starts the check as a background job (or
+  finds the one running); with HX-Request the #environment-checklist partial showing
+  it, without it 303 to the page (which refreshes itself without JavaScript too).
+"""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.environment.checklist import GROUPS, group_of
-from app.gates.environment import GATE, evaluate
+from app.environment.task import ENVIRONMENT_JOB, environment_task
+from app.gates.environment import GATE
 from app.gates.state import gate_state
-from app.gates.store import findings_of, record_result
+from app.gates.store import findings_of
+from app.jobs import JobBusy
+from app.models import Job
 from app.web.deps import ProjectDep
+from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
 from app.workspace import ProjectContext
 
 router = APIRouter()
 
 
-def _view(ctx: ProjectContext) -> dict[str, Any]:
+def _view(ctx: ProjectContext, jobs: JobsDep) -> dict[str, Any]:
     state = gate_state(ctx, GATE)
     groups: list[dict[str, Any]] = []
     if state.record is not None:
@@ -37,7 +51,25 @@ def _view(ctx: ProjectContext) -> dict[str, Any]:
                     "findings": mine,
                 }
             )
-    return {"project": ctx.project, "state": state, "groups": groups}
+    running = jobs.active(ENVIRONMENT_JOB, ctx.project.id)
+    return {
+        "project": ctx.project,
+        "state": state,
+        "groups": groups,
+        "job": running or _news(jobs, ctx, state.record),
+        "checking": running is not None,
+    }
+
+
+def _news(jobs: JobsDep, ctx: ProjectContext, record: Any) -> Job | None:
+    """The last check when it failed, was cancelled or interrupted after the result
+    shown: the page says so instead of silently showing the older result."""
+    last = jobs.latest(ENVIRONMENT_JOB, ctx.project.id)
+    if last is None or last.state == "done":
+        return None
+    if record is not None and last.updated_at <= record.created_at:
+        return None
+    return last
 
 
 def _status_of(findings: list[Any]) -> str:
@@ -46,10 +78,11 @@ def _status_of(findings: list[Any]) -> str:
 
 
 @router.get("/projects/{slug}/environment", response_class=HTMLResponse, name="phase_environment")
-def environment_page(request: Request, ctx: ProjectDep) -> Response:
-    """The stored result as a checklist; the partial alone for HTMX."""
+def environment_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """The stored result as a checklist, and a running check's progress; the partial
+    alone for HTMX."""
     template = "environment/_checklist.html" if is_htmx(request) else "environment/page.html"
-    return render(request, template, _view(ctx))
+    return render(request, template, _view(ctx, jobs))
 
 
 @router.get("/projects/{slug}/gates/environment", name="gate_environment")
@@ -63,11 +96,18 @@ def environment_gate(request: Request, ctx: ProjectDep) -> Response:
 @router.post(
     "/projects/{slug}/environment/check", response_class=HTMLResponse, name="environment_check"
 )
-def run_checks(request: Request, ctx: ProjectDep) -> Response:
-    """Run every check now, store and journal the result, show it."""
-    record_result(ctx, evaluate(ctx))
+def run_checks(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Start every check in the background; the result is stored and journaled when it
+    is done. A second press while one runs shows the running one."""
+    with contextlib.suppress(JobBusy):  # the running check is what the page shows
+        jobs.start(
+            ENVIRONMENT_JOB,
+            environment_task(ctx),
+            project_id=ctx.project.id,
+            title="Checking the environment",
+        )
     if is_htmx(request):
-        return render(request, "environment/_checklist.html", _view(ctx))
+        return render(request, "environment/_checklist.html", _view(ctx, jobs))
     return RedirectResponse(
         request.url_for("phase_environment", slug=ctx.project.slug), status_code=303
     )

@@ -1,5 +1,6 @@
 """The Environment page (Gate 3) in a real browser against a real server: the checks
-really run (NVML, PyTorch, the smoke test, the trainer's imports) on this machine."""
+really run (NVML, PyTorch, the smoke test, the trainer's imports) on this machine, in
+a background job whose progress the page follows until it reloads with the result."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def test_environment_checklist_from_block_to_pass(
 
     # No config yet: the defaults ask for a GPU this machine does not have.
     page.get_by_role("button", name="Run the checks").click()
+    # The check runs in the background; its progress shows until the page reloads.
     expect(page.locator("#environment-running")).to_be_visible()
+    expect(page.locator("#environment-running progress")).to_be_visible()
     checklist = page.locator("#environment-checklist")
     expect(checklist).to_have_attribute("data-status", "block", timeout=CHECK_TIMEOUT)
     gpu = page.locator('[data-check="gpu"]')
@@ -52,7 +55,7 @@ def test_environment_checklist_from_block_to_pass(
     expect(page.locator('[data-check="gpu"]')).to_contain_text(
         "That is fine: the config trains on the CPU"
     )
-    expect(page.locator('[data-check="smoke"]')).to_contain_text("cpu · bf16")
+    expect(page.locator('[data-check="smoke"]')).to_contain_text("cpu · float32")
     expect(page.locator('[data-check="smoke"]')).to_have_attribute("data-status", "pass")
 
     # The finding's source opens the checklist document at its section.

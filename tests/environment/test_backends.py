@@ -50,8 +50,9 @@ def test_native_known_good_versions_are_pyprojects_pins() -> None:
 
 @pytest.mark.slow
 def test_native_trainer_imports_for_real() -> None:
-    setup = locate("native", BackendPaths(), "sdxl")
+    setup = locate("native", BackendPaths(), "sdxl", optimizer="adamw")
     assert setup.ready and setup.python == sys.executable
+    assert setup.optimizer_package is None  # AdamW is PyTorch's own: nothing more to import
     imports = check_imports(setup)
     assert imports is not None and imports.failure is None
     assert all(result["ok"] for result in imports.modules.values()), imports.modules
@@ -119,6 +120,40 @@ def test_kohya_clone_with_its_own_venv_runs_the_check_with_it(
     assert "No module named 'toml'" in finding.message
     assert "virtual environment inside the clone" in finding.message
     assert "venv/bin/pip install -r requirements.txt" in finding.fix
+
+
+def test_a_clones_python_without_the_optimizers_package_blocks_with_its_install(
+    tmp_path: Path, bare_venv: Path
+) -> None:
+    """sd-scripts imports prodigyopt for Prodigy; the clone's own venv lacks it."""
+    clone = make_kohya_clone(tmp_path)
+    shutil.copytree(bare_venv.parent.parent, clone / "venv", symlinks=True)
+    setup = locate("kohya", BackendPaths(kohya=str(clone)), "sdxl", optimizer="prodigy")
+    assert setup.import_specs == ("library.train_util", "prodigyopt")
+    imports = check_imports(setup)
+    assert imports is not None
+    (finding,) = backend_findings(setup, imports, ["native"])
+    assert (finding.code, finding.severity) == ("backend.optimizer_missing", "block")
+    assert "No module named 'prodigyopt'" in finding.message
+    assert f"`{clone / 'venv' / 'bin' / 'python'} -m pip install prodigyopt`" in finding.fix
+    assert "Ready on this machine instead" not in finding.fix  # another trainer is no fix
+
+
+def test_the_native_trainer_does_not_train_sd2_or_flux() -> None:
+    for family, title in (("sd2", "Stable Diffusion 2.x"), ("flux", "Flux.1")):
+        setup = locate("native", BackendPaths(), family, optimizer="adamw8bit")
+        assert not setup.ready and setup.import_specs[-1] != "bitsandbytes"
+        (finding,) = backend_findings(setup, check_imports(setup), [])
+        assert (finding.code, finding.severity) == ("backend.family_unsupported", "block")
+        assert finding.message == (
+            f"loragate's own trainer does not train {title} LoRAs; "
+            "kohya sd-scripts, SimpleTuner and ai-toolkit do."
+        )
+        assert "trains Stable Diffusion 1.5 and Stable Diffusion XL" in finding.why
+    assert locate("native", BackendPaths(), "sd15").ready
+    assert locate("kohya", BackendPaths(kohya="/nowhere"), "sd2").problems[0].code == (
+        "backend.folder_missing"
+    )
 
 
 def test_simpletuner_from_pip_not_installed_here() -> None:

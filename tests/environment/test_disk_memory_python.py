@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.environment.disk import DiskSpace, disk_findings, disk_space
-from app.environment.memory import MemoryInfo, load_need, memory_findings, system_memory
+from app.environment.memory import (
+    RUNTIME_OVERHEAD,
+    MemoryInfo,
+    load_need,
+    memory_findings,
+    run_need,
+    system_memory,
+)
 from app.environment.python_version import python_findings
 from app.training.config import TrainingConfig
 from app.training.outputs import estimate_outputs
@@ -45,13 +52,41 @@ def test_memory_need_per_family_and_precision() -> None:
 
 
 def test_small_ram_warns_busy_ram_warns_big_ram_is_quiet() -> None:
-    (small,) = memory_findings(MemoryInfo(16 * GIB, 15 * GIB), "flux", "bf16")
+    kohya = {"backend": "kohya", "device": "cuda"}
+    (small,) = memory_findings(MemoryInfo(16 * GIB, 15 * GIB), "flux", "bf16", **kohya)
     assert (small.code, small.severity) == ("memory.too_small", "warn")
     assert "Flux.1" in small.message
-    (busy,) = memory_findings(MemoryInfo(64 * GIB, 8 * GIB), "sdxl", "bf16")
+    (busy,) = memory_findings(MemoryInfo(64 * GIB, 8 * GIB), "sdxl", "bf16", **kohya)
     assert busy.code == "memory.in_use"
-    assert memory_findings(MemoryInfo(64 * GIB, 60 * GIB), "sdxl", "bf16") == []
-    assert memory_findings(MemoryInfo(GIB, GIB), None, "bf16") == []
+    assert memory_findings(MemoryInfo(64 * GIB, 60 * GIB), "sdxl", "bf16", **kohya) == []
+    assert memory_findings(MemoryInfo(GIB, GIB), None, "bf16", **kohya) == []
+
+
+def test_native_trainer_needs_room_for_its_second_copy_of_the_model() -> None:
+    """saving.py keeps a copy of the base model for the whole run to check every saved
+    LoRA: bf16 beside a GPU run, float32 beside the float32 trained model on the CPU."""
+    sdxl = load_need("sdxl", "bf16")
+    other = run_need("sdxl", "bf16", "kohya", "cuda")
+    gpu = run_need("sdxl", "bf16", "native", "cuda")
+    assert other.total == sdxl.total  # other trainers hold no such copy
+    assert gpu.verify_copy == sdxl.weights and gpu.verify_words == "bf16"
+    # On a GPU the trained model has left RAM by the first save; the text encoders and
+    # VAE may come back (bf16 and float32): 0.82 billion × 2 + 0.08 billion × 4 bytes.
+    assert round(gpu.beside_verify / 1e9, 2) == 1.97
+    assert gpu.total == gpu.verifying + RUNTIME_OVERHEAD > sdxl.total
+    cpu = run_need("sd15", "bf16", "native", "cpu")
+    weights32 = load_need("sd15", "no").weights
+    assert cpu.verify_words == "float32" and cpu.verify_copy == weights32
+    assert cpu.beside_verify == weights32  # the CPU trains in float32, whatever the config
+    assert cpu.total == 2 * weights32 + load_need("sd15", "no").largest_copy + RUNTIME_OVERHEAD
+
+    # 14 GB is enough to load SDXL for kohya, not for the native trainer's whole run.
+    ram = MemoryInfo(14 * GIB, 14 * GIB)
+    assert memory_findings(ram, "sdxl", "bf16", backend="kohya", device="cuda") == []
+    (short,) = memory_findings(ram, "sdxl", "bf16", backend="native", device="cuda")
+    assert short.code == "memory.too_small"
+    assert "second copy of the base model (bf16, 6.5 GB)" in short.message
+    assert "to check every LoRA it saves" in short.message
 
 
 def test_real_system_memory() -> None:

@@ -29,8 +29,15 @@ def test_real_probe_of_this_cpu_build() -> None:
     assert probe.cuda is None
     assert probe.available is False
     assert probe.python_version == ".".join(map(str, sys.version_info[:3]))
-    # A CPU build on a machine without a GPU: the GPU section explains, not this one.
-    assert torch_findings(probe, NO_GPU, wants_gpu=True) == []
+    # A CPU build on a machine without a GPU, for a CUDA config: the GPU section blocks
+    # and explains; this one warns that the build would fail on a GPU too.
+    (finding,) = torch_findings(probe, NO_GPU, wants_gpu=True)
+    assert (finding.code, finding.severity) == ("torch.cpu_build", "warn")
+    assert "CPU-only build" in finding.message
+    assert f"{sys.executable} -m pip install --force-reinstall torch" in finding.fix
+    assert "download.pytorch.org/whl/cu" in finding.fix
+    # A CPU config: nothing to say.
+    assert torch_findings(probe, NO_GPU, wants_gpu=False) == []
 
 
 def test_read_install_matches_the_imported_torch_without_importing() -> None:

@@ -4,6 +4,8 @@ case uses a fake NVML (the pynvml boundary only) and this machine's real CPU PyT
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,7 +53,10 @@ def test_cpu_config_passes_and_goes_stale_when_the_precision_changes(
     assert "the 200 steps of this config would take about 10 hours" in cpu_note.message
     smoke = _check(result, "smoke")
     assert smoke["status"] == "pass"
-    assert smoke["facts"][0][0] == "cpu · bf16" and "matched float32" in smoke["facts"][0][1]
+    # The native trainer computes in float32 on the CPU: that is what was tested, and why.
+    precision, test = smoke["facts"]
+    assert precision[0] == "Precision" and "float32, not the config's bf16" in precision[1]
+    assert test[0] == "cpu · float32" and "float32 matrix multiply" in test[1]
     assert _check(result, "backend")["status"] == "pass"
     disk = dict(_check(result, "disk")["facts"])
     assert disk["Latent cache"] == "768.0 KB"  # 3 images × 4 × 128 × 128 float32
@@ -67,6 +72,31 @@ def test_cpu_config_passes_and_goes_stale_when_the_precision_changes(
     assert state.stale_reasons == ["the training config changed"]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed"
+)
+def test_an_optimizer_whose_package_is_missing_blocks_with_the_install_command(
+    workspace: Workspace, project: Project
+) -> None:
+    """bitsandbytes really is missing here: the trainer's own Python tries to import it."""
+    ctx = workspace.context(project)
+    save_config(ctx.dir, TrainingConfig(device="cpu", optimizer="adamw8bit", max_train_steps=20))
+    result = evaluate(ctx)
+    by_code = {f.code: f for f in result.findings}
+    missing = by_code["backend.optimizer_missing"]
+    assert missing.severity == "block" and "bitsandbytes" in missing.message
+    assert f"`{sys.executable} -m pip install bitsandbytes`" in missing.fix
+    assert by_code["backend.optimizer_needs_cuda"].severity == "block"  # and it is a CPU run
+    assert _check(result, "backend")["status"] == "block"
+    assert result.verdict == "block"
+    record_result(ctx, result)
+
+    # Another optimizer (or installing the package) makes the result out of date.
+    save_config(ctx.dir, TrainingConfig(device="cpu", optimizer="adamw", max_train_steps=20))
+    assert "the training config changed" in gate_state(ctx, "environment").stale_reasons
+
+
 @cpu_only
 @pytest.mark.slow
 def test_default_config_on_a_machine_without_gpu_blocks(
@@ -80,6 +110,9 @@ def test_default_config_on_a_machine_without_gpu_blocks(
     assert block.severity == "block" and "On a CPU each training step" in block.message
     assert _check(result, "smoke")["status"] == "skipped"
     assert _check(result, "gpu")["status"] == "block"
+    # This CPU build of PyTorch would not use a GPU either: not green, with the fix.
+    assert by_code["torch.cpu_build"].severity == "warn"
+    assert _check(result, "torch")["status"] == "warn"
 
 
 def test_unreadable_config_is_a_block_and_the_defaults_are_judged(

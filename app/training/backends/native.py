@@ -1,5 +1,6 @@
 """loragate's own trainer: the NativeJob JSON of app/training/job.py, which
-``python -m app.training.native JOB.json`` reads."""
+``python -m app.training.native JOB.json`` reads. It trains SD 1.5 and SDXL LoRAs; SD 2.x
+and Flux go to kohya sd-scripts, SimpleTuner or ai-toolkit."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from app.training.backends import (
 from app.training.job import BaseModelRef, NativeJob
 
 JOB_FILE = "job.json"
-SUPPORTED = ("sd15", "sd2", "sdxl")
+SUPPORTED = ("sd15", "sdxl")  # the trainer's own list: app/training/native/jobfile.py
 
 
 def build_job(run: RunPlan) -> NativeJob:
     if run.family not in SUPPORTED:
         raise BackendUnsupported(
-            "loragate's own trainer trains SD 1.5, SD 2.x and SDXL LoRAs; for Flux choose "
-            "kohya sd-scripts, SimpleTuner or ai-toolkit."
+            "loragate's own trainer trains SD 1.5 and SDXL LoRAs; for SD 2.x and Flux "
+            "choose kohya sd-scripts, SimpleTuner or ai-toolkit."
         )
     return NativeJob(
         project=run.project,

@@ -1,7 +1,8 @@
 """``python -m app.training.native JOB.json``: train, reporting on stdout as JSON lines.
 
 Exit status 0 when the run finished (or stopped where the job asked), 1 after an
-``error`` event, 2 for wrong usage. The hub is switched off before diffusers or
+``error`` event, 2 for wrong usage. stdout carries the JSON lines and nothing else
+(``events.claim_stdout``); every other output goes to stderr. The hub is switched off before diffusers or
 transformers are imported: a base model is only ever read from local files.
 
 For several GPUs, launch one process per GPU:
@@ -22,15 +23,18 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         sys.stderr.write("usage: python -m app.training.native JOB.json\n")
         return 2
+    from app.training.native.events import ProgressWriter, claim_stdout
+
+    # Before anything else is imported: torch and its friends may print when loaded.
+    stdout = claim_stdout()
     from pathlib import Path
 
     from app.training.native.distributed import from_environment
     from app.training.native.errors import TrainingError
-    from app.training.native.events import ProgressWriter
     from app.training.native.jobfile import load_job
 
     cluster = from_environment()  # several processes under accelerate launch / torchrun
-    events = ProgressWriter(only=None if cluster.main else frozenset({"error"}))
+    events = ProgressWriter(stdout, only=None if cluster.main else frozenset({"error"}))
     try:
         job = load_job(Path(argv[0]))
     except TrainingError as error:

@@ -5,22 +5,56 @@ trigger never moves), as sd-scripts does (``--shuffle_caption --keep_tokens``)."
 from __future__ import annotations
 
 import random
+import re
 
 
 def split_tags(caption: str) -> list[str]:
     return [tag.strip() for tag in caption.split(",") if tag.strip()]
 
 
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.!?;:])")
+
+
+def _whole_word(trigger: str) -> re.Pattern[str]:
+    """The trigger as a whole word (or words), in any case: not part of a longer word,
+    a hyphenated word or a possessive ("zkstyle-like", "zkstyle's" do not count)."""
+    words = r"[\s_]+".join(re.escape(word) for word in trigger.split())
+    return re.compile(rf"(?<![\w'’-]){words}(?![\w'’-])", re.IGNORECASE)
+
+
 def trigger_first(caption: str, trigger: str) -> str:
-    """The caption with the trigger word as its first tag, exactly once as a tag."""
+    """The caption with the trigger word first (the app-wide rule), never added twice.
+
+    - A tag that is the trigger (any case) moves to the front; other tags equal to it
+      are dropped. The rest stays as written: a caption loragate wrote
+      ("zkstyle, a zkstyle painting of a heron") trains exactly as stored, as it would
+      with kohya.
+    - A first tag that opens with the trigger ("zkstyle painting of a heron") already
+      puts it first and is left alone.
+    - Otherwise, when the trigger is a whole word inside the text, that first occurrence
+      moves to the front: "a zkstyle painting of a heron, ink" becomes
+      "zkstyle, a painting of a heron, ink", not "zkstyle, a zkstyle painting ...".
+    - Otherwise the trigger is put in front.
+    """
     trigger = trigger.strip()
+    tags = split_tags(caption)
     if not trigger:
-        return ", ".join(split_tags(caption))
-    tags = [tag for tag in split_tags(caption) if tag.lower() != trigger.lower()]
-    if tags and tags[0].lower().startswith(trigger.lower() + " "):
-        # A sentence that already opens with the trigger ("zkstyle painting of ...").
         return ", ".join(tags)
-    return ", ".join([trigger, *tags])
+    rest = [tag for tag in tags if tag.lower() != trigger.lower()]
+    if len(rest) < len(tags):
+        return ", ".join([trigger, *rest])
+    if rest and rest[0].lower().startswith(trigger.lower() + " "):
+        return ", ".join(rest)
+    pattern = _whole_word(trigger)
+    for index, tag in enumerate(rest):
+        found = pattern.search(tag)
+        if found is None:
+            continue
+        joined = " ".join((tag[: found.start()] + " " + tag[found.end() :]).split())
+        without = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", joined).lstrip(" .!?;:")
+        rest = [*rest[:index], *([without] if without else []), *rest[index + 1 :]]
+        break
+    return ", ".join([trigger, *rest])
 
 
 class CaptionMaker:

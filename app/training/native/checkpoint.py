@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import re
 import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,13 +29,9 @@ import torch
 from safetensors.torch import load_file, save
 
 from app.fsutil import atomic_write_bytes, atomic_write_text, fsync_dir
-from app.training.native.events import log
 
 MARKER = "COMPLETE"
 FOLDER = re.compile(r"^step-(\d{8})$")
-# Test hook: at the checkpoint of this step, stall between the files and the marker so
-# a test can kill the process mid-checkpoint.
-STALL_ENV = "LORAGATE_NATIVE_STALL_CHECKPOINT_AT_STEP"
 
 
 @dataclass
@@ -89,7 +83,6 @@ def save_checkpoint(root: Path, snapshot: Snapshot, kohya_bytes: bytes) -> Path:
     atomic_write_bytes(staging / "rng.pt", _torch_bytes(snapshot.rng))
     atomic_write_text(staging / "state.json", json.dumps(asdict(snapshot.state)))
     atomic_write_bytes(staging / "lora.safetensors", kohya_bytes)
-    _maybe_stall(step)
     atomic_write_text(staging / MARKER, f"step {step}\n")
     final = root / folder_name(step)
     if final.exists():  # the same step saved again (an epoch end after a step save)
@@ -97,12 +90,6 @@ def save_checkpoint(root: Path, snapshot: Snapshot, kohya_bytes: bytes) -> Path:
     staging.rename(final)
     fsync_dir(root)
     return final
-
-
-def _maybe_stall(step: int) -> None:
-    if os.environ.get(STALL_ENV) == str(step):
-        log(f"test hook {STALL_ENV}: stalling before the completion marker of step {step}")
-        time.sleep(3600)
 
 
 def _torch_bytes(value: Any) -> bytes:

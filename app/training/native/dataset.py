@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from app.dataset.inventory import IMAGE_SUFFIXES, KOHYA_FOLDER
 from app.training.buckets import BucketSpec, Placement, place
@@ -46,8 +46,8 @@ def read_dataset(root: Path, trigger: str, spec: BucketSpec) -> list[Sample]:
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() not in IMAGE_SUFFIXES or path.is_symlink() or not path.is_file():
                 continue
-            size = image_size(path)
             relative = path.relative_to(root).as_posix()
+            size = image_size(path, relative)
             caption = trigger_first(read_caption(path, relative), trigger)
             samples.append(
                 Sample(path, relative, folder.name, repeats, caption, size, place(*size, spec))
@@ -61,15 +61,24 @@ def read_dataset(root: Path, trigger: str, spec: BucketSpec) -> list[Sample]:
     return samples
 
 
-def image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path, relative: str) -> tuple[int, int]:
+    """The image's size after EXIF rotation. The whole image is decoded, not just its
+    header: a truncated or corrupt file stops the run here, naming it, before the model
+    loads, rather than when its batch comes up, possibly epochs into the run."""
     try:
-        with Image.open(path) as image:  # the header only
+        with Image.open(path) as image:
+            image.load()
             width, height = image.size
             if image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
                 width, height = height, width
-    except (UnidentifiedImageError, OSError) as exc:
+    # Pillow reports broken data with many exception types (OSError for a truncated
+    # file, SyntaxError for a broken PNG chunk, ValueError, DecompressionBombError ...).
+    except Exception as exc:
         raise TrainingError(
-            "missing_file", f"The training image {path.name} cannot be read: {exc}."
+            "missing_file",
+            f"The training image {relative} cannot be read: {exc}. Replace it with an "
+            "intact copy or remove it from the dataset, then run the audit again.",
+            {"image": relative},
         ) from exc
     return width, height
 

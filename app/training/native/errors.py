@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -54,6 +55,15 @@ def classify(exc: BaseException) -> TrainingError:
             "The GPU ran out of memory. Turn on gradient checkpointing, cache latents, "
             "use an 8-bit optimizer, or lower the batch size or resolution.",
             {"error": first_line(exc)},
+        )
+    if isinstance(exc, PermissionError | IsADirectoryError | NotADirectoryError) or (
+        isinstance(exc, OSError) and exc.errno == errno.EROFS
+    ):
+        place = exc.filename or first_line(exc)
+        return TrainingError(
+            "bad_config",
+            f"The trainer cannot write or read {place} ({exc.strerror or first_line(exc)}). "
+            "Choose an output folder you can write to, or fix its permissions.",
         )
     if isinstance(exc, FileNotFoundError):
         return TrainingError(

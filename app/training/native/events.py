@@ -15,12 +15,18 @@ stderr. Every line has ``event`` and ``time`` (Unix seconds). The events:
 - ``error``: kind (oom | nan | missing_file | bad_config | crash), message, step (the
   steps completed before it), details (kind-specific: the failing step and the batch's
   images for nan, the settings in force for oom).
+
+Nothing else may reach stdout: libraries print there too (prodigyopt announces "Using
+decoupled weight decay"; a C extension can write to file descriptor 1 directly).
+``claim_stdout`` keeps a private handle on the real stdout for the events and points
+both ``sys.stdout`` and descriptor 1 at stderr for everything else.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from typing import IO, Any
@@ -51,6 +57,16 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(item) for item in value]
     return value
+
+
+def claim_stdout() -> IO[str]:
+    """The real stdout, for progress events only; from now on anything else written to
+    stdout, by Python or by native code, lands on stderr."""
+    sys.stdout.flush()
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return events
 
 
 def log(message: str) -> None:

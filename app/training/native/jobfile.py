@@ -1,30 +1,35 @@
 """Reading the job file and refusing, before any model is loaded, a job that cannot run:
-a wrong family, a missing base model or dataset, CUDA asked for on a machine without
-it, an optimizer whose package is not installed. A refusal costs seconds here; the
-same mistake found after minutes of model loading is what the gates exist to prevent.
+a number that is not finite, a wrong family, a missing base model or dataset, CUDA
+asked for on a machine without it, an optimizer whose package is not installed. A
+refusal costs seconds here; the same mistake found after minutes of model loading is
+what the gates exist to prevent.
+
+Finiteness is checked on the file's raw JSON, before the job's own validation: Python's
+JSON reader accepts ``Infinity`` and ``NaN``, and an older TrainingConfig (or a job
+file written by one) lets them through, after which an infinite learning rate fails
+steps later as a misleading "the loss became nan".
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import math
+import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from pydantic import ValidationError
 
 from app.training.job import NativeJob
 from app.training.native.errors import TrainingError
+from app.training.optimizer_packages import NEEDS_CUDA, optimizer_package
 
+# Keep in step with app.training.backends.native.SUPPORTED (a test checks): the trainer
+# does not import the config writers.
 SUPPORTED_FAMILIES = ("sd15", "sdxl")
 PICKLED_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin"})
-
-# Optimizers that live in optional packages: (module to import, how to install it).
-OPTIONAL_OPTIMIZERS = {
-    "adamw8bit": ("bitsandbytes", "pip install bitsandbytes (or pip install 'loragate[cuda]')"),
-    "prodigy": ("prodigyopt", "pip install prodigyopt"),
-    "lion": ("lion_pytorch", "pip install lion-pytorch"),
-}
 
 
 def load_job(path: Path) -> NativeJob:
@@ -36,6 +41,7 @@ def load_job(path: Path) -> NativeJob:
         raise TrainingError(
             "bad_config", f"The job file {path.name} is not valid JSON: {exc}."
         ) from None
+    _check_finite(data, path.name)
     try:
         job = NativeJob.model_validate(data)
     except ValidationError as exc:
@@ -57,6 +63,34 @@ def validate(job: NativeJob) -> None:
         raise TrainingError("missing_file", f"The dataset folder {dataset} does not exist.")
     _check_device(job)
     _check_optimizer(job)
+
+
+def non_finite_fields(value: Any, where: str = "") -> list[str]:
+    """Every field of ``value`` (nested dicts and lists) holding inf or NaN, by path."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [where or "(the whole file)"]
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)  # type: ignore[assignment]
+    else:
+        return []
+    found = []
+    for key, item in items:
+        found += non_finite_fields(item, f"{where}.{key}" if where else str(key))
+    return found
+
+
+def _check_finite(data: Any, name: str) -> None:
+    bad = non_finite_fields(data)
+    if bad:
+        raise TrainingError(
+            "bad_config",
+            f"The job file {name} has values that are not finite numbers: {', '.join(bad)}. "
+            "Every number in a job must be an ordinary number (not Infinity or NaN); "
+            "write the config again on the Config page or with `loragate config`.",
+            {"fields": bad},
+        )
 
 
 def _check_family(job: NativeJob) -> None:
@@ -121,16 +155,17 @@ def _check_device(job: NativeJob) -> None:
 
 def _check_optimizer(job: NativeJob) -> None:
     optimizer = job.config.optimizer
-    if optimizer not in OPTIONAL_OPTIMIZERS:
+    package = optimizer_package("native", optimizer)
+    if package is None:
         return
-    module, install = OPTIONAL_OPTIMIZERS[optimizer]
-    if importlib.util.find_spec(module) is None:
+    if importlib.util.find_spec(package.module) is None:
         raise TrainingError(
             "bad_config",
-            f"The {optimizer} optimizer needs the {module} package, which is not installed. "
-            f"Install it with: {install}; or choose the adamw optimizer.",
+            f"The {optimizer} optimizer needs the {package.module} package, which is not "
+            f"installed. Install it with: {package.install_command(sys.executable)}; or "
+            "choose the adamw optimizer.",
         )
-    if optimizer == "adamw8bit" and job.config.device != "cuda":
+    if optimizer in NEEDS_CUDA and job.config.device != "cuda":
         raise TrainingError(
             "bad_config", "The adamw8bit optimizer (bitsandbytes) needs a CUDA GPU; use adamw."
         )

@@ -25,6 +25,7 @@ class RunFacts:
 
     samples: list[Sample]
     total_steps: int
+    epochs: int  # the epochs the run covers: max_train_steps may end it before config.epochs
     started_at: float  # Unix seconds
     session_id: str
 
@@ -57,7 +58,7 @@ def lora_metadata(
         "ss_num_batches_per_epoch": str(
             sum(-(-n // config.train_batch_size) for n in buckets.values())
         ),
-        "ss_num_epochs": str(config.epochs),
+        "ss_num_epochs": str(facts.epochs),
         "ss_epoch": str(epoch),
         "ss_steps": str(step),
         "ss_max_train_steps": str(facts.total_steps),

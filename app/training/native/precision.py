@@ -56,3 +56,10 @@ def peak_vram_gb(precision: Precision) -> tuple[float | None, float | None]:
     peak = torch.cuda.max_memory_allocated(precision.device) / 2**30
     total = torch.cuda.get_device_properties(precision.device).total_memory / 2**30
     return round(peak, 3), round(total, 3)
+
+
+def reset_peak_vram(precision: Precision) -> None:
+    """Forget the peak so far (loading the model, caching latents), so that the peak
+    the steps report is what training itself needs."""
+    if precision.cuda and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats(precision.device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +41,13 @@ class Saver:
         self.last_checkpoint: int | None = None
         self._verifier: Verifier | None = None
 
+    @property
+    def final_path(self) -> Path:
+        name = self.job.config.output_name or self.job.project
+        return self.output_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', name)}.safetensors"
+
     def refuse_overwrite(self) -> None:
+        """A fresh run never overwrites an earlier run's checkpoints or finished LoRA."""
         job = self.job
         if job.resume or job.dry_run_steps is not None:
             return
@@ -50,6 +57,28 @@ class Saver:
                 f"{self.checkpoints} already holds checkpoints of an earlier run. Resume it, "
                 "or train into an empty output folder so nothing is overwritten.",
             )
+        if self.final_path.exists():
+            raise TrainingError(
+                "bad_config",
+                f"{self.final_path.name} already exists in {self.output_dir}: an earlier run "
+                "finished there. Train into an empty output folder, or move that LoRA "
+                "elsewhere first, so nothing is overwritten.",
+            )
+
+    def prepare_output(self) -> None:
+        """Create the output folder and prove it takes a file, before minutes of model
+        loading: a folder the trainer cannot write is a setting to fix, not a crash."""
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.output_dir, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise TrainingError(
+                "bad_config",
+                f"The trainer cannot write to the output folder {self.output_dir} "
+                f"({exc.strerror or exc}). Choose a folder you can write to, or fix its "
+                "permissions.",
+            ) from None
 
     def checkpoint(self, run: Run, state: ckpt.TrainerState, noise: torch.Generator) -> Path:
         path = self.checkpoints / ckpt.folder_name(state.step)
@@ -128,9 +157,7 @@ class Saver:
 
     def final(self, run: Run, state: ckpt.TrainerState) -> tuple[Path, Verification]:
         tensors, metadata = self.kohya(run, state)
-        config = self.job.config
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", config.output_name or self.job.project)
-        lora_path = save_kohya(self.output_dir / f"{name}.safetensors", tensors, metadata)
+        lora_path = save_kohya(self.final_path, tensors, metadata)
         verification = self.verify(run, lora_path)
         if not verification.changes_output:
             raise TrainingError(
@@ -146,7 +173,7 @@ class Saver:
     ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         layers = int(run.model.unet.config.layers_per_block)
         tensors = kohya_tensors(run.loras, self.job.base_model.family, layers)
-        facts = RunFacts(run.samples, run.total_steps, self.started, self.session)
+        facts = RunFacts(run.samples, run.total_steps, run.epochs, self.started, self.session)
         metadata = lora_metadata(self.job, facts, state.step, _epoch(state), tensor_hash(tensors))
         return tensors, metadata
 

@@ -49,6 +49,12 @@ class Run:
     def cache_dir(self) -> Path:
         return cache_dir(self.job)
 
+    @property
+    def epochs(self) -> int:
+        """The epochs the run really covers (the last one may be partial): what
+        max_train_steps decides when it is set, not the config's epochs."""
+        return -(-self.total_steps // self.steps_per_epoch)
+
 
 def cache_dir(job: NativeJob) -> Path:
     return Path(job.cache_dir) if job.cache_dir else Path(job.output_dir) / "cache"

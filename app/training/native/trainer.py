@@ -30,7 +30,7 @@ from app.training.native.loss import diffusion_loss, draw_noise
 from app.training.native.optim import MAX_GRAD_NORM
 from app.training.native.order import epoch_batches, optimizer_groups
 from app.training.native.pixels import crop_top_left
-from app.training.native.precision import peak_vram_gb
+from app.training.native.precision import peak_vram_gb, reset_peak_vram
 from app.training.native.samples import make_samples
 from app.training.native.saving import Saver
 from app.training.native.setup import Run, prepare
@@ -108,7 +108,7 @@ class Trainer:
         job = self.job
         self.saver.refuse_overwrite()
         distributed.start(self.cluster, self.config.device)
-        Path(job.output_dir).mkdir(parents=True, exist_ok=True)
+        self.saver.prepare_output()
         run = self.run = prepare(job, self.cluster)
         self.noise.manual_seed(self.config.seed + SEED_STRIDE * self.cluster.rank)
         self.state.total_steps = run.total_steps
@@ -118,13 +118,15 @@ class Trainer:
             "start",
             total=run.total_steps,
             steps_per_epoch=run.steps_per_epoch,
-            epochs=-(-run.total_steps // run.steps_per_epoch),
+            epochs=run.epochs,
             images=len(run.samples),
             samples_per_epoch=sum(s.repeats for s in run.samples),
             resumed_from=resumed_from,
             device=str(run.precision.device),
             processes=self.cluster.world,
         )
+        # The peak VRAM each step reports is training's, not model loading's.
+        reset_peak_vram(run.precision)
         stop_at = job.stop_after_steps
         while self.state.step < run.total_steps:
             if self.state.order is None:

@@ -8,7 +8,9 @@ import shlex
 import pytest
 
 from app.training.backends import BackendUnsupported, generate, write_files
+from app.training.backends.native import SUPPORTED
 from app.training.job import read_job
+from app.training.native.jobfile import SUPPORTED_FAMILIES
 from tests.training.backends.conftest import PlanFactory
 
 
@@ -33,6 +35,12 @@ def test_several_gpus_go_through_accelerate(make_run: PlanFactory) -> None:
     assert argv[:2] == ["accelerate", "launch"] and "--multi_gpu" in argv
 
 
-def test_flux_is_not_trained_natively(make_run: PlanFactory) -> None:
-    with pytest.raises(BackendUnsupported, match="Flux"):
-        generate("native", make_run("flux"))
+@pytest.mark.parametrize("family", ["sd2", "flux"])
+def test_sd2_and_flux_are_not_trained_natively(make_run: PlanFactory, family: str) -> None:
+    with pytest.raises(BackendUnsupported, match=r"SD 2\.x and Flux"):
+        generate("native", make_run(family))
+
+
+def test_the_writer_and_the_trainer_agree_on_the_families() -> None:
+    """The trainer refuses what the writer would write for any other family."""
+    assert SUPPORTED == SUPPORTED_FAMILIES

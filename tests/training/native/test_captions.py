@@ -20,6 +20,30 @@ def test_sentence_that_opens_with_the_trigger_is_left_alone() -> None:
     assert trigger_first(caption, "zkstyle") == caption
 
 
+def test_trigger_inside_the_text_moves_to_the_front_instead_of_doubling() -> None:
+    assert (
+        trigger_first("a zkstyle painting of a heron, ink", "zkstyle")
+        == "zkstyle, a painting of a heron, ink"
+    )
+    assert trigger_first("ink, a heron in ZKStyle.", "zkstyle") == "zkstyle, ink, a heron in."
+    assert trigger_first("a zk style heron", "zk style") == "zk style, a heron"
+    # Only a whole word counts: a longer word, a hyphenated one or a possessive stays.
+    assert trigger_first("zkstyles, ink", "zkstyle") == "zkstyle, zkstyles, ink"
+    assert trigger_first("zkstyle-like ink", "zkstyle") == "zkstyle, zkstyle-like ink"
+
+
+def test_a_caption_that_already_starts_with_the_trigger_tag_trains_as_written() -> None:
+    """What loragate's caption editor writes ("zkstyle, a zkstyle painting") is what kohya
+    trains on from the same file; the native trainer does not rewrite it."""
+    caption = "zkstyle, a zkstyle painting of a heron"
+    assert trigger_first(caption, "zkstyle") == caption
+    # A standalone trigger tag later on is the one that moves; the sentence is untouched.
+    assert (
+        trigger_first("ink, zkstyle, a zkstyle painting", "zkstyle")
+        == "zkstyle, ink, a zkstyle painting"
+    )
+
+
 def test_shuffle_keeps_the_first_tokens_in_place() -> None:
     maker = CaptionMaker(shuffle=True, keep_tokens=2, dropout_rate=0.0, seed=1)
     caption = "zkstyle, heron, a, b, c, d, e, f"

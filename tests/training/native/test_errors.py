@@ -9,8 +9,10 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from app.training.job import BaseModelRef
 from app.training.native import trainer as trainer_module
@@ -199,3 +201,69 @@ def test_an_unreadable_image_is_named(
     job = make_job(sd15_ref).model_copy(update={"dataset_dir": str(tmp_path / "data")})
     error, _ = _train_expecting_error(job)
     assert error.kind == "missing_file" and "torn.png" in error.message
+
+
+def test_non_finite_numbers_in_a_job_file_are_refused_by_name(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
+    """Python's JSON reader takes Infinity and NaN; an old job file may hold them."""
+    data = json.loads(make_job(sd15_ref).model_dump_json())
+    data["config"]["unet_lr"] = float("inf")
+    data["config"]["noise_offset"] = float("nan")
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(data), "utf-8")  # writes Infinity and NaN
+    assert "Infinity" in job_file.read_text()
+    with pytest.raises(TrainingError) as caught:
+        load_job(job_file)
+    assert caught.value.kind == "bad_config"
+    assert "config.unet_lr" in caught.value.message
+    assert "config.noise_offset" in caught.value.message
+    assert "not finite" in caught.value.message
+
+
+def test_an_output_folder_that_cannot_be_written_is_a_setting_not_a_crash(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    job = make_job(sd15_ref).model_copy(update={"output_dir": str(blocker / "out")})
+    trainer = Trainer(job, ProgressWriter(io.StringIO()))
+    with pytest.raises(TrainingError) as caught:
+        trainer.train()
+    assert caught.value.kind == "bad_config"
+    assert f"cannot write to the output folder {blocker / 'out'}" in caught.value.message
+    assert trainer.run is None  # refused before the model was loaded
+
+
+def test_an_earlier_runs_finished_lora_is_not_overwritten(
+    make_job: MakeJob, sd15_ref: BaseModelRef
+) -> None:
+    job = make_job(sd15_ref)
+    finished = Path(job.output_dir) / "ink-wash.safetensors"
+    finished.parent.mkdir(parents=True)
+    finished.write_bytes(b"an earlier run's LoRA")
+    error, _ = _train_expecting_error(job)
+    assert error.kind == "bad_config" and "ink-wash.safetensors already exists" in error.message
+    assert finished.read_bytes() == b"an earlier run's LoRA"
+
+
+def test_a_truncated_image_stops_the_run_before_the_model_loads(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
+    """Its header is intact, so only decoding the whole image finds the damage."""
+    folder = tmp_path / "data" / "2_ink"
+    folder.mkdir(parents=True)
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    for name in ("fine.png", "cut.png"):
+        Image.fromarray(noise).save(folder / name)
+    cut = folder / "cut.png"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    with Image.open(cut) as header_only:
+        assert header_only.size == (64, 64)
+    job = make_job(sd15_ref).model_copy(update={"dataset_dir": str(tmp_path / "data")})
+    trainer = Trainer(job, ProgressWriter(io.StringIO()))
+    with pytest.raises(TrainingError) as caught:
+        trainer.train()
+    assert caught.value.kind == "missing_file"
+    assert "2_ink/cut.png" in caught.value.message and "fine.png" not in caught.value.message
+    assert trainer.run is None

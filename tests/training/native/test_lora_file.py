@@ -53,6 +53,7 @@ def trained(
         ref,
         tmp / "run",
         train_text_encoder=True,
+        epochs=10,  # max_train_steps decides the run: half of the first epoch
         max_train_steps=4,
         unet_lr=1e-2,
         text_encoder_lr=1e-2,
@@ -126,6 +127,8 @@ def test_metadata_tells_a1111_what_it_is(trained: Trained) -> None:
         == {"sd15": "sd_v1", "sdxl": "sdxl_base_v1-0"}[trained.family]
     )
     assert metadata["ss_steps"] == "4" and metadata["ss_num_train_images"] == "16"
+    # The epochs the run covered, not the config's ten that max_train_steps overrode.
+    assert metadata["ss_num_epochs"] == "1" and metadata["ss_epoch"] == "1"
     tags = json.loads(metadata["ss_tag_frequency"])
     assert tags["2_ink"]["zkstyle"] == 8
     assert (

@@ -80,8 +80,12 @@ def _check_schema(event: dict[str, Any]) -> None:
 def test_a_run_in_its_own_process(
     make_job: MakeJob, sdxl_single: BaseModelRef, tmp_path: Path
 ) -> None:
+    """With Prodigy, whose package prints "Using decoupled weight decay" to stdout when
+    the optimizer is built: stdout must still hold nothing but JSON lines."""
     job = make_job(
         sdxl_single,
+        optimizer="prodigy",
+        unet_lr=1.0,
         job={"sample_steps": 2},
         max_train_steps=4,
         save_every_n_steps=2,
@@ -93,6 +97,7 @@ def test_a_run_in_its_own_process(
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr[-3000:]
     events = parse_events(stdout)  # fails on any line that is not JSON
+    assert "Using decoupled weight decay" in stderr
     for event in events:
         _check_schema(event)
     kinds = [e["event"] for e in events]
@@ -138,3 +143,23 @@ def test_wrong_usage_exits_2() -> None:
         [sys.executable, "-m", "app.training.native"], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert result.returncode == 2 and "usage" in result.stderr and result.stdout == ""
+
+
+def test_stdout_is_claimed_for_events_even_against_native_writes() -> None:
+    """Python prints and writes to file descriptor 1 (what a C extension does) both
+    land on stderr once the trainer has claimed stdout."""
+    script = (
+        "import os\n"
+        "from app.training.native.events import ProgressWriter, claim_stdout\n"
+        "events = ProgressWriter(claim_stdout())\n"
+        "os.write(1, b'written to descriptor 1\\n')\n"
+        "print('printed by a library')\n"
+        "events.emit('done', step=1)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    (event,) = parse_events(result.stdout)
+    assert event["event"] == "done"
+    assert "written to descriptor 1" in result.stderr and "printed by a library" in result.stderr

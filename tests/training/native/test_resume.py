@@ -1,13 +1,11 @@
 """Checkpoints resume exactly: 10 steps straight equal 5 steps, a resume and 5 more;
-a half-written checkpoint is ignored; a trainer killed in the middle of writing one
-resumes from the previous complete one, which rotation had kept."""
+a half-written checkpoint is ignored; a trainer killed (SIGKILL) in the middle of
+writing one resumes from the previous complete one, which rotation had kept."""
 
 from __future__ import annotations
 
 import io
-import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +14,11 @@ import torch
 from safetensors.torch import load_file
 
 from app.training.job import BaseModelRef, NativeJob
-from app.training.native.checkpoint import MARKER, STALL_ENV, complete_checkpoints
+from app.training.native.checkpoint import MARKER, complete_checkpoints
 from app.training.native.events import ProgressWriter
 from app.training.native.trainer import Trainer
 from tests.training.native.conftest import MakeJob
-from tests.training.native.process import run_trainer
+from tests.training.native.process import parse_events, run_trainer
 
 pytestmark = pytest.mark.slow
 
@@ -115,27 +113,21 @@ def test_killed_mid_checkpoint_resumes_from_the_previous_one(
 ) -> None:
     job = make_job(sd15_ref, save_every_n_steps=2, save_last_n=1, **RESUME_CONFIG)
     root = Path(job.output_dir) / "checkpoints"
-    stalled = root / "step-00000004.tmp"
-    process = run_trainer(job, tmp_path / "job.json", env=os.environ | {STALL_ENV: "4"})
-    try:
-        deadline = time.monotonic() + 240
-        while not (stalled / "lora.safetensors").is_file():
-            assert process.poll() is None, process.communicate()[1][-2000:]
-            assert time.monotonic() < deadline, "the trainer never reached its fourth step"
-            time.sleep(0.2)
-        # Every file of step 4 is written; its completion marker is not.
-        process.send_signal(signal.SIGKILL)
-        process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == -signal.SIGKILL
+    killed = root / "step-00000004.tmp"
+    # The trainer SIGKILLs itself right before the marker of step 4 (see the script).
+    process = run_trainer(
+        job, tmp_path / "job.json", entry=("-m", "tests.training.native.die_before_marker", "4")
+    )
+    stdout, stderr = process.communicate(timeout=240)
+    assert process.returncode == -signal.SIGKILL, stderr[-2000:]
+    events = parse_events(stdout)
+    assert [e["step"] for e in events if e["event"] == "checkpoint"] == [2]
+    # Every file of step 4 is written; its completion marker is not.
+    assert (killed / "lora.safetensors").is_file() and not (killed / MARKER).exists()
     assert [p.name for p in complete_checkpoints(root)] == ["step-00000002"]  # not rotated away
-    assert not (stalled / MARKER).exists()
 
     weights, events = _train(job.model_copy(update={"resume": True}))
     assert next(e for e in events if e["event"] == "start")["resumed_from"] == 2
     _assert_same(weights, straight[0])
     assert [p.name for p in complete_checkpoints(root)] == ["step-00000008"]
-    assert not stalled.exists()
+    assert not killed.exists()
