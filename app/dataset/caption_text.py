@@ -52,8 +52,9 @@ NOTE_MISSING = (
     "The trigger word was missing; it was put back first: every caption must start with it."
 )
 NOTE_INSIDE = (
-    "The trigger word was only inside the text; it was also put first: every caption must "
-    "start with it, on its own, before the first comma."
+    "The trigger word was only inside the text; it was moved to the front: every caption "
+    "must start with it, on its own, before the first comma (and having it twice would "
+    "teach it twice)."
 )
 NOTE_MOVED = (
     "The trigger word was not first; it was moved to the front: every caption must start "
@@ -293,6 +294,18 @@ def _word_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + r"[\s_]+".join(words) + r"(?![\w])", re.IGNORECASE)
 
 
+def _without_first_occurrence(parts: list[str], trigger: str) -> list[str]:
+    pattern = _word_pattern(trigger)
+    for index, part in enumerate(parts):
+        found = pattern.search(part)
+        if found is None:
+            continue
+        joined = " ".join((part[: found.start()] + " " + part[found.end() :]).split())
+        cleaned = re.sub(r"\s+([,.;:!?])", r"\1", joined).lstrip(" .!?;:")
+        return [*parts[:index], *([cleaned] if cleaned else []), *parts[index + 1 :]]
+    return parts
+
+
 def starts_with_trigger(text: str, trigger: str) -> bool:
     """True when the caption's first comma-separated part is exactly the trigger word."""
     parts = split_parts(text)
@@ -321,7 +334,9 @@ def enforce_trigger(text: str, trigger: str, caption_format: str) -> tuple[str, 
         rest = [first, *rest]
         notes.append(NOTE_MOVED)
     elif _word_pattern(trigger).search(flat):
-        rest = parts
+        # The same move the native trainer makes (app/training/native/captions.py), so a
+        # caption file trains identically through loragate and through kohya.
+        rest = _without_first_occurrence(parts, trigger)
         notes.append(NOTE_INSIDE)
     else:
         rest = parts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.environment.trainer_fit import family_problem
 from app.gates.result import Finding
 from app.gates.training_folder_rule import training_folder
 from app.intent import MODEL_FAMILIES
@@ -544,19 +545,10 @@ def base_model(a: Assessment) -> list[Finding]:
 
 
 def backend_support(a: Assessment) -> list[Finding]:
-    if a.backend == "native" and a.family == "flux":
-        return [
-            Finding(
-                code="config.backend_unsupported",
-                severity="block",
-                subject="backend",
-                message="loragate's own trainer does not train Flux yet.",
-                why="The native trainer covers SD 1.5, SD 2.x and SDXL.",
-                fix="Choose kohya sd-scripts, SimpleTuner or ai-toolkit for Flux.",
-                source="backends/kohya-adapter#what-loragate-writes",
-            )
-        ]
-    return []
+    # The same judgement (and the same list of families per trainer) as Gate 3 and
+    # `loragate config`, so the three never disagree.
+    finding = family_problem(a.backend, a.family, BACKEND_TITLES)
+    return [finding] if finding else []
 
 
 RULES: tuple[Rule, ...] = (

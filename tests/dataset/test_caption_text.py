@@ -37,7 +37,7 @@ T = "zkinkwash"
         ("zkinkwash a lighthouse on a cliff.", "zkinkwash, a lighthouse on a cliff.", "comma"),
         (
             "A zkinkwash drawing of a lighthouse.",
-            "zkinkwash, A zkinkwash drawing of a lighthouse.",
+            "zkinkwash, A drawing of a lighthouse.",
             "only inside the text",
         ),
         ("zkinkwash, night, zkinkwash", "zkinkwash, night", "more than once"),
@@ -248,3 +248,22 @@ def test_every_prepared_caption_starts_with_the_trigger_and_is_stable(
     assert starts_with_trigger(prepared, T)
     assert "\n" not in prepared
     assert prepare_caption(prepared, T, caption_format) == (prepared, None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A zkinkwash drawing of a lighthouse.",
+        "red scarf, zkinkwash, night",
+        "1girl, red scarf",
+        "a heron in a zkinkwash mood, ink",
+    ],
+)
+def test_loragate_writes_what_the_native_trainer_would_train(text: str) -> None:
+    """A caption stored by loragate is already in the trainer's trigger-first form, so
+    the trainer (and kohya, reading the same file) trains exactly what the artist saw."""
+    from app.training.native.captions import trigger_first
+
+    stored, _ = enforce_trigger(text, T, "mixed")
+    assert trigger_first(stored, T) == stored
+    assert trigger_first(text, T) == stored

@@ -197,10 +197,10 @@ def test_flux_on_the_native_trainer_and_min_snr(workspace: Workspace, tmp_path: 
     ctx = workspace.context(
         new_project(workspace, tmp_path, name="Fluxy", family="flux", checkpoint="flux-dev")
     )
-    assert codes(gate2.evaluate(ctx))["config.backend_unsupported"] == "block"
+    assert codes(gate2.evaluate(ctx))["backend.family_unsupported"] == "block"
     result = with_config(ctx, min_snr_gamma=5.0)
     assert codes(result)["config.min_snr_not_applicable"] == "info"
-    assert "config.backend_unsupported" not in codes(gate2.evaluate(ctx, "kohya"))
+    assert "backend.family_unsupported" not in codes(gate2.evaluate(ctx, "kohya"))
 
 
 def test_an_unreadable_config_file_blocks(ctx: ProjectContext) -> None:
@@ -349,3 +349,13 @@ def test_captions_edited_after_the_folder_was_written_block(ctx: ProjectContext)
     write_training_folder(ctx.dir)  # written again: the gate is out of date, then passes
     assert "the training folder changed" in gate_state(ctx, "config").stale_reasons[0]
     assert gate2.evaluate(ctx).verdict == "pass"
+
+
+def test_sd2_on_the_native_trainer_blocks_like_gate_3(workspace: Workspace, tmp_path: Path) -> None:
+    ctx = workspace.context(new_project(workspace, tmp_path, name="Two", family="sd2"))
+    finding = next(
+        f for f in gate2.evaluate(ctx).findings if f.code == "backend.family_unsupported"
+    )
+    assert finding.severity == "block"
+    assert "does not train Stable Diffusion 2.x" in finding.message
+    assert check_source(finding.source) is None

@@ -155,10 +155,12 @@ def quote(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def accelerate_prefix(config: TrainingConfig) -> list[str]:
+def accelerate_prefix(config: TrainingConfig, python: str | None = None) -> list[str]:
     """``accelerate launch`` with one process per GPU (DESIGN.md: every backend launches
-    through accelerate when more than one GPU is configured)."""
-    parts = ["accelerate", "launch", "--num_cpu_threads_per_process", "1"]
+    through accelerate when more than one GPU is configured). With ``python`` the launcher
+    runs as that interpreter's module, so the script needs no activated environment."""
+    launcher = [python, "-m", "accelerate.commands.launch"] if python else ["accelerate", "launch"]
+    parts = [*launcher, "--num_cpu_threads_per_process", "1"]
     if config.num_gpus > 1:
         parts += ["--multi_gpu", "--num_processes", str(config.num_gpus)]
     else:

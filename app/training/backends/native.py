@@ -46,7 +46,12 @@ def generate(run: RunPlan) -> BackendFiles:
     job_path = run.files_dir / JOB_FILE
     if run.config.num_gpus > 1:
         command = " ".join(
-            [*accelerate_prefix(run.config), "-m", "app.training.native", quote(job_path)]
+            [
+                *accelerate_prefix(run.config, quote(sys.executable)),
+                "-m",
+                "app.training.native",
+                quote(job_path),
+            ]
         )
     else:
         command = f"{quote(sys.executable)} -m app.training.native {quote(job_path)}"

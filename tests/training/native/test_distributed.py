@@ -37,9 +37,8 @@ def _accelerate_launch(job: NativeJob, files_dir: Path) -> list[dict]:  # type: 
     written (``accelerate launch ... --multi_gpu --num_processes 2 ... -m
     app.training.native job.json``). accelerate's multi-GPU launcher is
     torch.distributed.run underneath, which starts the processes without asking for a
-    GPU; the job's device cpu makes them train over gloo. The command calls
-    ``accelerate`` by name, so the virtual environment's bin/ goes first on PATH, as
-    an activated environment has it."""
+    GPU; the job's device cpu makes them train over gloo. The command names loragate's
+    own Python, so it runs without an activated environment: PATH is left as it is."""
     run = RunPlan(
         project=job.project,
         trigger_word=job.trigger_word,
@@ -55,13 +54,11 @@ def _accelerate_launch(job: NativeJob, files_dir: Path) -> list[dict]:  # type: 
         plan=plan_steps([], job.config),
     )
     bundle = generate("native", run)
-    assert bundle.command.startswith("accelerate launch ") and "--multi_gpu" in bundle.command
+    assert bundle.command.startswith(f"{sys.executable} -m accelerate.commands.launch ")
+    assert "--multi_gpu" in bundle.command
     write_files(files_dir, bundle)
     write_job(files_dir / "job.json", job)  # the same job, plus where to stop
-    env = os.environ | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "OMP_NUM_THREADS": "1",
-    }
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         ["bash", str(files_dir / "launch.sh")], env=env, capture_output=True, text=True, timeout=300
     )
