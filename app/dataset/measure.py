@@ -21,8 +21,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.dataset.analyze import analyze_path, pixel_digest
 from app.dataset.cache import AuditedFile, MetricsCache
+from app.dataset.duplicates import close_pairs, group_pairs, hex_to_int
 from app.dataset.files import FileEntry
 from app.paths import safe_join
 
@@ -36,6 +39,10 @@ INLINE_LIMIT = 8
 CHUNK = 4  # files per task: enough to amortise the round trip, small enough to balance
 STORE_EVERY = 0.5  # seconds between cache writes, so a cancelled audit keeps its work
 MAX_WORKERS = 8
+# How far apart the hashes of two files with the same pixels can land (measured: up to 4
+# bits between JPEGs and their PNG exports), with a wide margin: a false candidate only
+# costs one full decode.
+EXACT_CANDIDATE_BITS = 12
 
 
 def default_workers() -> int:
@@ -132,17 +139,29 @@ def measure(
 
 
 def duplicate_candidates(results: dict[str, AuditedFile]) -> list[list[AuditedFile]]:
-    """Sets of decodable images with the same size and the same hashes: the only ones
-    that can hold exactly the same pixels."""
-    buckets: dict[tuple[Any, ...], list[AuditedFile]] = {}
+    """Sets of decodable images of the same size whose hashes are within
+    ``EXACT_CANDIDATE_BITS``: the only ones that can hold exactly the same pixels.
+
+    Not "the same hashes": the same pixels are measured along different paths (a JPEG
+    from a reduced draft decode, its lossless PNG export from a full decode and a
+    shrink), and their hashes land a few bits apart."""
+    by_size: dict[tuple[Any, ...], list[AuditedFile]] = {}
     for audited in results.values():
         metrics = audited.metrics
-        if audited.is_image and metrics.get("phash"):
-            key = (metrics["width"], metrics["height"], metrics["phash"], metrics["dhash"])
-            buckets.setdefault(key, []).append(audited)
-    return [
-        files for files in buckets.values() if len(files) > 1 and len({f.sha256 for f in files}) > 1
-    ]
+        if audited.is_image and metrics.get("phash") and metrics.get("dhash"):
+            by_size.setdefault((metrics["width"], metrics["height"]), []).append(audited)
+    candidates = []
+    for files in by_size.values():
+        if len(files) < 2 or len({f.sha256 for f in files}) < 2:
+            continue
+        phashes = np.array([hex_to_int(f.metrics["phash"]) for f in files], dtype=np.uint64)
+        dhashes = np.array([hex_to_int(f.metrics["dhash"]) for f in files], dtype=np.uint64)
+        pairs = close_pairs(phashes, dhashes, EXACT_CANDIDATE_BITS)
+        for group in group_pairs(len(files), pairs):
+            members = [files[i] for i in group]
+            if len({f.sha256 for f in members}) > 1:
+                candidates.append(members)
+    return candidates
 
 
 def _pixel_hashes(
