@@ -179,14 +179,17 @@ def _unpack_entry(
         return _copy_limited(source, output, limit)
 
 
-def _why_not_unpacked(exc: BaseException, target: Path, staging: Path) -> str:
+def _why_not_unpacked(
+    exc: BaseException, target: Path, staging: Path, *, among: str = "in the zip"
+) -> str:
+    """Why one entry (or uploaded file) could not be written, in plain words."""
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
         if target.is_dir():
-            return "its name is also a folder in the zip"
+            return f"its name is also a folder {among}"
         inside = [parent for parent in target.parents if parent.is_relative_to(staging)]
         if any(parent.is_file() for parent in inside):
-            return "its folder has the name of a file in the zip"
-        return "a duplicate entry"
+            return f"its folder has the name of a file {among}"
+        return "a duplicate entry" if among == "in the zip" else "sent twice"
     if isinstance(exc, NotImplementedError):
         return "compressed with a method loragate cannot unpack"
     if isinstance(exc, OSError) and exc.strerror:
@@ -215,10 +218,9 @@ def save_uploads(
             remaining -= save_stream(source, staging, clean, remaining)
         except UnsafePathError:
             saved.skipped.append({"path": shown_name(path), "why": LEAVES_FOLDER})
-        except FileExistsError:
-            saved.skipped.append({"path": shown_name(path), "why": "sent twice"})
         except OSError as exc:
-            why = _why_not_unpacked(exc, safe_join(staging, clean), staging)
+            target = safe_join(staging, clean)
+            why = _why_not_unpacked(exc, target, staging, among="among the files sent")
             saved.skipped.append({"path": shown_name(path), "why": why})
         else:
             if clean != path:
