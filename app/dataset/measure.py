@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from app.dataset.analyze import analyze_path, pixel_digest
+from app.dataset import measure_worker
 from app.dataset.cache import AuditedFile, MetricsCache
 from app.dataset.duplicates import close_pairs, group_pairs, hex_to_int
 from app.dataset.files import FileEntry
@@ -57,24 +57,8 @@ def default_workers() -> int:
 @cache
 def _pool_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.dataset.analyze"])
+    context.set_forkserver_preload([measure_worker.__name__])
     return context
-
-
-_KNOWN: frozenset[str] = frozenset()
-
-
-def _init_worker(known: frozenset[str]) -> None:
-    global _KNOWN
-    _KNOWN = known
-
-
-def _analyze_batch(paths: list[str], max_pixels: int) -> list[dict[str, Any]]:
-    return [analyze_path(path, max_pixels, _KNOWN) for path in paths]
-
-
-def _pixel_batch(paths: list[str], max_pixels: int) -> list[str | None]:
-    return [pixel_digest(path, max_pixels) for path in paths]
 
 
 @dataclass
@@ -117,7 +101,7 @@ def measure(
     paths = [str(safe_join(root, entry.path)) for entry in todo]
     for entry, outcome in zip(
         todo,
-        _run(_analyze_batch, paths, (max_pixels,), workers, stop, (known,)),
+        _run(measure_worker.analyze_batch, paths, (max_pixels,), workers, stop, (known,)),
         strict=True,
     ):
         metrics = outcome["metrics"]
@@ -179,7 +163,11 @@ def _pixel_hashes(
     report(0, len(missing), "Comparing the pixels of possible exact duplicates")
     paths = [str(safe_join(root, f.path)) for f in missing]
     for done, (audited, digest) in enumerate(
-        zip(missing, _run(_pixel_batch, paths, (max_pixels,), workers, stop, None), strict=True),
+        zip(
+            missing,
+            _run(measure_worker.pixel_batch, paths, (max_pixels,), workers, stop, None),
+            strict=True,
+        ),
         1,
     ):
         audited.pixel_sha256 = digest
@@ -208,7 +196,7 @@ def _run(
         executor = ProcessPoolExecutor(
             max_workers=min(workers, len(chunks)),
             mp_context=_pool_context(),
-            initializer=_init_worker if init_args is not None else None,
+            initializer=measure_worker.init_worker if init_args is not None else None,
             initargs=init_args or (),
         )
         try:
@@ -242,10 +230,10 @@ def _inline(
     init_args: tuple[Any, ...] | None,
 ) -> Iterator[Any]:
     if init_args is not None:
-        _init_worker(*init_args)
+        measure_worker.init_worker(*init_args)
     try:
         for path in paths:
             stop()
             yield from function([path], *args)
     finally:
-        _init_worker(frozenset())
+        measure_worker.init_worker(frozenset())
