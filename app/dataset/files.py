@@ -16,6 +16,7 @@ name and says so.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -78,48 +79,41 @@ def is_clean_name(name: str) -> bool:
     return True
 
 
-def _escaped_byte(char: str) -> int | None:
-    # os.fsdecode turns each byte that is not UTF-8 into U+DC80..U+DCFF.
-    code = ord(char)
-    return code - 0xDC00 if 0xDC80 <= code <= 0xDCFF else None
+def _rewrite(name: str, stray_byte: Callable[[int], str], surrogate: Callable[[int], str]) -> str:
+    """``name`` with each byte that was not UTF-8 (carried by os.fsdecode as U+DC80..
+    U+DCFF) and each other lone surrogate replaced."""
+    if is_clean_name(name):
+        return name
+    out = []
+    for char in name:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(stray_byte(code - 0xDC00))
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(surrogate(code))
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def shown_name(name: str) -> str:
     """The name as text anyone can print and store: an undecodable byte becomes
     ``\\xNN`` (as Python writes bytes), any other lone surrogate ``\\uXXXX``."""
-    if is_clean_name(name):
-        return name
-    shown = []
-    for char in name:
-        byte = _escaped_byte(char)
-        if byte is not None:
-            shown.append(f"\\x{byte:02x}")
-        elif 0xD800 <= ord(char) <= 0xDFFF:
-            shown.append(f"\\u{ord(char):04x}")
-        else:
-            shown.append(char)
-    return "".join(shown)
+    return _rewrite(name, lambda byte: f"\\x{byte:02x}", lambda code: f"\\u{code:04x}")
+
+
+def _windows_1252(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D have no character
+        return "_"
 
 
 def utf8_name(name: str) -> str:
     """A clean UTF-8 name for one that is not: each undecodable byte read as
     Windows-1252 (the usual origin: ``caf\\xe9.jpg`` → ``café.jpg``), ``_`` where that
     has no character either."""
-    if is_clean_name(name):
-        return name
-    clean = []
-    for char in name:
-        byte = _escaped_byte(char)
-        if byte is not None:
-            try:
-                clean.append(bytes([byte]).decode("cp1252"))
-            except UnicodeDecodeError:
-                clean.append("_")
-        elif 0xD800 <= ord(char) <= 0xDFFF:
-            clean.append("_")
-        else:
-            clean.append(char)
-    return "".join(clean)
+    return _rewrite(name, _windows_1252, lambda code: "_")
 
 
 def is_junk(relative: PurePosixPath) -> bool:

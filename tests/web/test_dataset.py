@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from app.dataset.inventory import dataset_dir, inventory
 from app.dataset.project_audit import run_project_audit
@@ -202,31 +203,28 @@ def _png(seed: int) -> bytes:
     return buffer.getvalue()
 
 
+def _upload_zip(client: TestClient, name: str, archive: bytes) -> Response:
+    return client.post(
+        "/projects/mira/dataset/import/zip",
+        files={"archive": (name, archive, "application/zip")},
+        follow_redirects=False,
+    )
+
+
 def test_zip_upload_imports_and_malicious_zips_are_refused(
     client: TestClient, mira: Project, workspace: Workspace, settings: Settings
 ) -> None:
     good = _zip_bytes({"6_mira/a.png": _png(1), "6_mira/a.txt": TRIGGER.encode()})
-    response = client.post(
-        "/projects/mira/dataset/import/zip",
-        files={"archive": ("set.zip", good, "application/zip")},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
+    assert _upload_zip(client, "set.zip", good).status_code == 303
     job = finish(client, mira)
     assert job.result["import"]["images"] == ["6_mira/a.png"]
     assert "the zip set.zip" in job.result["import"]["source"]
 
     slip = _zip_bytes({"ok.png": _png(2), "../../escape.png": _png(3)})
-    refused = client.post(
-        "/projects/mira/dataset/import/zip",
-        files={"archive": ("evil.zip", slip, "application/zip")},
-    )
+    refused = _upload_zip(client, "evil.zip", slip)
     assert refused.status_code == 422 and "zip slip" in refused.text
     bomb = _zip_bytes({"zeros.png": b"\x00" * (4 * 1024 * 1024)})
-    refused = client.post(
-        "/projects/mira/dataset/import/zip",
-        files={"archive": ("bomb.zip", bomb, "application/zip")},
-    )
+    refused = _upload_zip(client, "bomb.zip", bomb)
     assert refused.status_code == 422 and "zip bombs" in refused.text
     ctx = workspace.context(mira)
     assert sorted(p.name for p in dataset_dir(ctx).rglob("*.png")) == ["a.png"]
@@ -264,12 +262,7 @@ def test_a_zip_whose_entries_clash_imports_the_rest(
     """``a.png`` and ``a.png/b.png`` cannot both be written: the second is listed as not
     imported, the rest imports, and no staging folder is left behind."""
     archive = _zip_bytes({"a.png": _png(8), "a.png/b.png": _png(9), "c.png": _png(10)})
-    response = client.post(
-        "/projects/mira/dataset/import/zip",
-        files={"archive": ("clash.zip", archive, "application/zip")},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
+    assert _upload_zip(client, "clash.zip", archive).status_code == 303
     job = finish(client, mira)
     assert job.result["import"]["images"] == ["a.png", "c.png"]
     assert {
