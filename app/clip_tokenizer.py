@@ -100,6 +100,11 @@ def clip_tokenizer(settings: Settings | None = None) -> CLIPTokenizer:
 
 
 def count_tokens(text: str, settings: Settings | None = None) -> int:
-    """Tokens the text takes in CLIP, without BOS/EOS (compare with USABLE_TOKENS)."""
-    ids = clip_tokenizer(settings)(text, add_special_tokens=False, truncation=False)["input_ids"]
+    """Tokens the text takes in CLIP, without BOS/EOS (compare with USABLE_TOKENS).
+
+    ``verbose=False``: counting a caption longer than 77 tokens is the point here, so
+    transformers' "Token indices sequence length is longer than the specified maximum"
+    warning (printed to stderr) is only noise."""
+    tokenizer = clip_tokenizer(settings)
+    ids = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
     return len(ids)

@@ -19,13 +19,18 @@ class UnsafePathError(ValueError):
 def safe_join(root: Path | str, relative: str | os.PathLike[str]) -> Path:
     """Return ``root / relative`` resolved, or raise UnsafePathError.
 
-    Refuses absolute paths, drive letters, backslashes, NUL bytes, ``..`` that escapes,
-    and symlinks (anywhere along the path) that point outside ``root``. The target need
-    not exist yet.
+    Refuses absolute paths, drive letters, backslashes, NUL bytes, names that are not
+    valid UTF-8 text (bytes smuggled in as lone surrogates, which no database or JSON
+    can store), ``..`` that escapes, and symlinks (anywhere along the path) that point
+    outside ``root``. The target need not exist yet.
     """
     text = os.fspath(relative)
     if "\x00" in text:
         raise UnsafePathError("The path contains a NUL byte.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafePathError("The path is not valid UTF-8 text.") from None
     if "\\" in text:
         # On Linux a backslash is a legal file name character, but a Windows-made
         # zip or form field means it as a separator: refuse rather than guess.

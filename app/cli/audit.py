@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.common import add_json_flag, fail_usage, print_json
-from app.intent import MODEL_FAMILIES, TRAINING_TYPES
+from app.intent import MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word
 from app.settings import Settings
 
 if TYPE_CHECKING:
@@ -101,8 +101,10 @@ def handle_audit(args: argparse.Namespace) -> int:
     from app.dataset.audit import AuditOptions
     from app.gates.result import make_result
 
-    if not args.trigger.strip():
-        fail_usage("--trigger must not be empty.")
+    # The wizard's rules for a trigger word (a comma would split it into two tags).
+    errors = check_trigger_word(args.trigger).errors
+    if errors:
+        fail_usage(f"--trigger “{args.trigger}”: {' '.join(errors)}")
     options = AuditOptions(
         training_type=args.training_type,
         trigger=args.trigger.strip(),
@@ -183,8 +185,13 @@ def handle_duplicates(args: argparse.Namespace) -> int:
             f"{report.stats['images']} images (threshold {args.threshold}):"
         )
         for group in groups:
-            label = "exact copies" if group["kind"] == "exact" else "near-duplicates"
-            print(f"\n  {label} (up to {group['max_distance']} bits apart):")
+            if group["kind"] == "exact":
+                print("\n  exact copies (the same pixels):")
+            else:
+                print(
+                    "\n  near-duplicates (pHash and dHash differ in at most "
+                    f"{group['max_distance']} bits):"
+                )
             for member in group["members"]:
                 print(f"    {member}")
     sys.stdout.flush()

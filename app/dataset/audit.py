@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from app.dataset.cache import AuditedFile, MetricsCache
@@ -99,6 +99,7 @@ def audit_folder(
         if audited.is_image:
             training.append(audited)
     findings.extend(_link_findings(scan))
+    findings.extend(_name_findings(scan))
     found, sidecars = caption_findings(
         root,
         [f.path for f in training],
@@ -152,4 +153,20 @@ def _link_findings(scan: FolderScan) -> list[Finding]:
                     "it was not followed.",
                 )
             )
+    return found
+
+
+def _name_findings(scan: FolderScan) -> list[Finding]:
+    found = []
+    for entry in scan.misnamed:
+        found.append(
+            finding(
+                "file.bad_name",
+                entry.shown,
+                f"The name “{entry.shown}” is not valid UTF-8 text, so loragate left this "
+                "file out, unchecked.",
+                fix=f"Rename it, for example to “{PurePosixPath(entry.path).name}”, then audit "
+                "again. (When loragate imports a folder, it renames such files itself.)",
+            )
+        )
     return found

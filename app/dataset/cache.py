@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.dataset.analyze import ANALYSIS_VERSION
-from app.dataset.files import FileEntry
+from app.dataset.files import FileEntry, shown_name
 
 
 @dataclass
@@ -91,7 +91,9 @@ class FolderCache:
         self.connection.commit()
 
     def _key(self, relative: str) -> str:
-        return str(self.root / relative)
+        # The scan only hands over clean names, but the audited folder's own path may
+        # hold bytes that are not UTF-8, which SQLite cannot take as text.
+        return shown_name(str(self.root / relative))
 
     def lookup(self, entry: FileEntry) -> AuditedFile | None:
         row = self.connection.execute(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.dataset.checks import finding
 from app.dataset.files import FileEntry, caption_path_for
-from app.dataset.sidecar import CLIP_USABLE_TOKENS, Sidecar, read_sidecar
+from app.dataset.sidecar import CLIP_USABLE_TOKENS, ENCODING_WORDS, Sidecar, read_sidecar
 from app.gates.result import Finding
 from app.paths import safe_join
 from app.settings import Settings
@@ -17,7 +17,8 @@ from app.settings import Settings
 # summary, so a caption longer than CLIP's 75 tokens is normal there.
 FLUX_T5_TOKENS = 512
 EXTENDED_TOKENS = 3 * CLIP_USABLE_TOKENS  # sd-scripts' --max_token_length 225
-_ENCODING_WORDS = {"cp1252": "Windows-1252 (Western European)", "latin-1": "Latin-1 (ISO 8859-1)"}
+# Said of every caption that is not plain UTF-8: what taking it in does about it.
+REWRITTEN = "When loragate takes the caption in, it rewrites the file as plain UTF-8."
 
 
 def caption_findings(
@@ -56,16 +57,7 @@ def _sidecar_findings(
 ) -> list[Finding]:
     # The subject is the image (what the artist sees); the message names the caption file.
     found = []
-    if not sidecar.is_utf8:
-        found.append(
-            finding(
-                "caption.not_utf8",
-                image,
-                f"{caption} is not valid UTF-8; loragate read it as "
-                f"{_ENCODING_WORDS.get(sidecar.encoding, sidecar.encoding)}: "
-                f"“{sidecar.first_line[:80]}”.",
-            )
-        )
+    found.extend(_encoding_findings(image, caption, sidecar))
     if sidecar.is_empty:
         found.append(finding("caption.empty", image, f"{caption} is empty."))
         return found
@@ -132,3 +124,28 @@ def _sidecar_findings(
             )
         )
     return found
+
+
+def _encoding_findings(image: str, caption: str, sidecar: Sidecar) -> list[Finding]:
+    encoding = sidecar.encoding
+    if sidecar.is_utf8:
+        return []
+    if encoding == "utf-8-bom":
+        first_tag = sidecar.first_line.split(",")[0].strip()
+        return [
+            finding(
+                "caption.byte_order_mark",
+                image,
+                f"{caption} starts with a UTF-8 byte-order mark (an invisible character some "
+                f"Windows editors add); trainers read it as part of its first tag, "
+                f"“{first_tag[:40]}”. {REWRITTEN}",
+            )
+        ]
+    words = ENCODING_WORDS.get(encoding, encoding)
+    if encoding.startswith("utf-"):  # announced by a byte-order mark: nothing assumed
+        found = f"{caption} is {words} text, not UTF-8; loragate read it as such"
+    else:
+        found = f"{caption} is not valid UTF-8; loragate read it as {words}"
+    return [
+        finding("caption.not_utf8", image, f"{found}: “{sidecar.first_line[:80]}”. {REWRITTEN}")
+    ]

@@ -37,6 +37,7 @@ from app.dataset.caption_files import (
 from app.dataset.caption_text import prepare_caption
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import rows_by_id
+from app.dataset.sidecar import encoding_note
 from app.models import Caption, DatasetImage
 from app.models.base import utcnow
 from app.workspace import ProjectContext
@@ -307,6 +308,8 @@ def resolve_outside(
             )
         else:
             prepared, note = rules.prepare(outside.text)
+            # Rewritten even when the text is the same: the file may differ only in its
+            # encoding (a byte-order mark, UTF-16), and must end up as what was recorded.
             caption = store_text(
                 session,
                 ctx,
@@ -316,7 +319,8 @@ def resolve_outside(
                 prepared,
                 status="draft",
                 source="file",
-                note=note or "",
+                note=" ".join(filter(None, [note, encoding_note(outside.encoding)])),
+                rewrite=True,
             )
             message = f"Took the caption of {image.path} as edited outside loragate (now a draft)."
         journal.record(

@@ -22,10 +22,9 @@ from app.dataset.caption_store import (
 )
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import sync_records
+from app.dataset.sidecar import encoding_note
 from app.models import Caption, DatasetImage
 from app.workspace import ProjectContext
-
-_ENCODING_WORDS = {"cp1252": "Windows-1252", "latin-1": "Latin-1"}
 
 
 @dataclass
@@ -58,12 +57,9 @@ def sync_captions(ctx: ProjectContext, rows: dict[str, DatasetImage] | None = No
                 continue  # another request took it in meanwhile
             prepared, note = rules.prepare(text)
             notes = [note] if note else []
-            if encoding != "utf-8":
-                notes.append(
-                    f"The caption file was not UTF-8; loragate read it as "
-                    f"{_ENCODING_WORDS.get(encoding, encoding)} and saved it as UTF-8, "
-                    "which trainers need."
-                )
+            converted = encoding_note(encoding)
+            if converted:
+                notes.append(converted)
                 report.converted += 1
             lines = [line for line in text.splitlines() if line.strip()]
             if len(lines) > 1:
@@ -124,5 +120,5 @@ def _imported_message(report: SyncReport) -> str:
     if report.trigger_fixed:
         extra.append(f"the trigger word put first in {report.trigger_fixed}")
     if report.converted:
-        extra.append(f"{report.converted} converted to UTF-8")
+        extra.append(f"{report.converted} rewritten as plain UTF-8")
     return message + (f" ({'; '.join(extra)})" if extra else "") + "."

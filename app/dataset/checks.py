@@ -99,6 +99,17 @@ _CHECKS = (
         source="dataset-audit#links-and-junk-files",
     ),
     Check(
+        "file.bad_name",
+        "block",
+        why="Its name is made of bytes that are not UTF-8 text (usually a name from an older "
+        "Windows or Mac system, in another character set). loragate cannot record such a "
+        "name or write it into a training config, so it left the file out unchecked; trainers "
+        "may pair it with the wrong caption or fail on it.",
+        fix="Rename the file. When loragate imports a folder it copies such a file under a "
+        "clean name (its bytes read as Windows-1252) and lists the rename.",
+        source="dataset-audit#file-names",
+    ),
+    Check(
         "file.symlink_inside",
         "warn",
         why="A link to another file of the dataset makes trainers use that image twice, like a "
@@ -253,8 +264,19 @@ _CHECKS = (
         "caption.not_utf8",
         "warn",
         why="Caption files must be UTF-8. kohya sd-scripts reads them as UTF-8 and stops with "
-        "an error on anything else.",
-        fix="Open the caption in a text editor and save it with the UTF-8 encoding.",
+        "an error on anything else (UTF-16, Windows-1252 accents).",
+        fix="Open the caption in a text editor and save it with the UTF-8 encoding, or let "
+        "loragate take it in, which rewrites it.",
+        source="dataset-audit#encoding",
+    ),
+    Check(
+        "caption.byte_order_mark",
+        "warn",
+        why="sd-scripts opens captions as plain UTF-8, which keeps a byte-order mark as an "
+        "invisible character in front of the first tag, usually the trigger word: the CLIP "
+        "tokenizer reads it as extra tokens glued to the word.",
+        fix="Save the caption as UTF-8 without a byte-order mark (“UTF-8”, not “UTF-8 with "
+        "BOM”), or let loragate take it in, which rewrites it.",
         source="dataset-audit#encoding",
     ),
     Check(
@@ -393,6 +415,7 @@ TITLES = {
     "file.not_an_image": "Other files",
     "file.symlink_outside": "Links to outside the dataset",
     "file.symlink_inside": "Links inside the dataset",
+    "file.bad_name": "Names that are not valid text",
     "image.animated": "Animated images",
     "image.colour_mode": "Colour conversions",
     "image.transparency": "Transparency",
@@ -411,6 +434,7 @@ TITLES = {
     "caption.empty": "Empty captions",
     "caption.missing_trigger": "Captions without the trigger word",
     "caption.not_utf8": "Captions not in UTF-8",
+    "caption.byte_order_mark": "Captions with a byte-order mark",
     "caption.multiline": "Captions on several lines",
     "caption.too_long": "Long captions",
     "caption.far_too_long": "Captions too long to read",

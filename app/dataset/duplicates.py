@@ -149,12 +149,25 @@ class HashedImage:
 class DuplicateGroup:
     kind: str  # exact | near
     members: list[str]  # sorted paths
-    max_distance: int = 0  # largest pHash distance within the group
+    # Largest distance within the group, in the bits of whichever hash differs more:
+    # grouping needs both pHash and dHash within the threshold, so this is the number
+    # to compare with it.
+    max_distance: int = 0
     exact_sets: list[list[str]] = field(default_factory=list)  # pixel-identical subsets
 
     @property
     def subject(self) -> str:
         return ", ".join(self.members)
+
+
+def close_pairs(phashes: np.ndarray, dhashes: np.ndarray, threshold: int) -> np.ndarray:
+    """Pairs (i, j) whose pHash and dHash both differ in at most ``threshold`` bits."""
+    pairs = near_pairs(phashes, threshold)
+    if not len(pairs):
+        return pairs
+    dhashes = np.ascontiguousarray(dhashes, dtype=np.uint64)
+    close = np.bitwise_count(dhashes[pairs[:, 0]] ^ dhashes[pairs[:, 1]]) <= threshold
+    return pairs[close]
 
 
 def find_groups(images: Sequence[HashedImage], threshold: int) -> list[DuplicateGroup]:
@@ -170,11 +183,8 @@ def find_groups(images: Sequence[HashedImage], threshold: int) -> list[Duplicate
     if threshold >= 0 and len(stable) > 1:
         phashes = np.array([images[i].phash for i in stable], dtype=np.uint64)
         dhashes = np.array([images[i].dhash for i in stable], dtype=np.uint64)
-        pairs = near_pairs(phashes, threshold)
-        if len(pairs):
-            close = np.bitwise_count(dhashes[pairs[:, 0]] ^ dhashes[pairs[:, 1]]) <= threshold
-            for a, b in pairs[close]:
-                union.union(stable[a], stable[b])
+        for a, b in close_pairs(phashes, dhashes, threshold):
+            union.union(stable[a], stable[b])
     groups = []
     for indexes in union.groups():
         members = [images[i] for i in indexes]
@@ -184,7 +194,9 @@ def find_groups(images: Sequence[HashedImage], threshold: int) -> list[Duplicate
         exact_sets = sorted(sorted(paths) for paths in identities.values() if len(paths) > 1)
         sample = members[:50]  # a group is shown, not measured exhaustively
         distance = max(
-            hamming(a.phash, b.phash) for i, a in enumerate(sample) for b in sample[i + 1 :]
+            max(hamming(a.phash, b.phash), hamming(a.dhash, b.dhash))
+            for i, a in enumerate(sample)
+            for b in sample[i + 1 :]
         )
         groups.append(
             DuplicateGroup(
@@ -223,9 +235,9 @@ def duplicate_findings(
             finding(
                 "duplicate.near",
                 group.subject,
-                f"{len(group.members)} images are near-duplicates (perceptual hashes at most "
-                f"{group.max_distance} of 64 bits apart; threshold {threshold}): "
-                f"{group.subject}.",
+                f"{len(group.members)} images are near-duplicates (their perceptual hashes, "
+                f"pHash and dHash, differ in at most {group.max_distance} of 64 bits; "
+                f"threshold {threshold}): {group.subject}.",
             )
         )
     return found

@@ -1,13 +1,22 @@
 """What a dataset folder holds, from a walk that never follows a link: files that may be
-images, caption sidecars, junk the operating system left behind, and symlinks (listed,
-never followed).
+images, caption sidecars, junk the operating system left behind, symlinks (listed,
+never followed), and files whose names are not valid UTF-8 text.
 
 Whether a file *is* an image is decided later from its content, not from its name.
+
+A name made of bytes that are not UTF-8 (``caf\\xe9.jpg`` from an old Windows or Mac
+system) reaches Python with lone surrogates ("surrogateescape"), which SQLite, JSON and
+the journal cannot store. Such files never join ``files`` or ``captions``, so nothing
+downstream sees them: they are listed in ``misnamed`` with a clean UTF-8 name
+(``utf8_name``) beside the name on disk, and every other name the scan reports goes
+through ``shown_name``. The audit reports them; the importer copies them under the clean
+name and says so.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -22,13 +31,26 @@ IMAGE_SUFFIXES = TRAINER_SUFFIXES | {".gif", ".tif", ".tiff", ".avif", ".jxl", "
 # Files macOS, Windows and Synology leave in folders; they are never part of a dataset.
 JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini", ".directory"})
 JUNK_DIRS = frozenset({"__macosx", "@eadir", ".thumbnails", ".trash", ".git"})
+# Why a file is imported under another name than its own (``utf8_name``).
+BAD_NAME_REASON = "its name was not valid UTF-8 text (its bytes were read as Windows-1252)"
 
 
 @dataclass(frozen=True)
 class FileEntry:
-    path: str  # relative to the scanned folder, POSIX separators
+    path: str  # relative to the scanned folder, POSIX separators, valid UTF-8
     size: int
     mtime_ns: int
+    # The name on disk when it is not valid UTF-8 (``path`` is then its clean rename).
+    on_disk: str | None = None
+
+    @property
+    def disk_path(self) -> str:
+        return self.on_disk or self.path
+
+    @property
+    def shown(self) -> str:
+        """The name on disk, printable (undecodable bytes as ``\\xNN``)."""
+        return shown_name(self.disk_path)
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,53 @@ class FolderScan:
     captions: dict[str, FileEntry] = field(default_factory=dict)
     junk: list[str] = field(default_factory=list)
     links: list[LinkEntry] = field(default_factory=list)
+    misnamed: list[FileEntry] = field(default_factory=list)  # names not valid UTF-8
+
+
+def is_clean_name(name: str) -> bool:
+    """Whether a name from the filesystem is valid UTF-8 text (no escaped bytes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _rewrite(name: str, stray_byte: Callable[[int], str], surrogate: Callable[[int], str]) -> str:
+    """``name`` with each byte that was not UTF-8 (carried by os.fsdecode as U+DC80..
+    U+DCFF) and each other lone surrogate replaced."""
+    if is_clean_name(name):
+        return name
+    out = []
+    for char in name:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(stray_byte(code - 0xDC00))
+        elif 0xD800 <= code <= 0xDFFF:
+            out.append(surrogate(code))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def shown_name(name: str) -> str:
+    """The name as text anyone can print and store: an undecodable byte becomes
+    ``\\xNN`` (as Python writes bytes), any other lone surrogate ``\\uXXXX``."""
+    return _rewrite(name, lambda byte: f"\\x{byte:02x}", lambda code: f"\\u{code:04x}")
+
+
+def _windows_1252(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D have no character
+        return "_"
+
+
+def utf8_name(name: str) -> str:
+    """A clean UTF-8 name for one that is not: each undecodable byte read as
+    Windows-1252 (the usual origin: ``caf\\xe9.jpg`` → ``café.jpg``), ``_`` where that
+    has no character either."""
+    return _rewrite(name, _windows_1252, lambda code: "_")
 
 
 def is_junk(relative: PurePosixPath) -> bool:
@@ -76,7 +145,7 @@ def scan_folder(root: Path, *, skip: frozenset[str] = frozenset()) -> FolderScan
             if (base / name).is_symlink():
                 scan.links.append(_link(root, base / name, relative))
             elif name.lower() in JUNK_DIRS or name.startswith("."):
-                scan.junk.append(f"{relative.as_posix()}/")
+                scan.junk.append(f"{shown_name(relative.as_posix())}/")
             else:
                 kept_dirs.append(name)
         dirnames[:] = kept_dirs
@@ -87,13 +156,19 @@ def scan_folder(root: Path, *, skip: frozenset[str] = frozenset()) -> FolderScan
                 scan.links.append(_link(root, path, relative))
                 continue
             if is_junk(relative):
-                scan.junk.append(relative.as_posix())
+                scan.junk.append(shown_name(relative.as_posix()))
                 continue
             try:
                 stat = path.stat()
             except OSError:
                 continue  # vanished while walking
-            entry = FileEntry(relative.as_posix(), stat.st_size, stat.st_mtime_ns)
+            on_disk = relative.as_posix()
+            if not is_clean_name(on_disk):
+                scan.misnamed.append(
+                    FileEntry(utf8_name(on_disk), stat.st_size, stat.st_mtime_ns, on_disk)
+                )
+                continue
+            entry = FileEntry(on_disk, stat.st_size, stat.st_mtime_ns)
             if relative.suffix.lower() == CAPTION_SUFFIX:
                 scan.captions[entry.path] = entry
             else:
@@ -107,4 +182,4 @@ def _link(root: Path, path: Path, relative: PurePosixPath) -> LinkEntry:
         inside = is_inside(root, path)
     except (OSError, RuntimeError):  # a loop of links
         inside = False
-    return LinkEntry(relative.as_posix(), target, inside)
+    return LinkEntry(shown_name(relative.as_posix()), shown_name(target), inside)

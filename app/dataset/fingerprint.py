@@ -20,6 +20,9 @@ from app.paths import safe_join
 def folder_parts(scan: FolderScan, options: AuditOptions) -> dict[str, str]:
     images = [(entry.path, entry.size, entry.mtime_ns) for entry in scan.files]
     links = [(link.path, link.target) for link in scan.links]
+    files: dict[str, object] = {"files": images, "links": links}
+    if scan.misnamed:  # only when present, so that other datasets keep their digests
+        files["misnamed"] = [(entry.shown, entry.size, entry.mtime_ns) for entry in scan.misnamed]
     captions = []
     for path in sorted(scan.captions):
         try:
@@ -28,7 +31,7 @@ def folder_parts(scan: FolderScan, options: AuditOptions) -> dict[str, str]:
             content = b""
         captions.append((path, sha256(content).hexdigest()))
     return {
-        "images": digest({"files": images, "links": links}),
+        "images": digest(files),
         "captions": digest(captions),
         "intent": digest([options.training_type, options.trigger, options.family]),
         "duplicates": digest({"threshold": options.near_threshold}),

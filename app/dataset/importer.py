@@ -26,8 +26,16 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from app.dataset.analyze import describe_content
-from app.dataset.files import FolderScan, caption_path_for, scan_folder
+from app.dataset.files import (
+    BAD_NAME_REASON,
+    CAPTION_SUFFIX,
+    FileEntry,
+    caption_path_for,
+    scan_folder,
+    shown_name,
+)
 from app.dataset.pillow_guard import BOMB_ERRORS, bomb_guard
+from app.dataset.sidecar import text_bom
 from app.paths import is_inside, safe_join
 
 Progress = Callable[[int, int, str], None]
@@ -157,11 +165,13 @@ def import_folder(
     progress: Progress | None = None,
     check_cancelled: Callable[[], None] | None = None,
 ) -> ImportReport:
-    """Copy every image and caption of ``source`` into ``dataset_root``."""
+    """Copy every image and caption of ``source`` into ``dataset_root``. A file whose
+    name is not valid UTF-8 is copied under a clean name (``files.utf8_name``), listed
+    in ``renamed`` with the reason."""
     dataset_root.mkdir(parents=True, exist_ok=True)
     root = validate_source(source, dataset_root)
     scan = scan_folder(root)
-    report = ImportReport(source=label or str(root), junk=list(scan.junk))
+    report = ImportReport(source=label or shown_name(str(root)), junk=list(scan.junk))
     for link in scan.links:
         why = (
             "a link to a file outside the folder: refused, not followed"
@@ -169,78 +179,91 @@ def import_folder(
             else "a link to another file of the folder, which is imported itself"
         )
         report.refused.append({"path": link.path, "why": why})
+    images = [*scan.files, *(e for e in scan.misnamed if not _is_caption(e.path))]
+    captions = [*scan.captions.values(), *(e for e in scan.misnamed if _is_caption(e.path))]
     taken: set[str] = set()
-    imported_stems: dict[str, str] = {}  # source path without suffix → dataset path
-    total = len(scan.files) + len(scan.captions)
+    # Source file (by its name on disk, without suffix) → its dataset path: captions pair
+    # with images the way trainers pair them, by the names on disk.
+    imported_stems: dict[str, str] = {}
+    total = len(images) + len(captions)
     done = 0
-    for entry in scan.files:
+    for entry in images:
         if check_cancelled:
             check_cancelled()
         done += 1
         if progress:
             progress(done, total, "Copying images")
-        source_path = root / entry.path
+        source_path = root / entry.disk_path
         found = identify(source_path, max_pixels)
         if found.kind != "image":
             why = {
                 "empty": "an empty file",
                 "bomb": f"{found.detail} (a decompression bomb)",
             }.get(found.kind, f"not an image: {found.detail}")
-            report.refused.append({"path": entry.path, "why": why})
+            report.refused.append({"path": entry.shown, "why": why})
             continue
         wanted = _with_right_suffix(entry.path, found.format)
         destination = _place(dataset_root, wanted, source_path, taken)
         if destination is None:
             report.unchanged.append(wanted)
-            imported_stems[_stem(entry.path)] = wanted
+            imported_stems[_stem(entry.disk_path)] = wanted
             continue
         _copy(source_path, safe_join(dataset_root, destination))
         report.images.append(destination)
-        imported_stems[_stem(entry.path)] = destination
+        imported_stems[_stem(entry.disk_path)] = destination
         reasons = []
+        if entry.on_disk:
+            reasons.append(BAD_NAME_REASON)
         if wanted != entry.path:
             reasons.append(f"its content is {found.format}, not what its extension said")
         if destination != wanted:
             reasons.append("a different file already had this name")
         if reasons:
             report.renamed.append(
-                {"from": entry.path, "to": destination, "why": "; ".join(reasons)}
+                {"from": entry.shown, "to": destination, "why": "; ".join(reasons)}
             )
-    _import_captions(scan, root, dataset_root, imported_stems, taken, report)
+    _import_captions(captions, images, root, dataset_root, imported_stems, taken, report)
     if progress:
         progress(total, total, "Copied")
     return report
 
 
+def _is_caption(path: str) -> bool:
+    return PurePosixPath(path).suffix.lower() == CAPTION_SUFFIX
+
+
 def _import_captions(
-    scan: FolderScan,
+    captions: list[FileEntry],
+    images: list[FileEntry],
     root: Path,
     dataset_root: Path,
     imported_stems: dict[str, str],
     taken: set[str],
     report: ImportReport,
 ) -> None:
-    image_stems = {_stem(entry.path) for entry in scan.files}
-    for path in sorted(scan.captions):
-        source_path = root / path
+    image_stems = {_stem(entry.disk_path) for entry in images}
+    for entry in sorted(captions, key=lambda e: e.path):
+        source_path = root / entry.disk_path
         with open(source_path, "rb") as handle:
             head = handle.read(4096)
-        if b"\x00" in head:
-            report.refused.append({"path": path, "why": "not a text file"})
+        if b"\x00" in head and text_bom(head) is None:
+            report.refused.append({"path": entry.shown, "why": "not a text file"})
             continue
-        stem = _stem(path)
+        stem = _stem(entry.disk_path)
         if stem in imported_stems:
             wanted = caption_path_for(imported_stems[stem])
         elif stem in image_stems:
-            report.refused.append({"path": path, "why": "its image was not imported"})
+            report.refused.append({"path": entry.shown, "why": "its image was not imported"})
             continue
         else:
-            wanted = path  # a caption without an image: kept, and the audit says so
+            wanted = entry.path  # a caption without an image: kept, and the audit says so
         destination = _place(dataset_root, wanted, source_path, taken)
         if destination is None:
             continue
         _copy(source_path, safe_join(dataset_root, destination))
         report.captions.append(destination)
+        if entry.on_disk:
+            report.renamed.append({"from": entry.shown, "to": destination, "why": BAD_NAME_REASON})
 
 
 def _stem(path: str) -> str:

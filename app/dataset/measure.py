@@ -21,8 +21,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from app.dataset.analyze import analyze_path, pixel_digest
+import numpy as np
+
+from app.dataset import measure_worker
 from app.dataset.cache import AuditedFile, MetricsCache
+from app.dataset.duplicates import close_pairs, group_pairs, hex_to_int
 from app.dataset.files import FileEntry
 from app.paths import safe_join
 
@@ -36,6 +39,10 @@ INLINE_LIMIT = 8
 CHUNK = 4  # files per task: enough to amortise the round trip, small enough to balance
 STORE_EVERY = 0.5  # seconds between cache writes, so a cancelled audit keeps its work
 MAX_WORKERS = 8
+# How far apart the hashes of two files with the same pixels can land (measured: up to 4
+# bits between JPEGs and their PNG exports), with a wide margin: a false candidate only
+# costs one full decode.
+EXACT_CANDIDATE_BITS = 12
 
 
 def default_workers() -> int:
@@ -50,24 +57,8 @@ def default_workers() -> int:
 @cache
 def _pool_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.dataset.analyze"])
+    context.set_forkserver_preload([measure_worker.__name__])
     return context
-
-
-_KNOWN: frozenset[str] = frozenset()
-
-
-def _init_worker(known: frozenset[str]) -> None:
-    global _KNOWN
-    _KNOWN = known
-
-
-def _analyze_batch(paths: list[str], max_pixels: int) -> list[dict[str, Any]]:
-    return [analyze_path(path, max_pixels, _KNOWN) for path in paths]
-
-
-def _pixel_batch(paths: list[str], max_pixels: int) -> list[str | None]:
-    return [pixel_digest(path, max_pixels) for path in paths]
 
 
 @dataclass
@@ -110,7 +101,7 @@ def measure(
     paths = [str(safe_join(root, entry.path)) for entry in todo]
     for entry, outcome in zip(
         todo,
-        _run(_analyze_batch, paths, (max_pixels,), workers, stop, (known,)),
+        _run(measure_worker.analyze_batch, paths, (max_pixels,), workers, stop, (known,)),
         strict=True,
     ):
         metrics = outcome["metrics"]
@@ -132,17 +123,29 @@ def measure(
 
 
 def duplicate_candidates(results: dict[str, AuditedFile]) -> list[list[AuditedFile]]:
-    """Sets of decodable images with the same size and the same hashes: the only ones
-    that can hold exactly the same pixels."""
-    buckets: dict[tuple[Any, ...], list[AuditedFile]] = {}
+    """Sets of decodable images of the same size whose hashes are within
+    ``EXACT_CANDIDATE_BITS``: the only ones that can hold exactly the same pixels.
+
+    Not "the same hashes": the same pixels are measured along different paths (a JPEG
+    from a reduced draft decode, its lossless PNG export from a full decode and a
+    shrink), and their hashes land a few bits apart."""
+    by_size: dict[tuple[Any, ...], list[AuditedFile]] = {}
     for audited in results.values():
         metrics = audited.metrics
-        if audited.is_image and metrics.get("phash"):
-            key = (metrics["width"], metrics["height"], metrics["phash"], metrics["dhash"])
-            buckets.setdefault(key, []).append(audited)
-    return [
-        files for files in buckets.values() if len(files) > 1 and len({f.sha256 for f in files}) > 1
-    ]
+        if audited.is_image and metrics.get("phash") and metrics.get("dhash"):
+            by_size.setdefault((metrics["width"], metrics["height"]), []).append(audited)
+    candidates = []
+    for files in by_size.values():
+        if len(files) < 2 or len({f.sha256 for f in files}) < 2:
+            continue
+        phashes = np.array([hex_to_int(f.metrics["phash"]) for f in files], dtype=np.uint64)
+        dhashes = np.array([hex_to_int(f.metrics["dhash"]) for f in files], dtype=np.uint64)
+        pairs = close_pairs(phashes, dhashes, EXACT_CANDIDATE_BITS)
+        for group in group_pairs(len(files), pairs):
+            members = [files[i] for i in group]
+            if len({f.sha256 for f in members}) > 1:
+                candidates.append(members)
+    return candidates
 
 
 def _pixel_hashes(
@@ -160,7 +163,11 @@ def _pixel_hashes(
     report(0, len(missing), "Comparing the pixels of possible exact duplicates")
     paths = [str(safe_join(root, f.path)) for f in missing]
     for done, (audited, digest) in enumerate(
-        zip(missing, _run(_pixel_batch, paths, (max_pixels,), workers, stop, None), strict=True),
+        zip(
+            missing,
+            _run(measure_worker.pixel_batch, paths, (max_pixels,), workers, stop, None),
+            strict=True,
+        ),
         1,
     ):
         audited.pixel_sha256 = digest
@@ -189,7 +196,7 @@ def _run(
         executor = ProcessPoolExecutor(
             max_workers=min(workers, len(chunks)),
             mp_context=_pool_context(),
-            initializer=_init_worker if init_args is not None else None,
+            initializer=measure_worker.init_worker if init_args is not None else None,
             initargs=init_args or (),
         )
         try:
@@ -223,10 +230,10 @@ def _inline(
     init_args: tuple[Any, ...] | None,
 ) -> Iterator[Any]:
     if init_args is not None:
-        _init_worker(*init_args)
+        measure_worker.init_worker(*init_args)
     try:
         for path in paths:
             stop()
             yield from function([path], *args)
     finally:
-        _init_worker(frozenset())
+        measure_worker.init_worker(frozenset())

@@ -2,12 +2,21 @@
 and saying plainly what was assumed when the file is not what they expect.
 
 kohya sd-scripts opens captions as UTF-8 and uses the first line only. Here a file that
-is not UTF-8 is still read (as Windows-1252, the usual culprit, or Latin-1, which
-accepts any byte), never crashing, and the finding says which was assumed.
+is not UTF-8 is still read, never crashing, and the finding says what was found:
+
+- a byte-order mark says the encoding outright: UTF-8 with a mark (which sd-scripts
+  keeps in front of the first tag, since it opens files as plain "utf-8"), UTF-16
+  (Windows Notepad's "Unicode") or UTF-32, little- or big-endian;
+- otherwise UTF-8, then Windows-1252 (the usual culprit), then Latin-1 (which accepts
+  any byte).
+
+Whatever was found, loragate writes the caption back as plain UTF-8 (no mark) when it
+takes it in (``caption_sync``), and notes that it did.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,7 +31,7 @@ CLIP_USABLE_TOKENS = 75  # app.clip_tokenizer.USABLE_TOKENS, without importing t
 @dataclass(frozen=True)
 class Sidecar:
     text: str  # the whole file, decoded, without a byte-order mark
-    encoding: str  # utf-8 | cp1252 | latin-1
+    encoding: str  # utf-8, or a key of ENCODING_WORDS
     first_line: str  # what trainers read, stripped
     extra_lines: int  # non-empty lines after the first
     tokens: int | None  # CLIP tokens of the first line; None: too short to reach the limit
@@ -38,16 +47,69 @@ class Sidecar:
         return not self.text.strip()
 
 
+# What each encoding other than plain UTF-8 is, in words for findings and notes.
+ENCODING_WORDS = {
+    "utf-8-bom": "UTF-8 with a byte-order mark",
+    "utf-16-le": "UTF-16 (little-endian, with a byte-order mark: Windows Notepad's “Unicode”)",
+    "utf-16-be": "UTF-16 (big-endian, with a byte-order mark)",
+    "utf-32-le": "UTF-32 (little-endian, with a byte-order mark)",
+    "utf-32-be": "UTF-32 (big-endian, with a byte-order mark)",
+    "cp1252": "Windows-1252 (Western European)",
+    "latin-1": "Latin-1 (ISO 8859-1)",
+}
+# Longest first: the UTF-32 LE mark starts with the UTF-16 LE one.
+_BOMS = {
+    "utf-32-le": codecs.BOM_UTF32_LE,
+    "utf-32-be": codecs.BOM_UTF32_BE,
+    "utf-8-bom": codecs.BOM_UTF8,
+    "utf-16-le": codecs.BOM_UTF16_LE,
+    "utf-16-be": codecs.BOM_UTF16_BE,
+}
+
+
+def text_bom(data: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of ``data`` announces, if any."""
+    return next((encoding for encoding, mark in _BOMS.items() if data.startswith(mark)), None)
+
+
 def decode_caption(data: bytes) -> tuple[str, str]:
-    """(text, encoding) for any bytes."""
+    """(text without a byte-order mark, encoding) for any bytes."""
+    marked = text_bom(data)
+    if marked is not None:
+        body = data[len(_BOMS[marked]) :]
+        codec = "utf-8" if marked == "utf-8-bom" else marked
+        # A file cut at MAX_CAPTION_BYTES may end inside a character: replace that one.
+        return body.decode(codec, errors="replace"), marked
     try:
-        return data.decode("utf-8-sig"), "utf-8"
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"  # every byte is a Latin-1 character
+
+
+def encoding_note(encoding: str) -> str | None:
+    """What taking in a caption file that was not plain UTF-8 did, for its note (None
+    for plain UTF-8)."""
+    if encoding == "utf-8":
+        return None
+    words = ENCODING_WORDS.get(encoding, encoding)
+    if encoding == "utf-8-bom":
+        return (
+            "The caption file started with a UTF-8 byte-order mark, which trainers would "
+            "read as part of the first tag; loragate saved it as plain UTF-8 without it."
+        )
+    if encoding.startswith("utf-"):
+        return (
+            f"The caption file was {words} text; loragate saved it as plain UTF-8, which "
+            "trainers need."
+        )
+    return (
+        f"The caption file was not UTF-8; loragate read it as {words} and saved it as "
+        "plain UTF-8, which trainers need."
+    )
 
 
 @lru_cache(maxsize=64)

@@ -12,14 +12,17 @@ Zip guards, all decided before a byte is written:
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import stat
 import uuid
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from app.dataset.files import BAD_NAME_REASON, shown_name, utf8_name
 from app.paths import UnsafePathError, safe_join
 from app.settings import Settings
 
@@ -27,6 +30,7 @@ CHUNK = 1 << 20
 # Small entries compress extremely well when they are text or flat images; the ratio is
 # only a bomb signal for entries that also inflate to something large.
 RATIO_MIN_BYTES = 1 << 20
+LEAVES_FOLDER = "a path that leaves its folder: refused"
 
 
 class ArchiveRefused(ValueError):
@@ -52,6 +56,27 @@ def new_staging(settings: Settings) -> Path:
 
 def remove_staging(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+
+
+class StagingFolder:
+    """A new staging folder, removed when the ``with`` block ends, whatever ends it (a
+    refusal, an error), unless ``hand_over`` was called: then the import job owns it and
+    removes it when done."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.path = new_staging(settings)
+        self._handed_over = False
+
+    def hand_over(self) -> Path:
+        self._handed_over = True
+        return self.path
+
+    def __enter__(self) -> StagingFolder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._handed_over:
+            remove_staging(self.path)
 
 
 def check_archive(archive: zipfile.ZipFile, staging: Path, settings: Settings) -> None:
@@ -99,6 +124,12 @@ def unpack_zip(archive_path: Path | BinaryIO, staging: Path, settings: Settings)
         archive = zipfile.ZipFile(archive_path)
     except (zipfile.BadZipFile, OSError):
         raise ArchiveRefused("The uploaded file is not a zip archive (or it is damaged).") from None
+    except UnicodeDecodeError:
+        # The archive flags its names as UTF-8 but one is not: its directory is damaged.
+        raise ArchiveRefused(
+            "The zip says its file names are UTF-8 text, but at least one is not, so its "
+            "names cannot be read. Create the archive again (most zip tools do it right)."
+        ) from None
     unpacked = Unpacked()
     with archive:
         check_archive(archive, staging, settings)
@@ -106,35 +137,97 @@ def unpack_zip(archive_path: Path | BinaryIO, staging: Path, settings: Settings)
         for entry in archive.infolist():
             target = safe_join(staging, entry.filename)
             mode = entry.external_attr >> 16
-            if entry.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
             if stat.S_ISLNK(mode):
                 unpacked.skipped.append({"path": entry.filename, "why": "a link: not followed"})
                 continue
             if entry.flag_bits & 0x1:
                 unpacked.skipped.append({"path": entry.filename, "why": "encrypted"})
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                with archive.open(entry) as source, open(target, "xb") as output:
-                    written = _copy_limited(source, output, min(budget, entry.file_size))
-            except FileExistsError:
-                unpacked.skipped.append({"path": entry.filename, "why": "a duplicate entry"})
-                continue
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                target.unlink(missing_ok=True)
-                unpacked.skipped.append({"path": entry.filename, "why": f"damaged ({exc})"})
-                continue
+                written = _unpack_entry(archive, entry, target, min(budget, entry.file_size))
             except UploadTooLarge:
                 raise ArchiveRefused(
                     f"“{entry.filename}” unpacks to more than its header announced. The zip "
                     "was not imported."
                 ) from None
+            except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+                # One entry that cannot be written (its name clashes with another entry's
+                # folder, a damaged or unsupported entry) is skipped, not the whole zip.
+                if not target.is_dir():
+                    with contextlib.suppress(OSError):
+                        target.unlink(missing_ok=True)
+                why = _why_not_unpacked(exc, target, staging)
+                unpacked.skipped.append({"path": entry.filename, "why": why})
+                continue
+            if written is None:
+                continue  # a folder
             budget -= written
             unpacked.files += 1
             unpacked.bytes += written
     return unpacked
+
+
+def _unpack_entry(
+    archive: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path, limit: int
+) -> int | None:
+    """Write one entry (``open(..., "xb")``: never over another); None for a folder."""
+    if entry.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with archive.open(entry) as source, open(target, "xb") as output:
+        return _copy_limited(source, output, limit)
+
+
+def _why_not_unpacked(
+    exc: BaseException, target: Path, staging: Path, *, among: str = "in the zip"
+) -> str:
+    """Why one entry (or uploaded file) could not be written, in plain words."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        if target.is_dir():
+            return f"its name is also a folder {among}"
+        inside = [parent for parent in target.parents if parent.is_relative_to(staging)]
+        if any(parent.is_file() for parent in inside):
+            return f"its folder has the name of a file {among}"
+        return "a duplicate entry" if among == "in the zip" else "sent twice"
+    if isinstance(exc, NotImplementedError):
+        return "compressed with a method loragate cannot unpack"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"could not be written ({exc.strerror.lower()})"
+    return f"damaged ({exc})"
+
+
+@dataclass
+class SavedUploads:
+    skipped: list[dict[str, str]] = field(default_factory=list)  # path, why
+    renamed: list[dict[str, str]] = field(default_factory=list)  # from, to, why
+
+
+def save_uploads(
+    sources: Sequence[BinaryIO], paths: Sequence[str], staging: Path, limit: int
+) -> SavedUploads:
+    """Write uploaded files under ``staging`` at the paths the browser gave, at most
+    ``limit`` bytes in all (``UploadTooLarge`` past it). A path that is not valid UTF-8
+    text gets a clean name (``utf8_name``), listed as renamed; one that leaves its folder
+    or clashes with another is skipped, listed with the reason."""
+    saved = SavedUploads()
+    remaining = limit
+    for source, path in zip(sources, paths, strict=True):
+        clean = utf8_name(path)
+        try:
+            remaining -= save_stream(source, staging, clean, remaining)
+        except UnsafePathError:
+            saved.skipped.append({"path": shown_name(path), "why": LEAVES_FOLDER})
+        except OSError as exc:
+            target = safe_join(staging, clean)
+            why = _why_not_unpacked(exc, target, staging, among="among the files sent")
+            saved.skipped.append({"path": shown_name(path), "why": why})
+        else:
+            if clean != path:
+                saved.renamed.append(
+                    {"from": shown_name(path), "to": clean, "why": BAD_NAME_REASON}
+                )
+    return saved
 
 
 def save_stream(source: BinaryIO, staging: Path, relative: str, remaining: int) -> int:

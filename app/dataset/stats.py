@@ -71,6 +71,7 @@ def dataset_stats(
         "captioned_images": captioned,
         "junk": len(scan.junk),
         "links": len(scan.links),
+        "bad_names": len(scan.misnamed),
         "findings": {key: severities.get(key, 0) for key in ("block", "warn", "info")},
         "duplicate_groups": len(groups),
         "near_duplicate_threshold": options.near_threshold,

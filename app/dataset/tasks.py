@@ -39,7 +39,10 @@ def import_project_files(
     label: str,
     handle: JobHandle | None = None,
     skipped: list[dict[str, str]] | None = None,
+    renamed: list[dict[str, str]] | None = None,
 ) -> ImportReport:
+    """``skipped`` / ``renamed``: what unpacking an upload into staging already refused
+    or renamed, listed first in the report."""
     report = import_folder(
         source,
         dataset_dir(ctx),
@@ -49,6 +52,7 @@ def import_project_files(
         check_cancelled=handle.raise_if_cancelled if handle else None,
     )
     report.refused[:0] = skipped or []
+    report.renamed[:0] = renamed or []
     with ctx.workspace.db.writing() as session:
         journal.record(
             session,
@@ -75,12 +79,15 @@ def import_task(
     label: str,
     staging: Path | None = None,
     skipped: list[dict[str, str]] | None = None,
+    renamed: list[dict[str, str]] | None = None,
 ) -> Work:
     """Import from ``source`` (removed afterwards when it is a staging folder), then audit."""
 
     def work(handle: JobHandle) -> dict[str, Any]:
         try:
-            report = import_project_files(ctx, source, label=label, handle=handle, skipped=skipped)
+            report = import_project_files(
+                ctx, source, label=label, handle=handle, skipped=skipped, renamed=renamed
+            )
         finally:
             if staging is not None:
                 remove_staging(staging)

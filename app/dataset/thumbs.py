@@ -5,6 +5,7 @@ bomb or an undecodable file."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 from PIL import Image, ImageOps
@@ -12,7 +13,7 @@ from PIL import Image, ImageOps
 from app.dataset.pillow_guard import bomb_guard
 from app.fsutil import atomic_write_bytes
 from app.models import DatasetImage
-from app.paths import safe_join
+from app.paths import UnsafePathError, safe_join
 
 THUMB_SIDE = 256
 THUMB_FORMAT = "WEBP"
@@ -20,10 +21,13 @@ THUMB_MEDIA_TYPE = "image/webp"
 
 
 def write_thumbnail(source: Path, target: Path, max_pixels: int) -> bool:
-    """Decode ``source`` at thumbnail size (never past ``max_pixels``) and write it."""
+    """Decode ``source`` at thumbnail size (never past ``max_pixels``) and write it.
+    ``source`` is opened without following a link (O_NOFOLLOW): a file swapped for a
+    link is not read."""
     with bomb_guard():
         try:
-            with Image.open(source) as image:
+            descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(descriptor, "rb") as handle, Image.open(handle) as image:
                 if image.width * image.height > max_pixels:
                     return False
                 image.draft("RGB", (THUMB_SIDE, THUMB_SIDE))  # JPEG: decode at 1/2-1/8 size
@@ -44,11 +48,18 @@ def thumbnail_for(
     row: DatasetImage, dataset_root: Path, cache_dir: Path, max_pixels: int
 ) -> Path | None:
     """The cached thumbnail of this row's image, made on first use; None when the image
-    cannot be shown (not measured yet, undecodable, or a bomb)."""
+    cannot be shown (not measured yet, undecodable, a bomb, or no longer a plain file of
+    the dataset: a link put in its place is never followed, wherever it points)."""
     if not row.sha256 or row.metrics.get("kind") != "image":
+        return None
+    try:
+        safe_join(dataset_root, row.path)
+    except UnsafePathError:
+        return None
+    source = dataset_root / row.path  # not resolved: a link must stay a link
+    if source.is_symlink() or not source.is_file():
         return None
     target = cache_dir / row.sha256[:2] / f"{row.sha256}-{THUMB_SIDE}.webp"
     if target.is_file():
         return target
-    source = safe_join(dataset_root, row.path)
     return target if write_thumbnail(source, target, max_pixels) else None

@@ -12,7 +12,6 @@ HTMX contract:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -26,16 +25,14 @@ from app.dataset.records import load_rows
 from app.dataset.report import decisions, report_path
 from app.dataset.staging import (
     ArchiveRefused,
+    StagingFolder,
     UploadTooLarge,
-    new_staging,
-    remove_staging,
-    save_stream,
+    save_uploads,
     unpack_zip,
 )
 from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB, audit_task, import_task
 from app.intent import MODEL_FAMILIES
 from app.jobs import JobBusy, Work
-from app.paths import UnsafePathError
 from app.web.dataset_view import audit_view
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
@@ -145,24 +142,20 @@ def _upload_refusal(request: Request, ctx: ProjectContext, jobs: JobsDep) -> Res
 def _start_staged_import(
     ctx: ProjectContext,
     jobs: JobsDep,
-    staging: Path,
+    staging: StagingFolder,
     *,
     label: str,
     title: str,
     skipped: list[dict[str, str]],
+    renamed: list[dict[str, str]] | None = None,
 ) -> None:
-    """Import what was unpacked into ``staging`` (removed afterwards, or now on refusal)."""
-    try:
-        _start(
-            ctx,
-            jobs,
-            IMPORT_JOB,
-            import_task(ctx, staging, label=label, staging=staging, skipped=skipped),
-            title,
-        )
-    except JobBusy:
-        remove_staging(staging)
-        raise
+    """Import what was unpacked into ``staging``; once the job has started it owns the
+    folder (and removes it when done)."""
+    work = import_task(
+        ctx, staging.path, label=label, staging=staging.path, skipped=skipped, renamed=renamed
+    )
+    _start(ctx, jobs, IMPORT_JOB, work, title)
+    staging.hand_over()
 
 
 @router.post("/projects/{slug}/dataset/import/zip", response_class=HTMLResponse)
@@ -175,19 +168,19 @@ async def import_from_zip(request: Request, ctx: ProjectDep, jobs: JobsDep) -> R
     upload = form.get("archive")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _refuse(request, ctx, jobs, "Choose a .zip file to upload.")
-    staging = new_staging(ctx.settings)
     try:
-        unpacked = await run_in_threadpool(unpack_zip, upload.file, staging, ctx.settings)
-        _start_staged_import(
-            ctx,
-            jobs,
-            staging,
-            label=f"the zip {upload.filename}",
-            title=f"Importing {upload.filename} and auditing",
-            skipped=unpacked.skipped,
-        )
+        # Whatever stops this before the job takes the folder over removes it.
+        with StagingFolder(ctx.settings) as staging:
+            unpacked = await run_in_threadpool(unpack_zip, upload.file, staging.path, ctx.settings)
+            _start_staged_import(
+                ctx,
+                jobs,
+                staging,
+                label=f"the zip {upload.filename}",
+                title=f"Importing {upload.filename} and auditing",
+                skipped=unpacked.skipped,
+            )
     except ArchiveRefused as exc:
-        remove_staging(staging)
         return _refuse(request, ctx, jobs, str(exc))
     except JobBusy as exc:
         return _refuse(request, ctx, jobs, _busy(exc), 409)
@@ -218,21 +211,25 @@ async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) ->
         paths = []
     if not isinstance(paths, list) or len(paths) != len(uploads):
         paths = [upload.filename or f"upload-{i}" for i, upload in enumerate(uploads)]
-    staging = new_staging(settings)
     try:
-        skipped = await run_in_threadpool(
-            _save_uploads, uploads, [str(p) for p in paths], staging, settings.max_upload_bytes
-        )
-        _start_staged_import(
-            ctx,
-            jobs,
-            staging,
-            label=f"{len(uploads)} file{'s' if len(uploads) != 1 else ''} from the browser",
-            title="Importing dropped files and auditing",
-            skipped=skipped,
-        )
+        with StagingFolder(settings) as staging:
+            saved = await run_in_threadpool(
+                save_uploads,
+                [upload.file for upload in uploads],
+                [str(p) for p in paths],
+                staging.path,
+                settings.max_upload_bytes,
+            )
+            _start_staged_import(
+                ctx,
+                jobs,
+                staging,
+                label=f"{len(uploads)} file{'s' if len(uploads) != 1 else ''} from the browser",
+                title="Importing dropped files and auditing",
+                skipped=saved.skipped,
+                renamed=saved.renamed,
+            )
     except UploadTooLarge:
-        remove_staging(staging)
         return _refuse(request, ctx, jobs, "The upload is larger than loragate accepts.", 413)
     except JobBusy as exc:
         return _refuse(request, ctx, jobs, _busy(exc), 409)
@@ -240,21 +237,6 @@ async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) ->
         for upload in uploads:
             await upload.close()
     return _redirect(request, "phase_import", ctx.project.slug)
-
-
-def _save_uploads(
-    uploads: list[UploadFile], paths: list[str], staging: Path, limit: int
-) -> list[dict[str, str]]:
-    skipped = []
-    remaining = limit
-    for upload, path in zip(uploads, paths, strict=True):
-        try:
-            remaining -= save_stream(upload.file, staging, path, remaining)
-        except UnsafePathError:
-            skipped.append({"path": path, "why": "a path that leaves its folder: refused"})
-        except FileExistsError:
-            skipped.append({"path": path, "why": "sent twice"})
-    return skipped
 
 
 @router.get("/projects/{slug}/audit", response_class=HTMLResponse, name="phase_audit")

@@ -65,6 +65,53 @@ def test_audit_passes_with_warnings_and_speaks_plainly(cli: CliRunner, tmp_path:
     assert "sources recommend 10–40" in result.stdout
 
 
+def test_names_that_are_not_utf8_are_findings_not_crashes(cli: CliRunner, tmp_path: Path) -> None:
+    """Latin-1 names (the audited folder's own, an image's, a caption's): each file is
+    a blocking finding with why/fix/source; the rest is audited; both commands run, the
+    second from the cache."""
+    folder = _folder(b.raw_name(tmp_path, b"s\xe9rie"), problems=False)
+    b.save(b.photo(950, (512, 512)), b.raw_name(folder / "5_teapot", b"caf\xe9.png"))
+    b.raw_name(folder / "5_teapot", b"caf\xe9.txt").write_text("zkpot, a cup")
+    args = ("--type", "object", "--trigger", "zkpot", "--family", "sd15")
+    result = cli("audit", str(folder), *args, "--json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    named = {f["subject"]: f for f in report["findings"] if f["code"] == "file.bad_name"}
+    assert set(named) == {"5_teapot/caf\\xe9.png", "5_teapot/caf\\xe9.txt"}
+    image = named["5_teapot/caf\\xe9.png"]
+    assert set(image) == FINDING_KEYS and image["severity"] == "block"
+    assert "is not valid UTF-8 text" in image["message"] and "“café.png”" in image["fix"]
+    assert image["why"] and image["source"] == "dataset-audit#file-names"
+    assert report["stats"]["images"] == 5 and report["stats"]["bad_names"] == 2
+
+    again = cli("audit", str(folder), *args)
+    assert again.returncode == 1 and "Traceback" not in again.stderr, again.stderr
+    assert "The name “5_teapot/caf\\xe9.png” is not valid UTF-8 text" in again.stdout
+    duplicates = cli("duplicates", str(folder))
+    assert duplicates.returncode == 0, duplicates.stderr
+    assert "No duplicates among 5 images" in duplicates.stdout
+
+
+def test_an_over_long_caption_prints_nothing_on_stderr(cli: CliRunner, tmp_path: Path) -> None:
+    """Counting a caption past CLIP's 77 tokens is the point of the check: transformers'
+    "Token indices sequence length is longer..." warning must not reach the terminal."""
+    folder = _folder(tmp_path / "set", problems=False)
+    long = "zkpot, " + ", ".join(f"word{i} thing{i}" for i in range(20))
+    (folder / "5_teapot" / "0.txt").write_text(long)
+    result = cli("audit", str(folder), "--type", "object", "--trigger", "zkpot", "--family", "sd15")
+    assert result.returncode == 0, result.stderr
+    assert "5_teapot/0.txt is" in result.stdout and "CLIP tokens" in result.stdout
+    assert result.stderr == ""
+
+
+def test_a_trigger_the_wizard_refuses_is_a_usage_error(cli: CliRunner, tmp_path: Path) -> None:
+    folder = _folder(tmp_path / "set", problems=False)
+    result = cli("audit", str(folder), "--type", "style", "--trigger", "a,b", "--family", "sdxl")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "The trigger word contains a comma" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_usage_errors_exit_2(cli: CliRunner, tmp_path: Path) -> None:
     missing = cli(
         "audit", str(tmp_path / "nope"), "--type", "style", "--trigger", "z", "--family", "sdxl"

@@ -110,6 +110,13 @@ def resized(image: Image.Image, factor: float = 0.75) -> Image.Image:
     )
 
 
+def raw_name(folder: Path, name: bytes) -> Path:
+    """``folder / name`` for a name given as bytes, which need not be UTF-8: Latin-1
+    ``b"caf\\xe9.jpg"`` is what an old Windows or Mac system leaves (Python carries the
+    stray byte as a lone surrogate)."""
+    return folder / os.fsdecode(name)
+
+
 def tree_digest(root: Path) -> str:
     """A hash of every path, link target, mode and byte under root: equal before and
     after means nothing in the folder changed."""
@@ -118,11 +125,11 @@ def tree_digest(root: Path) -> str:
         dirnames.sort()
         for name in sorted(filenames + dirnames):
             path = Path(directory) / name
-            digest.update(str(path.relative_to(root)).encode())
+            digest.update(os.fsencode(path.relative_to(root)))
             stat = path.lstat()
             digest.update(f"{stat.st_mode}:{stat.st_mtime_ns}".encode())
             if path.is_symlink():
-                digest.update(os.readlink(path).encode())
+                digest.update(os.fsencode(os.readlink(path)))
             elif path.is_file():
                 digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -4,6 +4,7 @@ with the expected severity, nothing crashes, and nothing in the folder changes."
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from app.dataset.audit import AuditOptions, audit_folder
 from app.dataset.cache import MemoryCache
@@ -123,3 +124,21 @@ def test_a_second_audit_measures_only_what_changed(tmp_path) -> None:  # type: i
     second = audit_folder(root, options, cache)
     assert (second.counts.cached, second.counts.reused, second.counts.measured) == (2, 1, 1)
     assert second.files["renamed.png"].metrics == first.files["3.png"].metrics
+
+
+def test_a_jpeg_and_its_lossless_png_export_are_exact_duplicates(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same pixels, measured along two decode paths (the JPEG from a reduced draft,
+    the PNG in full): their hashes land a few bits apart, the pixels still match."""
+    jpeg = b.save(b.photo(9, (800, 640)), tmp_path / "shot.jpg", quality=90)
+    with Image.open(jpeg) as image:
+        image.save(tmp_path / "shot-export.png")
+    b.save(b.photo(10, (800, 640)), tmp_path / "other.png")
+    report = audit_folder(
+        tmp_path, AuditOptions(training_type="style", trigger="zk", family="sdxl"), MemoryCache()
+    )
+    jpeg_metrics, png_metrics = (report.files[p].metrics for p in ("shot.jpg", "shot-export.png"))
+    hashes = ("phash", "dhash")
+    assert [jpeg_metrics[h] for h in hashes] != [png_metrics[h] for h in hashes]  # the trap
+    duplicates = [(f.code, f.subject) for f in report.findings if f.code.startswith("duplicate.")]
+    assert duplicates == [("duplicate.exact", "shot-export.png, shot.jpg")]
+    assert report.counts.pixel_hashed == 2

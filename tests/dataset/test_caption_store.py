@@ -76,6 +76,46 @@ def test_a_caption_file_that_is_not_utf8_is_converted(workspace: Workspace, make
     assert "had 2 lines" in joined.note
 
 
+def test_caption_files_with_a_byte_order_mark_are_rewritten_as_plain_utf8(
+    workspace: Workspace,
+    make_intent,  # type: ignore[no-untyped-def]
+) -> None:
+    """Notepad's "Unicode" (UTF-16) and "UTF-8 with BOM" are read for what they are, and
+    rewritten as plain UTF-8 (what sd-scripts reads) with a note saying so."""
+    ctx = caption_project(workspace, mira_intent(make_intent), [None, None, None])
+    sidecar(ctx, "10_mira/000.png").write_bytes(f"{TRIGGER}, café au lait".encode("utf-16"))
+    sidecar(ctx, "10_mira/001.png").write_bytes(b"\xef\xbb\xbf" + f"{TRIGGER}, tea".encode())
+    sidecar(ctx, "10_mira/002.png").write_bytes(f"{TRIGGER}, cocoa".encode("utf-32"))
+    report = sync_captions(ctx)
+    assert report.converted == 3 and report.trigger_fixed == 0
+    notepad = caption_of(ctx, "10_mira/000.png")
+    assert notepad.text == f"{TRIGGER}, café au lait" and notepad.note.startswith(
+        "The caption file was UTF-16 (little-endian"
+    )
+    assert "saved it as plain UTF-8" in notepad.note
+    marked = caption_of(ctx, "10_mira/001.png")
+    assert marked.text == f"{TRIGGER}, tea" and "byte-order mark" in marked.note
+    assert "UTF-32" in caption_of(ctx, "10_mira/002.png").note
+    for path, caption in (("000", notepad), ("001", marked)):
+        assert sidecar(ctx, f"10_mira/{path}.png").read_bytes() == caption.text.encode("utf-8")
+    assert "3 rewritten as plain UTF-8" in journal_path(ctx.dir).read_text()
+
+
+def test_an_outside_edit_that_only_changes_the_encoding_resolves(ctx) -> None:  # type: ignore[no-untyped-def]
+    """Re-saved as UTF-16 outside loragate, same words: keeping the file's version
+    rewrites it as plain UTF-8, so the conflict is gone rather than stuck."""
+    path = "10_mira/000.png"
+    image = image_id(ctx, path)
+    (row,) = rows_by_id(ctx, [image])
+    file = sidecar(ctx, path)
+    file.write_bytes(caption_of(ctx, path).text.encode("utf-16"))
+    assert outside_of(ctx, row, caption_of(ctx, path)) is not None
+    kept = resolve_outside(ctx, image, "file")
+    assert kept is not None and "UTF-16" in kept.note
+    assert file.read_bytes() == kept.text.encode("utf-8")
+    assert outside_of(ctx, row, caption_of(ctx, path)) is None
+
+
 def test_an_edit_that_drops_the_trigger_gets_it_back_with_a_note(ctx) -> None:  # type: ignore[no-untyped-def]
     image = image_id(ctx, "10_mira/000.png")
     set_status(ctx, image, "approved", 1)

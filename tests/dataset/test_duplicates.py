@@ -87,3 +87,14 @@ def test_intentional_resolves_near_but_not_exact_copies() -> None:
     # A decision about other images resolves nothing.
     other = duplicate_findings(groups, [frozenset({"a.png", "z.png"})], 10)
     assert "duplicate.near" in {f.code for f in other}
+
+
+def test_the_near_distance_counts_the_hash_that_differs_more() -> None:
+    """Grouping needs both pHash and dHash within the threshold, so the distance shown
+    against the threshold is the larger of the two."""
+    base = 0x0F0F_3C3C_5A5A_A5A5
+    images = [_image("a.png", base), _image("b.png", base ^ 0b1, dhash=base ^ 0b1_1111)]
+    (group,) = find_groups(images, 6)
+    assert group.max_distance == 5
+    (near,) = duplicate_findings([group], [], 6)
+    assert "pHash and dHash, differ in at most 5 of 64 bits; threshold 6" in near.message

@@ -3,11 +3,13 @@ content sniffing, junk listed, links refused, deterministic names."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from app.dataset.files import BAD_NAME_REASON, is_clean_name
 from app.dataset.importer import ImportRefused, import_folder, validate_source
 from tests.dataset import builders as b
 
@@ -88,6 +90,51 @@ def test_importing_again_is_deterministic(tmp_path: Path) -> None:
     b.save(b.photo(3), other / "a.png")
     second = import_folder(other, dataset, max_pixels=LIMIT)
     assert second.images == ["a-3.png"]
+
+
+def test_names_that_are_not_utf8_are_copied_under_a_clean_name(tmp_path: Path) -> None:
+    """A Latin-1 name (not UTF-8) is imported as the name it meant, listed as renamed;
+    its caption still pairs with it (by the names on disk), also when a proper UTF-8
+    ``café.jpg`` takes the clean name first."""
+    source = tmp_path / "source"
+    b.save(b.photo(1), source / "café.jpg", quality=90)
+    (source / "café.txt").write_text("zk, the real café")
+    b.save(b.photo(2), b.raw_name(source, b"caf\xe9.jpg"), quality=90)
+    b.raw_name(source, b"caf\xe9.txt").write_bytes(b"zk, the latin-1 one")
+    b.save(b.photo(3), b.raw_name(source, b"r\xe9sum\xe9") / "x.png")
+    b.raw_name(source, b"\xff.txt").write_text("zk, orphan")  # 0xFF: ÿ in Windows-1252
+    before = b.tree_digest(source)
+    dataset = tmp_path / "dataset"
+    report = import_folder(source, dataset, max_pixels=LIMIT)
+
+    assert report.images == ["café.jpg", "café-2.jpg", "résumé/x.png"]
+    assert (dataset / "café.txt").read_text() == "zk, the real café"
+    assert (dataset / "café-2.txt").read_text() == "zk, the latin-1 one"
+    assert (dataset / "ÿ.txt").read_text() == "zk, orphan"
+    renamed = {item["from"]: (item["to"], item["why"]) for item in report.renamed}
+    assert renamed["caf\\xe9.jpg"] == (
+        "café-2.jpg",
+        f"{BAD_NAME_REASON}; a different file already had this name",
+    )
+    assert renamed["caf\\xe9.txt"] == ("café-2.txt", BAD_NAME_REASON)
+    assert renamed["r\\xe9sum\\xe9/x.png"][0] == "résumé/x.png"
+    # Everything the report says can be stored and printed as UTF-8 (the journal, JSON).
+    json.dumps(report.to_json(), ensure_ascii=False).encode("utf-8")
+    assert all(is_clean_name(str(path)) for path in dataset.rglob("*"))
+    assert b.tree_digest(source) == before
+
+
+def test_a_utf16_caption_is_imported(tmp_path: Path) -> None:
+    """Notepad's "Unicode" captions hold NUL bytes but are text: they are imported (and
+    rewritten as UTF-8 when the project takes them in); a binary .txt is still refused."""
+    source = tmp_path / "source"
+    b.save(b.photo(1), source / "a.png")
+    (source / "a.txt").write_bytes("zk, a cat".encode("utf-16"))
+    b.save(b.photo(2), source / "b.png")
+    (source / "b.txt").write_bytes(b"\x00\x01binary")
+    report = import_folder(source, tmp_path / "dataset", max_pixels=LIMIT)
+    assert report.captions == ["a.txt"]
+    assert {"path": "b.txt", "why": "not a text file"} in report.refused
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,17 @@ from app.dataset.sidecar import decode_caption, has_trigger, parse_sidecar
 
 def test_encodings_are_never_a_crash_and_say_what_was_assumed() -> None:
     assert decode_caption("zk, café".encode()) == ("zk, café", "utf-8")
-    assert decode_caption(b"\xef\xbb\xbfzk, bom") == ("zk, bom", "utf-8")
+    # A byte-order mark names its encoding and is never part of the text.
+    assert decode_caption(b"\xef\xbb\xbfzk, bom") == ("zk, bom", "utf-8-bom")
+    assert decode_caption("zk, café".encode("utf-16")) == ("zk, café", "utf-16-le")
+    assert decode_caption(b"\xfe\xff" + "zk, café".encode("utf-16-be")) == (
+        "zk, café",
+        "utf-16-be",
+    )
+    assert decode_caption("zk, café".encode("utf-32")) == ("zk, café", "utf-32-le")
+    assert decode_caption(b"\x00\x00\xfe\xff" + "zk".encode("utf-32-be")) == ("zk", "utf-32-be")
+    # Cut inside a character (the reading limit): that character is replaced, no crash.
+    assert decode_caption("zk, é".encode("utf-16")[:-1])[1] == "utf-16-le"
     assert decode_caption("zk, café".encode("cp1252")) == ("zk, café", "cp1252")
     # 0x81 is undefined in Windows-1252: only Latin-1 accepts it.
     assert decode_caption(b"zk \x81 odd")[1] == "latin-1"
@@ -64,6 +74,39 @@ def test_caption_findings_for_every_case(tmp_path: Path, settings) -> None:  # t
         tmp_path, ["far.png"], _entries(tmp_path, ["far.txt"]), ["far.png"], "zk", "flux", settings
     )
     assert flux == []
+
+
+def test_captions_with_a_byte_order_mark_say_what_was_found(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    """Notepad's "Unicode" (UTF-16) is read as such (the trigger is found, no false
+    caption.missing_trigger); a UTF-8 mark, which sd-scripts keeps in front of the first
+    tag, is reported too. Both findings say loragate rewrites the file as plain UTF-8."""
+    files = {
+        "notepad.txt": "zk, a cat on a mat".encode("utf-16"),
+        "marked.txt": b"\xef\xbb\xbfzk, a cat on a mat",
+        "big.txt": b"\xfe\xff" + "zk, a dog".encode("utf-16-be"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    images = ["notepad.png", "marked.png", "big.png"]
+    found, read = caption_findings(
+        tmp_path, images, _entries(tmp_path, list(files)), images, "zk", "sdxl", settings
+    )
+    by_subject = {(f.subject, f.code): f for f in found}
+    assert set(by_subject) == {
+        ("notepad.png", "caption.not_utf8"),
+        ("big.png", "caption.not_utf8"),
+        ("marked.png", "caption.byte_order_mark"),
+    }
+    notepad = by_subject["notepad.png", "caption.not_utf8"].message
+    assert "UTF-16 (little-endian" in notepad and "Notepad" in notepad
+    assert "“zk, a cat on a mat”" in notepad
+    assert "UTF-16 (big-endian" in by_subject["big.png", "caption.not_utf8"].message
+    marked = by_subject["marked.png", "caption.byte_order_mark"]
+    assert marked.severity == "warn" and "“zk”" in marked.message
+    for item in found:
+        assert "rewrites the file as plain UTF-8" in item.message
+    assert read["notepad.png"].first_line == "zk, a cat on a mat"
+    assert read["notepad.png"].trigger_in_first_line
 
 
 def test_token_limits_match_the_tokenizer_module() -> None:

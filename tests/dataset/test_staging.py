@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from app.dataset.staging import ArchiveRefused, UploadTooLarge, save_stream, unpack_zip
+from app.dataset.files import BAD_NAME_REASON
+from app.dataset.staging import (
+    ArchiveRefused,
+    StagingFolder,
+    UploadTooLarge,
+    save_stream,
+    save_uploads,
+    unpack_zip,
+)
 from app.paths import UnsafePathError
 from app.settings import Settings
 from tests.dataset import builders as b
@@ -74,6 +82,82 @@ def test_zip_bombs_are_refused_before_unpacking(tmp_path: Path, settings: Settin
         unpack_zip(_zip({"a.png": _png()}), staging, small)
 
 
+def test_entries_that_cannot_be_written_are_skipped_with_the_reason(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """``a.jpg`` and ``a.jpg/b.jpg`` cannot both exist (in either order), nor can an
+    entry twice; an entry compressed with a method zipfile lacks cannot be read. Each is
+    skipped and listed; the rest unpacks."""
+    entries = {"a.jpg": _png(), "a.jpg/b.jpg": _png(), "c/": b"", "c": _png(), "ok.png": _png()}
+    unpacked = unpack_zip(_zip(entries), tmp_path / "one", settings)
+    assert unpacked.files == 2 and (tmp_path / "one" / "ok.png").is_file()
+    assert unpacked.skipped == [
+        {"path": "a.jpg/b.jpg", "why": "its folder has the name of a file in the zip"},
+        {"path": "c", "why": "its name is also a folder in the zip"},
+    ]
+    reverse = unpack_zip(_zip({"x/y.png": _png(), "x": _png()}), tmp_path / "two", settings)
+    assert reverse.skipped == [{"path": "x", "why": "its name is also a folder in the zip"}]
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("good.png", _png())
+        archive.writestr("odd.png", _png())  # stored: its method field is patched below
+    data = bytearray(buffer.getvalue())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.rfind(signature)  # the second entry's local and central headers
+        data[at + offset : at + offset + 2] = (99).to_bytes(2, "little")  # AES: unsupported
+    odd = unpack_zip(io.BytesIO(bytes(data)), tmp_path / "three", settings)
+    assert odd.files == 1
+    assert odd.skipped == [
+        {"path": "odd.png", "why": "compressed with a method loragate cannot unpack"}
+    ]
+
+
+def test_names_flagged_utf8_that_are_not_refuse_the_archive(
+    tmp_path: Path, settings: Settings
+) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("cafe.png", _png())
+    data = bytearray(buffer.getvalue().replace(b"cafe.png", b"caf\xe9.png"))
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        data[at + offset : at + offset + 2] = (0x800).to_bytes(2, "little")  # "names are UTF-8"
+    with pytest.raises(ArchiveRefused, match="file names are UTF-8 text, but at least one"):
+        unpack_zip(io.BytesIO(bytes(data)), tmp_path, settings)
+
+
+def test_a_staging_folder_goes_whatever_stops_the_upload(settings: Settings) -> None:
+    with pytest.raises(RuntimeError), StagingFolder(settings) as failed:
+        (failed.path / "half.png").write_bytes(b"x")
+        raise RuntimeError("anything at all")
+    assert not failed.path.exists()
+    with StagingFolder(settings) as refused:
+        pass  # a refusal returns without handing the folder over
+    assert not refused.path.exists()
+    with StagingFolder(settings) as started:
+        owned = started.hand_over()
+    assert owned.is_dir()  # the import job removes it
+
+
+def test_upload_names_are_made_clean_or_refused(tmp_path: Path) -> None:
+    names = ["caf\udce9.png", "ok.png", "ok.png", "../out.png", "ok.png/inner.png", "\ud800.png"]
+    saved = save_uploads([io.BytesIO(b"x") for _ in names], names, tmp_path, 100)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["_.png", "café.png", "ok.png"]
+    assert saved.renamed == [
+        {"from": "caf\\xe9.png", "to": "café.png", "why": BAD_NAME_REASON},
+        {"from": "\\ud800.png", "to": "_.png", "why": BAD_NAME_REASON},
+    ]
+    assert saved.skipped == [
+        {"path": "ok.png", "why": "sent twice"},
+        {"path": "../out.png", "why": "a path that leaves its folder: refused"},
+        {
+            "path": "ok.png/inner.png",
+            "why": "its folder has the name of a file among the files sent",
+        },
+    ]
+
+
 def test_not_a_zip(tmp_path: Path, settings: Settings) -> None:
     with pytest.raises(ArchiveRefused, match="not a zip"):
         unpack_zip(io.BytesIO(b"PK but not really"), tmp_path, settings)
@@ -85,7 +169,7 @@ def test_uploads_are_written_inside_staging_within_the_limit(tmp_path: Path) -> 
     with pytest.raises(UploadTooLarge):
         save_stream(io.BytesIO(b"x" * 11), tmp_path, "big.png", 10)
     assert not (tmp_path / "big.png").exists()
-    for bad in ("../escape.png", "/abs.png", "a\\b.png", "nul\x00.png"):
+    for bad in ("../escape.png", "/abs.png", "a\\b.png", "nul\x00.png", "caf\udce9.png"):
         with pytest.raises(UnsafePathError):
             save_stream(io.BytesIO(b"x"), tmp_path, bad, 10)
     assert not (tmp_path.parent / "escape.png").exists()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 import zipfile
@@ -21,11 +22,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from app.dataset.inventory import dataset_dir, inventory
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
-from app.dataset.tasks import IMPORT_JOB
+from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB
 from app.jobs import JobHandle
 from app.main import create_app
 from app.models import Job, Project
@@ -149,6 +151,33 @@ def test_a_thumbnail_only_by_id_of_this_project(
     )
 
 
+def test_a_thumbnail_never_follows_a_file_swapped_for_a_link(
+    client: TestClient, mira: Project, workspace: Workspace, settings: Settings, tmp_path: Path
+) -> None:
+    """After the audit, dataset files are replaced by links (one out of the dataset, one
+    to another dataset image): their thumbnails are the placeholder, nothing is read
+    through the links, nothing fails."""
+    ctx = workspace.context(mira)
+    root = dataset_dir(ctx)
+    for name, seed in (("out.png", 1), ("in.png", 2), ("kept.png", 3)):
+        b.save(b.photo(seed, (256, 256)), root / name)
+    run_project_audit(ctx)
+    ids = {row.path: row.id for row in load_rows(ctx)}
+    secret = b.save(b.photo(4, (256, 256)), tmp_path / "secret.png")
+    (root / "out.png").unlink()
+    os.symlink(secret, root / "out.png")
+    (root / "in.png").unlink()
+    os.symlink(root / "kept.png", root / "in.png")
+    for name in ("out.png", "in.png"):
+        response = client.get(f"/projects/mira/images/{ids[name]}/thumb")
+        assert response.status_code == 200, name
+        assert response.headers["content-type"].startswith("image/svg+xml"), name
+    assert not (settings.data_dir / "thumbs").exists()  # nothing was decoded
+    kept = client.get(f"/projects/mira/images/{ids['kept.png']}/thumb")
+    assert kept.headers["content-type"] == "image/webp"
+    assert len(list((settings.data_dir / "thumbs").rglob("*.webp"))) == 1
+
+
 def test_refused_folders_say_why(client: TestClient, mira: Project, tmp_path: Path) -> None:
     page = client.post("/projects/mira/dataset/import/folder", data={"source": "pictures/mira"})
     assert page.status_code == 422 and "is not a full path" in page.text
@@ -174,31 +203,28 @@ def _png(seed: int) -> bytes:
     return buffer.getvalue()
 
 
+def _upload_zip(client: TestClient, name: str, archive: bytes) -> Response:
+    return client.post(
+        "/projects/mira/dataset/import/zip",
+        files={"archive": (name, archive, "application/zip")},
+        follow_redirects=False,
+    )
+
+
 def test_zip_upload_imports_and_malicious_zips_are_refused(
     client: TestClient, mira: Project, workspace: Workspace, settings: Settings
 ) -> None:
     good = _zip_bytes({"6_mira/a.png": _png(1), "6_mira/a.txt": TRIGGER.encode()})
-    response = client.post(
-        "/projects/mira/dataset/import/zip",
-        files={"archive": ("set.zip", good, "application/zip")},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303
+    assert _upload_zip(client, "set.zip", good).status_code == 303
     job = finish(client, mira)
     assert job.result["import"]["images"] == ["6_mira/a.png"]
     assert "the zip set.zip" in job.result["import"]["source"]
 
     slip = _zip_bytes({"ok.png": _png(2), "../../escape.png": _png(3)})
-    refused = client.post(
-        "/projects/mira/dataset/import/zip",
-        files={"archive": ("evil.zip", slip, "application/zip")},
-    )
+    refused = _upload_zip(client, "evil.zip", slip)
     assert refused.status_code == 422 and "zip slip" in refused.text
     bomb = _zip_bytes({"zeros.png": b"\x00" * (4 * 1024 * 1024)})
-    refused = client.post(
-        "/projects/mira/dataset/import/zip",
-        files={"archive": ("bomb.zip", bomb, "application/zip")},
-    )
+    refused = _upload_zip(client, "bomb.zip", bomb)
     assert refused.status_code == 422 and "zip bombs" in refused.text
     ctx = workspace.context(mira)
     assert sorted(p.name for p in dataset_dir(ctx).rglob("*.png")) == ["a.png"]
@@ -228,6 +254,64 @@ def test_dropped_files_keep_their_folders(
         "import"
     ]["refused"]
     assert {item.path for item in inventory(workspace.context(mira))} == {"3_mira/a.png", "b.png"}
+
+
+def test_a_zip_whose_entries_clash_imports_the_rest(
+    client: TestClient, mira: Project, settings: Settings
+) -> None:
+    """``a.png`` and ``a.png/b.png`` cannot both be written: the second is listed as not
+    imported, the rest imports, and no staging folder is left behind."""
+    archive = _zip_bytes({"a.png": _png(8), "a.png/b.png": _png(9), "c.png": _png(10)})
+    assert _upload_zip(client, "clash.zip", archive).status_code == 303
+    job = finish(client, mira)
+    assert job.result["import"]["images"] == ["a.png", "c.png"]
+    assert {
+        "path": "a.png/b.png",
+        "why": "its folder has the name of a file in the zip",
+    } in job.result["import"]["refused"]
+    assert not list((settings.data_dir / "staging").iterdir())
+
+
+def test_names_that_are_not_utf8_never_poison_the_project(
+    client: TestClient, mira: Project, workspace: Workspace, tmp_path: Path
+) -> None:
+    """Imported (from a folder or dropped files) under a clean name, listed as renamed;
+    a file with such a name put in the dataset folder by hand is a finding, and no page
+    or job fails because of it."""
+    source = tmp_path / "source"
+    b.save(b.photo(710, (512, 512)), b.raw_name(source, b"caf\xe9.png"))
+    b.raw_name(source, b"caf\xe9.txt").write_text(f"{TRIGGER}, a cup")
+    b.save(b.photo(711, (512, 512)), source / "plain.png")
+    client.post("/projects/mira/dataset/import/folder", data={"source": str(source)})
+    imported = finish(client, mira).result["import"]
+    assert sorted(imported["images"]) == ["café.png", "plain.png"]
+    assert imported["captions"] == ["café.txt"]
+    assert imported["renamed"][0]["from"] == "caf\\xe9.png"
+    page = client.get("/projects/mira/dataset").text
+    assert "<code>caf\\xe9.png</code> → <code>café.png</code>: its name was not valid UTF-8" in page
+
+    dropped = client.post(
+        "/projects/mira/dataset/import/files",
+        files=[("files", ("x.png", _png(713), "image/png"))],
+        data={"paths": json.dumps(["r\udce9sum\udce9.png"])},
+        headers=HX,
+    )
+    assert dropped.status_code == 204
+    renamed = finish(client, mira).result["import"]["renamed"]
+    assert renamed[0]["from"] == "r\\xe9sum\\xe9.png" and renamed[0]["to"] == "résumé.png"
+
+    ctx = workspace.context(mira)
+    b.save(b.photo(712, (512, 512)), b.raw_name(dataset_dir(ctx), b"na\xefve.png"))
+    for path in ("", "/dataset", "/audit", "/captions", "/curate", "/config", "/gates/dataset"):
+        assert client.get(f"/projects/mira{path}").status_code == 200, path
+    client.post("/projects/mira/audit/run")
+    jobs = client.app.state.jobs  # type: ignore[attr-defined]
+    audit = jobs.wait(jobs.latest(AUDIT_JOB, mira.id).id, 60)
+    assert audit.state == "done", audit.error
+    findings = client.get("/projects/mira/audit").text
+    assert "The name “na\\xefve.png” is not valid UTF-8 text" in findings
+    assert {item.path for item in inventory(ctx)} == {"café.png", "plain.png", "résumé.png"}
+    assert client.get("/projects/mira/config").status_code == 200
 
 
 def test_uploads_over_the_limit_are_refused(settings: Settings, mira: Project) -> None:
