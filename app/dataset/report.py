@@ -124,7 +124,8 @@ def report_markdown(ctx: ProjectContext, result: GateResult, decided: Decisions)
         f"{counts['block']} blocking, {plural(counts['warn'], 'warning')}, "
         f"{plural(counts['info'], 'note')}.",
         "",
-        f"Training a {ctx.project.training_type} LoRA on {ctx.project.model_family}, trigger "
+        f"Training {'an' if ctx.project.training_type[:1] in 'aeiou' else 'a'} "
+        f"{ctx.project.training_type} LoRA on {ctx.project.model_family}, trigger "
         f"word “{ctx.project.trigger_word}”, {ctx.project.caption_format} captions. "
         "Written by loragate each time Gate 1 runs; the guides it cites are in loragate's "
         "`resources/` folder.",
