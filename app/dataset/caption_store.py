@@ -267,7 +267,7 @@ def set_status(ctx: ProjectContext, image_id: int, status: str, base_version: in
             )
         if caption.version != base_version:
             raise CaptionConflict(image_id, caption.text, caption.text, caption.version, "stale")
-        ensure_writable(ctx, image, caption, caption.text)
+        ensure_writable(ctx, image, caption, "")  # nothing typed: only the status moves
         if caption.status == status:
             return caption
         previous = caption.status

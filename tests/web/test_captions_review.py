@@ -67,6 +67,12 @@ def test_typed_text_survives_an_outside_edit_and_can_be_kept(
     path = "10_mira/000.png"
     image = image_id(ctx, path)
     sidecar(ctx, path).write_text("rewritten in another editor")
+    # A click on the picture: nothing was typed, so only the file's and loragate's texts.
+    clicked = client.post(
+        f"/projects/mira/captions/{image}/approve", data={"version": 1}, headers=HX
+    )
+    assert clicked.status_code == 409 and "Keep the file&#39;s text" in clicked.text
+    assert "Keep mine" not in clicked.text and "You typed" not in clicked.text
     typed = f"{TRIGGER}, lighthouse at dawn, gulls"
     refused = client.post(
         f"/projects/mira/captions/{image}/text", data={"version": 1, "text": typed}, headers=HX
