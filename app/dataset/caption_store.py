@@ -318,21 +318,9 @@ def resolve_outside(
         if keep == "mine" and base_version is not None and caption.version != base_version:
             raise CaptionConflict(image_id, mine, caption.text, caption.version, "changed")
         outside = outside_of(ctx, image, caption)
+        taken: tuple[str, str] | None = None  # (text to prepare, its source)
         if keep == "mine":
-            prepared, note = rules.prepare(mine)
-            data |= {"before": caption.text, "after": prepared, "note": note}
-            caption = store_text(
-                session,
-                ctx,
-                rules,
-                image,
-                caption,
-                prepared,
-                status="draft",
-                source="manual",
-                note=note or "",
-                rewrite=True,
-            )
+            taken = (mine, "manual")
             message = f"Wrote your new caption of {image.path} over an edit made outside loragate."
         elif outside is None:
             return caption  # resolved meanwhile (another tab)
@@ -358,7 +346,13 @@ def resolve_outside(
             )
         else:
             check_length(outside.text, "The file's text")
-            prepared, note = rules.prepare(outside.text)
+            taken = (outside.text, "file")
+            message = f"Took the caption of {image.path} as edited outside loragate (now a draft)."
+        if taken is not None and caption is not None:
+            prepared, note = rules.prepare(taken[0])
+            data |= {"before": caption.text, "after": prepared, "note": note}
+            # Rewritten even when the text comes out as loragate had it (an outside edit
+            # that only added spaces): the file must match what loragate recorded.
             caption = store_text(
                 session,
                 ctx,
@@ -367,10 +361,10 @@ def resolve_outside(
                 caption,
                 prepared,
                 status="draft",
-                source="file",
+                source=taken[1],
                 note=note or "",
+                rewrite=True,
             )
-            message = f"Took the caption of {image.path} as edited outside loragate (now a draft)."
         journal.record(session, ctx.project, ctx.dir, "caption.outside", message, data)
     return caption
 
