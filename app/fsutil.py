@@ -6,7 +6,31 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from pathlib import Path
+
+_umask_lock = threading.Lock()
+
+
+def _umask() -> int:
+    """The process's umask. Linux shows it in /proc (no change needed to read it);
+    elsewhere it can only be read by setting it, which the lock keeps to one thread of
+    ours at a time."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _umask_lock:
+        current = os.umask(0o022)
+        os.umask(current)
+    return current
+
+
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the umask. ``mkstemp`` makes its
+    temp files 0600, which a trainer running as another user (a Docker container) could
+    not read."""
+    return 0o666 & ~_umask()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -14,6 +38,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), new_file_mode())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from app.dataset.caption_store import MAX_CAPTION_CHARS
 from app.jobs import JobRunner
 from app.settings import REPO_ROOT, Settings
 from app.web import (
@@ -43,6 +45,35 @@ ROUTERS = (
 )
 
 
+# Starlette's form parser refuses a field over 1 MB, or more than 1,000 fields, with an
+# HTTPException whose detail is meant for programmers.
+FORM_LIMIT_WORDS = {
+    "exceeded maximum size": (
+        "What you sent is too large for loragate to read (more than 1 MB in one field). "
+        f"A caption is at most {MAX_CAPTION_CHARS:,} characters: shorten it and try again."
+    ),
+    "Too many fields": (
+        "The form had too many fields (more than 1,000) for loragate to read: select "
+        "fewer images at once."
+    ),
+    "Too many files": "Too many files were sent at once (more than 1,000): send fewer.",
+}
+STATUS_WORDS = {
+    404: "There is nothing at this address. The link may be out of date.",
+    405: "This address does not take that kind of request. Reload the page and try again.",
+}
+
+
+def plain_error(exc: HTTPException) -> str:
+    detail = str(exc.detail)
+    for fragment, words in FORM_LIMIT_WORDS.items():
+        if fragment in detail:
+            return words
+    if detail in ("Not Found", "Method Not Allowed"):
+        return STATUS_WORDS.get(exc.status_code, detail)
+    return detail
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     workspace = Workspace(settings)
@@ -67,7 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        message = str(exc.detail)
+        # Starlette's own (a form too large to read, an unknown address) included: the
+        # artist gets words on a page or a toast, never {"detail": ...}.
+        message = plain_error(exc)
         if is_htmx(request):
             return toast(request, message, status_code=exc.status_code)
         return render(

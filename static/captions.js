@@ -138,7 +138,9 @@
     }
     if (approveAfterSave === id) {
       approveAfterSave = null;
-      if (card.dataset.status !== "approved" && card.dataset.status !== "none") {
+      // A save that came back with a conflict saved nothing: the text on the card is not
+      // what was typed, so it is not approved unseen.
+      if (!card.dataset.conflict && card.dataset.status !== "approved" && card.dataset.status !== "none") {
         act(card, "approve");
         return;
       }

@@ -31,6 +31,7 @@ from app.dataset.sidecar import Sidecar
 from app.dataset.stats import dataset_stats
 from app.gates.result import Finding
 from app.settings import Settings
+from app.training.buckets import BucketSpec
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
 
@@ -43,6 +44,10 @@ class AuditOptions:
     near_threshold: int = DEFAULT_NEAR_THRESHOLD
     max_pixels: int = 89_478_485
     workers: int | None = None  # None: every core
+    # The project's bucketing (its training config), so the audit's buckets are the
+    # ones Curate and training use; None: the family's default (a folder outside a
+    # project, or a config that cannot be read).
+    buckets: BucketSpec | None = None
 
 
 @dataclass
@@ -95,7 +100,9 @@ def audit_folder(
         audited = files[entry.path]
         if entry.path in excluded:
             continue
-        findings.extend(image_findings(entry.path, audited.metrics, options.family))
+        findings.extend(
+            image_findings(entry.path, audited.metrics, options.family, options.buckets)
+        )
         if audited.is_image:
             training.append(audited)
     findings.extend(_link_findings(scan))
@@ -126,6 +133,7 @@ def audit_folder(
             options.training_type,
             options.family,
             scan.junk,
+            options.buckets,
         )
     )
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.subject == DATASET_SUBJECT, f.code))

@@ -41,7 +41,7 @@ from app.dataset.captioners import (
     load_captioner,
     redraft,
 )
-from app.dataset.captioners.base import Captioner, require_files
+from app.dataset.captioners.base import Captioner, require_files, source_words
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows, sync_records
 from app.grimoire import GrimoireError
@@ -57,6 +57,12 @@ SCOPES = {
     "missing": "Only images without a caption",
     "drafts": "Also replace drafts from caption files or captioners, and rejected captions",
     "unapproved": "Replace every caption that is not approved (your own edits too)",
+}
+# The images each scope captions, as a sentence ends: "from 5 images without a caption".
+SCOPE_WORDS = {
+    "missing": "without a caption",
+    "drafts": "without a caption, or with a draft not written by you or a rejected caption",
+    "unapproved": "whose caption is not approved",
 }
 MAX_SAMPLE = 20
 # Images captioned (and written) per part of the run: a cancel loses at most this many.
@@ -276,7 +282,7 @@ def run_task(
                 ctx,
                 "autocaption",
                 _changes(ctx, drafts, settings.scope),
-                lambda count: "",
+                lambda _result: "",
                 batch_id=batch_id,
                 record=False,
             )
@@ -314,7 +320,7 @@ def run_task(
                     break
         message = (
             f"Auto-captioned {len(written)} image{'s' if len(written) != 1 else ''} with "
-            f"{source} as drafts"
+            f"the {source_words(source)} as drafts"
             + (f" (blacklist: {', '.join(recipe.blacklist)})" if recipe.blacklist else "")
             + (" before you cancelled; what was written is kept." if cancelled else ".")
         )

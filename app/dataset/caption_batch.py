@@ -5,6 +5,10 @@ revision per caption it changed, so the newest batch can be undone in one step.
 A batch changes a caption only when it is still the version the batch was planned on
 and has no edit from outside loragate waiting; any other caption is left as it is and
 named in the result. Undo restores only the captions that nobody changed since.
+
+Adding a tag to images that have no caption yet starts one ("trigger, tag", a draft):
+the artist asked for the tag on every image in view, and an image left without it
+would be the one that silently misses it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlmodel import col, select
 
 from app import journal
 from app.dataset.caption_store import (
+    MAX_CAPTION_CHARS,
     CaptionError,
     CaptionRules,
     captions_for_images,
@@ -25,12 +30,23 @@ from app.dataset.caption_store import (
     sidecar_of,
     store_text,
 )
-from app.dataset.caption_text import TagEdit, add_tag, check_tag, remove_tag, replace_tag
+from app.dataset.caption_text import (
+    TagEdit,
+    add_tag,
+    check_tag,
+    prepare_caption,
+    remove_tag,
+    replace_tag,
+    shorten,
+)
 from app.models import Caption, CaptionBatch, CaptionRevision, DatasetImage
 from app.models.base import utcnow
 from app.workspace import ProjectContext
 
 TAG_OPERATIONS = ("add", "remove", "replace")
+NOTE_STARTED = (
+    "This image had no caption: adding a tag started one. Describe the rest of the image after it."
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class BatchResult:
     changed: list[str] = field(default_factory=list)  # image paths
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (path, note)
+    created: list[str] = field(default_factory=list)  # paths that had no caption before
 
     @property
     def message(self) -> str:
@@ -60,14 +77,14 @@ def apply_batch(
     ctx: ProjectContext,
     kind: str,
     changes: Sequence[Change],
-    message_for: Callable[[int], str],
+    message_for: Callable[[BatchResult], str],
     *,
     batch_id: int | None = None,
     record: bool = True,
 ) -> BatchResult:
-    """Apply ``changes`` as one batch, journaled with ``message_for(count changed)``. A
-    run that writes in parts passes ``record=False`` and the batch of its first part as
-    ``batch_id``, then calls ``finish_batch`` once."""
+    """Apply ``changes`` as one batch, journaled with ``message_for(result)`` (what was
+    changed). A run that writes in parts passes ``record=False`` and the batch of its
+    first part as ``batch_id``, then calls ``finish_batch`` once."""
     rules = CaptionRules(ctx)
     result = BatchResult()
     with ctx.workspace.db.writing() as session:
@@ -84,6 +101,14 @@ def apply_batch(
                 continue
             if caption is not None and outside_of(ctx, image, caption) is not None:
                 result.skipped.append((image.path, "its file was changed outside loragate"))
+                continue
+            if len(change.text) > MAX_CAPTION_CHARS:
+                result.skipped.append(
+                    (image.path, f"it would be longer than {MAX_CAPTION_CHARS:,} characters")
+                )
+                continue
+            if caption is None and sidecar_of(ctx, image).exists():
+                result.skipped.append((image.path, "it has a caption file loragate has not read"))
                 continue
             if batch is None:
                 batch = CaptionBatch(project_id=ctx.project.id or 0, kind=kind, message="")
@@ -115,10 +140,12 @@ def apply_batch(
             revision.after_version = caption.version
             session.add(revision)
             result.changed.append(image.path)
+            if not revision.existed:
+                result.created.append(image.path)
             if change.note:
                 result.notes.append((image.path, change.note))
         if batch is not None and result.changed and record:
-            batch.message = message_for(len(result.changed))
+            batch.message = message_for(result)
             session.add(batch)
             journal.record(
                 session,
@@ -149,8 +176,8 @@ def _count(count: int) -> str:
 
 def _tag_operation(
     operation: str, tag: str, new_tag: str, trigger: str, caption_format: str
-) -> tuple[Callable[[str], TagEdit], Callable[[int], str]]:
-    """The edit one caption gets, and the batch's journal line for n changed captions."""
+) -> tuple[Callable[[str], TagEdit], Callable[[BatchResult], str]]:
+    """The edit one caption gets, and the batch's journal line for what it changed."""
 
     def edit(text: str) -> TagEdit:
         if operation == "add":
@@ -159,12 +186,23 @@ def _tag_operation(
             return remove_tag(text, tag, trigger, caption_format)
         return replace_tag(text, tag, new_tag, trigger, caption_format)
 
-    def describe(count: int) -> str:
+    quoted, quoted_new = shorten(tag), shorten(new_tag)  # as the journal quotes them
+
+    def describe(result: BatchResult) -> str:
+        count = len(result.changed)
         if operation == "add":
-            return f"Added “{tag}” to {_count(count)}."
+            started = len(result.created)
+            if started:
+                new = (
+                    "one of them a new draft for an image"
+                    if started == 1
+                    else f"{started} of them new drafts for images"
+                )
+                return f"Added “{quoted}” to {_count(count)} ({new} that had no caption)."
+            return f"Added “{quoted}” to {_count(count)}."
         if operation == "remove":
-            return f"Removed “{tag}” from {_count(count)}."
-        return f"Replaced “{tag}” with “{new_tag}” in {_count(count)}."
+            return f"Removed “{quoted}” from {_count(count)}."
+        return f"Replaced “{quoted}” with “{quoted_new}” in {_count(count)}."
 
     if operation not in TAG_OPERATIONS:
         raise CaptionError(f"“{operation}” is not a batch operation (add, remove, replace).")
@@ -175,7 +213,8 @@ def tag_batch(
     ctx: ProjectContext, operation: str, image_ids: Sequence[int], tag: str, new_tag: str = ""
 ) -> BatchResult:
     """Add, remove or replace a tag in the captions of ``image_ids``. A changed caption
-    becomes a draft written by hand; its note says anything that was not done."""
+    becomes a draft written by hand; its note says anything that was not done. Adding
+    starts a draft ("trigger, tag") for an image without a caption."""
     project = ctx.project
     trigger, caption_format = project.trigger_word, project.caption_format
     try:
@@ -191,6 +230,10 @@ def tag_batch(
     for image_id in image_ids:
         caption = captions.get(image_id)
         if caption is None or not caption.text:
+            if operation == "add":
+                text, _ = prepare_caption(f"{trigger}, {tag}", trigger, caption_format)
+                version = caption.version if caption else None
+                changes.append(Change(image_id, text, "draft", "manual", NOTE_STARTED, version))
             continue
         result = edit(caption.text)
         if result.changed:
@@ -233,7 +276,10 @@ def approve_shown(ctx: ProjectContext, seen: Sequence[tuple[int, int]]) -> Batch
             Change(image_id, caption.text, "approved", caption.source, caption.note, version)
         )
     return apply_batch(
-        ctx, "approve", changes, lambda n: f"Approved {_count(n)} shown in the grid at once."
+        ctx,
+        "approve",
+        changes,
+        lambda result: f"Approved {_count(len(result.changed))} shown in the grid at once.",
     )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from app.dataset.caption_files import outside_change, sidecar_path
-from app.dataset.caption_grid import caption_intent
-from app.dataset.caption_lint import lint_captions
+from app.dataset.caption_grid import caption_intent, eye_problem
+from app.dataset.caption_lint import DATASET_SUBJECT, lint_captions
 from app.dataset.caption_store import is_trainable_image, load_captions
 from app.dataset.files import FolderScan
 from app.dataset.inventory import concept_of, dataset_dir
@@ -59,6 +59,21 @@ def _changed_outside(path: str) -> Finding:
     )
 
 
+def _eye_unreadable(problem: str) -> Finding:
+    return Finding(
+        code="caption.eye_unreadable",
+        severity="warn",
+        subject=DATASET_SUBJECT,
+        message=problem,
+        why="In a style LoRA, a word in the captions that describes your style explains the "
+        "look instead of the trigger. loragate knows the common style words; yours come "
+        "from eye.md. Without them, captions naming your own style pass unnoticed.",
+        fix="Open grimoire/eye.md and fix what the message names (the settings block at "
+        "its top must be valid YAML), then check Gate 1 again.",
+        source="content-style#your-own-style-words",
+    )
+
+
 def caption_findings(ctx: ProjectContext, rows: dict[str, DatasetImage]) -> list[Finding]:
     """Findings about the captions of the included images."""
     captions = load_captions(ctx)
@@ -76,6 +91,9 @@ def caption_findings(ctx: ProjectContext, rows: dict[str, DatasetImage]) -> list
             findings.append(_not_approved(path, caption.status))
         linted.append((path, caption.text))
     findings.extend(lint_captions(linted, caption_intent(ctx)))
+    problem = eye_problem(ctx)
+    if problem:
+        findings.append(_eye_unreadable(problem))
     return findings
 
 

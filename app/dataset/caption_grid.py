@@ -32,6 +32,9 @@ from app.workspace import ProjectContext
 
 PER_PAGE = 48
 TAG_PANEL_SIZE = 40
+# Tags offered while typing in the tag filter (the panel shows the most frequent only;
+# the filter takes any tag, these are suggestions).
+KNOWN_TAGS_LIMIT = 2000
 FILTERS: dict[str, str] = {
     "all": "All",
     "unapproved": "Not approved",
@@ -47,12 +50,29 @@ FILTERS: dict[str, str] = {
 
 def caption_intent(ctx: ProjectContext) -> CaptionIntent:
     """The project's intent with the artist's style words (none when eye.md cannot be
-    read: the rest of the check still runs)."""
+    read: the rest of the check still runs, and ``eye_problem`` says what is missing)."""
     try:
         eye = ctx.workspace.eye()
     except GrimoireError:
         eye = None
     return CaptionIntent.from_project(ctx.project, eye)
+
+
+def eye_problem(ctx: ProjectContext) -> str | None:
+    """Why the style check runs without the artist's own style words: eye.md cannot be
+    read. None when it can, or when the project is not a style LoRA (only the style
+    check reads them)."""
+    if ctx.project.training_type != "style":
+        return None
+    try:
+        ctx.workspace.eye()
+    except GrimoireError as exc:
+        return (
+            "The style check is running without your own style words, because "
+            f"grimoire/eye.md cannot be read: {exc} Fix the file; the check then flags "
+            "your words again."
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -170,9 +190,11 @@ class Grid:
     pages: int
     progress: Progress
     counts: dict[str, int]
-    tags: list[TagCount]
+    tags: list[TagCount]  # the most frequent, for the panel
     dataset_findings: list[Finding]
     concepts: list[str] = field(default_factory=list)
+    known_tags: list[str] = field(default_factory=list)  # suggestions for the tag filter
+    eye_problem: str | None = None
 
     @property
     def total(self) -> int:
@@ -243,6 +265,7 @@ def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE
     query.page = min(query.page, pages)
     start = (query.page - 1) * per_page
     included_texts = [text for _, text in linted]
+    frequency = tag_frequency(included_texts, ctx.project.caption_format, ctx.project.trigger_word)
     return Grid(
         query=query,
         cards=matching[start : start + per_page],
@@ -250,11 +273,11 @@ def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE
         pages=pages,
         progress=progress_of(rows, captions),
         counts=counts,
-        tags=tag_frequency(included_texts, ctx.project.caption_format, ctx.project.trigger_word)[
-            :TAG_PANEL_SIZE
-        ],
+        tags=frequency[:TAG_PANEL_SIZE],
         dataset_findings=dataset_findings,
         concepts=sorted({row.concept for row in rows}),
+        known_tags=sorted(item.tag for item in frequency[:KNOWN_TAGS_LIMIT]),
+        eye_problem=eye_problem(ctx),
     )
 
 

@@ -30,7 +30,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_text import ParsedCaption, parse_caption, starts_with_trigger, tag_key
+from app.dataset.caption_text import (
+    ParsedCaption,
+    parse_caption,
+    shorten,
+    starts_with_trigger,
+    tag_key,
+)
 from app.dataset.caption_words import (
     StyleTerm,
     caption_mentions,
@@ -42,6 +48,7 @@ from app.dataset.caption_words import (
     vary_hints,
 )
 from app.gates.result import Finding
+from app.words import plural
 
 # At least this share of captions naming one style word or fixed trait blocks Gate 1:
 # from then on most training steps teach that word instead of the trigger.
@@ -61,7 +68,9 @@ Caption = tuple[str, str]  # (image path relative to the dataset, caption text)
 
 
 def _quoted(words: Sequence[str]) -> str:
-    return ", ".join(f"“{word}”" for word in words)
+    """Words from captions, quoted; each cut short (``shorten``), so one pasted essay
+    in a caption cannot bloat every page and report that shows the finding."""
+    return ", ".join(f"“{shorten(word)}”" for word in words)
 
 
 def _parse(text: str, intent: CaptionIntent) -> ParsedCaption:
@@ -175,7 +184,7 @@ def _fixed_traits(path: str, traits: Sequence[str], intent: CaptionIntent) -> Fi
 def _format_mismatch(parsed: ParsedCaption, caption_format: str) -> str | None:
     sentences, tags = parsed.sentences, parsed.tags
     if caption_format == "booru" and sentences:
-        return f"The caption has a sentence (“{sentences[0]}”), but the project uses booru tags."
+        return f"The caption has a sentence ({_quoted(sentences[:1])}), but the project uses booru tags."
     if caption_format == "natural" and len(tags) >= TAG_LIST_MIN_TAGS:
         if sentences:
             return "The caption ends in a list of tags, but the project uses natural sentences."
@@ -222,7 +231,7 @@ def lint_captions(captions: Sequence[Caption], intent: CaptionIntent) -> list[Fi
 
 
 def _share(count: int, total: int) -> str:
-    return f"{count} of {total} captions ({round(100 * count / total)}%)"
+    return f"{count} of {plural(total, 'caption')} ({round(100 * count / total)}%)"
 
 
 def _is_most(count: int, total: int) -> bool:
@@ -243,12 +252,13 @@ def _widespread_style(reads: list[_Read], intent: CaptionIntent) -> list[Finding
                 code="caption.style_in_most_captions",
                 severity="block",
                 subject=DATASET_SUBJECT,
-                message=f"“{term.phrase}” describes the style and is in {_share(count, len(reads))}.",
+                message=f"{_quoted([term.phrase])} describes the style and is in "
+                f"{_share(count, len(reads))}.",
                 why="When most captions name the look, most training steps teach that word "
                 f"your style instead of the trigger “{intent.trigger}”. The LoRA would "
                 "need the word in every prompt, and the word would drag your style into "
                 "prompts that use it for other things.",
-                fix=f"Remove “{term.phrase}” from the captions (batch “remove tag”), and "
+                fix=f"Remove {_quoted([term.phrase])} from the captions (batch “remove tag”), and "
                 "describe what each image shows instead.",
                 source="content-style#style-loras-caption-the-content",
             )
@@ -267,13 +277,13 @@ def _widespread_traits(reads: list[_Read], intent: CaptionIntent) -> list[Findin
                 code="caption.fixed_trait_in_most_captions",
                 severity="block",
                 subject=DATASET_SUBJECT,
-                message=f"“{trait}”, which you listed as what must stay the same, is named "
+                message=f"{_quoted([trait])}, which you listed as what must stay the same, is named "
                 f"in {_share(count, len(reads))}.",
                 why="A trait that most captions name is learned by its own words. The "
                 f"trigger “{intent.trigger}” alone would then produce the "
                 f"{intent.training_type} without it, which is the opposite of what you "
                 "asked for.",
-                fix=f"Remove “{trait}” from the captions (batch “remove tag”), so the "
+                fix=f"Remove {_quoted([trait])} from the captions (batch “remove tag”), so the "
                 "trigger carries it. If it is not really fixed, take it off the “must "
                 "stay” list in the project.",
                 source="content-style#character-and-object-loras-caption-what-varies",
@@ -295,11 +305,11 @@ def _undescribed_variation(parsed: list[ParsedCaption], intent: CaptionIntent) -
                 code="caption.must_vary_undescribed",
                 severity="warn",
                 subject=DATASET_SUBJECT,
-                message=f"No caption seems to describe “{item}”, which you said must vary.",
+                message=f"No caption seems to describe {_quoted([item])}, which you said must vary.",
                 why="Something that changes between images but is never described cannot "
                 "be told apart from the trigger word: the model learns it as part of your "
                 "LoRA, and it will keep coming back.",
-                fix=f"Describe “{item}” in the captions where it shows{example}. If your "
+                fix=f"Describe {_quoted([item])} in the captions where it shows{example}. If your "
                 "captions already do in other words, this warning can stay.",
                 source="content-style#character-and-object-loras-caption-what-varies",
             )
@@ -322,6 +332,7 @@ def _near_universal_tags(parsed: list[ParsedCaption], intent: CaptionIntent) -> 
     findings = []
     for key, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         tag = spelling[key]
+        quoted = _quoted([tag])
         if count < NEARLY_EVERY_SHARE * total or key == tag_key(intent.trigger):
             continue
         if any(tag_is(tag, trait) for trait in covered_elsewhere):
@@ -333,12 +344,12 @@ def _near_universal_tags(parsed: list[ParsedCaption], intent: CaptionIntent) -> 
                 code="caption.near_universal_tag",
                 severity="warn",
                 subject=DATASET_SUBJECT,
-                message=f"“{tag}” is in {_share(count, total)}: it will be absorbed by the "
+                message=f"{quoted} is in {_share(count, total)}: it will be absorbed by the "
                 "trigger word. Is that intended?",
                 why="A tag that never varies cannot be told apart from the trigger word: "
                 "both come to mean the same thing, and later the LoRA only works fully "
                 "when you prompt both.",
-                fix=f"If “{tag}” is part of what the trigger should mean, remove it from "
+                fix=f"If {quoted} is part of what the trigger should mean, remove it from "
                 "the captions so the trigger carries it alone. Keep it only if you will "
                 "always prompt it with the trigger (a class word such as “woman”).",
                 source="content-style#a-tag-in-every-caption",

@@ -44,6 +44,13 @@ from app.workspace import ProjectContext
 
 Status = Literal["draft", "approved", "rejected"]
 STATUSES: tuple[str, ...] = ("draft", "approved", "rejected")
+# The longest caption loragate saves. CLIP reads at most 225 tokens even with kohya's
+# longest setting (about 1,000 characters of English tags), Flux's T5 512 (about 2,500):
+# 4,000 characters is well past anything a trainer reads, so no real caption is
+# refused, while a paste of a whole document is stopped with a plain message instead
+# of filling the database, the sidecar and every page that shows it.
+MAX_CAPTION_CHARS = 4000
+ConflictReason = Literal["changed", "outside", "stale"]
 
 
 class CaptionError(ValueError):
@@ -60,7 +67,7 @@ class CaptionConflict(Exception):
         mine: str,
         theirs: str | None,
         version: int,
-        reason: Literal["changed", "outside"],
+        reason: ConflictReason,
     ) -> None:
         self.image_id = image_id
         self.mine = mine
@@ -75,6 +82,13 @@ class CaptionConflict(Exception):
             return (
                 "The caption file was changed outside loragate. Choose which text to keep "
                 "before editing it here."
+            )
+        if self.reason == "stale":
+            # Only the status was to change: there is no text of the artist's to keep.
+            return (
+                "This caption changed since it was shown (in another tab, or by a batch "
+                "operation), so nothing was changed. It now reads as below: read it, then "
+                "click again."
             )
         return (
             "This caption changed since you started (in another tab, or by a batch "
@@ -167,6 +181,15 @@ def store_text(
     return caption
 
 
+def check_length(text: str, whose: str = "This caption") -> None:
+    if len(text) > MAX_CAPTION_CHARS:
+        raise CaptionError(
+            f"{whose} is {len(text):,} characters long; loragate keeps captions under "
+            f"{MAX_CAPTION_CHARS:,}. Trainers read at most about 225 CLIP tokens (roughly "
+            "1,000 characters), so the rest would never train: shorten it."
+        )
+
+
 def ensure_writable(ctx: ProjectContext, image: DatasetImage, caption: Caption, mine: str) -> None:
     """Refuse a write over an edit made outside loragate."""
     outside = outside_of(ctx, image, caption)
@@ -187,6 +210,7 @@ class Saved:
 def save_text(ctx: ProjectContext, image_id: int, text: str, base_version: int) -> Saved:
     """The artist's edit of one caption, started from ``base_version`` (0: there was no
     caption). A changed text becomes a draft written by hand ("manual")."""
+    check_length(text)
     image = image_row(ctx, image_id)
     rules = CaptionRules(ctx)
     prepared, note = rules.prepare(text)
@@ -243,8 +267,8 @@ def set_status(ctx: ProjectContext, image_id: int, status: str, base_version: in
                 f"{image.path} has no caption yet: write one (or auto-caption) before approving it."
             )
         if caption.version != base_version:
-            raise CaptionConflict(image_id, caption.text, caption.text, caption.version, "changed")
-        ensure_writable(ctx, image, caption, caption.text)
+            raise CaptionConflict(image_id, caption.text, caption.text, caption.version, "stale")
+        ensure_writable(ctx, image, caption, "")  # nothing typed: only the status moves
         if caption.status == status:
             return caption
         previous = caption.status
@@ -272,21 +296,36 @@ def set_status(ctx: ProjectContext, image_id: int, status: str, base_version: in
 
 
 def resolve_outside(
-    ctx: ProjectContext, image_id: int, keep: Literal["file", "loragate"]
+    ctx: ProjectContext,
+    image_id: int,
+    keep: Literal["file", "loragate", "mine"],
+    mine: str = "",
+    base_version: int | None = None,
 ) -> Caption | None:
     """The artist's choice after an edit outside loragate: take the file's text (as a
-    draft, trigger first) or write loragate's text back over it. None: the file was
-    deleted and its deletion was accepted (the image has no caption any more)."""
+    draft, trigger first), write loragate's text back over it, or write ``mine`` (what
+    they typed on the card when the edit was found; ``base_version`` is the caption's
+    version they saw) over both. None: the file was deleted and its deletion was
+    accepted (the image has no caption any more)."""
     image = image_row(ctx, image_id)
     rules = CaptionRules(ctx)
+    if keep == "mine":
+        check_length(mine)
+    data: dict[str, object] = {"path": image.path}
     with ctx.workspace.db.writing() as session:
         caption = caption_of_image(session, image_id)
         if caption is None:
             raise CaptionError(f"{image.path} has no caption to compare. Reload the page.")
+        if keep == "mine" and base_version is not None and caption.version != base_version:
+            raise CaptionConflict(image_id, mine, caption.text, caption.version, "changed")
         outside = outside_of(ctx, image, caption)
-        if outside is None:
+        taken: tuple[str, str] | None = None  # (text to prepare, its source)
+        if keep == "mine":
+            taken = (mine, "manual")
+            message = f"Wrote your new caption of {image.path} over an edit made outside loragate."
+        elif outside is None:
             return caption  # resolved meanwhile (another tab)
-        if keep == "loragate":
+        elif keep == "loragate":
             caption = store_text(
                 session,
                 ctx,
@@ -307,9 +346,18 @@ def resolve_outside(
                 f"Accepted that the caption file of {image.path} was deleted outside loragate."
             )
         else:
-            prepared, note = rules.prepare(outside.text)
-            # Rewritten even when the text is the same: the file may differ only in its
-            # encoding (a byte-order mark, UTF-16), and must end up as what was recorded.
+            check_length(outside.text, "The file's text")
+            taken = (outside.text, "file")
+            message = f"Took the caption of {image.path} as edited outside loragate (now a draft)."
+        if taken is not None and caption is not None:
+            prepared, note = rules.prepare(taken[0])
+            data |= {"before": caption.text, "after": prepared, "note": note}
+            file_encoding_note = (
+                encoding_note(outside.encoding) if outside and taken[1] == "file" else None
+            )
+            # Rewritten even when the text comes out as loragate had it: the file may differ
+            # only in spacing or in its encoding (a byte-order mark, UTF-16), and must end
+            # up as what loragate recorded.
             caption = store_text(
                 session,
                 ctx,
@@ -318,14 +366,11 @@ def resolve_outside(
                 caption,
                 prepared,
                 status="draft",
-                source="file",
-                note=" ".join(filter(None, [note, encoding_note(outside.encoding)])),
+                source=taken[1],
+                note=" ".join(filter(None, [note, file_encoding_note])),
                 rewrite=True,
             )
-            message = f"Took the caption of {image.path} as edited outside loragate (now a draft)."
-        journal.record(
-            session, ctx.project, ctx.dir, "caption.outside", message, {"path": image.path}
-        )
+        journal.record(session, ctx.project, ctx.dir, "caption.outside", message, data)
     return caption
 
 

@@ -43,6 +43,18 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)]*$")
 _SPACES = re.compile(r"[ \t\f\v\u00a0]+")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n|\u2028|\u2029")
+# Characters no caption should hold: C0 and C1 control characters (NUL, ESC, …; tab,
+# line breaks, vertical tab and form feed are spacing and handled by ``flatten``) and the
+# invisible marks that reorder how text is displayed (bidi overrides, embeddings,
+# isolates, direction marks). A tokenizer reads them as noise, a trainer passes them to
+# the text encoder, and a bidi override makes a caption display differently from what
+# it says (a tag that looks like "smile" but is not, and cannot be clicked away).
+_CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+# Quoted caption text in a finding or a message is cut to this many characters: one
+# pasted essay must not fill every page and report that quotes it.
+QUOTE_MAX_CHARS = 80
 
 NOTE_EMPTY = (
     "The caption was empty; it now holds the trigger word alone: every caption must "
@@ -66,6 +78,11 @@ NOTE_COMMA = (
     "trigger must be a part of its own."
 )
 NOTE_REPEATED = "The trigger word appeared more than once; only the first one is kept."
+NOTE_CONTROL = (
+    "Invisible control characters were removed (such as NUL, or marks that reverse the "
+    "direction of text): text encoders read them as noise, and they can make a caption "
+    "look different from what it says."
+)
 NOTE_KEEP_TRIGGER = (
     "The trigger word cannot be removed or replaced: every caption must start with it. "
     "To use a different trigger word, change it in the project; loragate then rewrites "
@@ -118,6 +135,19 @@ class TagCount:
 
 
 # --- keys and splitting ------------------------------------------------------------
+
+
+def shorten(text: str, limit: int = QUOTE_MAX_CHARS) -> str:
+    """``text`` cut to ``limit`` characters with "…", for quoting a caption."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def strip_controls(text: str) -> tuple[str, bool]:
+    """``text`` without control characters and bidi marks (see ``_CONTROL_CHARACTERS``;
+    NEL, U+0085, is a line break), and whether any was removed."""
+    cleaned = _CONTROL_CHARACTERS.sub("", text.replace("\x85", "\n"))
+    return cleaned, cleaned != text.replace("\x85", "\n")
 
 
 def tag_key(text: str) -> str:
@@ -306,6 +336,12 @@ def _without_first_occurrence(parts: list[str], trigger: str) -> list[str]:
     return parts
 
 
+def mentions(text: str, phrase: str) -> bool:
+    """True when ``phrase`` is in ``text`` as whole words (a tag, or inside a sentence);
+    case, underscores and spacing do not matter."""
+    return _word_pattern(phrase).search(flatten(text)) is not None
+
+
 def starts_with_trigger(text: str, trigger: str) -> bool:
     """True when the caption's first comma-separated part is exactly the trigger word."""
     parts = split_parts(text)
@@ -352,9 +388,12 @@ def enforce_trigger(text: str, trigger: str, caption_format: str) -> tuple[str, 
 
 def prepare_caption(text: str, trigger: str, caption_format: str) -> tuple[str, str | None]:
     """What every write path stores: the normalised caption with the trigger enforced,
-    and the note about the trigger (normalisation never changes meaning, so it has
-    none)."""
+    without control characters, and a note about what was changed beyond tidying
+    (normalisation never changes meaning, so it has none)."""
+    text, stripped = strip_controls(text)
     enforced, note = enforce_trigger(text, trigger, caption_format)
+    if stripped:
+        note = f"{NOTE_CONTROL} {note}" if note else NOTE_CONTROL
     return normalize_caption(enforced, caption_format, trigger), note
 
 
@@ -511,13 +550,16 @@ __all__ = [
     "check_trigger",
     "enforce_trigger",
     "join_parts",
+    "mentions",
     "normalize_caption",
     "parse_caption",
     "prepare_caption",
     "remove_tag",
     "render_caption",
     "replace_tag",
+    "shorten",
     "starts_with_trigger",
+    "strip_controls",
     "tag_frequency",
     "tag_key",
 ]

@@ -443,6 +443,7 @@ TITLES = {
     "caption.changed_outside": "Captions changed outside loragate",
     "caption.nothing_described": "Captions that describe nothing",
     "caption.style_word": "Style words in captions",
+    "caption.eye_unreadable": "Your style words could not be read",
     "caption.style_in_most_captions": "A style word in most captions",
     "caption.fixed_trait": "Fixed traits in captions",
     "caption.fixed_trait_in_most_captions": "A fixed trait in most captions",

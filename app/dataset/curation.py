@@ -30,6 +30,7 @@ from app.training.buckets import BucketCount
 from app.training.config import ConfigFileError
 from app.training.project_config import current_config
 from app.training.steps import StepPlan, plan_steps
+from app.words import plural
 from app.workspace import ProjectContext
 
 MAX_REPEATS = 100  # beyond this, epochs are the better knob (resources/curation-guide.md)
@@ -82,11 +83,14 @@ def set_repeats(ctx: ProjectContext, concept: str, repeats: int) -> RepeatsChang
     after, _ = step_plan(ctx)
     included = sum(1 for row in rows if row.included and is_trainable_image(row))
     message = (
-        f"Repeats of “{concept}” changed from {old} to {repeats}: its {included} images now "
-        f"count as {included * repeats} samples per epoch"
+        f"Repeats of “{concept}” changed from {old} to {repeats}: its "
+        f"{plural(included, 'image')} now count as {plural(included * repeats, 'sample')} "
+        "per epoch"
     )
     if before is not None and after is not None:
-        message += f"; the run goes from {before.total_steps} to {after.total_steps} steps"
+        message += (
+            f"; the run goes from {before.total_steps} to {plural(after.total_steps, 'step')}"
+        )
     with ctx.workspace.db.writing() as session:
         journal.record(
             session,

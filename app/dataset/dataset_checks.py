@@ -16,7 +16,7 @@ from app.dataset.image_checks import SHARPNESS_MIN, bucket_spec
 from app.dataset.sizes import size_advice
 from app.gates.result import Finding
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
-from app.training.buckets import place
+from app.training.buckets import BucketSpec, place
 
 DATASET_SUBJECT = "."  # the folder itself
 # An image this many times less sharp than the dataset's median is an outlier.
@@ -31,15 +31,20 @@ Measured = Sequence[tuple[str, dict[str, Any]]]
 
 
 def dataset_findings(
-    images: Measured, training_type: str, family: str, junk: Sequence[str]
+    images: Measured,
+    training_type: str,
+    family: str,
+    junk: Sequence[str],
+    buckets: BucketSpec | None = None,
 ) -> list[Finding]:
-    """``images``: (path, metrics) of every image that will train."""
+    """``images``: (path, metrics) of every image that will train; ``buckets``: the
+    project's bucketing (None: the family's default)."""
     found = _size_findings(len(images), training_type, family)
     if len(images) >= MIN_FOR_STATISTICS:
         found.extend(_blur_outliers(images))
         found.extend(_diversity(images))
     if images:
-        found.append(_buckets(images, family))
+        found.append(_buckets(images, family, buckets))
     if junk:
         shown = ", ".join(junk[:8]) + (f" and {len(junk) - 8} more" if len(junk) > 8 else "")
         found.append(
@@ -137,8 +142,8 @@ def _diversity(images: Measured) -> list[Finding]:
     return found
 
 
-def bucket_counts(images: Measured, family: str) -> Counter[str]:
-    spec = bucket_spec(family)
+def bucket_counts(images: Measured, family: str, spec: BucketSpec | None = None) -> Counter[str]:
+    spec = spec or bucket_spec(family)
     counts: Counter[str] = Counter()
     for _, metrics in images:
         width, height = place(int(metrics["width"]), int(metrics["height"]), spec).bucket
@@ -146,8 +151,8 @@ def bucket_counts(images: Measured, family: str) -> Counter[str]:
     return counts
 
 
-def _buckets(images: Measured, family: str) -> Finding:
-    counts = bucket_counts(images, family)
+def _buckets(images: Measured, family: str, spec: BucketSpec | None) -> Finding:
+    counts = bucket_counts(images, family, spec)
     listed = ", ".join(f"{bucket}: {count}" for bucket, count in counts.most_common(6))
     more = f" and {len(counts) - 6} more" if len(counts) > 6 else ""
     return finding(

@@ -18,6 +18,7 @@ from app.dataset.duplicates import MAX_THRESHOLD
 from app.dataset.records import rows_by_id
 from app.models import DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.base import utcnow
+from app.words import plural
 from app.workspace import ProjectContext
 
 
@@ -129,6 +130,6 @@ def set_near_threshold(ctx: ProjectContext, threshold: int) -> None:
             session,
             ctx,
             "duplicates.threshold",
-            f"Near-duplicate threshold changed from {previous} to {threshold} bits.",
+            f"Near-duplicate threshold changed from {previous} to {plural(threshold, 'bit')}.",
             {"threshold": threshold},
         )

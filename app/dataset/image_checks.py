@@ -102,8 +102,11 @@ def decode_findings(path: str, metrics: dict[str, Any]) -> list[Finding]:
     return [finding("image.undecodable", path, f"{path} cannot be decoded: {detail}.")]
 
 
-def image_findings(path: str, metrics: dict[str, Any], family: str) -> list[Finding]:
-    """Everything wrong with one decodable image, judged for the given model family."""
+def image_findings(
+    path: str, metrics: dict[str, Any], family: str, buckets: BucketSpec | None = None
+) -> list[Finding]:
+    """Everything wrong with one decodable image, judged for the given model family
+    (and bucketed as ``buckets`` says; None: the family's default)."""
     found = decode_findings(path, metrics)
     if found or metrics.get("kind") != "image":
         return found
@@ -135,7 +138,7 @@ def image_findings(path: str, metrics: dict[str, Any], family: str) -> list[Find
             )
         )
     found.extend(_colour_findings(path, metrics))
-    found.extend(_geometry_findings(path, metrics, family))
+    found.extend(_geometry_findings(path, metrics, family, buckets))
     found.extend(_quality_findings(path, metrics))
     return found
 
@@ -204,7 +207,9 @@ def _colour_name(rgb: list[int]) -> str:
     return f"the colour RGB {r}, {g}, {b}"
 
 
-def _geometry_findings(path: str, metrics: dict[str, Any], family: str) -> list[Finding]:
+def _geometry_findings(
+    path: str, metrics: dict[str, Any], family: str, buckets: BucketSpec | None
+) -> list[Finding]:
     found = []
     width, height = int(metrics["width"]), int(metrics["height"])
     side = MODEL_FAMILIES[family].resolution if family in MODEL_FAMILIES else 1024
@@ -239,7 +244,7 @@ def _geometry_findings(path: str, metrics: dict[str, Any], family: str) -> list[
         )
     ratio = max(width, height) / max(1, min(width, height))
     if ratio > EXTREME_ASPECT:
-        placement = place(width, height, bucket_spec(family))
+        placement = place(width, height, buckets or bucket_spec(family))
         bucket_w, bucket_h = placement.bucket
         kept = (bucket_w * bucket_h) / max(1, placement.resized[0] * placement.resized[1])
         found.append(

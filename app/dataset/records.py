@@ -24,6 +24,9 @@ from app.dataset.inventory import concept_of, dataset_dir
 from app.models import ConceptRepeats, DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.base import utcnow
 from app.paths import safe_join
+from app.training.buckets import BucketSpec, bucket_spec
+from app.training.config import ConfigFileError
+from app.training.project_config import current_config
 from app.workspace import ProjectContext
 
 
@@ -39,6 +42,16 @@ def near_threshold(ctx: ProjectContext) -> int:
     return row.near_duplicate_threshold if row else DEFAULT_NEAR_THRESHOLD
 
 
+def project_buckets(ctx: ProjectContext) -> BucketSpec | None:
+    """The bucketing of the project's training config (the Standard preset until one is
+    saved), which Curate's balance and the step count use too; None when training.json
+    cannot be read (the audit then uses the family's default)."""
+    try:
+        return bucket_spec(current_config(ctx))
+    except ConfigFileError:
+        return None
+
+
 def audit_options(ctx: ProjectContext, *, workers: int | None = None) -> AuditOptions:
     project = ctx.project
     return AuditOptions(
@@ -48,6 +61,7 @@ def audit_options(ctx: ProjectContext, *, workers: int | None = None) -> AuditOp
         near_threshold=near_threshold(ctx),
         max_pixels=ctx.settings.max_image_pixels,
         workers=workers,
+        buckets=project_buckets(ctx),
     )
 
 

@@ -18,6 +18,7 @@ from app.dataset.records import intentional_groups, load_rows
 from app.fsutil import atomic_write_text
 from app.gates.result import Finding, GateResult
 from app.models import DatasetImage
+from app.words import plural
 from app.workspace import ProjectContext
 
 REPORT_FILE = "dataset-report.md"
@@ -119,10 +120,12 @@ def report_markdown(ctx: ProjectContext, result: GateResult, decided: Decisions)
         f"# Dataset report: {ctx.project.name}",
         "",
         f"**{VERDICT_WORDS[result.verdict]}**: Gate 1 · Dataset, checked "
-        f"{result.ran_at:%Y-%m-%d %H:%M} UTC on {stats.get('included', 0)} images: "
-        f"{counts['block']} blocking, {counts['warn']} warnings, {counts['info']} notes.",
+        f"{result.ran_at:%Y-%m-%d %H:%M} UTC on {plural(stats.get('included', 0), 'image')}: "
+        f"{counts['block']} blocking, {plural(counts['warn'], 'warning')}, "
+        f"{plural(counts['info'], 'note')}.",
         "",
-        f"Training a {ctx.project.training_type} LoRA on {ctx.project.model_family}, trigger "
+        f"Training {'an' if ctx.project.training_type[:1] in 'aeiou' else 'a'} "
+        f"{ctx.project.training_type} LoRA on {ctx.project.model_family}, trigger "
         f"word “{ctx.project.trigger_word}”, {ctx.project.caption_format} captions. "
         "Written by loragate each time Gate 1 runs; the guides it cites are in loragate's "
         "`resources/` folder.",
@@ -162,7 +165,7 @@ def report_markdown(ctx: ProjectContext, result: GateResult, decided: Decisions)
         lines.append("No near-duplicate group was marked intentional.")
     lines += ["", "Repeats per concept (kohya folder, images × repeats = samples per epoch):"]
     lines += [
-        f"- {line.folder}: {line.images} images × {line.repeats} = {line.samples}"
+        f"- {line.folder}: {plural(line.images, 'image')} × {line.repeats} = {line.samples}"
         for line in decided.concepts
     ]
     lines += [
@@ -175,7 +178,7 @@ def report_markdown(ctx: ProjectContext, result: GateResult, decided: Decisions)
         f"{stats.get('included', 0)}; drafts {stats.get('captions_draft', 0)}, rejected "
         f"{stats.get('captions_rejected', 0)}, none {stats.get('captions_none', 0)}.",
         f"- Duplicate groups: {stats.get('duplicate_groups', 0)} (threshold "
-        f"{stats.get('near_duplicate_threshold', '?')} bits).",
+        f"{stats.get('near_duplicate_threshold', '?')} bits apart at most).",
     ]
     buckets = stats.get("aspect_buckets") or {}
     if buckets:

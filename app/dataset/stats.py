@@ -78,7 +78,11 @@ def dataset_stats(
         "family_resolution": family.resolution if family else None,
         "resolution_histogram": resolution_histogram(training),
         "aspect_buckets": dict(
-            sorted(bucket_counts([(f.path, f.metrics) for f in training], options.family).items())
+            sorted(
+                bucket_counts(
+                    [(f.path, f.metrics) for f in training], options.family, options.buckets
+                ).items()
+            )
         ),
         "formats": dict(Counter(f.metrics.get("format", "?") for f in decodable).most_common()),
         "concepts": {

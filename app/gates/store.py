@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 from app import journal
 from app.gates.result import Finding, GateResult
 from app.models import GateRecord, Project
+from app.words import plural
 from app.workspace import ProjectContext
 
 GATE_TITLES = {
@@ -35,7 +36,7 @@ def record_result(ctx: ProjectContext, result: GateResult) -> GateRecord:
     warnings = [f for f in result.findings if f.severity == "warn"]
     summary = (
         f"{GATE_TITLES.get(result.gate, result.gate)} {_VERDICT_WORDS[result.verdict]}: "
-        f"{len(blocking)} blocking, {len(warnings)} warnings."
+        f"{len(blocking)} blocking, {plural(len(warnings), 'warning')}."
     )
     with ctx.workspace.db.writing() as session:
         session.add(row)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from app.dataset.inventory import DatasetItem
 from app.training.buckets import BucketCount, bucket_spec, count_batches
 from app.training.config import TrainingConfig
+from app.words import plural
 
 
 @dataclass(frozen=True)
@@ -64,17 +65,17 @@ class StepPlan:
         )
         divisor = self.accumulation * self.gpus
         return (
-            f"{self.epochs} epochs × ⌈({per_bucket}) / {divisor}⌉ = {self.epochs} × "
+            f"{plural(self.epochs, 'epoch')} × ⌈({per_bucket}) / {divisor}⌉ = {self.epochs} × "
             f"⌈{self.batches_per_epoch} / {divisor}⌉ = {self.epochs} × "
-            f"{self.steps_per_epoch} = {self.total_steps} steps"
+            f"{self.steps_per_epoch} = {plural(self.total_steps, 'step')}"
         )
 
     def naive_formula(self) -> str:
         return (
-            f"{self.images} images × their repeats = {self.samples_per_epoch} samples, "
-            f"× {self.epochs} epochs ÷ "
+            f"{plural(self.images, 'image')} × their repeats = "
+            f"{plural(self.samples_per_epoch, 'sample')}, × {plural(self.epochs, 'epoch')} ÷ "
             f"({self.batch_size} batch × {self.accumulation} accumulation × {self.gpus} GPU"
-            f"{'s' if self.gpus != 1 else ''}) ≈ {self.naive_total_steps} steps"
+            f"{'s' if self.gpus != 1 else ''}) ≈ {plural(self.naive_total_steps, 'step')}"
         )
 
 

@@ -26,6 +26,7 @@ from app.dataset.autocaption import (
     MAX_SAMPLE,
     RUN_JOB,
     SAMPLE_JOB,
+    SCOPE_WORDS,
     SCOPES,
     AutoCaptionError,
     AutoCaptionSettings,
@@ -39,6 +40,7 @@ from app.dataset.caption_grid import caption_intent
 from app.dataset.caption_lint import lint_caption
 from app.dataset.caption_sync import take_in_for_page
 from app.dataset.captioners import CaptionRecipe, format_advice
+from app.dataset.captioners.base import source_words
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
 from app.jobs import JobBusy, Work
@@ -80,6 +82,7 @@ def _sample_context(
     return {
         "sample_job": job,
         "sample_settings": AutoCaptionSettings.from_json(job.result.get("settings", {})),
+        "scope_words": SCOPE_WORDS,
         "drafts": drafts,
         "failures": job.result.get("failures", []),
         "recipe_form": form,
@@ -154,7 +157,13 @@ def caption_a_sample(
         if problem:
             raise AutoCaptionError(problem)
         work = sample_task(ctx, settings)
-        _start(ctx, jobs, SAMPLE_JOB, work, f"Captioning a sample of {sample_size} with {kind}")
+        _start(
+            ctx,
+            jobs,
+            SAMPLE_JOB,
+            work,
+            f"Captioning a sample of {sample_size} with the {source_words(kind)}",
+        )
     except (AutoCaptionError, JobBusy) as exc:
         message = (
             f"{exc} Wait for it to finish, or cancel it." if isinstance(exc, JobBusy) else str(exc)
@@ -227,7 +236,7 @@ def caption_the_rest(request: Request, ctx: ProjectDep, jobs: JobsDep, form: Rec
             jobs,
             RUN_JOB,
             run_task(ctx, settings, recipe, job.result),
-            f"Auto-captioning with {settings.kind}",
+            f"Auto-captioning with the {source_words(settings.kind)}",
         )
     except (AutoCaptionError, JobBusy) as exc:
         context = _page_context(ctx, jobs, recipe_form=form.typed(), recipe_error=str(exc))

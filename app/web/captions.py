@@ -9,20 +9,27 @@ HTMX contract:
   .../captions/{id}/reject (version) toggles rejected ↔ draft;
   .../captions/{id}/text (text, version) saves an edit;
   .../captions/{id}/included (included=0|1) includes or excludes the image;
-  .../captions/{id}/outside (keep=file|loragate) resolves an edit made outside loragate
-  → ``captions/_card.html`` for #card-{id} (outerHTML) with the progress out of band;
-  a stale version → 409 with the card showing both texts; a refusal → 400 toast.
+  .../captions/{id}/outside (keep=file|loragate|mine, text, version) resolves an edit
+  made outside loragate
+  → ``captions/_card.html`` for #card-{id} (outerHTML) with the progress and the Gate 1
+  chip out of band; an edit on a stale version → 409 with the card showing both texts;
+  an edit over an outside edit → 409 with the typed text kept beside the file's and
+  loragate's; a stale approve/reject → 409 with the current text and a notice; a
+  refusal → 400 toast.
   GET .../captions/{id}/card → the card as it is now.
 - POST .../captions/batch (operation, tag, new_tag, scope=selection|filter, ids...),
   .../captions/approve-shown (shown=ID:VERSION...), .../captions/undo
-  → ``captions/_grid.html`` for #grid, the undo bar and progress out of band, a notice.
-- POST .../trigger (trigger_word) → 303 to the grid; 422 (toast for HTMX) when refused.
+  → ``captions/_grid.html`` for #grid, the undo bar, progress and Gate 1 chip out of
+  band, a notice.
+- POST .../trigger (trigger_word, confirm) → 303 to the grid (its notice and the word's
+  warnings); 422 (toast for HTMX) when refused; a word captions already use → 422 with
+  the captions named and a confirm button.
 Without HTMX every POST answers 303 back to the grid.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -45,8 +52,9 @@ from app.dataset.caption_store import (
 )
 from app.dataset.caption_sync import take_in_for_page
 from app.dataset.decisions import DecisionError, set_included
-from app.dataset.trigger_change import change_trigger_word
-from app.gates.state import gate_state
+from app.dataset.trigger_change import TriggerInUse, change_trigger_word
+from app.gates.state import GateState, gate_state
+from app.intent import check_trigger_word
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render, toast
@@ -54,6 +62,11 @@ from app.workspace import ProjectContext
 
 router = APIRouter()
 
+KEEP_CHOICES: dict[str, Literal["file", "loragate", "mine"]] = {
+    "file": "file",
+    "loragate": "loragate",
+    "mine": "mine",
+}
 STATUS_WORDS = {
     "approved": "approved",
     "draft": "draft",
@@ -66,6 +79,10 @@ def _grid_url(request: Request, ctx: ProjectContext, query: GridQuery, **changes
     base = str(request.url_for("phase_captions", slug=ctx.project.slug))
     params = query.params(**changes)
     return f"{base}?{urlencode(params)}" if params else base
+
+
+def _gate(ctx: ProjectContext) -> GateState:
+    return gate_state(ctx, "dataset")
 
 
 def _grid_context(
@@ -95,6 +112,7 @@ def captions_page(
     concept: Annotated[str, Query()] = "",
     page: Annotated[int, Query()] = 1,
     trigger_changed: Annotated[int | None, Query()] = None,
+    drafted: Annotated[int, Query()] = 0,
 ) -> Response:
     """The grid: thumbnails, captions, filters, tag frequencies, batch operations."""
     if jobs.active(None, ctx.project.id) is None:
@@ -104,17 +122,24 @@ def captions_page(
     context = _grid_context(request, ctx, jobs, GridQuery(filter, tag, concept, page))
     if is_htmx(request):
         return render(request, "captions/_grid.html", context)
-    state = gate_state(ctx, "dataset")
     notice = None
+    warnings: list[str] = []
     if trigger_changed is not None:
         notice = (
             f"The trigger word is now “{ctx.project.trigger_word}”; {trigger_changed} "
             f"caption{'s' if trigger_changed != 1 else ''} rewritten."
         )
+        if drafted:
+            notice += (
+                f" {drafted} of them already used the word and went back to draft: read "
+                "them again (filter “Not approved”)."
+            )
+        warnings = check_trigger_word(ctx.project.trigger_word).warnings
     return render(
         request,
         "captions/page.html",
-        context | {"gate": state, "error": None, "page_notice": notice},
+        context
+        | {"gate": _gate(ctx), "error": None, "page_notice": notice, "trigger_warnings": warnings},
     )
 
 
@@ -148,6 +173,7 @@ def _card(
             "notice": notice,
             "status_words": STATUS_WORDS,
             "progress": current_progress(ctx),
+            "gate": _gate(ctx),
             "oob_progress": True,
         },
         status_code=status_code,
@@ -161,6 +187,7 @@ def _card_action(request: Request, ctx: ProjectContext, image_id: int, action: A
     except CaptionConflict as conflict:
         if not is_htmx(request):
             raise HTTPException(status_code=409, detail=conflict.explanation) from None
+        # An outside edit shows its own choices on the card (with the typed text).
         notice = None if conflict.reason == "outside" else conflict.explanation
         return _card(request, ctx, image_id, status_code=409, conflict=conflict, notice=notice)
     except (CaptionError, DecisionError) as exc:
@@ -243,16 +270,22 @@ def include_from_grid(
     name="caption_outside",
 )
 def resolve_outside_edit(
-    request: Request, ctx: ProjectDep, image_id: int, keep: Annotated[str, Form()]
+    request: Request,
+    ctx: ProjectDep,
+    image_id: int,
+    keep: Annotated[str, Form()],
+    text: Annotated[str, Form()] = "",
+    version: Annotated[int | None, Form()] = None,
 ) -> Response:
-    """After an edit outside loragate: keep the file's text or loragate's."""
-    if keep not in ("file", "loragate"):
-        raise HTTPException(status_code=400, detail="Choose the file's text or loragate's.")
+    """After an edit outside loragate: keep the file's text, loragate's, or the text
+    typed on the card when the edit was found (``text``, from ``version``)."""
+    choice = KEEP_CHOICES.get(keep)
+    if choice is None:
+        raise HTTPException(
+            status_code=400, detail="Choose your text, the file's text or loragate's."
+        )
     return _card_action(
-        request,
-        ctx,
-        image_id,
-        lambda: resolve_outside(ctx, image_id, "file" if keep == "file" else "loragate"),
+        request, ctx, image_id, lambda: resolve_outside(ctx, image_id, choice, text, version)
     )
 
 
@@ -274,11 +307,27 @@ def _batch_response(
 ) -> Response:
     if not is_htmx(request):
         return RedirectResponse(_grid_url(request, ctx, query), status_code=303)
-    context = _grid_context(request, ctx, jobs, query) | {"oob": True, "notice": notice}
+    context = _grid_context(request, ctx, jobs, query) | {
+        "oob": True,
+        "notice": notice,
+        "gate": _gate(ctx),
+    }
     return render(request, "captions/_grid.html", context)
 
 
+# A batch's notice names at most this many different notes in full.
+NOTES_IN_NOTICE = 2
+
+
+def _captions_named(paths: list[str]) -> str:
+    if len(paths) == 1:
+        return paths[0]
+    return f"{len(paths)} captions ({', '.join(paths[:3])}{'…' if len(paths) > 3 else ''})"
+
+
 def _summary(result: BatchResult, done: str = "") -> str:
+    """The batch's notice: what changed, what was left as it was and why, and the notes
+    themselves (a caption the batch did not change keeps no note of its own)."""
     parts = [done + result.message if result.changed else "No caption needed changing."]
     if result.skipped:
         parts.append(
@@ -287,8 +336,14 @@ def _summary(result: BatchResult, done: str = "") -> str:
             + ("…" if len(result.skipped) > 3 else "")
             + ")."
         )
-    if result.notes:
-        parts.append(f"{len(result.notes)} have a note on their card.")
+    by_note: dict[str, list[str]] = {}
+    for path, note in result.notes:
+        by_note.setdefault(note, []).append(path)
+    for note, paths in list(by_note.items())[:NOTES_IN_NOTICE]:
+        parts.append(f"{_captions_named(paths)}: {note}")
+    hidden = len(by_note) - NOTES_IN_NOTICE
+    if hidden > 0:
+        parts.append(f"And {hidden} other note{'s' if hidden != 1 else ''}.")
     return " ".join(parts)
 
 
@@ -359,22 +414,30 @@ def change_trigger(
     ctx: ProjectDep,
     jobs: JobsDep,
     trigger_word: Annotated[str, Form()] = "",
+    confirm: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Change the project's trigger word: every caption is rewritten, one journal entry."""
+    """Change the project's trigger word: every caption is rewritten, one journal entry.
+    A word the captions already use needs ``confirm``."""
     try:
-        change = change_trigger_word(ctx, trigger_word)
+        change = change_trigger_word(ctx, trigger_word, confirm_in_captions=confirm)
     except CaptionError as exc:
         if is_htmx(request):
             return toast(request, str(exc), status_code=422)
+        in_use = exc if isinstance(exc, TriggerInUse) else None
         context = _grid_context(request, ctx, jobs, GridQuery()) | {
-            "gate": gate_state(ctx, "dataset"),
+            "gate": _gate(ctx),
             "page_notice": None,
             "error": str(exc),
             "typed_trigger": trigger_word,
+            "trigger_in_use": in_use,
+            "trigger_warnings": in_use.warnings if in_use else [],
         }
         return render(request, "captions/page.html", context, status_code=422)
     url = str(request.url_for("phase_captions", slug=ctx.project.slug))
-    url += "?" + urlencode({"trigger_changed": change.rewritten})
+    params = {"trigger_changed": change.rewritten} | (
+        {"drafted": change.drafted} if change.drafted else {}
+    )
+    url += "?" + urlencode(params)
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)

@@ -12,8 +12,10 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from app.dataset.captioners.base import source_words
 from app.resources import source_href
 from app.settings import REPO_ROOT
+from app.words import plural
 
 templates = Jinja2Templates(directory=REPO_ROOT / "templates")  # autoescape is on for .html
 
@@ -44,6 +46,8 @@ def _when(value: datetime | None) -> str:
 templates.env.globals["doc_href"] = source_href
 templates.env.globals["route_exists"] = route_exists
 templates.env.filters["when"] = _when
+templates.env.filters["captioner_words"] = source_words
+templates.env.filters["plural"] = plural
 
 
 def render(

@@ -21,6 +21,7 @@ from app.dataset.caption_batch import undo_last
 from app.dataset.caption_store import load_captions, save_text, set_status
 from app.dataset.caption_sync import sync_captions
 from app.dataset.captioners import CaptionRecipe
+from app.dataset.captioners.base import source_words
 from app.dataset.inventory import dataset_dir
 from app.jobs import JobHandle, JobRunner, Work
 from app.journal import journal_path
@@ -104,8 +105,8 @@ def test_sample_first_then_the_rest_as_drafts(
     assert not any(c.status == "approved" for c in captions.values() if c.source != "file")
     journal = journal_path(ctx.dir).read_text()
     assert (
-        "Auto-captioned 18 images with wd14:wd-tiny as drafts (blacklist: traditional media)."
-        in journal
+        "Auto-captioned 18 images with the WD14 tagger (wd-tiny) as drafts (blacklist: "
+        "traditional media)." in journal
     )
 
     undone = undo_last(ctx)  # the whole run, in one step
@@ -162,3 +163,13 @@ def test_nothing_to_caption_and_bad_settings_say_so(ctx: ProjectContext) -> None
             sample_task(ctx, AutoCaptionSettings(scope=scope, sample_size=1))
     with pytest.raises(AutoCaptionError, match="sample is 1 to 20"):
         AutoCaptionSettings(sample_size=0)
+
+
+def test_a_caption_source_is_named_in_words() -> None:
+    """The grid and the auto-caption page name a captioner, not its internal key: a
+    model folder named like the kind ("wd14:wd14") adds nothing and is left out."""
+    assert source_words("wd14:wd14") == "WD14 tagger"
+    assert source_words("wd14:wd-vit-tagger-v3") == "WD14 tagger (wd-vit-tagger-v3)"
+    assert source_words("natural:blip-base") == "natural-language captioner (blip-base)"
+    assert source_words("natural") == "natural-language captioner"
+    assert source_words("someone:else") == "someone:else"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import event
 
 from app.dataset.caption_batch import approve_shown, tag_batch, undo_last, undoable_batch
 from app.dataset.caption_store import CaptionError, load_captions, save_text, set_status
 from app.dataset.caption_text import NOTE_KEEP_TRIGGER
-from app.dataset.trigger_change import change_trigger_word
+from app.dataset.trigger_change import TriggerInUse, change_trigger_word
 from app.journal import journal_path
 from app.projects import get_project
 from app.workspace import ProjectContext, Workspace
@@ -119,3 +120,49 @@ def test_changing_the_trigger_rewrites_every_caption(ctx: ProjectContext) -> Non
     journal = journal_path(ctx.dir).read_text()
     assert journal.count("Trigger word changed") == 1
     assert "Trigger word changed from “zkmira” to “zknova”; 4 captions rewritten" in journal
+
+
+def test_a_trigger_word_already_in_captions_needs_confirming(ctx: ProjectContext) -> None:
+    """ "smiling" is a tag of the first caption: as the trigger it would swallow it. Refused
+    without a word changed; once confirmed, that caption goes back to draft with a note
+    and the others keep their approval."""
+    before = {path: sidecar(ctx, path).read_text() for path in PATHS}
+    with pytest.raises(TriggerInUse) as refused:
+        change_trigger_word(ctx, "smiling")
+    assert refused.value.paths == [PATHS[0]]
+    assert "“smiling” is already in 1 caption (10_mira/000.png)" in str(refused.value)
+    assert {path: sidecar(ctx, path).read_text() for path in PATHS} == before
+    assert get_project(ctx.workspace, ctx.project.slug).trigger_word == TRIGGER  # type: ignore[union-attr]
+
+    change = change_trigger_word(ctx, "smiling", confirm_in_captions=True)
+    assert (change.rewritten, change.drafted) == (4, 1)
+    assert change.warnings  # a common word: the page shows why that is a poor trigger
+    taken = caption_of(ctx, PATHS[0])
+    assert (taken.text, taken.status) == ("smiling, red scarf", "draft")
+    assert "which this caption already used to describe the image" in taken.note
+    assert caption_of(ctx, PATHS[1]).status == "approved"
+    assert "1 of them already used “smiling” and went back to draft (10_mira/000.png)" in (
+        journal_path(ctx.dir).read_text()
+    )
+
+
+def test_an_outside_edit_made_while_the_trigger_change_waits_is_not_overwritten(
+    ctx: ProjectContext,
+) -> None:
+    """The file is edited at the moment the change takes the write lock (after anything
+    it could have read before): the change is refused and the edit stays on disk."""
+    edited = sidecar(ctx, PATHS[1])
+
+    def edit_outside(*_args: object) -> None:
+        if not edited.read_text().startswith("edited"):
+            edited.write_text("edited in another program meanwhile")
+
+    event.listen(ctx.workspace.db.write_engine, "begin", edit_outside)
+    try:
+        with pytest.raises(CaptionError, match="changed outside loragate"):
+            change_trigger_word(ctx, "zknova")
+    finally:
+        event.remove(ctx.workspace.db.write_engine, "begin", edit_outside)
+    assert edited.read_text() == "edited in another program meanwhile"
+    assert sidecar(ctx, PATHS[0]).read_text() == f"{TRIGGER}, red scarf, smiling"
+    assert get_project(ctx.workspace, ctx.project.slug).trigger_word == TRIGGER  # type: ignore[union-attr]

@@ -13,6 +13,7 @@ from app.dataset.inventory import dataset_dir
 from app.dataset.project_audit import audit_project, run_project_audit
 from app.dataset.report import REPORT_FILE
 from app.gates.state import gate_state
+from app.grimoire import eye_path
 from app.models import Project
 from app.workspace import ProjectContext, Workspace
 from tests.dataset import builders as b
@@ -168,3 +169,51 @@ def test_every_decision_makes_the_gate_stale_and_shows_in_the_report(
         "the project's intent (type, trigger word, family, caption format, what must vary or "
         "stay, your style words) changed"
     ]
+
+
+def test_the_report_counts_in_words(teapot: ProjectContext) -> None:
+    approve_all(teapot)
+    result = run_project_audit(teapot, workers=1).result
+    assert [f.severity for f in result.findings] == ["info"]  # the buckets note
+    report = (teapot.dir / REPORT_FILE).read_text()
+    assert "on 10 images: 0 blocking, 0 warnings, 1 note.\n" in report
+    assert "Training an object LoRA" in report
+
+
+def test_a_broken_eye_md_is_a_warning_in_gate_one(
+    workspace: Workspace,
+    make_intent,  # type: ignore[no-untyped-def]
+) -> None:
+    intent = mira_intent(make_intent, training_type="style")
+    ctx = caption_project(workspace, intent, [f"{TRIGGER}, lighthouse", f"{TRIGGER}, owl"])
+    approve_all(ctx)
+    assert "caption.eye_unreadable" not in {f.code for f in audit_project(ctx).result.findings}
+    eye_path(workspace.grimoire_dir).write_text("---\nstyle_words: [unclosed\n---\n")
+    assert gate_state(ctx, "dataset").status == "not_run"
+    result = run_project_audit(ctx, workers=1).result
+    found = [f for f in result.findings if f.code == "caption.eye_unreadable"]
+    assert [f.severity for f in found] == ["warn"] and "eye.md" in found[0].message
+    report = (ctx.dir / REPORT_FILE).read_text()
+    assert "### Your style words could not be read (1)" in report
+    assert "running without your own style words" in report
+
+
+def test_one_long_caption_does_not_fill_the_report(
+    workspace: Workspace,
+    make_intent,  # type: ignore[no-untyped-def]
+) -> None:
+    """Findings quote at most ~80 characters of a caption, whatever its length."""
+    essay = ("A story about the lighthouse keeper " * 250).strip() + "."  # ~9,000 characters
+    word = "keeper" * 1500  # one tag of 9,000 characters, in every caption
+    captions = [f"{TRIGGER}, {word}, {essay}", *[f"{TRIGGER}, {word}, n{n}" for n in range(5)]]
+    ctx = caption_project(workspace, mira_intent(make_intent), captions)
+    result = run_project_audit(ctx, workers=1).result
+    quoting = [
+        f
+        for f in result.findings
+        if f.code in ("caption.format_mismatch", "caption.near_universal_tag")
+    ]
+    assert {f.code for f in quoting} == {"caption.format_mismatch", "caption.near_universal_tag"}
+    assert all(len(f.message) < 300 and len(f.fix) < 600 for f in quoting)
+    assert any("lighthouse keeper A story…" in f.message for f in quoting)
+    assert len((ctx.dir / REPORT_FILE).read_text()) < 20_000

@@ -223,3 +223,17 @@ def test_captions_of_new_images_dropped_in_the_folder_are_taken_in(ctx) -> None:
     write_images(folder.parent / "5_extra", ["night, rain"])
     assert sync_captions(ctx).imported == ["5_extra/000.png"]
     assert caption_of(ctx, "5_extra/000.png").text == f"{TRIGGER}, night, rain"
+
+
+def test_taking_a_file_that_only_changed_its_spacing_resolves_the_edit(ctx) -> None:  # type: ignore[no-untyped-def]
+    """The file's text tidies into loragate's own: taking it still rewrites the file, or
+    the edit would be shown as unresolved forever."""
+    path = "10_mira/000.png"
+    sidecar(ctx, path).write_text(f"{TRIGGER},   red scarf  \n")
+    image = caption_of(ctx, path).image_id
+    (row,) = rows_by_id(ctx, [image])
+    assert outside_of(ctx, row, caption_of(ctx, path)) is not None
+    kept = resolve_outside(ctx, image, "file")
+    assert kept is not None and kept.text == f"{TRIGGER}, red scarf"
+    assert sidecar(ctx, path).read_text() == f"{TRIGGER}, red scarf"
+    assert outside_of(ctx, row, caption_of(ctx, path)) is None

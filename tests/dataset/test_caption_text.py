@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.dataset.caption_text import (
+    NOTE_CONTROL,
     NOTE_KEEP_TRIGGER,
     add_tag,
     caption_tags,
@@ -16,6 +17,7 @@ from app.dataset.caption_text import (
     prepare_caption,
     remove_tag,
     replace_tag,
+    shorten,
     starts_with_trigger,
     tag_frequency,
 )
@@ -267,3 +269,33 @@ def test_loragate_writes_what_the_native_trainer_would_train(text: str) -> None:
     stored, _ = enforce_trigger(text, T, "mixed")
     assert trigger_first(stored, T) == stored
     assert trigger_first(text, T) == stored
+
+
+# --- characters no caption should hold -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{T}, light\x00house, red\x1b scarf", f"{T}, lighthouse, red scarf"),
+        (f"{T}, \u202eelims, \u2066isolated\u2069, rtl\u200f", f"{T}, elims, isolated, rtl"),
+        (f"{T}, c1\x9b control, del\x7f", f"{T}, c1 control, del"),
+    ],
+)
+def test_control_characters_are_stripped_with_a_note(text: str, expected: str) -> None:
+    prepared, note = prepare_caption(text, T, "booru")
+    assert prepared == expected
+    assert note is not None and note.startswith(NOTE_CONTROL)
+
+
+def test_plain_text_gets_no_control_note() -> None:
+    assert prepare_caption(f"{T}, café, naïve, 東京", T, "booru") == (
+        f"{T}, café, naïve, 東京",
+        None,
+    )
+
+
+def test_quoted_text_is_cut_short() -> None:
+    assert shorten("short tag") == "short tag"
+    long = shorten("word " * 100)
+    assert len(long) == 80 and long.endswith("…")

@@ -4,12 +4,18 @@ and new images) and the balance view."""
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from app.dataset.caption_sync import sync_captions
 from app.dataset.curation import balance, set_repeats
+from app.dataset.dataset_checks import bucket_counts
 from app.dataset.decisions import DecisionError
 from app.dataset.inventory import dataset_dir, inventory
+from app.dataset.project_audit import audit_project
+from app.dataset.records import load_rows
 from app.journal import journal_path
+from app.training.config import save_config
+from app.training.project_config import current_config
 from app.workspace import ProjectContext, Workspace
 from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent, write_images
 
@@ -68,3 +74,31 @@ def test_repeats_out_of_range_or_for_no_concept_are_refused(
         set_repeats(ctx, "mira", repeats)
     with pytest.raises(DecisionError, match="no concept"):
         set_repeats(ctx, "nobody", 3)
+
+
+def test_gate_one_and_the_balance_put_images_in_the_same_buckets(ctx: ProjectContext) -> None:
+    """Both follow the project's config (the Standard preset until one is saved), not
+    the family's default: the report and Curate must not disagree about buckets."""
+    wide = dataset_dir(ctx) / "3_wide"
+    wide.mkdir()
+    for index, size in enumerate([(900, 400), (400, 900), (700, 420)]):
+        Image.new("RGB", size, (index * 60, 90, 30)).save(wide / f"{index}.png")
+        (wide / f"{index}.txt").write_text(f"{TRIGGER}, wide {index}")
+    sync_captions(ctx)
+
+    def agree() -> dict[str, int]:
+        stats = audit_project(ctx).result.stats["aspect_buckets"]
+        assert stats == {f"{b.bucket[0]}×{b.bucket[1]}": b.images for b in balance(ctx).buckets}
+        return stats
+
+    preset = agree()
+    config = current_config(ctx).model_copy(
+        update={"resolution": 512, "bucket_reso_steps": 128, "bucket_no_upscale": False}
+    )
+    save_config(ctx.dir, config)
+    saved = agree()
+    assert saved != preset
+    family_default = bucket_counts(
+        [(r.path, {"width": r.width, "height": r.height}) for r in load_rows(ctx)], "sd15"
+    )
+    assert dict(family_default) != saved  # what Gate 1 used before

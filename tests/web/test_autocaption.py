@@ -80,6 +80,10 @@ def test_sample_redraft_then_the_rest(
     assert len(drafts) == 3 and all(d.startswith(f"{TRIGGER}, ") for d in drafts)
     assert any("traditional media" in d for d in drafts)
     assert load_captions(ctx) == {}  # nothing is written before the recipe is approved
+    # Where the sample came from, in words: the captioner's name and the scope's meaning.
+    origin = re.search(r'id="sample-origin">([^<]*)<', page).group(1)  # type: ignore[union-attr]
+    assert "Drafted by the WD14 tagger (wd-tiny) from 3 images without a caption." in origin
+    assert "wd14:" not in origin and "scope" not in origin
 
     job_id = re.search(r'name="sample_job" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
     recipe = {"sample_job": job_id, "blacklist": "traditional media", "prefix": "", "template": ""}
@@ -104,7 +108,7 @@ def test_sample_redraft_then_the_rest(
     assert {c.status for c in captions.values()} == {"draft"}
     assert not any("traditional media" in c.text for c in captions.values())
     page = client.get("/projects/mira/captions/auto").text
-    assert "Auto-captioned 8 images with wd14:wd-tiny as drafts" in page
+    assert "Auto-captioned 8 images with the WD14 tagger (wd-tiny) as drafts" in page
     grid = client.get("/projects/mira/captions?filter=unapproved").text
-    assert grid.count("drafted by wd14:wd-tiny") == 8
+    assert grid.count("drafted by the WD14 tagger (wd-tiny)") == 8
     assert 'id="approved-count">0<' in grid  # nothing was approved for the artist

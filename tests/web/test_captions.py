@@ -97,7 +97,7 @@ def test_clicking_a_thumbnail_approves_and_clicking_again_takes_it_back(
     assert progress(first.text) == (1, 4)
     # The same click from a tab that still shows version 1: refused, the card refreshed.
     stale = client.post(url, data={"version": 1}, headers=HX)
-    assert stale.status_code == 409 and "changed since you started" in stale.text
+    assert stale.status_code == 409 and "changed since it was shown" in stale.text
     again = client.post(url, data={"version": 2}, headers=HX)
     assert card_status(again.text) == "draft" and progress(again.text) == (0, 4)
     no_caption = image_id(ctx, "10_mira/003.png")

@@ -22,6 +22,19 @@ CaptionerKind = Literal["wd14", "natural"]
 Output = Literal["tags", "sentences"]
 
 STUDIO_HINT = "grimoire/studio.md"
+# How the pages name each captioner.
+LABELS: dict[str, str] = {"wd14": "WD14 tagger", "natural": "natural-language captioner"}
+
+
+def source_words(source: str) -> str:
+    """A caption's source as the pages say it: "wd14:wd-vit-tagger-v3" is the "WD14
+    tagger (wd-vit-tagger-v3)"; a model folder named like the kind ("wd14:wd14") adds
+    nothing and is left out. An unknown source is shown as it is."""
+    kind, _, folder = source.partition(":")
+    label = LABELS.get(kind)
+    if label is None:
+        return source
+    return label if not folder or folder == kind else f"{label} ({folder})"
 
 
 class CaptionerUnavailable(RuntimeError):

@@ -18,6 +18,7 @@ from typing import Any
 from PIL import Image
 
 from app.dataset.captioners.base import (
+    LABELS,
     CaptionerUnavailable,
     LocalCaptioner,
     RawCaption,
@@ -25,7 +26,7 @@ from app.dataset.captioners.base import (
     require_files,
 )
 
-LABEL = "natural-language captioner"
+LABEL = LABELS["natural"]
 NEEDS = (
     (("config.json",), "the model's configuration"),
     (

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from app.dataset.captioners.base import (
+    LABELS,
     CaptionerUnavailable,
     LocalCaptioner,
     RawCaption,
@@ -43,7 +44,7 @@ NEEDS = (
     ((MODEL_FILE,), "the tagger network"),
     ((TAGS_FILE,), "its list of tags, with columns tag_id,name,category,count"),
 )
-LABEL = "WD14 tagger"
+LABEL = LABELS["wd14"]
 CATEGORY_GENERAL = 0
 CATEGORY_CHARACTER = 4
 # The size every WD14 tagger was trained at, for a model whose input size is not fixed.
