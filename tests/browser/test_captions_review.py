@@ -11,10 +11,9 @@ from app.dataset.caption_store import save_text
 from app.dataset.inventory import dataset_dir
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
-from app.projects import create_project
 from app.workspace import Workspace
 from tests.browser.conftest import LiveServer
-from tests.dataset.caption_projects import write_images
+from tests.dataset.caption_projects import caption_project, mira_intent
 
 TRIGGER = "zkwash"
 
@@ -29,21 +28,10 @@ def test_chip_conflict_tag_filter_and_why(
     workspace: Workspace,
     make_intent,  # type: ignore[no-untyped-def]
 ) -> None:
-    project, _ = create_project(
-        workspace,
-        make_intent(
-            name="Wash",
-            training_type="style",
-            trigger_word=TRIGGER,
-            model_family="sd15",
-            caption_format="booru",
-            must_vary="",
-        ),
-    )
-    ctx = workspace.context(project)
     many = ", ".join(f"t{n:02}" for n in range(45))  # more tags than the panel shows
-    write_images(
-        dataset_dir(ctx) / "5_wash",
+    ctx = caption_project(
+        workspace,
+        mira_intent(make_intent, name="Wash", training_type="style", trigger_word=TRIGGER),
         [
             f"{TRIGGER}, {many}",
             f"{TRIGGER}, lighthouse, zz rare",
@@ -51,6 +39,7 @@ def test_chip_conflict_tag_filter_and_why(
             f"{TRIGGER}, harbour",
             f"{TRIGGER}, boats",
         ],
+        folder="5_wash",
     )
     run_project_audit(ctx)
     page.goto(f"{live_server.url}/projects/wash/captions")
