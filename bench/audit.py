@@ -20,8 +20,9 @@ ceiling: a PNG must be decoded in full by both, so only JPEG's reduced decode an
 extra cores make the difference). The target is a full audit at least 3× the
 baseline's throughput on a 2-core machine (``--cpus 2`` pins the run to two cores on a
 bigger one). Other programs running at the same time take cores from the audit's
-workers: the load average is printed with the figures. Nothing here is part of the
-tests.
+workers: the load average is printed with the figures. ``--png-share`` sets the share
+of PNG files (default 0.3); ``--png-share 0`` shows what JPEG alone allows. Nothing here
+is part of the tests.
 
 loragate's modules are imported inside the functions, not at the top: the audit's
 worker processes re-import the script that started them (``python bench/audit.py``),
@@ -71,11 +72,11 @@ def photo(seed: int, size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(np.clip(np.asarray(image, np.float32) + grain, 0, 255).astype(np.uint8))
 
 
-def _make(args: tuple[Path, int]) -> None:
-    folder, index = args
+def _make(args: tuple[Path, int, float]) -> None:
+    folder, index, png_share = args
     size = SIZES[index % len(SIZES)]
     picture = photo(index, size)
-    is_png = (index * 7919) % 100 < PNG_SHARE * 100
+    is_png = (index * 7919) % 100 < png_share * 100
     stem = folder / f"{index:05}"
     if is_png:
         picture.save(stem.with_suffix(".png"), compress_level=6)
@@ -84,9 +85,9 @@ def _make(args: tuple[Path, int]) -> None:
     stem.with_suffix(".txt").write_text(f"zkbench, generated picture number {index}")
 
 
-def generate(folder: Path, count: int) -> list[Path]:
+def generate(folder: Path, count: int, png_share: float) -> list[Path]:
     manifest = folder.with_name(folder.name + ".json")  # beside the images, not among them
-    wanted = {"count": count, "version": GENERATOR_VERSION}
+    wanted = {"count": count, "version": GENERATOR_VERSION, "png_share": png_share}
     if manifest.is_file() and json.loads(manifest.read_text()) == wanted:
         print(f"Using the {count} images already in {folder}")
     else:
@@ -96,7 +97,8 @@ def generate(folder: Path, count: int) -> list[Path]:
         started = time.perf_counter()
         print(f"Generating {count} images of 2-4 MP in {folder} (once)…", flush=True)
         with ProcessPoolExecutor() as pool:
-            list(pool.map(_make, [(folder, i) for i in range(count)], chunksize=8))
+            jobs = [(folder, i, png_share) for i in range(count)]
+            list(pool.map(_make, jobs, chunksize=8))
         manifest.write_text(json.dumps(wanted))
         print(f"  generated in {time.perf_counter() - started:.0f} s")
     return sorted(p for p in folder.iterdir() if p.suffix in (".jpg", ".png"))
@@ -183,10 +185,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/loragate-bench-audit"))
+    parser.add_argument(
+        "--png-share",
+        type=float,
+        default=PNG_SHARE,
+        help="the share of PNG files (0 to 1): both sides must decode a PNG in full, so "
+        "the more PNG, the lower the ratio can go",
+    )
     parser.add_argument("--cpus", type=int, default=0, help="pin the run to this many cores")
     args = parser.parse_args()
-    images = args.dir / f"{args.count}-images"
-    paths = generate(images, args.count)
+    images = args.dir / (
+        f"{args.count}-images"
+        if args.png_share == PNG_SHARE
+        else f"{args.count}-images-{round(args.png_share * 100)}pc-png"
+    )
+    paths = generate(images, args.count, args.png_share)
     if args.cpus:  # before the audit's fork server starts: its workers inherit this
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cpus])
     jpeg = sum(1 for p in paths if p.suffix == ".jpg")
