@@ -324,8 +324,18 @@ def _word_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w])" + r"[\s_]+".join(words) + r"(?![\w])", re.IGNORECASE)
 
 
-def _without_first_occurrence(parts: list[str], trigger: str) -> list[str]:
-    pattern = _word_pattern(trigger)
+def trigger_pattern(trigger: str) -> re.Pattern[str]:
+    """The trigger as a whole word (or words), in any case: not part of a longer word,
+    a hyphenated word or a possessive ("zkstyle-like", "zkstyle's" do not count)."""
+    words = [re.escape(word) for word in trigger.replace("_", " ").split()]
+    return re.compile(r"(?<![\w'’-])" + r"[\s_]+".join(words) + r"(?![\w'’-])", re.IGNORECASE)
+
+
+def without_first_occurrence(parts: list[str], trigger: str) -> list[str]:
+    """``parts`` with the trigger's first whole-word occurrence cut out of the part that
+    holds it (a part left empty goes): the move both the caption editor and the native
+    trainer make, so a stored caption trains as the artist saw it."""
+    pattern = trigger_pattern(trigger)
     for index, part in enumerate(parts):
         found = pattern.search(part)
         if found is None:
@@ -369,10 +379,8 @@ def enforce_trigger(text: str, trigger: str, caption_format: str) -> tuple[str, 
     elif any(tag_key(part) == key for part in rest):
         rest = [first, *rest]
         notes.append(NOTE_MOVED)
-    elif _word_pattern(trigger).search(flat):
-        # The same move the native trainer makes (app/training/native/captions.py), so a
-        # caption file trains identically through loragate and through kohya.
-        rest = _without_first_occurrence(parts, trigger)
+    elif trigger_pattern(trigger).search(flat):
+        rest = without_first_occurrence(parts, trigger)
         notes.append(NOTE_INSIDE)
     else:
         rest = parts

@@ -259,6 +259,9 @@ def test_every_prepared_caption_starts_with_the_trigger_and_is_stable(
         "red scarf, zkinkwash, night",
         "1girl, red scarf",
         "a heron in a zkinkwash mood, ink",
+        # Not the trigger as a word of its own: both leave it and put the trigger first.
+        "a zkinkwash-like heron, ink",
+        "the zkinkwash's heron, ink",
     ],
 )
 def test_loragate_writes_what_the_native_trainer_would_train(text: str) -> None:

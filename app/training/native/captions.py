@@ -5,21 +5,12 @@ trigger never moves), as sd-scripts does (``--shuffle_caption --keep_tokens``)."
 from __future__ import annotations
 
 import random
-import re
+
+from app.dataset.caption_text import without_first_occurrence
 
 
 def split_tags(caption: str) -> list[str]:
     return [tag.strip() for tag in caption.split(",") if tag.strip()]
-
-
-_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.!?;:])")
-
-
-def _whole_word(trigger: str) -> re.Pattern[str]:
-    """The trigger as a whole word (or words), in any case: not part of a longer word,
-    a hyphenated word or a possessive ("zkstyle-like", "zkstyle's" do not count)."""
-    words = r"[\s_]+".join(re.escape(word) for word in trigger.split())
-    return re.compile(rf"(?<![\w'’-]){words}(?![\w'’-])", re.IGNORECASE)
 
 
 def trigger_first(caption: str, trigger: str) -> str:
@@ -45,16 +36,7 @@ def trigger_first(caption: str, trigger: str) -> str:
         return ", ".join([trigger, *rest])
     if rest and rest[0].lower().startswith(trigger.lower() + " "):
         return ", ".join(rest)
-    pattern = _whole_word(trigger)
-    for index, tag in enumerate(rest):
-        found = pattern.search(tag)
-        if found is None:
-            continue
-        joined = " ".join((tag[: found.start()] + " " + tag[found.end() :]).split())
-        without = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", joined).lstrip(" .!?;:")
-        rest = [*rest[:index], *([without] if without else []), *rest[index + 1 :]]
-        break
-    return ", ".join([trigger, *rest])
+    return ", ".join([trigger, *without_first_occurrence(rest, trigger)])
 
 
 class CaptionMaker:
