@@ -17,11 +17,10 @@ takes it in (``caption_sync``), and notes that it did.
 from __future__ import annotations
 
 import codecs
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from app.dataset.caption_text import trigger_pattern
 from app.settings import Settings
 
 MAX_CAPTION_BYTES = 1024 * 1024
@@ -112,14 +111,10 @@ def encoding_note(encoding: str) -> str | None:
     )
 
 
-@lru_cache(maxsize=64)
-def _trigger_pattern(trigger: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!\w){re.escape(trigger.strip())}(?!\w)", re.IGNORECASE)
-
-
 def has_trigger(text: str, trigger: str) -> bool:
-    """Whether the trigger appears as a whole word (case does not matter)."""
-    return bool(trigger.strip()) and bool(_trigger_pattern(trigger).search(text))
+    """Whether the trigger appears as a whole word (case does not matter), as the
+    caption editor and the trainer judge it."""
+    return bool(trigger.strip()) and bool(trigger_pattern(trigger).search(text))
 
 
 def parse_sidecar(data: bytes, trigger: str, settings: Settings | None = None) -> Sidecar:

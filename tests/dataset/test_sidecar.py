@@ -31,6 +31,7 @@ def test_trigger_is_a_whole_word_on_the_first_line() -> None:
     assert has_trigger("ZkMira, standing", "zkmira")
     assert not has_trigger("zkmiras standing", "zkmira")
     assert has_trigger("a photo of mira-kz.", "mira-kz")
+    assert not has_trigger("a zkmira-like girl", "zkmira")  # as the trainer reads it
     sidecar = parse_sidecar(b"a portrait\nzkmira, red scarf\n", "zkmira")
     assert not sidecar.trigger_in_first_line and sidecar.trigger_line == 2
     assert sidecar.first_line == "a portrait" and sidecar.extra_lines == 1
