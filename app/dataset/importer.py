@@ -14,7 +14,7 @@ there through the same function.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import filecmp
 import os
 import shutil
 import tempfile
@@ -292,25 +292,11 @@ def _place(dataset_root: Path, wanted: str, source_path: Path, taken: set[str]) 
             if not target.exists() and not target.is_symlink():
                 taken.add(name)
                 return name
-            if number == 1 and target.is_file() and _same_bytes(target, source_path):
+            if number == 1 and target.is_file() and filecmp.cmp(target, source_path, shallow=False):
                 taken.add(name)
                 return None
         number += 1
         candidate = PurePosixPath(wanted).with_stem(f"{PurePosixPath(wanted).stem}-{number}")
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    return _sha256(a) == _sha256(b)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -117,11 +117,8 @@ def dataset_dirs(samples: list[Sample]) -> dict[str, dict[str, int]]:
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def check_bucket_multiple(samples: list[Sample], multiple: int) -> None:
