@@ -129,6 +129,9 @@ CAPTION_FORMATS: dict[str, str] = {
     "mixed": "Mixed: a short sentence followed by key tags.",
 }
 
+# The trainers loragate writes configs for; a project names one (native by default).
+BACKENDS: tuple[str, ...] = ("native", "kohya", "simpletuner", "ai-toolkit")
+
 TRIGGER_MAX_LENGTH = 40
 _TRIGGER_ALLOWED = re.compile(r"^[\w\- ]+$")
 

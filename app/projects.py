@@ -20,7 +20,13 @@ from sqlmodel import select
 from app import journal
 from app.fsutil import atomic_write_text
 from app.grimoire import GrimoireError
-from app.intent import CAPTION_FORMATS, MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word
+from app.intent import (
+    BACKENDS,
+    CAPTION_FORMATS,
+    MODEL_FAMILIES,
+    TRAINING_TYPES,
+    check_trigger_word,
+)
 from app.models import Project
 from app.models.base import utcnow
 from app.workspace import Workspace
@@ -132,8 +138,8 @@ def validate_intent(workspace: Workspace, intent: Intent) -> ValidatedIntent:
                 f"{family.why_caption_format}"
             )
 
-    if intent.backend not in ("native", "kohya", "simpletuner", "ai-toolkit"):
-        errors["backend"] = "Unknown trainer. Choose native, kohya, simpletuner or ai-toolkit."
+    if intent.backend not in BACKENDS:
+        errors["backend"] = f"Unknown trainer. Choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}."
 
     if errors:
         raise IntentErrors(errors)

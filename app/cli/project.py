@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from app.cli.common import add_json_flag, open_workspace, print_json, project_context
-from app.intent import CAPTION_FORMATS, MODEL_FAMILIES, TRAINING_TYPES
+from app.intent import BACKENDS, CAPTION_FORMATS, MODEL_FAMILIES, TRAINING_TYPES
 from app.projects import Intent, IntentErrors, create_project, list_projects, project_record
 
 
@@ -32,9 +32,7 @@ def register(subparsers: Any) -> None:
     )
     create.add_argument("--must-vary", default="")
     create.add_argument("--must-stay", default="")
-    create.add_argument(
-        "--backend", default="native", choices=("native", "kohya", "simpletuner", "ai-toolkit")
-    )
+    create.add_argument("--backend", default="native", choices=BACKENDS)
     add_json_flag(create)
     create.set_defaults(handler=handle_create)
 

@@ -9,7 +9,6 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from app.environment.backends import (
-    BACKEND_NAMES,
     INSTALL,
     NATIVE_KNOWN_GOOD,
     TITLES,
@@ -21,6 +20,7 @@ from app.environment.backends import (
 from app.environment.trainer_fit import optimizer_missing
 from app.gates.result import Finding
 from app.grimoire import BackendPaths
+from app.intent import BACKENDS
 
 SOURCE = "preflight-checklist#the-trainer-backend"
 
@@ -38,9 +38,7 @@ def installed_now(setup: BackendSetup) -> bool:
 
 def ready_alternatives(chosen: str, paths: BackendPaths, family: str | None) -> list[str]:
     return [
-        name
-        for name in BACKEND_NAMES
-        if name != chosen and installed_now(locate(name, paths, family))
+        name for name in BACKENDS if name != chosen and installed_now(locate(name, paths, family))
     ]
 
 

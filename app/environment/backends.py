@@ -30,17 +30,13 @@ from app.environment.torch_info import describe_failure, is_own_python
 from app.environment.trainer_fit import family_problem
 from app.gates.result import Finding
 from app.grimoire import BackendPaths
+from app.intent import BACKENDS
+from app.training.backends import BACKEND_TITLES
 from app.training.backends.kohya import SCRIPTS as KOHYA_SCRIPTS
 from app.training.optimizer_packages import OptimizerPackage, optimizer_package
 
 IMPORT_TIMEOUT = 180.0
-BACKEND_NAMES = ("native", "kohya", "simpletuner", "ai-toolkit")
-TITLES = {
-    "native": "loragate's own trainer",
-    "kohya": "kohya sd-scripts",
-    "simpletuner": "SimpleTuner",
-    "ai-toolkit": "ai-toolkit",
-}
+TITLES = BACKEND_TITLES | {"native": "loragate's own trainer"}
 # The versions loragate's native trainer is tested with: pyproject.toml's pins
 # (tests/environment/test_backends.py keeps the two in step).
 NATIVE_KNOWN_GOOD = {
@@ -200,7 +196,7 @@ def _locate(name: str, paths: BackendPaths, family: str | None) -> BackendSetup:
             version=package_version("simpletuner"),
             import_specs=("simpletuner",),
         )
-    if name not in BACKEND_NAMES:
+    if name not in BACKENDS:
         return _unusable(
             name,
             "unknown",

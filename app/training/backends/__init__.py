@@ -17,12 +17,12 @@ from pathlib import Path
 
 from app.dataset.inventory import DatasetItem, layout_dir
 from app.fsutil import atomic_write_text
+from app.intent import BACKENDS as BACKENDS
 from app.paths import safe_join
 from app.training.config import TrainingConfig, output_name_problem
 from app.training.steps import StepPlan, with_steps
 from app.workspace import ProjectContext
 
-BACKENDS = ("native", "kohya", "simpletuner", "ai-toolkit")
 BACKEND_TITLES = {
     "native": "loragate (native)",
     "kohya": "kohya sd-scripts",
