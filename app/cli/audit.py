@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli.common import add_json_flag, fail_usage, print_json
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word
 from app.settings import Settings
+from app.words import plural
 
 if TYPE_CHECKING:
     from app.dataset.audit import AuditOptions, AuditReport
@@ -181,7 +182,7 @@ def handle_duplicates(args: argparse.Namespace) -> int:
         print(f"No duplicates among {report.stats['images']} images (threshold {args.threshold}).")
     else:
         print(
-            f"{len(groups)} group{'s' if len(groups) != 1 else ''} of duplicates among "
+            f"{plural(len(groups), 'group')} of duplicates among "
             f"{report.stats['images']} images (threshold {args.threshold}):"
         )
         for group in groups:

@@ -48,6 +48,7 @@ from app.grimoire import GrimoireError
 from app.jobs import JobCancelled, JobHandle, Work
 from app.models import Caption, DatasetImage
 from app.paths import safe_join
+from app.words import plural
 from app.workspace import ProjectContext
 
 SAMPLE_JOB = "captions.sample"
@@ -319,7 +320,7 @@ def run_task(
                 if cancelled:
                     break
         message = (
-            f"Auto-captioned {len(written)} image{'s' if len(written) != 1 else ''} with "
+            f"Auto-captioned {plural(len(written), 'image')} with "
             f"the {source_words(source)} as drafts"
             + (f" (blacklist: {', '.join(recipe.blacklist)})" if recipe.blacklist else "")
             + (" before you cancelled; what was written is kept." if cancelled else ".")

@@ -41,6 +41,7 @@ from app.dataset.caption_text import (
 )
 from app.models import Caption, CaptionBatch, CaptionRevision, DatasetImage
 from app.models.base import utcnow
+from app.words import plural
 from app.workspace import ProjectContext
 
 TAG_OPERATIONS = ("add", "remove", "replace")
@@ -171,7 +172,7 @@ def finish_batch(ctx: ProjectContext, batch_id: int, message: str, data: dict[st
 
 
 def _count(count: int) -> str:
-    return f"{count} caption{'s' if count != 1 else ''}"
+    return plural(count, "caption")
 
 
 def _tag_operation(

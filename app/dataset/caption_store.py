@@ -40,6 +40,7 @@ from app.dataset.records import rows_by_id
 from app.dataset.sidecar import encoding_note
 from app.models import Caption, DatasetImage
 from app.models.base import utcnow
+from app.words import plural
 from app.workspace import ProjectContext
 
 Status = Literal["draft", "approved", "rejected"]
@@ -252,7 +253,7 @@ def save_text(ctx: ProjectContext, image_id: int, text: str, base_version: int) 
 def _paths_message(verb: str, paths: Sequence[str]) -> str:
     count = len(paths)
     shown = ", ".join(paths[:3]) + (f" and {count - 3} more" if count > 3 else "")
-    return f"{verb} {count} caption{'s' if count != 1 else ''}: {shown}."
+    return f"{verb} {plural(count, 'caption')}: {shown}."
 
 
 def set_status(ctx: ProjectContext, image_id: int, status: str, base_version: int) -> Caption:

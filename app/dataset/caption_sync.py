@@ -24,6 +24,7 @@ from app.dataset.inventory import dataset_dir
 from app.dataset.records import sync_records
 from app.dataset.sidecar import encoding_note
 from app.models import Caption, DatasetImage
+from app.words import plural
 from app.workspace import ProjectContext
 
 
@@ -115,7 +116,7 @@ def take_in_for_page(ctx: ProjectContext) -> None:
 
 def _imported_message(report: SyncReport) -> str:
     count = len(report.imported)
-    message = f"Took in {count} caption file{'s' if count != 1 else ''} as drafts"
+    message = f"Took in {plural(count, 'caption file')} as drafts"
     extra = []
     if report.trigger_fixed:
         extra.append(f"the trigger word put first in {report.trigger_fixed}")

@@ -17,6 +17,7 @@ from app.dataset.sizes import size_advice
 from app.gates.result import Finding
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
 from app.training.buckets import BucketSpec, place
+from app.words import plural
 
 DATASET_SUBJECT = "."  # the folder itself
 # An image this many times less sharp than the dataset's median is an outlier.
@@ -51,8 +52,7 @@ def dataset_findings(
             finding(
                 "dataset.junk_ignored",
                 DATASET_SUBJECT,
-                f"{len(junk)} system or hidden file{'s' if len(junk) != 1 else ''} ignored: "
-                f"{shown}.",
+                f"{plural(len(junk), 'system or hidden file')} ignored: {shown}.",
             )
         )
     return found
@@ -70,7 +70,7 @@ def _size_findings(count: int, training_type: str, family: str) -> list[Finding]
             finding(
                 "dataset.below_floor",
                 DATASET_SUBJECT,
-                f"{count} usable image{'s' if count != 1 else ''}; {what} needs at least "
+                f"{plural(count, 'usable image')}; {what} needs at least "
                 f"{advice.floor} (sources recommend {advice.low}–{advice.high}).",
             )
         ]
@@ -158,6 +158,5 @@ def _buckets(images: Measured, family: str, spec: BucketSpec | None) -> Finding:
     return finding(
         "dataset.aspect_buckets",
         DATASET_SUBJECT,
-        f"Your images fall into {len(counts)} bucket{'s' if len(counts) != 1 else ''} "
-        f"({listed}{more}).",
+        f"Your images fall into {plural(len(counts), 'bucket')} ({listed}{more}).",
     )

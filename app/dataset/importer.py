@@ -37,6 +37,7 @@ from app.dataset.files import (
 from app.dataset.pillow_guard import BOMB_ERRORS, bomb_guard
 from app.dataset.sidecar import text_bom
 from app.paths import is_inside, safe_join
+from app.words import plural
 
 Progress = Callable[[int, int, str], None]
 # The extension an image gets when its own is missing or wrong.
@@ -68,8 +69,8 @@ class ImportReport:
 
     def summary(self) -> str:
         parts = [
-            f"Imported {len(self.images)} image{'s' if len(self.images) != 1 else ''} and "
-            f"{len(self.captions)} caption{'s' if len(self.captions) != 1 else ''} from "
+            f"Imported {plural(len(self.images), 'image')} and "
+            f"{plural(len(self.captions), 'caption')} from "
             f"{self.source}"
         ]
         if self.unchanged:

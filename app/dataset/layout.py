@@ -36,6 +36,7 @@ from app.dataset.records import load_rows
 from app.fsutil import fsync_dir
 from app.models.base import utcnow
 from app.paths import is_inside, safe_join
+from app.words import plural
 from app.workspace import ProjectContext
 
 MARKER = ".loragate-layout.json"
@@ -76,9 +77,9 @@ class LayoutResult:
     def summary(self) -> str:
         folders = ", ".join(f"{name}: {count}" for name, count in self.folders.items())
         return (
-            f"Wrote the training folder {self.out}: {self.images} image"
-            f"{'s' if self.images != 1 else ''} with their approved captions in "
-            f"{len(self.folders)} folder{'s' if len(self.folders) != 1 else ''} ({folders})."
+            f"Wrote the training folder {self.out}: "
+            f"{plural(self.images, 'image')} with their approved captions in "
+            f"{plural(len(self.folders), 'folder')} ({folders})."
         )
 
 

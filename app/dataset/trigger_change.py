@@ -28,6 +28,7 @@ from app.intent import check_trigger_word
 from app.models import Caption, DatasetImage, Project
 from app.models.base import utcnow
 from app.projects import write_project_file
+from app.words import plural
 from app.workspace import ProjectContext
 
 
@@ -51,7 +52,7 @@ class TriggerInUse(CaptionError):
         count = len(self.paths)
         shown = ", ".join(self.paths[:3]) + ("…" if count > 3 else "")
         super().__init__(
-            f"“{word}” is already in {count} caption{'s' if count != 1 else ''} ({shown}), "
+            f"“{word}” is already in {plural(count, 'caption')} ({shown}), "
             "as a tag or a word. As the trigger word it would stand for your LoRA alone: "
             f"what “{word}” describes in those images would be merged into the trigger and "
             "no longer said. Choose another word, or confirm: those captions then return "
@@ -149,8 +150,8 @@ def change_trigger_word(
         project.updated_at = utcnow()
         session.add(project)
         message = (
-            f"Trigger word changed from “{old}” to “{new}”; {rewritten} caption"
-            f"{'s' if rewritten != 1 else ''} rewritten"
+            f"Trigger word changed from “{old}” to “{new}”; "
+            f"{plural(rewritten, 'caption')} rewritten"
         )
         if drafted:
             message += (

@@ -7,6 +7,7 @@ from __future__ import annotations
 from app.gates.result import Finding
 from app.training.assessment import Assessment
 from app.training.backends import BACKEND_TITLES
+from app.words import plural
 
 EXAMPLES = 3  # files or folders named in one message, then "and N more"
 
@@ -44,7 +45,7 @@ def training_folder(a: Assessment) -> list[Finding]:
         examples = ", ".join(changed[:EXAMPLES])
         more = f" and {len(changed) - EXAMPLES} more" if len(changed) > EXAMPLES else ""
         message = (
-            f"{len(changed)} dataset file{'s' if len(changed) != 1 else ''} changed after the "
+            f"{plural(len(changed), 'dataset file')} changed after the "
             f"training folder was written ({examples}{more})."
         )
         why = (

@@ -23,6 +23,7 @@ from app.training.architectures import (
     TEXT_ENCODER_OUTPUT,
 )
 from app.training.config import TrainingConfig
+from app.words import plural
 
 FLOAT32 = 4
 # LoRA files are saved in the training precision (fp16 / bf16: 2 bytes a weight), like
@@ -108,13 +109,11 @@ class OutputEstimate:
         """(plain description, bytes) of every part, for people."""
         rows = [
             (
-                f"{self.checkpoints} LoRA file{'s' if self.checkpoints != 1 else ''} "
-                f"of {human_bytes(self.lora_bytes)}",
+                f"{plural(self.checkpoints, 'LoRA file')} of {human_bytes(self.lora_bytes)}",
                 self.checkpoint_bytes,
             ),
             (
-                f"{self.states} resume state{'s' if self.states != 1 else ''} "
-                f"of {human_bytes(self.state_bytes_each)}",
+                f"{plural(self.states, 'resume state')} of {human_bytes(self.state_bytes_each)}",
                 self.state_bytes,
             ),
             ("latent cache", self.latent_cache_bytes),

@@ -23,6 +23,7 @@ from app.training.config import (
     save_config,
 )
 from app.training.presets import PRESET_TITLES, preset_config
+from app.words import plural
 from app.workspace import ProjectContext
 
 CONFIRMATION_FILE = "estimate-confirmed.json"
@@ -47,7 +48,7 @@ def _words(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, list):
-        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+        return plural(len(value), "item")
     return str(value)
 
 

@@ -74,8 +74,7 @@ class StepPlan:
         return (
             f"{plural(self.images, 'image')} × their repeats = "
             f"{plural(self.samples_per_epoch, 'sample')}, × {plural(self.epochs, 'epoch')} ÷ "
-            f"({self.batch_size} batch × {self.accumulation} accumulation × {self.gpus} GPU"
-            f"{'s' if self.gpus != 1 else ''}) ≈ {plural(self.naive_total_steps, 'step')}"
+            f"({self.batch_size} batch × {self.accumulation} accumulation × {plural(self.gpus, 'GPU')}) ≈ {plural(self.naive_total_steps, 'step')}"
         )
 
 

@@ -30,6 +30,7 @@ from typing import Literal
 
 from app.dataset.files import caption_path_for, scan_folder
 from app.dataset.inventory import IMAGE_SUFFIXES, KOHYA_FOLDER, DatasetItem
+from app.words import plural
 
 State = Literal["missing", "different", "older", "current"]
 EXAMPLES_SHOWN = 3
@@ -61,11 +62,11 @@ class TrainingFolder:
             if want == have:
                 continue
             if not have:
-                phrases.append(f"{folder} is missing ({want} image{_s(want)} in the dataset)")
+                phrases.append(f"{folder} is missing ({plural(want, 'image')} in the dataset)")
             elif not want:
-                phrases.append(f"{folder} holds {have} image{_s(have)} the dataset no longer has")
+                phrases.append(f"{folder} holds {plural(have, 'image')} the dataset no longer has")
             else:
-                phrases.append(f"{folder} holds {have} image{_s(have)}, the dataset {want}")
+                phrases.append(f"{folder} holds {plural(have, 'image')}, the dataset {want}")
         return phrases
 
     def digest(self) -> str:
@@ -78,10 +79,6 @@ class TrainingFolder:
         }
         encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"
 
 
 def expected_folders(items: list[DatasetItem]) -> dict[str, int]:

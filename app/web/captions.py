@@ -58,6 +58,7 @@ from app.intent import check_trigger_word
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render, toast
+from app.words import plural
 from app.workspace import ProjectContext
 
 router = APIRouter()
@@ -126,8 +127,8 @@ def captions_page(
     warnings: list[str] = []
     if trigger_changed is not None:
         notice = (
-            f"The trigger word is now “{ctx.project.trigger_word}”; {trigger_changed} "
-            f"caption{'s' if trigger_changed != 1 else ''} rewritten."
+            f"The trigger word is now “{ctx.project.trigger_word}”; "
+            f"{plural(trigger_changed, 'caption')} rewritten."
         )
         if drafted:
             notice += (
@@ -343,7 +344,7 @@ def _summary(result: BatchResult, done: str = "") -> str:
         parts.append(f"{_captions_named(paths)}: {note}")
     hidden = len(by_note) - NOTES_IN_NOTICE
     if hidden > 0:
-        parts.append(f"And {hidden} other note{'s' if hidden != 1 else ''}.")
+        parts.append(f"And {plural(hidden, 'other note')}.")
     return " ".join(parts)
 
 

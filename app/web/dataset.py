@@ -37,6 +37,7 @@ from app.web.dataset_view import audit_view
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render, toast
+from app.words import plural
 from app.workspace import ProjectContext
 
 router = APIRouter()
@@ -224,7 +225,7 @@ async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) ->
                 ctx,
                 jobs,
                 staging,
-                label=f"{len(uploads)} file{'s' if len(uploads) != 1 else ''} from the browser",
+                label=f"{plural(len(uploads), 'file')} from the browser",
                 title="Importing dropped files and auditing",
                 skipped=saved.skipped,
                 renamed=saved.renamed,
