@@ -1,6 +1,6 @@
 """Benchmark: loragate's full dataset audit against a naive baseline, in one process run.
 
-    .venv/bin/python bench/audit.py [--count 1000] [--dir /tmp/loragate-bench-audit]
+    .venv/bin/python bench/audit.py [--count 1000] [--png-share 0.3] [--dir /tmp/loragate-bench-audit]
 
 It generates ``--count`` photo-like images of 2 to 4 megapixels deterministically (70%
 JPEG at quality 90, 30% PNG; generated once and kept in ``--dir``), each with a caption,
@@ -194,11 +194,7 @@ def main() -> int:
     )
     parser.add_argument("--cpus", type=int, default=0, help="pin the run to this many cores")
     args = parser.parse_args()
-    images = args.dir / (
-        f"{args.count}-images"
-        if args.png_share == PNG_SHARE
-        else f"{args.count}-images-{round(args.png_share * 100)}pc-png"
-    )
+    images = args.dir / f"{args.count}-images-{round(args.png_share * 100)}pc-png"
     paths = generate(images, args.count, args.png_share)
     if args.cpus:  # before the audit's fork server starts: its workers inherit this
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cpus])
