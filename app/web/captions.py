@@ -47,6 +47,7 @@ from app.dataset.caption_grid import FILTERS, GridQuery, caption_grid, current_p
 from app.dataset.caption_store import (
     CaptionConflict,
     CaptionError,
+    captions_for_images,
     resolve_outside,
     save_text,
     set_status,
@@ -220,8 +221,8 @@ def _toggle(
     """Set ``status``, or back to draft when the caption has it already. A stale version
     means the text on screen is not the text now: nothing is approved (or rejected)
     unseen; the card comes back with the current text."""
-    card = single_card(ctx, image_id)
-    target = "draft" if card is not None and card.status == status else status
+    caption = captions_for_images(ctx, [image_id]).get(image_id)
+    target = "draft" if caption is not None and caption.status == status else status
     return _card_action(request, ctx, image_id, lambda: set_status(ctx, image_id, target, version))
 
 
