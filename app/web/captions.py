@@ -176,7 +176,7 @@ def _card(
             "card": card,
             "conflict": conflict,
             "card_notice": notice,
-            "typed": typed,
+            "typed_text": typed,
             "status_words": STATUS_WORDS,
             "progress": current_progress(ctx),
             "gate": _gate(ctx),
