@@ -230,6 +230,8 @@
       return;
     }
     if (isTyping(target) || event.altKey || event.ctrlKey || event.metaKey) return;
+    // Enter and Space on a link or a button do what they say (a skip link, a filter).
+    if ((event.key === "Enter" || event.key === " ") && target.closest && target.closest("a, button, summary")) return;
     if (document.querySelector("dialog[open]")) return; // Esc closes it natively
     const card = document.getElementById(current) || null;
     const go = (dx, dy) => { event.preventDefault(); select(neighbour(card || cards()[0], dx, dy)); };
@@ -323,5 +325,12 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", () => { trimTabStops(document); updateBatch(); });
+  document.addEventListener("DOMContentLoaded", () => {
+    trimTabStops(document);
+    updateBatch();
+    // Thumbnails that failed before this script ran.
+    document.querySelectorAll("img.thumb").forEach((img) => {
+      if (img.complete && img.naturalWidth === 0) { img.dataset.broken = "1"; setTimeout(reloadBrokenThumbs, 1000); }
+    });
+  });
 })();
