@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlmodel import col, func, select
 
@@ -17,7 +18,12 @@ from app.dataset.caption_checks import EXTENDED_TOKENS, FLUX_T5_TOKENS
 from app.dataset.caption_files import OutsideChange, outside_change, sidecar_path
 from app.dataset.caption_intent import CaptionIntent
 from app.dataset.caption_lint import DATASET_SUBJECT, lint_caption, lint_captions
-from app.dataset.caption_store import captions_for_images, is_trainable_image, load_captions
+from app.dataset.caption_store import (
+    ImageFacts,
+    captions_for_images,
+    is_trainable_image,
+    load_captions,
+)
 from app.dataset.caption_text import (
     TagCount,
     caption_tags,
@@ -254,7 +260,8 @@ def current_progress(ctx: ProjectContext) -> Progress:
                 )
             ).all()
         )
-    included = [row.id for row in facts if is_trainable_image(row)]
+    # A row of columns has the attributes is_trainable_image reads.
+    included = [row.id for row in facts if is_trainable_image(cast("ImageFacts", row))]
     return Progress(sum(1 for image_id in included if image_id in approved), len(included))
 
 
