@@ -387,11 +387,13 @@ def batch_operation(
     operation: Annotated[str, Form()],
     tag: Annotated[str, Form()] = "",
     new_tag: Annotated[str, Form()] = "",
-    scope: Annotated[str, Form()] = "filter",
+    scope: Annotated[str, Form()] = "",
     ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
-    """Add, remove or replace a tag in the selected captions or in the whole view."""
-    if scope == "selection":
+    """Add, remove or replace a tag in the selected captions or in the whole view. With
+    no scope chosen (a page without script leaves it open), ticked images are the
+    scope: a tick is never silently widened to the whole view."""
+    if scope == "selection" or (scope != "filter" and ids):
         targets = list(ids or [])
         if not targets:
             raise HTTPException(

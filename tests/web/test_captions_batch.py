@@ -167,3 +167,25 @@ def test_buttons_name_their_image_and_a_skip_link_passes_the_tags(
     skip = page.index('id="skip-tags"')
     assert page.index('id="tag-panel"') > skip and 'href="#grid-main"' in page
     assert 'id="grid-main" tabindex="-1"' in page
+
+
+def test_ticked_images_are_the_scope_when_none_is_chosen(
+    client: TestClient, ctx: ProjectContext
+) -> None:
+    """A page without script cannot switch the scope when an image is ticked: the
+    server takes the ticks as the scope unless "all in this view" was chosen."""
+    page = client.get("/projects/mira/captions").text
+    assert re.search(r'name="scope" value="filter" id="scope-view">', page)  # not pre-chosen
+    ticked = [image_id(ctx, PATHS[1])]
+    client.post(
+        "/projects/mira/captions/batch",
+        data={"operation": "add", "tag": "watercolor", "ids": ticked},
+        headers=HX,
+    )
+    assert [p for p in PATHS if "watercolor" in sidecar(ctx, p).read_text()] == [PATHS[1]]
+    everything = client.post(
+        "/projects/mira/captions/batch",
+        data={"operation": "add", "tag": "ink", "ids": ticked, "scope": "filter"},
+        headers=HX,
+    )
+    assert "Added “ink” to 4 captions." in toasts(everything.text)[0]
