@@ -5,9 +5,10 @@ every card on one page (what a grid without pages or windows does).
     .venv/bin/python bench/caption_grid.py [N]      (default 1,000 images)
 
 Printed: the first load (which takes in N caption files), a page load, a filter, a
-click on a thumbnail (approve), a batch tag removal over every caption and its undo,
-and the baseline's page load. The target: a page load and a click well under a second
-for 1,000 images, and a page that stays the same size whatever N is.
+click on a thumbnail (approve; the median of several clicks), a batch tag removal over
+every caption and its undo, and the baseline's page load. The targets: a page load
+under a second for 1,000 images, a page that stays the same size whatever N is, and an
+approval that answers in under 300 ms with 500 images (``bench/caption_grid.py 500``).
 Nothing here is part of the tests.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +38,10 @@ from app.settings import REPO_ROOT, Settings
 TRIGGER = "zkbench"
 TAGS = ("red scarf", "night", "street", "smile", "sitting", "rain", "window", "city")
 BUDGET_S = 1.0
+# An approval (a click on a thumbnail) must feel immediate while reviewing 500 images.
+APPROVE_GOAL_S = 0.3
+APPROVE_GOAL_IMAGES = 500
+CLICKS = 9
 
 
 def timed(label: str, run: Callable[[], object]) -> float:
@@ -93,11 +99,19 @@ def main() -> None:
                 lambda: client.get(url + "?tag=night", headers={"hx-request": "true"}),
             )
             card = re.search(r'id="card-(\d+)"', page).group(1)  # type: ignore[union-attr]
-            click = timed(
-                "click a thumbnail (approve)",
-                lambda: client.post(
-                    f"{url}/{card}/approve", data={"version": 1}, headers={"hx-request": "true"}
-                ),
+            clicks = []
+            for version in range(1, CLICKS + 1):  # approve, take back, approve, ...
+                start = time.perf_counter()
+                client.post(
+                    f"{url}/{card}/approve",
+                    data={"version": version},
+                    headers={"hx-request": "true"},
+                )
+                clicks.append(time.perf_counter() - start)
+            click = statistics.median(clicks)
+            print(
+                f"{'click a thumbnail (approve), median of ' + str(CLICKS):<46} "
+                f"{click * 1000:9.1f} ms (slowest {max(clicks) * 1000:.1f} ms)"
             )
             timed(
                 "batch: remove a tag from every caption",
@@ -127,6 +141,12 @@ def main() -> None:
                 f"paged load is {everything / paged:.1f}× faster than the baseline; "
                 f"page load {'within' if paged <= BUDGET_S else 'OVER'} and click "
                 f"{'within' if click <= BUDGET_S else 'OVER'} the {BUDGET_S:.0f} s budget"
+            )
+            goal = "met" if click < APPROVE_GOAL_S else "NOT met"
+            print(
+                f"approval: {click * 1000:.0f} ms against the goal of under "
+                f"{APPROVE_GOAL_S * 1000:.0f} ms with {APPROVE_GOAL_IMAGES} images: {goal}"
+                + ("" if count == APPROVE_GOAL_IMAGES else f" (this run has {count} images)")
             )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from app import journal
@@ -44,7 +45,7 @@ from app.dataset.captioners import (
 from app.dataset.captioners.base import Captioner, require_files, source_words
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows, sync_records
-from app.grimoire import GrimoireError
+from app.grimoire import GrimoireError, studio_path
 from app.jobs import JobCancelled, JobHandle, Work
 from app.models import Caption, DatasetImage
 from app.paths import safe_join
@@ -117,12 +118,16 @@ def recipe_to_json(recipe: CaptionRecipe) -> dict[str, Any]:
     }
 
 
+def _captioner_module(kind: str) -> ModuleType:
+    from app.dataset.captioners import natural, wd14
+
+    return wd14 if kind == "wd14" else natural
+
+
 def captioner_problem(ctx: ProjectContext, kind: str) -> str | None:
     """Why the captioner cannot run (what to put where), checked from its files without
     loading the model; None when its folder looks complete."""
-    from app.dataset.captioners import natural, wd14
-
-    module = wd14 if kind == "wd14" else natural
+    module = _captioner_module(kind)
     try:
         folder = captioner_folder(ctx.workspace.studio(), kind, ctx.workspace.grimoire_dir)  # type: ignore[arg-type]
         require_files(folder, module.LABEL, kind, module.NEEDS)
@@ -131,6 +136,50 @@ def captioner_problem(ctx: ProjectContext, kind: str) -> str | None:
     except GrimoireError as exc:
         return f"studio.md cannot be read, so its captioners are unknown: {exc}"
     return None
+
+
+@dataclass(frozen=True)
+class CaptionerSetup:
+    """What the page says about one captioner: the models it runs, the files its folder
+    needs, where that folder is written down, and why it cannot run yet (None: ready)."""
+
+    kind: str
+    title: str
+    models: tuple[str, ...]
+    files: tuple[str, ...]
+    studio_key: str
+    studio_file: Path
+    guide: str  # the captioning guide's section
+    problem: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.problem is None
+
+
+GUIDE_SECTIONS = {
+    "wd14": "captioning-guide#the-wd14-tagger",
+    "natural": "captioning-guide#the-natural-language-captioner",
+}
+
+
+def captioner_setups(ctx: ProjectContext) -> list[CaptionerSetup]:
+    setups = []
+    for kind, title in CAPTIONERS.items():
+        module = _captioner_module(kind)
+        setups.append(
+            CaptionerSetup(
+                kind=kind,
+                title=title,
+                models=module.MODELS,
+                files=tuple(f"{' or '.join(names)} ({what})" for names, what in module.NEEDS),
+                studio_key=f"captioners: {kind}:",
+                studio_file=studio_path(ctx.workspace.grimoire_dir),
+                guide=GUIDE_SECTIONS[kind],
+                problem=captioner_problem(ctx, kind),
+            )
+        )
+    return setups
 
 
 def in_scope(caption: Caption | None, scope: str) -> bool:

@@ -2,8 +2,9 @@
 captions shown; an auto-captioning run), each recorded as one ``CaptionBatch`` with a
 revision per caption it changed, so the newest batch can be undone in one step.
 
-A batch changes a caption only when it is still the version the batch was planned on
-and has no edit from outside loragate waiting; any other caption is left as it is and
+A batch never changes the caption of an image excluded from training. It changes a
+caption only when it is still the version the batch was planned on and has no edit
+from outside loragate waiting; any other caption is left as it is and
 named in the result. Undo restores only the captions that nobody changed since.
 
 Adding a tag to images that have no caption yet starts one ("trigger, tag", a draft):
@@ -39,6 +40,7 @@ from app.dataset.caption_text import (
     replace_tag,
     shorten,
 )
+from app.dataset.records import rows_by_id
 from app.models import Caption, CaptionBatch, CaptionRevision, DatasetImage
 from app.models.base import utcnow
 from app.words import plural
@@ -68,6 +70,10 @@ class BatchResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (path, note)
     created: list[str] = field(default_factory=list)  # paths that had no caption before
+    # Approved captions the batch changed, so they are drafts again (paths).
+    unapproved: list[str] = field(default_factory=list)
+    # Images left out because they are excluded from training (paths).
+    excluded: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> str:
@@ -94,6 +100,10 @@ def apply_batch(
             image = session.get(DatasetImage, change.image_id)
             if image is None or image.project_id != ctx.project.id:
                 continue
+            if not image.included:
+                # Excluded images do not train: a batch over a view never reaches them.
+                result.excluded.append(image.path)
+                continue
             caption = session.exec(
                 select(Caption).where(Caption.image_id == change.image_id)
             ).first()
@@ -115,6 +125,8 @@ def apply_batch(
                 batch = CaptionBatch(project_id=ctx.project.id or 0, kind=kind, message="")
                 session.add(batch)
                 session.flush()
+            if caption is not None and caption.status == "approved" != change.status:
+                result.unapproved.append(image.path)
             revision = CaptionRevision(
                 batch_id=batch.id or 0,
                 caption_id=caption.id if caption else None,
@@ -215,7 +227,8 @@ def tag_batch(
 ) -> BatchResult:
     """Add, remove or replace a tag in the captions of ``image_ids``. A changed caption
     becomes a draft written by hand; its note says anything that was not done. Adding
-    starts a draft ("trigger, tag") for an image without a caption."""
+    starts a draft ("trigger, tag") for an image without a caption. An image excluded
+    from training is never edited (whatever the page sent): it is named in ``excluded``."""
     project = ctx.project
     trigger, caption_format = project.trigger_word, project.caption_format
     try:
@@ -227,6 +240,9 @@ def tag_batch(
     edit, describe = _tag_operation(operation, tag, new_tag, trigger, caption_format)
     changes = []
     untouched_notes = []
+    rows = {row.id: row for row in rows_by_id(ctx, list(image_ids))}
+    excluded = [row.path for row in rows.values() if not row.included]
+    image_ids = [image_id for image_id in image_ids if image_id in rows and rows[image_id].included]
     captions = captions_for_images(ctx, image_ids)
     for image_id in image_ids:
         caption = captions.get(image_id)
@@ -251,6 +267,7 @@ def tag_batch(
         elif result.note:
             untouched_notes.append((image_id, result.note))
     outcome = apply_batch(ctx, f"tag.{operation}", changes, describe)
+    outcome.excluded.extend(excluded)
     if untouched_notes:
         paths = _paths(ctx, [image_id for image_id, _ in untouched_notes])
         outcome.notes.extend((paths[image_id], note) for image_id, note in untouched_notes)

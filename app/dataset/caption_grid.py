@@ -7,14 +7,23 @@ change anything.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
+
+from sqlmodel import col, func, select
 
 from app.dataset.caption_checks import EXTENDED_TOKENS, FLUX_T5_TOKENS
 from app.dataset.caption_files import OutsideChange, outside_change, sidecar_path
 from app.dataset.caption_intent import CaptionIntent
 from app.dataset.caption_lint import DATASET_SUBJECT, lint_caption, lint_captions
-from app.dataset.caption_store import is_trainable_image, load_captions
+from app.dataset.caption_store import (
+    ImageFacts,
+    captions_for_images,
+    is_trainable_image,
+    load_captions,
+)
 from app.dataset.caption_text import (
     TagCount,
     caption_tags,
@@ -31,6 +40,9 @@ from app.models import Caption, DatasetImage
 from app.workspace import ProjectContext
 
 PER_PAGE = 48
+# A caption note shared by at least this many captions is said once above the grid
+# instead of on each card (500 cards saying the same two sentences hide the rest).
+COMMON_NOTE_MIN = 3
 TAG_PANEL_SIZE = 40
 # Tags offered while typing in the tag filter (the panel shows the most frequent only;
 # the filter takes any tag, these are suggestions).
@@ -96,6 +108,7 @@ class Card:
     outside: OutsideChange | None
     limits: TokenLimits
     outside_missing_trigger: bool = False  # the file as edited outside lost the trigger
+    note_above: bool = False  # its note is said once above the grid, not on the card
 
     @property
     def status(self) -> str:
@@ -112,6 +125,11 @@ class Card:
     @property
     def tokens(self) -> int:
         return self.caption.tokens if self.caption else 0
+
+    @property
+    def note(self) -> str:
+        """The note shown on the card itself."""
+        return self.caption.note if self.caption and not self.note_above else ""
 
     @property
     def token_level(self) -> str:
@@ -163,6 +181,7 @@ class GridQuery:
     tag: str = ""
     concept: str = ""
     page: int = 1
+    image: str = ""  # one image's path: the link from a finding about that image
 
     def __post_init__(self) -> None:
         if self.filter not in FILTERS:
@@ -177,9 +196,16 @@ class GridQuery:
             "tag": self.tag,
             "concept": self.concept,
             "page": self.page,
+            "image": self.image,
         }
         values.update(changes)
         return {k: v for k, v in values.items() if v not in ("", None, "all", 1)}
+
+
+@dataclass(frozen=True)
+class CommonNote:
+    note: str
+    count: int  # captions in the view that carry it
 
 
 @dataclass
@@ -195,6 +221,8 @@ class Grid:
     concepts: list[str] = field(default_factory=list)
     known_tags: list[str] = field(default_factory=list)  # suggestions for the tag filter
     eye_problem: str | None = None
+    common_notes: list[CommonNote] = field(default_factory=list)
+    editable: int = 0  # images in the view a batch may change (the included ones)
 
     @property
     def total(self) -> int:
@@ -212,7 +240,29 @@ def progress_of(rows: Iterable[DatasetImage], captions: dict[int, Caption]) -> P
 
 
 def current_progress(ctx: ProjectContext) -> Progress:
-    return progress_of(load_rows(ctx), load_captions(ctx))
+    """``progress_of`` the whole project, reading only the columns it needs: every click
+    on the grid answers with it, so it must stay quick with thousands of images."""
+    project_id = ctx.project.id
+    with ctx.workspace.db.reading() as session:
+        facts = session.exec(
+            select(
+                DatasetImage.id,
+                DatasetImage.width,
+                DatasetImage.height,
+                DatasetImage.analysis_version,
+                DatasetImage.metrics,
+            ).where(DatasetImage.project_id == project_id, col(DatasetImage.included))
+        ).all()
+        approved = set(
+            session.exec(
+                select(Caption.image_id).where(
+                    Caption.project_id == project_id, Caption.status == "approved"
+                )
+            ).all()
+        )
+    # A row of columns has the attributes is_trainable_image reads.
+    included = [row.id for row in facts if is_trainable_image(cast("ImageFacts", row))]
+    return Progress(sum(1 for image_id in included if image_id in approved), len(included))
 
 
 def _has_tag(card: Card, key: str, ctx: ProjectContext) -> bool:
@@ -220,6 +270,12 @@ def _has_tag(card: Card, key: str, ctx: ProjectContext) -> bool:
         return False
     tags = caption_tags(card.caption.text, ctx.project.caption_format, ctx.project.trigger_word)
     return any(tag_key(tag) == key for tag in tags)
+
+
+def common_notes(captions: Iterable[Caption]) -> set[str]:
+    """Notes that enough captions share to be said once above the grid."""
+    counts = Counter(caption.note for caption in captions if caption.note)
+    return {note for note, count in counts.items() if count >= COMMON_NOTE_MIN}
 
 
 def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE) -> Grid:
@@ -240,6 +296,7 @@ def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE
             dataset_findings.append(found)
         else:
             by_path.setdefault(found.subject, []).append(found)
+    shared = common_notes(captions.values())
     cards = []
     for row in rows:
         caption = captions.get(row.id or 0)
@@ -252,6 +309,7 @@ def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE
                 outside,
                 limits,
                 _lost_trigger(outside, ctx.project.trigger_word),
+                note_above=caption is not None and caption.note in shared,
             )
         )
     counts = {name: sum(card.matches(name) for card in cards) for name in FILTERS}
@@ -261,6 +319,9 @@ def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE
     if query.tag:
         key = tag_key(query.tag)
         matching = [card for card in matching if _has_tag(card, key, ctx)]
+    if query.image:
+        matching = [card for card in matching if card.image.path == query.image]
+    in_view = Counter(card.caption.note for card in matching if card.note_above and card.caption)
     pages = max(1, -(-len(matching) // per_page))
     query.page = min(query.page, pages)
     start = (query.page - 1) * per_page
@@ -278,6 +339,8 @@ def caption_grid(ctx: ProjectContext, query: GridQuery, per_page: int = PER_PAGE
         concepts=sorted({row.concept for row in rows}),
         known_tags=sorted(item.tag for item in frequency[:KNOWN_TAGS_LIMIT]),
         eye_problem=eye_problem(ctx),
+        common_notes=[CommonNote(note, count) for note, count in in_view.most_common()],
+        editable=sum(1 for card in matching if card.image.included),
     )
 
 
@@ -289,13 +352,25 @@ def _lost_trigger(outside: OutsideChange | None, trigger: str) -> bool:
     )
 
 
+def _shares_note(ctx: ProjectContext, caption: Caption) -> bool:
+    if not caption.note:
+        return False
+    with ctx.workspace.db.reading() as session:
+        count = session.exec(
+            select(func.count())
+            .select_from(Caption)
+            .where(Caption.project_id == ctx.project.id, Caption.note == caption.note)
+        ).one()
+    return count >= COMMON_NOTE_MIN
+
+
 def single_card(ctx: ProjectContext, image_id: int) -> Card | None:
     """One card, as the grid would show it (its caption's own findings only)."""
     rows = rows_by_id(ctx, [image_id])
     if not rows:
         return None
     row = rows[0]
-    caption = load_captions(ctx).get(image_id)
+    caption = captions_for_images(ctx, [image_id]).get(image_id)
     findings = []
     outside = None
     if caption is not None:
@@ -309,4 +384,5 @@ def single_card(ctx: ProjectContext, image_id: int) -> Card | None:
         outside,
         TokenLimits.for_family(ctx.project.model_family),
         _lost_trigger(outside, ctx.project.trigger_word),
+        note_above=caption is not None and _shares_note(ctx, caption),
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from sqlmodel import Session, col, select
 
@@ -114,7 +114,16 @@ class CaptionRules:
         return count_tokens(text, self.ctx.settings)
 
 
-def is_trainable_image(row: DatasetImage) -> bool:
+class ImageFacts(Protocol):
+    """What ``is_trainable_image`` reads: a row, or only its columns."""
+
+    width: int | None
+    height: int | None
+    analysis_version: int
+    metrics: dict[str, Any]
+
+
+def is_trainable_image(row: ImageFacts) -> bool:
     """Rows that are pictures (as far as loragate knows yet): only they get captions."""
     if row.width is None or row.height is None:
         return False

@@ -20,7 +20,7 @@ How the text is cut depends on the project's caption format:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,6 +55,8 @@ _CONTROL_CHARACTERS = re.compile(
 # Quoted caption text in a finding or a message is cut to this many characters: one
 # pasted essay must not fill every page and report that quotes it.
 QUOTE_MAX_CHARS = 80
+# A note about repeated phrases quotes at most this many of them.
+REPEATS_QUOTED = 3
 
 NOTE_EMPTY = (
     "The caption was empty; it now holds the trigger word alone: every caption must "
@@ -62,11 +64,6 @@ NOTE_EMPTY = (
 )
 NOTE_MISSING = (
     "The trigger word was missing; it was put back first: every caption must start with it."
-)
-NOTE_INSIDE = (
-    "The trigger word was only inside the text; it was moved to the front: every caption "
-    "must start with it, on its own, before the first comma (and having it twice would "
-    "teach it twice)."
 )
 NOTE_MOVED = (
     "The trigger word was not first; it was moved to the front: every caption must start "
@@ -88,6 +85,36 @@ NOTE_KEEP_TRIGGER = (
     "To use a different trigger word, change it in the project; loragate then rewrites "
     "every caption."
 )
+
+
+def note_inside(cut: TriggerCut) -> str:
+    """What moving the trigger word out of the text did, quoted, so the artist can see a
+    phrase it left half-said ("zkinkwash style" leaves "style")."""
+    moved = (
+        "The trigger word was only inside the text; it was moved to the front: every "
+        "caption must start with it, on its own, before the first comma (and having it "
+        "twice would teach it twice)."
+    )
+    if cut.before is None:
+        return moved
+    if not cut.after:
+        return f"{moved} “{shorten(cut.before)}” was only the trigger word, so it went."
+    return (
+        f"{moved} “{shorten(cut.before)}” now reads “{shorten(cut.after)}”: check that it "
+        "still says what you meant."
+    )
+
+
+def note_repeats(repeats: Sequence[str]) -> str | None:
+    """What tidying removed: a phrase written twice is kept once, and the artist is told
+    which, because a repeat can be on purpose (a weight trick) or a slip."""
+    if not repeats:
+        return None
+    quoted = ", ".join(f"“{shorten(text)}”" for text in repeats[:REPEATS_QUOTED])
+    more = len(repeats) - REPEATS_QUOTED
+    if more > 0:
+        quoted += f" and {more} more"
+    return f"Written more than once, so kept only once: {quoted}."
 
 
 def note_spelling(trigger: str) -> str:
@@ -132,6 +159,17 @@ class TagEdit:
 class TagCount:
     tag: str
     count: int
+
+
+@dataclass(frozen=True)
+class TriggerCut:
+    """The parts with the trigger's first whole-word occurrence cut out, and the part it
+    was cut from as written (``before``) and as left (``after``; "" when nothing was
+    left). ``before`` is None when the trigger was not found."""
+
+    parts: list[str]
+    before: str | None = None
+    after: str = ""
 
 
 # --- keys and splitting ------------------------------------------------------------
@@ -296,24 +334,36 @@ def render_caption(parsed: ParsedCaption) -> str:
 
 
 def _dedupe(segments: Iterable[Segment], trigger: str | None) -> list[Segment]:
+    return _dedupe_noting(segments, trigger)[0]
+
+
+def _dedupe_noting(
+    segments: Iterable[Segment], trigger: str | None
+) -> tuple[list[Segment], list[str]]:
+    """Each phrase once (the first spelling wins), and the repeats that went."""
     seen: set[str] = {tag_key(trigger)} if trigger else set()
-    kept = []
+    kept, dropped = [], []
     for segment in segments:
         key = tag_key(segment.text)
         if key in seen:
+            dropped.append(segment.text)
             continue
         seen.add(key)
         kept.append(segment)
-    return kept
+    return kept, dropped
+
+
+def _normalize(text: str, caption_format: str, trigger: str | None) -> tuple[str, list[str]]:
+    parsed = parse_caption(text, caption_format, trigger)
+    cleaned = [Segment(_SPACES.sub(" ", s.text).strip(), s.kind) for s in parsed.segments]
+    deduped, dropped = _dedupe_noting(cleaned, parsed.trigger)
+    return render_caption(ParsedCaption(parsed.trigger, tuple(deduped), caption_format)), dropped
 
 
 def normalize_caption(text: str, caption_format: str, trigger: str | None = None) -> str:
     """Same meaning, tidy form: one line, single spaces, no empty parts or trailing
     commas, each tag once (the first spelling wins)."""
-    parsed = parse_caption(text, caption_format, trigger)
-    cleaned = [Segment(_SPACES.sub(" ", s.text).strip(), s.kind) for s in parsed.segments]
-    deduped = tuple(_dedupe(cleaned, parsed.trigger))
-    return render_caption(ParsedCaption(parsed.trigger, deduped, caption_format))
+    return _normalize(text, caption_format, trigger)[0]
 
 
 # --- the trigger word --------------------------------------------------------------
@@ -331,10 +381,11 @@ def trigger_pattern(trigger: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w'’-])" + r"[\s_]+".join(words) + r"(?![\w'’-])", re.IGNORECASE)
 
 
-def without_first_occurrence(parts: list[str], trigger: str) -> list[str]:
+def without_first_occurrence(parts: list[str], trigger: str) -> TriggerCut:
     """``parts`` with the trigger's first whole-word occurrence cut out of the part that
     holds it (a part left empty goes): the move both the caption editor and the native
-    trainer make, so a stored caption trains as the artist saw it."""
+    trainer make, so a stored caption trains as the artist saw it. The cut part is kept
+    as it was and as it is left, for the note that tells the artist."""
     pattern = trigger_pattern(trigger)
     for index, part in enumerate(parts):
         found = pattern.search(part)
@@ -342,8 +393,9 @@ def without_first_occurrence(parts: list[str], trigger: str) -> list[str]:
             continue
         joined = " ".join((part[: found.start()] + " " + part[found.end() :]).split())
         cleaned = re.sub(r"\s+([,.;:!?])", r"\1", joined).lstrip(" .!?;:")
-        return [*parts[:index], *([cleaned] if cleaned else []), *parts[index + 1 :]]
-    return parts
+        kept = [*parts[:index], *([cleaned] if cleaned else []), *parts[index + 1 :]]
+        return TriggerCut(kept, part, cleaned)
+    return TriggerCut(parts)
 
 
 def mentions(text: str, phrase: str) -> bool:
@@ -380,8 +432,9 @@ def enforce_trigger(text: str, trigger: str, caption_format: str) -> tuple[str, 
         rest = [first, *rest]
         notes.append(NOTE_MOVED)
     elif trigger_pattern(trigger).search(flat):
-        rest = without_first_occurrence(parts, trigger)
-        notes.append(NOTE_INSIDE)
+        cut = without_first_occurrence(parts, trigger)
+        rest = cut.parts
+        notes.append(note_inside(cut))
     else:
         rest = parts
         notes.append(NOTE_MISSING)
@@ -396,13 +449,13 @@ def enforce_trigger(text: str, trigger: str, caption_format: str) -> tuple[str, 
 
 def prepare_caption(text: str, trigger: str, caption_format: str) -> tuple[str, str | None]:
     """What every write path stores: the normalised caption with the trigger enforced,
-    without control characters, and a note about what was changed beyond tidying
-    (normalisation never changes meaning, so it has none)."""
+    without control characters, and a note saying what was changed beyond spacing and
+    commas (control characters, the trigger word, a phrase written twice)."""
     text, stripped = strip_controls(text)
     enforced, note = enforce_trigger(text, trigger, caption_format)
-    if stripped:
-        note = f"{NOTE_CONTROL} {note}" if note else NOTE_CONTROL
-    return normalize_caption(enforced, caption_format, trigger), note
+    normalized, repeats = _normalize(enforced, caption_format, trigger)
+    notes = [NOTE_CONTROL if stripped else None, note, note_repeats(repeats)]
+    return normalized, " ".join(n for n in notes if n) or None
 
 
 def change_trigger(text: str, old: str, new: str, caption_format: str) -> tuple[str, str | None]:
@@ -551,6 +604,7 @@ __all__ = [
     "Segment",
     "TagCount",
     "TagEdit",
+    "TriggerCut",
     "add_tag",
     "caption_tags",
     "change_trigger",

@@ -31,6 +31,7 @@ from app.dataset.autocaption import (
     AutoCaptionError,
     AutoCaptionSettings,
     captioner_problem,
+    captioner_setups,
     run_task,
     sample_drafts,
     sample_task,
@@ -90,14 +91,20 @@ def _sample_context(
 
 
 def _page_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str, Any]:
-    settings = extra.pop("settings", None) or AutoCaptionSettings()
+    setups = captioner_setups(ctx)
+    ready = [setup.kind for setup in setups if setup.ready]
+    # The first captioner that is set up is the one offered.
+    settings = extra.pop("settings", None) or AutoCaptionSettings(
+        kind=ready[0] if ready else "wd14"
+    )
     last_run = jobs.latest(RUN_JOB, ctx.project.id)
     last_sample = jobs.latest(SAMPLE_JOB, ctx.project.id)
     recipe_form = extra.pop("recipe_form", {"blacklist": "", "prefix": "", "template": ""})
     context = {
         "project": ctx.project,
         "captioners": CAPTIONERS,
-        "problems": {kind: captioner_problem(ctx, kind) for kind in CAPTIONERS},
+        "setups": setups,
+        "any_ready": bool(ready),
         "advice": {kind: format_advice(kind, ctx.project.caption_format) for kind in CAPTIONERS},  # type: ignore[arg-type]
         "scopes": SCOPES,
         "scope_counts": {scope: len(scope_images(ctx, scope)) for scope in SCOPES},

@@ -2,7 +2,7 @@
 picture, edited inline, filtered, changed in batches with one-step undo.
 
 HTMX contract:
-- GET /projects/{slug}/captions?filter=&tag=&concept=&page= → the page; with HTMX the
+- GET /projects/{slug}/captions?filter=&tag=&concept=&page=&image= → the page; with HTMX the
   ``captions/_grid.html`` partial for #grid (innerHTML). One page holds at most
   ``PER_PAGE`` cards.
 - POST .../captions/{id}/approve (version) toggles approved ↔ draft;
@@ -15,7 +15,8 @@ HTMX contract:
   chip out of band; an edit on a stale version → 409 with the card showing both texts;
   an edit over an outside edit → 409 with the typed text kept beside the file's and
   loragate's; a stale approve/reject → 409 with the current text and a notice; a
-  refusal → 400 toast.
+  refusal (approving an image without a caption) → 400 with the card saying why (a
+  toast in its place would remove the card).
   GET .../captions/{id}/card → the card as it is now.
 - POST .../captions/batch (operation, tag, new_tag, scope=selection|filter, ids...),
   .../captions/approve-shown (shown=ID:VERSION...), .../captions/undo
@@ -46,6 +47,7 @@ from app.dataset.caption_grid import FILTERS, GridQuery, caption_grid, current_p
 from app.dataset.caption_store import (
     CaptionConflict,
     CaptionError,
+    captions_for_images,
     resolve_outside,
     save_text,
     set_status,
@@ -114,13 +116,14 @@ def captions_page(
     page: Annotated[int, Query()] = 1,
     trigger_changed: Annotated[int | None, Query()] = None,
     drafted: Annotated[int, Query()] = 0,
+    image: Annotated[str, Query()] = "",
 ) -> Response:
     """The grid: thumbnails, captions, filters, tag frequencies, batch operations."""
     if jobs.active(None, ctx.project.id) is None:
         # Caption files that appeared since (dropped in the folder) become drafts; while
         # an import or audit runs, it does this itself.
         take_in_for_page(ctx)
-    context = _grid_context(request, ctx, jobs, GridQuery(filter, tag, concept, page))
+    context = _grid_context(request, ctx, jobs, GridQuery(filter, tag, concept, page, image))
     if is_htmx(request):
         return render(request, "captions/_grid.html", context)
     notice = None
@@ -160,6 +163,7 @@ def _card(
     status_code: int = 200,
     conflict: CaptionConflict | None = None,
     notice: str | None = None,
+    typed: str | None = None,
 ) -> Response:
     card = single_card(ctx, image_id)
     if card is None:
@@ -171,7 +175,8 @@ def _card(
             "project": ctx.project,
             "card": card,
             "conflict": conflict,
-            "notice": notice,
+            "card_notice": notice,
+            "typed_text": typed,
             "status_words": STATUS_WORDS,
             "progress": current_progress(ctx),
             "gate": _gate(ctx),
@@ -181,8 +186,11 @@ def _card(
     )
 
 
-def _card_action(request: Request, ctx: ProjectContext, image_id: int, action: Any) -> Response:
-    """Run ``action``; answer with the card (HTMX) or back to the grid."""
+def _card_action(
+    request: Request, ctx: ProjectContext, image_id: int, action: Any, typed: str | None = None
+) -> Response:
+    """Run ``action``; answer with the card (HTMX) or back to the grid. A refused edit
+    comes back with ``typed`` (what the artist typed) still in the field."""
     try:
         action()
     except CaptionConflict as conflict:
@@ -192,7 +200,10 @@ def _card_action(request: Request, ctx: ProjectContext, image_id: int, action: A
         notice = None if conflict.reason == "outside" else conflict.explanation
         return _card(request, ctx, image_id, status_code=409, conflict=conflict, notice=notice)
     except (CaptionError, DecisionError) as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+        if not is_htmx(request):
+            raise HTTPException(status_code=400, detail=str(exc)) from None
+        # The card answers for itself: a toast in its place would take the card away.
+        return _card(request, ctx, image_id, status_code=400, notice=str(exc), typed=typed)
     if not is_htmx(request):
         return _back(request, ctx, image_id)
     return _card(request, ctx, image_id)
@@ -210,8 +221,8 @@ def _toggle(
     """Set ``status``, or back to draft when the caption has it already. A stale version
     means the text on screen is not the text now: nothing is approved (or rejected)
     unseen; the card comes back with the current text."""
-    card = single_card(ctx, image_id)
-    target = "draft" if card is not None and card.status == status else status
+    caption = captions_for_images(ctx, [image_id]).get(image_id)
+    target = "draft" if caption is not None and caption.status == status else status
     return _card_action(request, ctx, image_id, lambda: set_status(ctx, image_id, target, version))
 
 
@@ -250,7 +261,9 @@ def edit_caption(
     text: Annotated[str, Form()] = "",
 ) -> Response:
     """Save an inline edit (the trigger word is put back first if it went missing)."""
-    return _card_action(request, ctx, image_id, lambda: save_text(ctx, image_id, text, version))
+    return _card_action(
+        request, ctx, image_id, lambda: save_text(ctx, image_id, text, version), typed=text
+    )
 
 
 @router.post(
@@ -295,9 +308,10 @@ def _view(
     tag_filter: Annotated[str, Form()] = "",
     concept: Annotated[str, Form()] = "",
     page: Annotated[int, Form()] = 1,
+    image: Annotated[str, Form()] = "",
 ) -> GridQuery:
     """The grid view a batch form was sent from (captions/_query_fields.html)."""
-    return GridQuery(filter, tag_filter, concept, page)
+    return GridQuery(filter, tag_filter, concept, page, image)
 
 
 ViewDep = Annotated[GridQuery, Depends(_view)]
@@ -320,16 +334,32 @@ def _batch_response(
 NOTES_IN_NOTICE = 2
 
 
+def _first_names(paths: list[str]) -> str:
+    return ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+
+
 def _captions_named(paths: list[str]) -> str:
     if len(paths) == 1:
         return paths[0]
-    return f"{len(paths)} captions ({', '.join(paths[:3])}{'…' if len(paths) > 3 else ''})"
+    return f"{len(paths)} captions ({_first_names(paths)})"
 
 
 def _summary(result: BatchResult, done: str = "") -> str:
-    """The batch's notice: what changed, what was left as it was and why, and the notes
-    themselves (a caption the batch did not change keeps no note of its own)."""
+    """The batch's notice, said once above the grid: what changed, the approvals it took
+    back, what was left as it was and why, and the notes themselves (a caption the batch
+    did not change keeps no note of its own)."""
     parts = [done + result.message if result.changed else "No caption needed changing."]
+    if result.unapproved:
+        parts.append(
+            f"{plural(len(result.unapproved), 'approval')} went back to draft "
+            f"({_first_names(result.unapproved)}): read "
+            f"{'it' if len(result.unapproved) == 1 else 'them'} again (filter “Not approved”)."
+        )
+    if result.excluded:
+        parts.append(
+            f"{plural(len(result.excluded), 'excluded image')} left alone: a batch never "
+            "changes images excluded from training."
+        )
     if result.skipped:
         parts.append(
             f"{len(result.skipped)} left as they were ("
@@ -357,11 +387,13 @@ def batch_operation(
     operation: Annotated[str, Form()],
     tag: Annotated[str, Form()] = "",
     new_tag: Annotated[str, Form()] = "",
-    scope: Annotated[str, Form()] = "filter",
+    scope: Annotated[str, Form()] = "",
     ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
-    """Add, remove or replace a tag in the selected captions or in the whole view."""
-    if scope == "selection":
+    """Add, remove or replace a tag in the selected captions or in the whole view. With
+    no scope chosen (a page without script leaves it open), ticked images are the
+    scope: a tick is never silently widened to the whole view."""
+    if scope == "selection" or (scope != "filter" and ids):
         targets = list(ids or [])
         if not targets:
             raise HTTPException(
@@ -370,7 +402,8 @@ def batch_operation(
                 "the operation to everything in this view.",
             )
     else:
-        targets = caption_grid(ctx, GridQuery(query.filter, query.tag, query.concept)).matching_ids
+        whole_view = GridQuery(query.filter, query.tag, query.concept, image=query.image)
+        targets = caption_grid(ctx, whole_view).matching_ids
     try:
         result = tag_batch(ctx, operation, targets, tag, new_tag)
     except CaptionError as exc:

@@ -17,6 +17,11 @@ from app.workspace import ProjectContext
 
 SEVERITY_TITLES = {"block": "Blocking", "warn": "Warnings", "info": "Notes"}
 DUPLICATE_CODES = frozenset({"duplicate.exact", "duplicate.near", "duplicate.intentional"})
+# Kinds said in one line with a link to the caption grid's view that lists them, not
+# one row per image (500 drafts are one task, done in the grid): code → grid filter.
+GRID_GROUPED = {"caption.not_approved": "unapproved"}
+# How many of a grouped kind's images the line names.
+GROUPED_NAMED = 5
 
 
 @dataclass
@@ -36,6 +41,20 @@ class Kind:
     fix: str
     source: str
     items: list[Item] = field(default_factory=list)
+
+    @property
+    def grid_filter(self) -> str | None:
+        """The caption grid's filter that lists this kind, when it is said in one line."""
+        return GRID_GROUPED.get(self.code)
+
+    @property
+    def named(self) -> list[str]:
+        return [item.finding.subject for item in self.items[:GROUPED_NAMED]]
+
+    @property
+    def in_caption_grid(self) -> bool:
+        """A caption finding about one image is fixed in the caption grid, on that image."""
+        return self.code.startswith("caption.")
 
 
 @dataclass

@@ -166,3 +166,26 @@ def test_an_outside_edit_made_while_the_trigger_change_waits_is_not_overwritten(
     assert edited.read_text() == "edited in another program meanwhile"
     assert sidecar(ctx, PATHS[0]).read_text() == f"{TRIGGER}, red scarf, smiling"
     assert get_project(ctx.workspace, ctx.project.slug).trigger_word == TRIGGER  # type: ignore[union-attr]
+
+
+def test_a_batch_never_edits_an_excluded_image_and_names_approvals_it_took_back(
+    ctx: ProjectContext,
+) -> None:
+    """Issue 12.1 and 12.4: a batch over the whole view left excluded images alone only
+    if the page did; the domain function now refuses them, and names every approval the
+    batch took back."""
+    from app.dataset.decisions import set_included
+
+    excluded = caption_of(ctx, PATHS[1])
+    set_included(ctx, excluded.image_id, False)
+    result = tag_batch(ctx, "add", ids(ctx), "watercolor")
+    assert result.excluded == [PATHS[1]]
+    assert caption_of(ctx, PATHS[1]).text == f"{TRIGGER}, red scarf, city street"
+    assert caption_of(ctx, PATHS[1]).status == "approved"
+    assert sorted(result.changed) == sorted([PATHS[0], PATHS[2], PATHS[3]])
+    assert sorted(result.unapproved) == sorted([PATHS[0], PATHS[2], PATHS[3]])
+    # Approving "everything shown" does not reach the excluded image either.
+    set_status(ctx, excluded.image_id, "draft", caption_of(ctx, PATHS[1]).version)
+    shown = [(caption_of(ctx, p).image_id, caption_of(ctx, p).version) for p in PATHS]
+    assert approve_shown(ctx, shown).excluded == [PATHS[1]]
+    assert caption_of(ctx, PATHS[1]).status == "draft"

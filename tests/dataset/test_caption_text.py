@@ -302,3 +302,33 @@ def test_quoted_text_is_cut_short() -> None:
     assert shorten("short tag") == "short tag"
     long = shorten("word " * 100)
     assert len(long) == 80 and long.endswith("…")
+
+
+# --- saying what was changed ---------------------------------------------------------
+
+
+def test_moving_the_trigger_out_of_a_phrase_quotes_what_is_left() -> None:
+    """Issue 12.5: "… in a park, zkinkwash style" left "… in a park, style" without a
+    word; the note now quotes the phrase before and after, for the artist to check."""
+    text, note = prepare_caption("a woman in a park, zkinkwash style", T, "booru")
+    assert text == f"{T}, a woman in a park, style"
+    assert note is not None and "“zkinkwash style” now reads “style”" in note
+
+
+def test_a_trigger_that_was_a_whole_phrase_says_it_went() -> None:
+    text, note = prepare_caption("night, zkinkwash!", T, "natural")
+    assert text == f"{T}, night"
+    assert note is not None and "“zkinkwash!” was only the trigger word" in note
+
+
+def test_repeated_phrases_are_named_when_removed() -> None:
+    text, note = prepare_caption(f"{T}, red scarf, night, Red_Scarf, night", T, "booru")
+    assert text == f"{T}, red scarf, night"
+    assert note == "Written more than once, so kept only once: “Red_Scarf”, “night”."
+
+
+def test_the_native_trainer_cuts_the_trigger_with_the_same_function() -> None:
+    from app.training.native.captions import trigger_first
+
+    stored, _ = prepare_caption("a woman in a park, zkinkwash style", T, "booru")
+    assert trigger_first("a woman in a park, zkinkwash style", T) == stored

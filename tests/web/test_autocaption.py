@@ -63,6 +63,37 @@ def test_a_missing_captioner_folder_says_what_to_put_where(
     assert "does not exist. Create it and put these files in it: model.onnx" in refused.text
 
 
+def test_the_page_names_the_models_where_they_go_and_waits_for_one(
+    client: TestClient, ctx: ProjectContext, tagger: Path
+) -> None:
+    """Issue 12.19: the page names the models each captioner runs, the files its folder
+    needs, the studio.md line and file, and links the guide; "Caption the sample" is
+    disabled until a captioner is set up."""
+    page = client.get("/projects/mira/captions/auto").text
+    studio = ctx.workspace.grimoire_dir / "studio.md"
+    for kind, model, anchor in (
+        ("wd14", "SmilingWolf/wd-vit-tagger-v3", "the-wd14-tagger"),
+        ("natural", "Salesforce/blip-image-captioning-base", "the-natural-language-captioner"),
+    ):
+        block = re.search(rf'data-kind="{kind}" data-ready="0">.*?</details>', page, re.S)
+        assert block, kind
+        assert f"<code>{model}</code>" in block.group(0)
+        assert f"<code>captioners: {kind}:</code> in <code>{studio}</code>" in block.group(0)
+        assert f"captioning-guide#{anchor}" in block.group(0)
+    assert "model.onnx (the tagger network)" in page
+    assert re.search(r'id="caption-sample" disabled aria-describedby="no-captioner"', page)
+    assert re.search(r'<input type="radio" name="kind" value="wd14" disabled>', page)
+    # The WD14 thresholds are labelled for what they are.
+    assert '<label for="general_threshold">WD14 threshold for general tags</label>' in page
+    assert '<label for="character_threshold">WD14 threshold for character names</label>' in page
+
+    use_tagger(ctx.workspace, tagger)
+    ready = client.get("/projects/mira/captions/auto").text
+    assert re.search(r'data-kind="wd14" data-ready="1"', ready)
+    assert re.search(r'<input type="radio" name="kind" value="wd14" checked>', ready)
+    assert re.search(r'id="caption-sample">Caption the sample<', ready)
+
+
 def test_sample_redraft_then_the_rest(
     client: TestClient, ctx: ProjectContext, tagger: Path
 ) -> None:

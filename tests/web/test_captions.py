@@ -5,7 +5,7 @@ HTMX contract checked here:
   PER_PAGE cards whatever the dataset's size; filters and the tag panel by query.
 - POST .../captions/{id}/approve|reject|text|included|outside → the card partial
   (#card-{id}, outerHTML) with #caption-progress out of band; a stale version → 409 and
-  the card with both texts; a refusal → 400 toast.
+  the card with both texts; a refusal → 400 and the card saying why.
 - POST .../captions/batch|approve-shown|undo → the #grid partial, the undo bar and the
   progress out of band, and a notice toast.
 - POST .../trigger → 303 to the grid; 422 with the reason.
@@ -104,7 +104,10 @@ def test_clicking_a_thumbnail_approves_and_clicking_again_takes_it_back(
     refused = client.post(
         f"/projects/mira/captions/{no_caption}/approve", data={"version": 0}, headers=HX
     )
-    assert refused.status_code == 400 and "has no caption yet" in refused.text
+    # Issue 12.3: the answer is the card itself, saying why (a toast swapped in its
+    # place took the card away).
+    assert refused.status_code == 400 and cards(refused.text) == [str(no_caption)]
+    assert re.search(r'class="card-notice[^"]*"[^>]*>[^<]*has no caption yet', refused.text)
     plain = client.post(url, data={"version": 3}, follow_redirects=False)
     assert plain.status_code == 303 and plain.headers["location"].endswith(f"#card-{image}")
 

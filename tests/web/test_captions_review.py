@@ -228,11 +228,15 @@ def test_an_oversized_caption_is_refused_in_words(client: TestClient, ctx: Proje
     path = "10_mira/000.png"
     image = image_id(ctx, path)
     url = f"/projects/mira/captions/{image}/text"
-    long = client.post(url, data={"version": 1, "text": "x" * (MAX_CAPTION_CHARS + 1)}, headers=HX)
+    typed = "x" * (MAX_CAPTION_CHARS + 1)
+    long = client.post(url, data={"version": 1, "text": typed}, headers=HX)
     assert long.status_code == 400
+    # The card says why, with the typed text still in its field (nothing is lost).
+    card = card_of(long.text, image)
     assert f"{MAX_CAPTION_CHARS + 1:,} characters long; loragate keeps captions under 4,000" in (
-        toasts(long.text)
+        card
     )
+    assert f">{typed}</textarea>" in card and "unsaved" in card
     # More than the form parser reads (1 MB): a toast, or a page, never JSON.
     huge = "y" * (1024 * 1024 + 10)
     too_big = client.post(url, data={"version": 1, "text": huge}, headers=HX)

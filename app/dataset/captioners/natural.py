@@ -27,6 +27,12 @@ from app.dataset.captioners.base import (
 )
 
 LABEL = LABELS["natural"]
+# Models this captioner runs, as named on Hugging Face (the page offers them as examples).
+MODELS = (
+    "Salesforce/blip-image-captioning-base",
+    "Salesforce/blip-image-captioning-large",
+    "Florence-2 in its transformers-native form",
+)
 NEEDS = (
     (("config.json",), "the model's configuration"),
     (

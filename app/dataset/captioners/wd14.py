@@ -45,6 +45,12 @@ NEEDS = (
     ((TAGS_FILE,), "its list of tags, with columns tag_id,name,category,count"),
 )
 LABEL = LABELS["wd14"]
+# Releases this tagger runs, as named on Hugging Face (the page offers them as examples).
+MODELS = (
+    "SmilingWolf/wd-vit-tagger-v3",
+    "SmilingWolf/wd-swinv2-tagger-v3",
+    "SmilingWolf/wd-convnext-tagger-v3",
+)
 CATEGORY_GENERAL = 0
 CATEGORY_CHARACTER = 4
 # The size every WD14 tagger was trained at, for a model whose input size is not fixed.

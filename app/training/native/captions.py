@@ -36,7 +36,7 @@ def trigger_first(caption: str, trigger: str) -> str:
         return ", ".join([trigger, *rest])
     if rest and rest[0].lower().startswith(trigger.lower() + " "):
         return ", ".join(rest)
-    return ", ".join([trigger, *without_first_occurrence(rest, trigger)])
+    return ", ".join([trigger, *without_first_occurrence(rest, trigger).parts])
 
 
 class CaptionMaker:
