@@ -82,9 +82,7 @@ def test_sdxl_photos_are_pointed_to_sd15_and_the_change_needs_no_new_import(
     assert "image.too_small" not in codes and "dataset.family_resolution" not in codes
 
 
-def test_each_answer_makes_exactly_its_gates_stale(
-    photos: ProjectContext, tmp_path: Path
-) -> None:
+def test_each_answer_makes_exactly_its_gates_stale(photos: ProjectContext, tmp_path: Path) -> None:
     other_model = tmp_path / "models" / "other.safetensors"
     other_model.write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
     expected = {

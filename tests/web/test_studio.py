@@ -13,7 +13,6 @@ from app.grimoire import load_studio, studio_path
 from app.models import Project
 from app.settings import Settings
 
-
 GPU_VALUES = ("  name:", "  vram_gb:", "  hourly_cost:", "  currency:")
 
 
