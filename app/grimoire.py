@@ -187,3 +187,17 @@ def register_lora(grimoire_dir: Path, lora: RegisteredLora) -> None:
         loras.append(lora.model_dump())
 
     update_doc(studio_path(grimoire_dir), mutate)
+
+
+def update_gpu(grimoire_dir: Path, gpu: GpuEntry) -> None:
+    """Write the GPU block of studio.md: each key is set in place, so the comments and
+    the order of the file, its other settings and its body stay as they were."""
+
+    def mutate(front: Any) -> None:
+        block = front.get("gpu")
+        if not isinstance(block, dict):
+            front["gpu"] = block = _yaml().load("{}")
+        for key, value in gpu.model_dump().items():
+            block[key] = value
+
+    update_doc(studio_path(grimoire_dir), mutate)

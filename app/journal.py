@@ -127,3 +127,9 @@ def recent(session: Session, project: Project, limit: int = 50) -> list[Event]:
         .limit(limit)
     )
     return list(session.exec(statement))
+
+
+def find(session: Session, project: Project, event_id: int) -> Event | None:
+    """One entry of this project's journal, by id (None for another project's)."""
+    entry = session.get(Event, event_id)
+    return entry if entry is not None and entry.project_id == project.id else None

@@ -26,6 +26,7 @@ from app.web import (
     environment,
     jobs,
     projects,
+    studio,
 )
 from app.web.security import SecurityMiddleware
 from app.web.templating import is_htmx, render, toast
@@ -41,6 +42,7 @@ ROUTERS = (
     jobs.router,
     config.router,
     environment.router,
+    studio.router,
     docs.router,
 )
 

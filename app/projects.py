@@ -106,11 +106,6 @@ def validate_intent(workspace: Workspace, intent: Intent) -> ValidatedIntent:
                 "it. Move it away or pick another name; loragate will not write into it."
             )
 
-    if intent.training_type not in TRAINING_TYPES:
-        errors["training_type"] = (
-            "Choose what you are training: style, character, concept or object."
-        )
-
     trigger = check_trigger_word(intent.trigger_word)
     if trigger.errors:
         errors["trigger_word"] = " ".join(trigger.errors)
@@ -119,6 +114,31 @@ def validate_intent(workspace: Workspace, intent: Intent) -> ValidatedIntent:
     )
     if trigger_warnings:
         warnings["trigger_word"] = trigger_warnings
+
+    answer_errors, answer_warnings = check_answers(workspace, intent)
+    errors |= answer_errors
+    for field, messages in answer_warnings.items():
+        warnings.setdefault(field, []).extend(messages)
+
+    if intent.backend not in BACKENDS:
+        errors["backend"] = f"Unknown trainer. Choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}."
+
+    if errors:
+        raise IntentErrors(errors)
+    return ValidatedIntent(intent=intent, slug=slug, warnings=warnings)
+
+
+def check_answers(
+    workspace: Workspace, intent: Intent
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Errors and warnings for the answers that can be changed after creation: the
+    training type, the model family, the base model and the caption format."""
+    errors: dict[str, str] = {}
+    warnings: dict[str, list[str]] = {}
+    if intent.training_type not in TRAINING_TYPES:
+        errors["training_type"] = (
+            "Choose what you are training: style, character, concept or object."
+        )
 
     if intent.model_family not in MODEL_FAMILIES:
         errors["model_family"] = "Choose the base model's family (SD 1.5, SD 2.x, SDXL or Flux)."
@@ -137,13 +157,7 @@ def validate_intent(workspace: Workspace, intent: Intent) -> ValidatedIntent:
                 f"{CAPTION_FORMATS[family.recommended_caption_format].split(':')[0].lower()}: "
                 f"{family.why_caption_format}"
             )
-
-    if intent.backend not in BACKENDS:
-        errors["backend"] = f"Unknown trainer. Choose {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}."
-
-    if errors:
-        raise IntentErrors(errors)
-    return ValidatedIntent(intent=intent, slug=slug, warnings=warnings)
+    return errors, warnings
 
 
 def _trigger_in_use(workspace: Workspace, trigger: str) -> list[str]:
@@ -289,6 +303,7 @@ def project_record(project: Project) -> dict[str, object]:
         "must_stay": project.must_stay,
         "created_at": project.created_at.isoformat(),
         "updated_at": project.updated_at.isoformat(),
+        "archived_at": project.archived_at.isoformat() if project.archived_at else None,
     }
 
 
@@ -298,11 +313,20 @@ def write_project_file(project_dir: Path, project: Project) -> None:
     )
 
 
-def list_projects(workspace: Workspace) -> list[Project]:
+def list_projects(workspace: Workspace, *, archived: bool = False) -> list[Project]:
+    """The projects in the list (``archived``: the archived ones instead), newest first."""
     from sqlmodel import col
 
+    shown = (
+        col(Project.archived_at).is_not(None) if archived else col(Project.archived_at).is_(None)
+    )
     with workspace.db.reading() as session:
-        return list(session.exec(select(Project).order_by(col(Project.updated_at).desc())))
+        statement = select(Project).where(shown).order_by(col(Project.updated_at).desc())
+        return list(session.exec(statement))
+
+
+def count_archived(workspace: Workspace) -> int:
+    return len(list_projects(workspace, archived=True))
 
 
 def get_project(workspace: Workspace, slug: str) -> Project | None:

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from app.models import Event
-from app.projects import IntentErrors, create_project, list_projects, slugify
+from app.jobs import JobRunner
+from app.models import Event, Project
+from app.project_archive import ProjectActionError, archive_project, delete_project
+from app.projects import IntentErrors, create_project, get_project, list_projects, slugify
 from app.workspace import Workspace
 
 
@@ -147,3 +150,24 @@ def test_a_trigger_word_already_in_use_is_warned(workspace: Workspace, make_inte
     )
     _, validated = create_project(workspace, make_intent(name="Mira", trigger_word="MiraKZ"))
     assert "the LoRA “mira-v1”" in validated.warnings["trigger_word"][0]
+
+
+def test_a_project_with_a_job_running_is_not_put_away(
+    workspace: Workspace, project: Project
+) -> None:
+    runner = JobRunner(workspace.db)
+    release = threading.Event()
+    try:
+        runner.start(
+            "audit", lambda _: {"done": release.wait(30)}, project_id=project.id, title="Auditing"
+        )
+        with pytest.raises(ProjectActionError, match="“Auditing” is running"):
+            delete_project(workspace, project, project.name, runner)
+        with pytest.raises(ProjectActionError, match="“Auditing” is running"):
+            archive_project(workspace, project, runner)
+    finally:
+        release.set()
+        runner.shutdown()
+    folder = workspace.project_dir(project.slug)
+    assert (folder / "journal.md").is_file() and get_project(workspace, project.slug)
+    assert "archived" not in (folder / "journal.md").read_text()

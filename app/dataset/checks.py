@@ -145,6 +145,14 @@ _CHECKS = (
         source="dataset-audit#transparency",
     ),
     Check(
+        "image.slight_transparency",
+        "info",
+        why="Trainers drop the transparency band, so these few pixels show the colour stored "
+        "under them. They cover too little of the image to be learned.",
+        fix="Nothing to do.",
+        source="dataset-audit#transparency",
+    ),
+    Check(
         "image.unused_alpha",
         "info",
         why="The image has a transparency band but every pixel is fully opaque, so dropping it "
@@ -369,6 +377,16 @@ _CHECKS = (
         source="dataset-sizes#how-many-images",
     ),
     Check(
+        "dataset.family_resolution",
+        "warn",
+        why="Every image is resized to about the family's training size, so images below it "
+        "are enlarged and the LoRA learns the softness of the enlargement. A family trained "
+        "at a smaller size takes most of these images as they are.",
+        fix="Change the model family (and a base model of that family) on the project's "
+        "answers page, or add larger images.",
+        source="dataset-audit#resolution",
+    ),
+    Check(
         "dataset.low_diversity",
         "warn",
         why="The images look alike (their perceptual hashes are close). The LoRA learns the "
@@ -419,6 +437,7 @@ TITLES = {
     "image.animated": "Animated images",
     "image.colour_mode": "Colour conversions",
     "image.transparency": "Transparency",
+    "image.slight_transparency": "A few see-through pixels",
     "image.unused_alpha": "Unused transparency band",
     "image.exif_rotated": "Rotated by EXIF only",
     "image.too_small": "Far too small",
@@ -459,6 +478,7 @@ TITLES = {
     "dataset.above_range": "More images than usual",
     "dataset.low_diversity": "Images look alike",
     "dataset.similar_colours": "Similar colours",
+    "dataset.family_resolution": "A model family that fits your images",
     "dataset.aspect_buckets": "Aspect-ratio buckets",
     "dataset.junk_ignored": "Ignored system files",
 }

@@ -12,7 +12,7 @@ import numpy as np
 
 from app.dataset.checks import finding
 from app.dataset.duplicates import hex_to_int, is_flat
-from app.dataset.image_checks import SHARPNESS_MIN, bucket_spec
+from app.dataset.image_checks import BELOW, SHARPNESS_MIN, bucket_spec, size_scale
 from app.dataset.sizes import size_advice
 from app.gates.result import Finding
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
@@ -45,6 +45,7 @@ def dataset_findings(
         found.extend(_blur_outliers(images))
         found.extend(_diversity(images))
     if images:
+        found.extend(_family_fit(images, family))
         found.append(_buckets(images, family, buckets))
     if junk:
         shown = ", ".join(junk[:8]) + (f" and {len(junk) - 8} more" if len(junk) > 8 else "")
@@ -90,6 +91,49 @@ def _size_findings(count: int, training_type: str, family: str) -> list[Finding]
                 f"{count} usable images; sources usually use {advice.low}–{advice.high} for {what}.",
             )
         ]
+    return []
+
+
+def _fits(images: Measured, family: str) -> int:
+    """How many images are not enlarged noticeably for ``family`` (image.small's line)."""
+    return sum(
+        1
+        for _, metrics in images
+        if size_scale(int(metrics["width"]), int(metrics["height"]), family) >= BELOW
+    )
+
+
+def _family_fit(images: Measured, family: str) -> list[Finding]:
+    """When most images are below the family's resolution, name the family trained at a
+    smaller size that most of them fit (the largest such), if there is one."""
+    if family not in MODEL_FAMILIES:
+        return []
+    total = len(images)
+    below = total - _fits(images, family)
+    if below * 2 <= total:
+        return []
+    current = MODEL_FAMILIES[family]
+    smaller = sorted(
+        (f for f in MODEL_FAMILIES.values() if f.resolution < current.resolution),
+        key=lambda f: -f.resolution,
+    )
+    for other in smaller:
+        fitting = _fits(images, other.key)
+        if fitting * 2 > total:
+            return [
+                finding(
+                    "dataset.family_resolution",
+                    DATASET_SUBJECT,
+                    f"{below} of {plural(total, 'image')} are below the "
+                    f"{current.resolution}×{current.resolution} {current.title} was trained "
+                    f"at. {other.title} was trained at {other.resolution}×{other.resolution}: "
+                    f"{fitting} of them are large enough for it.",
+                    fix=f"If these are the images you have, change the model family to "
+                    f"{other.title} (and a base model of that family): on the project's "
+                    "overview, “Change answers”; for a folder, audit it with "
+                    f"--family {other.key}. Otherwise add larger images.",
+                )
+            ]
     return []
 
 

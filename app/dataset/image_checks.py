@@ -24,6 +24,12 @@ JPEG_QUALITY_MIN = 60
 DARK_P95 = 40  # 95% of the pixels darker than this (0-255 luma)
 BRIGHT_P5 = 225  # 95% of the pixels brighter than this
 LOW_ENTROPY_BITS = 3.0
+# Transparency warns from one see-through pixel in a thousand. Below that it cannot be
+# learned: the VAE turns each 8×8 block of pixels into one latent cell, so 0.1% of a
+# 1024×1024 image is about 16 of its 16,384 cells, a speck the size of one 32×32 square
+# spread over a stray fringe (resources/dataset-audit.md#transparency). Such images get
+# a note that says how little is see-through, never a warning.
+TRANSPARENCY_WARN_SHARE = 0.001
 TRAINER_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})
 FORMAT_SUFFIXES = {
     "JPEG": (".jpg", ".jpeg"),
@@ -61,6 +67,12 @@ def bucket_spec(family: str) -> BucketSpec:
     """The buckets kohya sd-scripts uses for this family (min 256, max 2× the side)."""
     side = MODEL_FAMILIES[family].resolution if family in MODEL_FAMILIES else 1024
     return BucketSpec(resolution=side, min_reso=256, max_reso=2 * side, step=64)
+
+
+def size_scale(width: int, height: int, family: str) -> float:
+    """sqrt(width × height) relative to the family's training side (1.0: the same area)."""
+    side = MODEL_FAMILIES[family].resolution if family in MODEL_FAMILIES else 1024
+    return math.sqrt(width * height) / side
 
 
 def decode_findings(path: str, metrics: dict[str, Any]) -> list[Finding]:
@@ -173,26 +185,46 @@ def _colour_findings(path: str, metrics: dict[str, Any]) -> list[Finding]:
         severity, words = _MODE_WORDS[mode]
         found.append(finding("image.colour_mode", path, f"{path} {words}", severity=severity))  # type: ignore[arg-type]
     if metrics.get("alpha_band"):
-        fraction = float(metrics.get("transparent_fraction", 0.0))
-        if fraction > 0:
-            rgb = metrics.get("under_transparent_rgb")
-            shown = f" They will show as {_colour_name(rgb)}." if rgb else ""
-            found.append(
-                finding(
-                    "image.transparency",
-                    path,
-                    f"{fraction:.0%} of {path} is see-through; trainers drop transparency.{shown}",
-                )
-            )
-        else:
-            found.append(
-                finding(
-                    "image.unused_alpha",
-                    path,
-                    f"{path} has a transparency band, but every pixel is opaque.",
-                )
-            )
+        found.append(_transparency_finding(path, metrics))
     return found
+
+
+def share_words(fraction: float) -> str:
+    """A share as a percentage a person can read: "30%", "2.5%", "0.009%" (one
+    significant digit below 1%, so that a tiny share never reads as 0%)."""
+    percent = fraction * 100
+    if percent >= 10 or percent == 0:
+        return f"{percent:.0f}%"
+    if percent >= 1:
+        return f"{percent:.1f}".rstrip("0").rstrip(".") + "%"
+    return f"{percent:.1g}%" if percent >= 1e-4 else "under 0.0001%"
+
+
+def _transparency_finding(path: str, metrics: dict[str, Any]) -> Finding:
+    fraction = float(metrics.get("transparent_fraction", 0.0))
+    if fraction <= 0:
+        return finding(
+            "image.unused_alpha",
+            path,
+            f"{path} has a transparency band, but every pixel is opaque.",
+        )
+    share = share_words(fraction)
+    pixels = metrics.get("transparent_pixels")
+    total = int(metrics["width"]) * int(metrics["height"])
+    counted = f" ({int(pixels):,} of {total:,} pixels)" if pixels else ""
+    if fraction < TRANSPARENCY_WARN_SHARE:
+        return finding(
+            "image.slight_transparency",
+            path,
+            f"Only {share} of {path} is see-through{counted}: too little to matter.",
+        )
+    rgb = metrics.get("under_transparent_rgb")
+    shown = f" They will show as {_colour_name(rgb)}." if rgb else ""
+    return finding(
+        "image.transparency",
+        path,
+        f"{share} of {path} is see-through{counted}; trainers drop transparency.{shown}",
+    )
 
 
 def _colour_name(rgb: list[int]) -> str:
@@ -223,7 +255,7 @@ def _geometry_findings(
                 f"{metrics['orientation']}); shown upright it is {width}×{height}.",
             )
         )
-    scale = math.sqrt(width * height) / side
+    scale = size_scale(width, height, family)
     if scale < FAR_BELOW:
         found.append(
             finding(

@@ -75,6 +75,7 @@ def stats(assessment: Assessment) -> dict[str, object]:
         "seconds_per_step": round(assessment.time.seconds_per_step, 3),
         "duration": assessment.time.duration_words(),
         "cost": round(assessment.time.cost, 2),
+        "hourly_cost": assessment.time.hourly_cost,
         "currency": assessment.time.currency,
         "backend": assessment.backend,
     }

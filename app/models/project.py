@@ -24,3 +24,5 @@ class Project(SQLModel, table=True):
     must_stay: str = ""
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Archived projects keep every row and file; only the project list hides them.
+    archived_at: datetime | None = None

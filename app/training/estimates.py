@@ -283,6 +283,13 @@ class TimeAndCost:
     def duration_words(self) -> str:
         return duration_words(self.seconds)
 
+    def cost_words(self) -> str:
+        """The cost, or what to do to see one: without a price per hour, "0.00 USD"
+        would read as free."""
+        if not self.hourly_cost:
+            return "no cost shown (no price per hour set)"
+        return f"{self.cost:.2f} {self.currency}"
+
     def to_json(self) -> dict[str, object]:
         return {
             "steps": self.steps,

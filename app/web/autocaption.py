@@ -249,3 +249,10 @@ def caption_the_rest(request: Request, ctx: ProjectDep, jobs: JobsDep, form: Rec
         context = _page_context(ctx, jobs, recipe_form=form.typed(), recipe_error=str(exc))
         return render(request, "autocaption/page.html", context, status_code=422)
     return _back(request, ctx)
+
+
+@router.get("/projects/{slug}/captions/auto/sample", include_in_schema=False)
+def sample_address(request: Request, ctx: ProjectDep) -> Response:
+    """A reload after a refused sample lands here: the auto-caption page, not 405."""
+    url = request.url_for("autocaption_page", slug=ctx.project.slug)
+    return RedirectResponse(url, status_code=303)

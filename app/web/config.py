@@ -242,7 +242,7 @@ def config_confirm(
     time = assessment.time
     summary = (
         f"{time.steps} steps, about {time.duration_words()} at {time.seconds_per_step:.2f} s "
-        f"per step, {time.cost:.2f} {time.currency}, about {assessment.vram.total_gb:.1f} GB "
+        f"per step, {time.cost_words()}, about {assessment.vram.total_gb:.1f} GB "
         "of GPU memory"
     )
     confirm_estimate(ctx, config.digest(), time.steps, summary)

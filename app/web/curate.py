@@ -39,14 +39,18 @@ IMAGES_PER_CONCEPT = 60
 
 
 def _context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str, Any]:
-    rows = [row for row in load_rows(ctx) if is_trainable_image(row)]
+    dataset = balance(ctx)  # brings the rows up to date with the folder first
+    every_row = load_rows(ctx)
+    rows = [row for row in every_row if is_trainable_image(row)]
     by_concept: dict[str, list[Any]] = {}
     for row in rows:
         by_concept.setdefault(row.concept, []).append(row)
     last = jobs.latest(LAYOUT_JOB, ctx.project.id)
     return {
         "project": ctx.project,
-        "balance": balance(ctx),
+        "balance": dataset,
+        # Files known by their header only: one may still turn out broken when decoded.
+        "unchecked": sum(1 for row in every_row if row.analysis_version == 0),
         "images": {name: items[:IMAGES_PER_CONCEPT] for name, items in by_concept.items()},
         "image_totals": {name: len(items) for name, items in by_concept.items()},
         "max_repeats": MAX_REPEATS,

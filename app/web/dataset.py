@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from app import journal
 from app.dataset.importer import ImportRefused, validate_source
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
@@ -241,8 +242,11 @@ async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) ->
 
 
 @router.get("/projects/{slug}/audit", response_class=HTMLResponse, name="phase_audit")
-def audit_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
-    """Findings by severity with thumbnails, duplicate groups, stats, include/exclude."""
+def audit_page(
+    request: Request, ctx: ProjectDep, jobs: JobsDep, done: Annotated[int | None, Query()] = None
+) -> Response:
+    """Findings by severity with thumbnails, duplicate groups, stats, include/exclude;
+    ``done``: the journal entry of a decision just made, said at the top."""
     family = MODEL_FAMILIES.get(ctx.project.model_family)
     view = audit_view(ctx)
     last = jobs.latest(AUDIT_JOB, ctx.project.id)
@@ -256,8 +260,17 @@ def audit_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
         "family_title": family.title if family else ctx.project.model_family,
         "active_job": jobs.active(None, ctx.project.id),
         "last_job": last,
+        "done": _entry_message(ctx, done),
     }
     return render(request, "dataset/audit.html", context)
+
+
+def _entry_message(ctx: ProjectContext, event_id: int | None) -> str:
+    if event_id is None:
+        return ""
+    with ctx.workspace.db.reading() as session:
+        entry = journal.find(session, ctx.project, event_id)
+    return entry.message if entry else ""
 
 
 def _audit_then_show(

@@ -7,7 +7,9 @@ when nothing needs measuring, or by a background audit otherwise):
 - POST .../duplicates/intentional (member=ID...)
 - POST .../duplicates/threshold (threshold=N)
   → ``dataset/_audit_body.html`` for #audit-body (HTMX), else 303 to the audit page;
-  a refused decision → a toast (HTMX) or the error page, status 400.
+  a refused decision → a toast (HTMX) or the error page, status 400. The body (or the
+  page, through ``?done=EVENT_ID``) starts with what the decision did, from its journal
+  entry.
 - GET .../images/{id}/thumb → the image as a small WebP, by database id only (never a
   client path), cached on disk; a placeholder SVG for files that cannot be shown.
 """
@@ -21,6 +23,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from app import journal
 from app.dataset.decisions import (
     DecisionError,
     keep_one,
@@ -34,6 +37,7 @@ from app.dataset.records import rows_by_id, sync_records
 from app.dataset.tasks import AUDIT_JOB, audit_task
 from app.dataset.thumbs import THUMB_MEDIA_TYPE, thumbnail_for
 from app.jobs import JobBusy
+from app.models import Event
 from app.web.dataset_view import audit_view
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
@@ -50,17 +54,26 @@ PLACEHOLDER = (
 )
 
 
-def _judge_again(ctx: ProjectContext, jobs: JobsDep) -> None:
+def _judge_again(ctx: ProjectContext, jobs: JobsDep) -> str:
     """Re-judge after a decision: inline when every file is measured (no decoding, a
-    fraction of a second), in the background otherwise."""
+    fraction of a second), in the background otherwise. Says which, for the artist."""
     if jobs.active(None, ctx.project.id) is not None:
-        return  # the running import or audit judges the dataset when it finishes
+        # the running import or audit judges the dataset when it finishes
+        return "The running job judges the dataset again when it is done."
     rows = sync_records(ctx)
     if any(row.analysis_version == 0 for row in rows.values()):
         with contextlib.suppress(JobBusy):  # one started meanwhile: it judges the dataset
             jobs.start(AUDIT_JOB, audit_task(ctx), project_id=ctx.project.id, title="Auditing")
-        return
+        return "The audit runs again in the background; the findings update when it is done."
     run_project_audit(ctx)
+    return "Gate 1 was judged again: the findings below are up to date."
+
+
+def _decision_entry(ctx: ProjectContext) -> Event | None:
+    """The journal entry the decision just wrote (the project's newest)."""
+    with ctx.workspace.db.reading() as session:
+        newest = journal.recent(session, ctx.project, limit=1)
+    return newest[0] if newest else None
 
 
 def _decide(
@@ -70,14 +83,17 @@ def _decide(
         decision()
     except DecisionError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
-    _judge_again(ctx, jobs)
+    entry = _decision_entry(ctx)
+    judged = _judge_again(ctx, jobs)
     if is_htmx(request):
         context = audit_view(ctx).as_context() | {
             "project": ctx.project,
             "active_job": jobs.active(None, ctx.project.id),
+            "done": f"{entry.message} {judged}" if entry else judged,
         }
         return render(request, "dataset/_audit_body.html", context)
-    return RedirectResponse(request.url_for("phase_audit", slug=ctx.project.slug), status_code=303)
+    url = request.url_for("phase_audit", slug=ctx.project.slug)
+    return RedirectResponse(f"{url}?done={entry.id}" if entry else url, status_code=303)
 
 
 @router.post("/projects/{slug}/images/{image_id}/included", response_class=HTMLResponse)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from app.projects import create_project
+from app.workspace import Workspace
 from tests.browser.conftest import LiveServer
 
 
@@ -78,4 +80,36 @@ def test_invalid_trigger_is_refused_in_the_browser(
     page.get_by_role("button", name="Create project").click()
     expect(page.locator("#form-errors")).to_be_visible()
     expect(page.locator("#error-trigger_word")).to_contain_text("comma")
+    assert not (live_server.settings.training_dir / "ink").exists()
+
+
+def test_change_an_answer_then_archive_and_delete_the_project(
+    page: Page,
+    live_server: LiveServer,
+    workspace: Workspace,
+    make_intent,  # type: ignore[no-untyped-def]
+) -> None:
+    create_project(workspace, make_intent(name="Ink", trigger_word="zkink"))
+    page.goto(live_server.url + "/projects/ink")
+    page.get_by_role("link", name="Change answers").click()
+    expect(page.locator("#model_family")).to_have_value("sdxl")
+    page.select_option("#model_family", "sd15")
+    expect(page.locator("#explain")).to_contain_text("Caption format for Stable Diffusion 1.5")
+    page.get_by_role("button", name="Save the changes").click()
+    expect(page.locator("#done")).to_contain_text(
+        "model family Stable Diffusion XL → Stable Diffusion 1.5"
+    )
+    expect(page.locator("#journal")).to_contain_text("Intent changed")
+
+    page.get_by_role("button", name="Archive Ink").click()
+    expect(page.locator("#done")).to_contain_text("Archived “Ink”")
+    expect(page.locator(".project-link")).to_have_count(0)
+    page.get_by_role("link", name="Archived projects (1)").click()
+    page.get_by_role("button", name="Restore Ink").click()
+    expect(page.locator("#archived-notice")).to_have_count(0)
+
+    page.get_by_role("link", name="Delete Ink…").click()
+    page.get_by_label("Type the project's name").fill("Ink")
+    page.get_by_role("button", name="Delete Ink for good").click()
+    expect(page.locator("#done")).to_contain_text("Deleted “Ink”")
     assert not (live_server.settings.training_dir / "ink").exists()

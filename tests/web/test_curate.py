@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.dataset.inventory import dataset_dir, layout_dir
+from app.dataset.project_audit import run_project_audit
 from app.dataset.tasks import AUDIT_JOB, LAYOUT_JOB
 from app.jobs import JobRunner
 from app.workspace import ProjectContext, Workspace
@@ -100,3 +101,45 @@ def test_the_gate_report_and_the_training_folder(client: TestClient, ctx: Projec
     assert 'id="layout-written"' in page and 'id="layout-marker"' in page
     report = client.get("/projects/teapot/gates/dataset").text
     assert re.search(r'id="gate-verdict" data-status="pass">GO<', report)
+
+
+def test_buttons_name_their_image_and_decisions_say_what_they_did(
+    client: TestClient, ctx: ProjectContext
+) -> None:
+    run_project_audit(ctx)
+    image = image_id(ctx, "4_teapot/02.png")
+    curate = client.get("/projects/teapot/curate").text
+    assert re.search(r'Exclude <span class="visually-hidden">02\.png</span></button>', curate)
+    audit = client.get("/projects/teapot/audit").text
+    assert 'aria-label="Exclude 4_teapot/02.png"' in audit
+
+    body = client.post(
+        f"/projects/teapot/images/{image}/included", data={"included": 0}, headers=HX
+    ).text
+    done = re.search(r'id="audit-done">(.*?)</p>', body)
+    assert done and done.group(1) == (
+        "Excluded 4_teapot/02.png. Gate 1 was judged again: the findings below are up to date."
+    )
+    plain = client.post(
+        f"/projects/teapot/images/{image}/included", data={"included": 1}, follow_redirects=False
+    )
+    assert plain.status_code == 303 and "/projects/teapot/audit?done=" in plain.headers["location"]
+    page = client.get(plain.headers["location"]).text
+    assert re.search(r'id="audit-done">Included 4_teapot/02\.png\.</p>', page)
+
+
+def test_a_broken_file_is_never_a_bucket(client: TestClient, ctx: ProjectContext) -> None:
+    root = dataset_dir(ctx) / "4_teapot"
+    b.truncated_jpeg(root / "broken.jpg")
+    (root / "notes.png").write_text("not a picture")
+    (root / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    before = client.get("/projects/teapot/curate").text  # before any audit: headers only
+    assert "13 files have not been checked yet" in before  # the truncated JPEG counts, so far
+    run_project_audit(ctx)
+    after = client.get("/projects/teapot/curate").text
+    assert 'id="unchecked"' not in after
+    labels = re.findall(r'<span class="bar-label">(\d+×\d+)</span>', after)
+    assert labels == ["512×448"]
+    audit = client.get("/projects/teapot/audit").text
+    buckets = audit.split('id="aspect-buckets"')[1].split("</ul>")[0]
+    assert re.findall(r'bar-label">([^<]+)<', buckets) == ["512×448"]

@@ -11,8 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from PIL import Image
+from sqlmodel import select
 
-from app.settings import Settings
+from app.gates import environment as environment_gate
+from app.gates.result import make_result
+from app.gates.store import record_result
+from app.models import Event, Project
+from app.projects import create_project, get_project
+from app.settings import REPO_ROOT, Settings
+from app.workspace import Workspace
+from tests.conftest import BASE_URL
 
 
 def _form(make_intent, **overrides: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -153,3 +162,123 @@ def test_unreadable_requests_get_a_plain_page_not_json(client: TestClient, proje
     assert '{"detail"' not in page.text
     partial = client.get(f"/projects/{project.slug}/images/x/thumb", headers={"hx-request": "true"})
     assert 'hx-swap-oob="beforeend:#toasts"' in partial.text
+
+
+def test_the_home_page_says_what_works_today_and_what_is_coming(client: TestClient) -> None:
+    page = client.get("/").text
+    assert "Then it trains" not in page
+    today, _, coming = page.partition("Coming later, not there yet")
+    assert "Works today:</strong> Intent, import, audit, captions, curate" in today
+    assert "Dry run, train, evaluate, diagnose, register" in coming
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "Then it trains, streams loss and VRAM live" not in readme
+    assert "**Coming in later issues, not there yet:** the dry run (Gate 4)" in readme
+    assert "make run" in readme and "## Recipes" in readme
+
+
+def test_addresses_left_by_a_failed_form_answer_with_their_page(
+    client: TestClient, project: Project
+) -> None:
+    listed = client.get("/projects", follow_redirects=False)
+    assert listed.status_code == 303 and listed.headers["location"] == f"{BASE_URL}/"
+    sample = client.get(f"/projects/{project.slug}/captions/auto/sample", follow_redirects=False)
+    assert sample.status_code == 303
+    assert sample.headers["location"] == f"{BASE_URL}/projects/{project.slug}/captions/auto"
+    assert client.get(f"/projects/{project.slug}/captions/auto/sample").status_code == 200
+
+
+def test_the_interview_labels_every_field(client: TestClient, project: Project) -> None:
+    page = client.get("/projects/new").text
+    for field in ("trigger_word", "name", "model_family", "caption_format"):
+        assert f'<label for="{field}">' in page and f'id="{field}"' in page
+    assert '<label for="archive">' in client.get(f"/projects/{project.slug}/dataset").text
+
+
+def test_archive_hides_keeps_everything_and_restores(
+    client: TestClient, project: Project, settings: Settings
+) -> None:
+    folder = settings.training_dir / project.slug
+    archived = client.post(f"/projects/{project.slug}/archive")
+    assert archived.status_code == 200 and 'id="archived-link"' in archived.text
+    assert "Archived “Ink wash”: hidden from this list, nothing removed" in archived.text
+    assert 'class="project-link"' not in archived.text
+    assert (folder / "project.json").is_file()
+    shelf = client.get("/?show=archived").text
+    assert "Ink wash" in shelf and "Restore Ink wash" in shelf
+    overview = client.get(f"/projects/{project.slug}").text
+    assert 'id="archived-notice"' in overview
+    restored = client.post(f"/projects/{project.slug}/restore")
+    assert "Restored: the project is back" in restored.text
+    assert 'class="project-link"' in client.get("/").text
+    journal = (folder / "journal.md").read_text()
+    assert "Project “Ink wash” archived: hidden from the project list, nothing removed." in journal
+    assert "Project “Ink wash” restored to the project list." in journal
+
+
+def test_delete_asks_for_the_name_then_removes_rows_and_folder(
+    client: TestClient,
+    workspace: Workspace,
+    make_intent,
+    settings: Settings,  # type: ignore[no-untyped-def]
+) -> None:
+    doomed, _ = create_project(workspace, make_intent(name="Doomed", trigger_word="zkdoom"))
+    kept, _ = create_project(workspace, make_intent(name="Kept", trigger_word="zkkept"))
+    folder = settings.training_dir / "doomed"
+    (folder / "dataset").mkdir()
+    Image.new("RGB", (64, 64)).save(folder / "dataset" / "a.png")
+    page = client.get("/projects/doomed/delete").text
+    assert "Deleting removes, for good:" in page and str(folder) in page
+    assert '<label for="confirm_name">' in page
+    refused = client.post("/projects/doomed/delete", data={"confirm_name": "doomed!"})
+    assert refused.status_code == 422 and "Nothing was deleted" in refused.text
+    assert (folder / "dataset" / "a.png").is_file()
+
+    deleted = client.post("/projects/doomed/delete", data={"confirm_name": "Doomed"})
+    assert deleted.status_code == 200
+    assert "Deleted “Doomed”: its images, captions, journal and folder are gone." in deleted.text
+    assert not folder.exists() and (settings.training_dir / "kept").is_dir()
+    assert get_project(workspace, "doomed") is None and get_project(workspace, "kept")
+    with workspace.db.reading() as session:
+        assert not session.exec(select(Event).where(Event.project_id == doomed.id)).all()
+    assert client.get("/projects/doomed").status_code == 404
+    assert kept.id
+
+
+def test_changing_answers_shows_the_stale_gates_on_the_overview(
+    client: TestClient, project: Project, workspace: Workspace
+) -> None:
+    ctx = workspace.context(project)
+    record_result(ctx, make_result("environment", [], environment_gate.fingerprint(ctx)))
+    page = client.get(f"/projects/{project.slug}/intent").text
+    assert 'name="model_family"' in page and "Save the changes" in page
+    assert 'value="sdxl" selected' in page
+
+    refused = client.post(
+        f"/projects/{project.slug}/intent",
+        data={
+            "training_type": "style",
+            "model_family": "sd9",
+            "caption_format": "mixed",
+            "base_model": "__path__",
+            "base_model_path": project.base_model,
+        },
+    )
+    assert refused.status_code == 422 and "Nothing was changed" in refused.text
+    changed = client.post(
+        f"/projects/{project.slug}/intent",
+        data={
+            "training_type": "style",
+            "model_family": "sd15",
+            "caption_format": "booru",
+            "base_model": "__path__",
+            "base_model_path": project.base_model,
+            "must_vary": project.must_vary,
+        },
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    overview = client.get(changed.headers["location"]).text
+    assert "Intent changed: model family Stable Diffusion XL → Stable Diffusion 1.5" in overview
+    assert "Out of date now: Gate 3 · Environment (the base model&#39;s family changed)" in overview
+    assert 'data-gate="environment" data-status="stale"' in overview
+    assert "Stable Diffusion 1.5 · trigger" in overview

@@ -1,0 +1,175 @@
+"""Putting a project away: archive (hidden from the list, every row and file kept,
+undone with one click) or delete (its rows and its ``grimoire/training/{slug}`` folder,
+gone for good, only once the artist has typed the project's name).
+
+Archiving and restoring are journaled in the project's own journal. A deleted project
+has no journal left to write to, so its deletion is logged (the server's log) with what
+was removed.
+
+A project with a job running (an import, an audit, a check) is neither archived nor
+deleted: the job would write into rows or files that are being put away.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from app import journal
+from app.jobs import JobRunner
+from app.models import Caption, DatasetImage, Project
+from app.models.base import utcnow
+from app.projects import write_project_file
+from app.words import plural
+from app.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class ProjectActionError(ValueError):
+    """Why a project cannot be archived, restored or deleted now, in plain words."""
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What deleting removes, shown before the artist confirms."""
+
+    name: str
+    slug: str
+    folder: Path
+    images: int
+    captions: int
+    folder_bytes: int
+
+    def words(self) -> str:
+        return (
+            f"{plural(self.images, 'image')}, {plural(self.captions, 'caption')}, its journal "
+            f"and every file in {self.folder} ({_size_words(self.folder_bytes)})"
+        )
+
+
+def _size_words(size: int) -> str:
+    if size >= 1024**3:
+        return f"{size / 1024**3:.1f} GB"
+    if size >= 1024**2:
+        return f"{size / 1024**2:.1f} MB"
+    return f"{max(1, round(size / 1024)) if size else 0} KB"
+
+
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += (Path(root) / name).lstat().st_size
+            except OSError:
+                continue
+    return total
+
+
+def _refuse_if_busy(jobs: JobRunner | None, project: Project, doing: str) -> None:
+    running = jobs.active(None, project.id) if jobs is not None else None
+    if running is not None:
+        raise ProjectActionError(
+            f"“{running.title}” is running for this project. Wait for it to finish (or "
+            f"cancel it), then {doing} the project."
+        )
+
+
+def deletion_plan(workspace: Workspace, project: Project) -> DeletionPlan:
+    folder = workspace.project_dir(project.slug)
+    with workspace.db.reading() as session:
+        images = session.exec(
+            select(func.count())
+            .select_from(DatasetImage)
+            .where(DatasetImage.project_id == project.id)
+        ).one()
+        captions = session.exec(
+            select(func.count()).select_from(Caption).where(Caption.project_id == project.id)
+        ).one()
+    return DeletionPlan(
+        project.name,
+        project.slug,
+        folder,
+        int(images),
+        int(captions),
+        _folder_bytes(folder) if folder.is_dir() else 0,
+    )
+
+
+def delete_project(
+    workspace: Workspace, project: Project, confirm: str, jobs: JobRunner | None = None
+) -> DeletionPlan:
+    """Delete the project's rows and folder once ``confirm`` is its name (or its folder
+    name). The folder is first renamed aside, so a failure in the database puts it back
+    untouched, and nothing is removed from disk before the rows are gone."""
+    if confirm.strip() not in (project.name, project.slug):
+        raise ProjectActionError(
+            f"Type the project's name, “{project.name}”, to confirm. Nothing was deleted."
+        )
+    _refuse_if_busy(jobs, project, "delete")
+    plan = deletion_plan(workspace, project)
+    aside = plan.folder.with_name(f".{plan.slug}.deleting")
+    moved = plan.folder.is_dir()
+    if moved:
+        if aside.exists():
+            shutil.rmtree(aside)  # left by a deletion that stopped half-way
+        plan.folder.rename(aside)
+    try:
+        with workspace.db.writing() as session:
+            row = session.get(Project, project.id)
+            if row is None:
+                raise ProjectActionError(f"The project “{project.name}” no longer exists.")
+            # Every table that belongs to a project references it ON DELETE CASCADE.
+            session.delete(row)
+    except BaseException:
+        if moved:
+            aside.rename(plan.folder)
+        raise
+    if moved:
+        shutil.rmtree(aside, ignore_errors=True)
+    log.warning("Deleted project “%s” (%s): %s.", plan.name, plan.slug, plan.words())
+    return plan
+
+
+def _set_archived(
+    workspace: Workspace, project: Project, archived: bool, jobs: JobRunner | None
+) -> Project:
+    if archived == (project.archived_at is not None):
+        state = "archived" if archived else "in the project list"
+        raise ProjectActionError(f"“{project.name}” is already {state}.")
+    if archived:
+        _refuse_if_busy(jobs, project, "archive")
+    folder = workspace.project_dir(project.slug)
+    with workspace.db.writing() as session:
+        row = session.get(Project, project.id)
+        if row is None:
+            raise ProjectActionError(f"The project “{project.name}” no longer exists.")
+        row.archived_at = utcnow() if archived else None
+        session.add(row)
+        message = (
+            f"Project “{row.name}” archived: hidden from the project list, nothing removed."
+            if archived
+            else f"Project “{row.name}” restored to the project list."
+        )
+        journal.record(
+            session, row, folder, "project.archived" if archived else "project.restored", message
+        )
+    write_project_file(folder, row)
+    return row
+
+
+def archive_project(
+    workspace: Workspace, project: Project, jobs: JobRunner | None = None
+) -> Project:
+    return _set_archived(workspace, project, True, jobs)
+
+
+def restore_project(workspace: Workspace, project: Project) -> Project:
+    return _set_archived(workspace, project, False, None)
