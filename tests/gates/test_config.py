@@ -136,7 +136,8 @@ def test_unknown_gpu_memory_is_a_note_not_a_block(
     workspace: Workspace, ctx: ProjectContext
 ) -> None:
     set_gpu(workspace, None, None)
-    assert codes(gate2.evaluate(ctx)) == {"config.gpu_memory_unknown": "info"}
+    # A GPU run (on a machine without one, the default device is the CPU: nothing to size).
+    assert codes(with_config(ctx, device="cuda")) == {"config.gpu_memory_unknown": "info"}
 
 
 def test_base_model_of_another_family_blocks(workspace: Workspace, tmp_path: Path) -> None:
