@@ -8,8 +8,8 @@ divided by the steps: everything it does per step (bucketed data loading, captio
 handling, the loss, the non-finite check, events on stdout) is in it, and with
 checkpoints also what it does at each save (the kohya LoRA, optimizer, scheduler and
 random states written to a temporary folder, fsynced, marked complete and renamed,
-rotation, and the check that the saved LoRA loads in diffusers, in a second copy of
-the model loaded at the first save). The baseline does the same maths with nothing
+rotation, and the check that the saved LoRA loads in diffusers and reproduces the
+trained model, on a model sharing the training model's frozen weights). The baseline does the same maths with nothing
 around it; with checkpoints it saves what diffusers' script saves at its
 ``checkpointing_steps`` (``accelerator.save_state``: adapter weights, optimizer and
 random states; plus the LoRA file ``save_lora_weights`` writes). Target: overhead

@@ -129,26 +129,35 @@ def build_tiny_sd15(target: Path, prediction_type: str = "epsilon") -> Path:
     return target
 
 
-def build_tiny_sdxl(target: Path) -> Path:
-    """A randomly initialised SDXL-shaped diffusers folder at ``target``."""
-    time_embed_dim, pooled_dim = 8, 32
+def build_tiny_sdxl(
+    target: Path,
+    *,
+    width: int = 32,
+    heads: tuple[int, int] = (2, 4),
+    transformer_layers: tuple[int, int] = (1, 2),
+    text_widths: tuple[int, int] = (32, 64),
+    pooled_dim: int = 32,
+    time_embed_dim: int = 8,
+) -> Path:
+    """A randomly initialised SDXL-shaped diffusers folder at ``target`` (tiny by
+    default; bench/native_memory.py widens it so the weights outweigh the libraries)."""
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        **TINY_UNET,
+        **(TINY_UNET | {"block_out_channels": (width, 2 * width)}),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        transformer_layers_per_block=(1, 2),
-        attention_head_dim=(2, 4),
+        transformer_layers_per_block=transformer_layers,
+        attention_head_dim=heads,
         use_linear_projection=True,
         addition_embed_type="text_time",
         addition_time_embed_dim=time_embed_dim,
         projection_class_embeddings_input_dim=6 * time_embed_dim + pooled_dim,
-        cross_attention_dim=32 + 64,
+        cross_attention_dim=sum(text_widths),
     )
     torch.manual_seed(2)
-    text_encoder = CLIPTextModel(_text_config(32, 32, "quick_gelu"))
+    text_encoder = CLIPTextModel(_text_config(text_widths[0], text_widths[0], "quick_gelu"))
     torch.manual_seed(3)
-    text_encoder_2 = CLIPTextModelWithProjection(_text_config(64, pooled_dim, "gelu"))
+    text_encoder_2 = CLIPTextModelWithProjection(_text_config(text_widths[1], pooled_dim, "gelu"))
     pipeline = StableDiffusionXLPipeline(
         vae=_tiny_vae(),
         text_encoder=text_encoder,

@@ -48,6 +48,10 @@ class AuditOptions:
     # ones Curate and training use; None: the family's default (a folder outside a
     # project, or a config that cannot be read).
     buckets: BucketSpec | None = None
+    # True in a project: taking captions in rewrites them as plain UTF-8, so another
+    # encoding is a warning. False for a folder audited as it is (`loragate audit DIR`),
+    # which a trainer reads as it is: there a caption that is not UTF-8 blocks.
+    captions_rewritten: bool = False
 
 
 @dataclass
@@ -115,6 +119,7 @@ def audit_folder(
         options.trigger,
         options.family,
         settings,
+        rewritten=options.captions_rewritten,
     )
     findings.extend(found)
     groups = find_groups(

@@ -19,6 +19,15 @@ FLUX_T5_TOKENS = 512
 EXTENDED_TOKENS = 3 * CLIP_USABLE_TOKENS  # sd-scripts' --max_token_length 225
 # Said of every caption that is not plain UTF-8: what taking it in does about it.
 REWRITTEN = "When loragate takes the caption in, it rewrites the file as plain UTF-8."
+# iconv's names for the encodings a caption can be found in (app/dataset/sidecar.py).
+ICONV_NAMES = {
+    "utf-16-le": "UTF-16",
+    "utf-16-be": "UTF-16",
+    "utf-32-le": "UTF-32",
+    "utf-32-be": "UTF-32",
+    "cp1252": "WINDOWS-1252",
+    "latin-1": "LATIN1",
+}
 
 
 def caption_findings(
@@ -29,9 +38,15 @@ def caption_findings(
     trigger: str,
     family: str,
     settings: Settings | None = None,
+    *,
+    rewritten: bool = False,
 ) -> tuple[list[Finding], dict[str, Sidecar]]:
     """Findings for the captions of ``images`` (the ones that will train) and for caption
-    files that belong to no file at all. Returns the sidecars read, by image path."""
+    files that belong to no file at all. Returns the sidecars read, by image path.
+
+    ``rewritten``: loragate takes these captions in and rewrites them as plain UTF-8 (a
+    project), so another encoding is only a warning; otherwise the folder is trained as
+    it is, and sd-scripts stops on a caption that is not UTF-8."""
     found: list[Finding] = []
     read: dict[str, Sidecar] = {}
     for image in images:
@@ -43,6 +58,7 @@ def caption_findings(
             continue
         sidecar = read_sidecar(safe_join(root, caption), trigger, settings)
         read[image] = sidecar
+        found.extend(_encoding_findings(image, caption, sidecar, rewritten))
         found.extend(_sidecar_findings(image, caption, sidecar, trigger, family))
     owners = {caption_path_for(path) for path in all_files}
     for caption in sorted(set(captions) - owners):
@@ -57,7 +73,6 @@ def _sidecar_findings(
 ) -> list[Finding]:
     # The subject is the image (what the artist sees); the message names the caption file.
     found = []
-    found.extend(_encoding_findings(image, caption, sidecar))
     if sidecar.is_empty:
         found.append(finding("caption.empty", image, f"{caption} is empty."))
         return found
@@ -126,7 +141,9 @@ def _sidecar_findings(
     return found
 
 
-def _encoding_findings(image: str, caption: str, sidecar: Sidecar) -> list[Finding]:
+def _encoding_findings(
+    image: str, caption: str, sidecar: Sidecar, rewritten: bool
+) -> list[Finding]:
     encoding = sidecar.encoding
     if sidecar.is_utf8:
         return []
@@ -138,7 +155,8 @@ def _encoding_findings(image: str, caption: str, sidecar: Sidecar) -> list[Findi
                 image,
                 f"{caption} starts with a UTF-8 byte-order mark (an invisible character some "
                 f"Windows editors add); trainers read it as part of its first tag, "
-                f"“{first_tag[:40]}”. {REWRITTEN}",
+                f"“{first_tag[:40]}”. "
+                + (REWRITTEN if rewritten else "This folder is trained as it is."),
             )
         ]
     words = ENCODING_WORDS.get(encoding, encoding)
@@ -146,6 +164,27 @@ def _encoding_findings(image: str, caption: str, sidecar: Sidecar) -> list[Findi
         found = f"{caption} is {words} text, not UTF-8; loragate read it as such"
     else:
         found = f"{caption} is not valid UTF-8; loragate read it as {words}"
+    if rewritten:
+        return [
+            finding("caption.not_utf8", image, f"{found}: “{sidecar.first_line[:80]}”. {REWRITTEN}")
+        ]
+    # A folder trained as it is: sd-scripts' read_caption opens it as UTF-8 and raises.
+    convert = (
+        f"`iconv -f {ICONV_NAMES.get(encoding, encoding)} -t UTF-8 {caption} > fixed.txt`, "
+        "then put fixed.txt in its place"
+    )
     return [
-        finding("caption.not_utf8", image, f"{found}: “{sidecar.first_line[:80]}”. {REWRITTEN}")
+        finding(
+            "caption.not_utf8",
+            image,
+            f"{found}: “{sidecar.first_line[:80]}”. Trained as it is, this file stops "
+            "kohya sd-scripts with UnicodeDecodeError when it loads the dataset.",
+            severity="block",
+            why="kohya sd-scripts opens every caption as UTF-8 (library/train_util.py "
+            "read_caption) and stops the run at the first file that is not; other trainers "
+            "read it as garbled text.",
+            fix=f"Save {caption} as UTF-8 in a text editor (Save as → encoding UTF-8), or "
+            f"convert it: {convert}. Or import the folder into a loragate project, which "
+            "rewrites every caption as plain UTF-8.",
+        )
     ]

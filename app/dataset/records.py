@@ -62,6 +62,7 @@ def audit_options(ctx: ProjectContext, *, workers: int | None = None) -> AuditOp
         max_pixels=ctx.settings.max_image_pixels,
         workers=workers,
         buckets=project_buckets(ctx),
+        captions_rewritten=True,  # sync_captions takes every caption in as plain UTF-8
     )
 
 

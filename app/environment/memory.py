@@ -5,13 +5,13 @@ every component in the precision they are loaded in, plus a second copy of the l
 component while it is read from disk (a checkpoint's tensors and the model's own live
 side by side for a moment), plus about 2 GiB for Python, PyTorch and the data loader.
 
-loragate's own trainer also checks every LoRA it saves in a second copy of the base
-model that stays in RAM from the first save to the end (``training/native/saving.py``
-``Saver.verify``): in bf16 when the run is on a GPU, in float32 on the CPU, where the
-trained model itself also stays in RAM (in float32, whatever mixed_precision says:
-``training/native/precision.py``). On a GPU the two do not overlap: the trained model
-has left for the GPU before the first save, but caching may send its text encoders and
-VAE back to RAM. The need is the larger of the two moments.
+loragate's own trainer also checks every LoRA it saves (``training/native/verify.py``).
+On a GPU it does so in a second copy of the base model, in bf16, that stays in RAM from
+the first save to the end (``training/native/saving.py`` ``Saver.verify``); the trained
+model has left for the GPU by then, but caching may send its text encoders and VAE back
+to RAM. The need is the larger of the two moments. On the CPU the trained model stays in
+RAM (in float32, whatever mixed_precision says: ``training/native/precision.py``) and
+the check shares its weights, so no second copy is counted.
 
 Too little RAM does not fail cleanly: the system swaps for minutes or the kernel's
 out-of-memory killer ends the trainer with no message.
@@ -82,22 +82,21 @@ def run_need(family: str, precision: str, backend: str, device: str) -> LoadNeed
     on_gpu = device == "cuda"
     # The native trainer computes in float32 on the CPU, whatever the config says.
     need = load_need(family, precision if on_gpu else "no")
+    if not on_gpu:
+        return need  # the check of saved LoRAs shares the trained model's weights
     parts = COMPONENT_PARAMETERS[family]
-    copy_bytes = 2 if on_gpu else 4  # bf16 beside a GPU run, float32 on the CPU
-    if on_gpu:
-        load_bytes = LOAD_BYTES.get(precision, 4)
-        beside = sum(
-            count * (4 if name == "vae" else load_bytes)
-            for name, count in parts.items()
-            if name not in DENOISERS
-        )
-    else:
-        beside = need.weights
+    copy_bytes = 2  # the check's copy is bf16 beside a GPU run
+    load_bytes = LOAD_BYTES.get(precision, 4)
+    beside = sum(
+        count * (4 if name == "vae" else load_bytes)
+        for name, count in parts.items()
+        if name not in DENOISERS
+    )
     return replace(
         need,
         verify_copy=sum(parts.values()) * copy_bytes,
         verify_largest=max(parts.values()) * copy_bytes,
-        verify_words="bf16" if on_gpu else "float32",
+        verify_words="bf16",
         beside_verify=beside,
     )
 
@@ -110,11 +109,7 @@ def need_words(need: LoadNeed, family: str) -> str:
         f"{human_bytes(need.largest_copy)} more while the largest part is read"
     )
     if need.verify_copy:
-        beside = (
-            "the trained model itself, which stays in RAM on the CPU"
-            if need.verify_words == "float32"
-            else "the text encoders and VAE when caching sends them back from the GPU"
-        )
+        beside = "the text encoders and VAE when caching sends them back from the GPU"
         words += (
             f". loragate's own trainer then keeps a second copy of the base model "
             f"({need.verify_words}, {human_bytes(need.verify_copy)}) for the whole run to "

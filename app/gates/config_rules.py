@@ -13,7 +13,7 @@ from app.gates.result import Finding
 from app.gates.training_folder_rule import training_folder
 from app.intent import MODEL_FAMILIES
 from app.training.assessment import Assessment
-from app.training.backends import BACKEND_TITLES
+from app.training.backends import BACKEND_TITLES, kohya, simpletuner
 from app.training.config import STEPS_MAX
 from app.training.estimates import gpu_supports_bf16
 from app.training.model_detect import FAMILY_NAMES
@@ -24,6 +24,7 @@ from app.training.outputs import human_bytes
 ADAMW_MAX_LR = 1e-3  # sd-scripts train_network.md: LoRA rates "from 1e-4 to 1e-3"
 LION_MAX_LR = 3e-4  # Chen et al. 2023: Lion wants a 3–10× smaller rate than AdamW
 PRODIGY_LR_RANGE = (0.5, 2.0)  # Prodigy README: "we recommend using lr=1."
+PRODIGY_LR_BLOCK_BELOW = 0.1  # steps 10× or more smaller than Prodigy's own estimate
 # Times the average image is seen (resources/presets.md#length).
 VIEWS_PER_IMAGE = {
     "style": (20, 200),
@@ -51,21 +52,30 @@ def learning_rate(a: Assessment) -> list[Finding]:
         ):
             if field == "text_encoder_lr" and not config.train_text_encoder:
                 continue
-            if not low <= rate <= high:
-                findings.append(
-                    Finding(
-                        code="config.lr_out_of_range",
-                        severity="warn",
-                        subject=field,
-                        message=f"Prodigy with a learning rate of {rate:g}.",
-                        why="Prodigy estimates the step size itself and treats the learning "
-                        "rate as a multiplier on its estimate: anything far from 1.0 makes "
-                        "every step that many times too large or too small.",
-                        fix="Set the learning rate to 1.0 with Prodigy, or choose AdamW for "
-                        "a rate like this.",
-                        source="optimizers#prodigy",
-                    )
+            if low <= rate <= high:
+                continue
+            # Far below 1 the run learns nothing (an AdamW-style 1e-4 is 10,000× too
+            # small); that is a wasted run, not a matter of taste.
+            wasted = rate < PRODIGY_LR_BLOCK_BELOW
+            factor = 1 / rate if rate < 1 else rate
+            findings.append(
+                Finding(
+                    code="config.lr_out_of_range",
+                    severity="block" if wasted else "warn",
+                    subject=field,
+                    message=f"Prodigy with a learning rate of {rate:g}: every step is about "
+                    f"{factor:,.0f} times {'smaller' if rate < 1 else 'larger'} than the "
+                    "step Prodigy works out itself."
+                    + (" The run would learn next to nothing." if wasted else ""),
+                    why="Prodigy estimates the step size itself and treats the learning "
+                    "rate as a multiplier on its estimate, so its authors recommend 1.0; "
+                    "a rate meant for AdamW (1e-4) makes every step thousands of times "
+                    "too small.",
+                    fix="Set the learning rate to 1.0 with Prodigy (the text encoder's too), "
+                    "or choose AdamW to keep a rate like this.",
+                    source="optimizers#prodigy",
                 )
+            )
         return findings
     limit = LION_MAX_LR if config.optimizer == "lion" else ADAMW_MAX_LR
     name = {"lion": "Lion", "adafactor": "Adafactor"}.get(config.optimizer, "AdamW")
@@ -144,25 +154,42 @@ def resolution(a: Assessment) -> list[Finding]:
     ]
 
 
+def _bucket_step_rule(backend: str, family: str) -> tuple[int, str] | None:
+    """The multiple ``backend`` needs the bucket step to be for ``family``, and why; None
+    where the backend sizes its buckets itself and never reads the step."""
+    if backend == "simpletuner":
+        return None  # its aspect buckets follow its own alignment (64); no step is written
+    if backend == "kohya":
+        multiple = kohya.BUCKET_STEP_MULTIPLE[family]
+        return multiple, (
+            f"sd-scripts' {kohya.SCRIPTS[family]} stops before training starts with "
+            f"“bucket_reso_steps is … it must be divisible by {multiple}”."
+        )
+    multiple = family_spec(family).bucket_step_multiple
+    return multiple, (
+        "The image is shrunk 8× into latents and the model halves them again inside: "
+        "a side that does not divide evenly makes the trainer stop or crop unevenly."
+    )
+
+
 def bucket_steps(a: Assessment) -> list[Finding]:
     config = a.config
     if not config.enable_bucket:
         return []
-    multiple = family_spec(a.family).bucket_step_multiple
     findings = []
-    if config.bucket_reso_steps % multiple:
+    rule = _bucket_step_rule(a.backend, a.family)
+    if rule is not None and config.bucket_reso_steps % rule[0]:
+        multiple, why = rule
         findings.append(
             Finding(
                 code="config.bucket_step",
                 severity="block",
                 subject="bucket_reso_steps",
                 message=f"Bucket step {config.bucket_reso_steps} is not a multiple of "
-                f"{multiple}, which {_family_title(a.family)} needs.",
-                why="The image is shrunk 8× into latents and the model halves them again "
-                "inside; sd-scripts stops with “bucket_reso_steps … must be divisible by "
-                f"{multiple}” before training starts.",
-                fix=f"Use {multiple * (2 if multiple == 32 else 1)} (or another multiple of "
-                f"{multiple}).",
+                f"{multiple}, which {BACKEND_TITLES.get(a.backend, a.backend)} needs for "
+                f"{_family_title(a.family)}.",
+                why=why,
+                fix=f"Use {max(64, multiple)} (or another multiple of {multiple}).",
                 source="parameters-guide#bucket-step",
             )
         )
@@ -287,6 +314,34 @@ def batch_size(a: Assessment) -> list[Finding]:
             )
         )
     return findings
+
+
+def simpletuner_skipped_images(a: Assessment) -> list[Finding]:
+    if a.backend != "simpletuner":
+        return []
+    skipped = simpletuner.skipped_buckets(a.items, a.config)
+    if not skipped:
+        return []
+    images = sum(bucket.images for bucket in skipped)
+    needed = simpletuner.effective_batch(a.config)
+    fits = min(bucket.samples for bucket in skipped)  # the smallest bucket of all
+    return [
+        Finding(
+            code="config.simpletuner_skips_images",
+            severity="block",
+            subject="train_batch_size",
+            message=f"SimpleTuner would leave out {images} of {a.plan.images} images: "
+            f"{simpletuner.skipped_words(skipped)} hold fewer samples (images × repeats) "
+            f"than batch × GPUs × accumulation = {needed}.",
+            why="SimpleTuner removes every aspect bucket that cannot fill one batch (a "
+            "line in its log; those images are never trained on), and stops at start-up "
+            "with “Dataset configuration will produce zero usable batches” when a bucket "
+            "cannot fill batch × GPUs × accumulation.",
+            fix=f"Bring batch × GPUs × accumulation down to {fits} or less, raise the "
+            "folders' repeats, or crop the odd images to a common aspect ratio.",
+            source="parameters-guide#aspect-ratio-buckets",
+        )
+    ]
 
 
 def text_encoder_cache(a: Assessment) -> list[Finding]:
@@ -563,6 +618,7 @@ RULES: tuple[Rule, ...] = (
     bf16_support,
     steps_per_image,
     batch_size,
+    simpletuner_skipped_images,
     text_encoder_cache,
     shuffle_keep_tokens,
     constant_with_warmup,

@@ -224,18 +224,23 @@ def judge(
     if smoke_skipped is None:
         for result in smoke:
             findings += smoke_findings(result)
-    findings += backend_findings(
-        setup, imports, _alternatives(setup, inputs) if not _works(setup, imports) else []
-    )
+    # A CPU run with a GPU-only optimizer hears that first, and not "install
+    # bitsandbytes": installing it would not make the run possible.
+    device_problem = optimizer_device_problem(setup.name, config.optimizer, config.device)
+    if device_problem is not None:
+        findings.append(device_problem)
+    findings += [
+        finding
+        for finding in backend_findings(
+            setup, imports, _alternatives(setup, inputs) if not _works(setup, imports) else []
+        )
+        if device_problem is None or finding.code != "backend.optimizer_missing"
+    ]
     findings += disk_findings(space, estimate)
     findings += memory_findings(
         memory, inputs.family, config.mixed_precision, backend=setup.name, device=config.device
     )
     findings += python_findings(setup.name, trainer_python, setup.python)
-    device_problem = optimizer_device_problem(setup.name, config.optimizer, config.device)
-    if device_problem is not None:
-        findings.append(device_problem)
-
     probed = Probed(
         config=config,
         config_source=inputs.config_source,

@@ -32,8 +32,8 @@ class FamilySpec:
     key: str
     title: str
     native_resolution: int
-    # sd-scripts refuses bucket steps that are not a multiple of this
-    # (train_network.py verify_bucket_reso_steps(64); sdxl_/flux_train_network.py: 32).
+    # What the model's latent grid needs of a bucket side (sd-scripts' own checks, which
+    # ask 64 of Flux, are in app/training/backends/kohya.py BUCKET_STEP_MULTIPLE).
     bucket_step_multiple: int
     denoiser: Component
     text_encoders: tuple[Component, ...]

@@ -7,22 +7,37 @@ app/training/project_config.py journals both the preset and every later change.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
-from app.training.config import TrainingConfig
+from app.training.config import Device, TrainingConfig
 
 PRESET_KEYS = ("quick", "standard", "thorough")
 PRESET_TITLES = {"quick": "Quick", "standard": "Standard", "thorough": "Thorough"}
 PRESET_SUMMARIES = {
-    "quick": "A first look in the least GPU time: fewer epochs, a smaller rank. Good to "
-    "check the dataset and captions work before paying for a full run.",
+    "quick": "A first look in the least GPU time: each image seen the fewest times Gate 2 "
+    "accepts, a smaller rank. Good to check the dataset and captions work before paying "
+    "for a full run.",
     "standard": "What most LoRAs of this kind are trained with: the values the backends' "
     "own guides start from.",
-    "thorough": "More epochs at a gentler learning rate and a larger rank, for large or "
-    "varied datasets. Saves often so you can pick the best checkpoint.",
+    "thorough": "Each image seen more often at a gentler learning rate and a larger rank, "
+    "for large or varied datasets. Saves often so you can pick the best checkpoint.",
 }
+# Times each image is seen over the run (epochs × repeats), per training type:
+# (quick, standard, thorough). Each lies inside Gate 2's range for the type
+# (app/gates/config_rules.py VIEWS_PER_IMAGE; resources/presets.md#length), so a preset
+# never trips its own gate's length check; epochs are worked out from the project's
+# repeats, which loragate's import leaves at 1 and kohya folders set (10_name: 10).
+VIEWS_PER_IMAGE = {
+    "style": (20, 50, 100),
+    "character": (40, 100, 150),
+    "concept": (30, 80, 120),
+    "object": (40, 100, 150),
+}
+# Checkpoints saved over the run: (quick, standard, thorough).
+CHECKPOINTS = (3, 10, 10)
 
 
 @dataclass(frozen=True)
@@ -127,8 +142,9 @@ _FAMILY: dict[str, dict[str, tuple[Any, str, str]]] = {
             "presets#precision",
         ),
         "optimizer": (
-            "adamw8bit",
-            "Halves optimizer memory so SDXL fits 12–16 GB cards.",
+            "adamw",
+            "Plain AdamW needs no extra package and runs on a CPU too; for a LoRA its "
+            "states are small (8-bit AdamW would save about 0.2 GB here).",
             "presets#optimizer",
         ),
         "train_text_encoder": (
@@ -147,13 +163,14 @@ _FAMILY: dict[str, dict[str, tuple[Any, str, str]]] = {
         "max_bucket_reso": (2048, "Twice the native side.", "presets#buckets"),
         "bucket_reso_steps": (
             64,
-            "A multiple of the 32 sd-scripts requires for Flux.",
+            "sd-scripts requires 64 for Flux (its base check runs before Flux's own 32).",
             "presets#buckets",
         ),
         "mixed_precision": ("bf16", "Flux's weights are published in bf16.", "presets#precision"),
         "optimizer": (
-            "adamw8bit",
-            "Flux is 12 billion parameters: every GB counts.",
+            "adamw",
+            "Plain AdamW needs no extra package; the LoRA's optimizer states are under "
+            "1 GB of Flux's ~27 GB, so 8-bit AdamW (bitsandbytes) saves little.",
             "presets#optimizer",
         ),
         "train_text_encoder": (
@@ -177,44 +194,31 @@ _FAMILY: dict[str, dict[str, tuple[Any, str, str]]] = {
 # Per level: length, capacity and learning rate (AdamW-family rates; Flux uses less).
 _LEVEL: dict[str, dict[str, tuple[Any, str, str]]] = {
     "quick": {
-        "epochs": (6, "Enough to see whether the LoRA learns the right thing.", "presets#length"),
         "network_rank": (
             8,
             "A small rank learns the broad strokes fast and cheaply.",
             "presets#rank-and-alpha",
         ),
-        "save_every_n_epochs": (2, "Three checkpoints to compare.", "presets#saving"),
     },
     "standard": {
-        "epochs": (10, "The length the backends' guides start from.", "presets#length"),
         "network_rank": (
             16,
             "Enough capacity for a character, style or object.",
             "presets#rank-and-alpha",
         ),
-        "save_every_n_epochs": (
-            1,
-            "A checkpoint per epoch to pick the best one.",
-            "presets#saving",
-        ),
     },
     "thorough": {
-        "epochs": (
-            16,
-            "Longer, at a gentler rate, for large or varied datasets.",
-            "presets#length",
-        ),
         "network_rank": (
             32,
             "More capacity for detail; needs more images to fill.",
             "presets#rank-and-alpha",
         ),
-        "save_every_n_epochs": (
-            1,
-            "A checkpoint per epoch: the best is often before the last.",
-            "presets#saving",
-        ),
     },
+}
+_LENGTH_WHY = {
+    "quick": "Enough to see whether the LoRA learns the right thing",
+    "standard": "The length most LoRAs of this kind train for",
+    "thorough": "Longer, at a gentler rate, for large or varied datasets",
 }
 
 _LEARNING_RATE = {  # (quick, standard, thorough) UNet / transformer learning rate
@@ -246,16 +250,67 @@ _TYPE: dict[str, dict[str, tuple[Any, str, str]]] = {
 }
 
 
-def build_preset(key: str, training_type: str, family: str) -> Preset:
+def _length(key: str, training_type: str, repeats: float) -> list[PresetValue]:
+    """Epochs that show each image the level's number of times with these repeats, and
+    checkpoints spread over them."""
+    level = PRESET_KEYS.index(key)
+    views = VIEWS_PER_IMAGE[training_type][level]
+    epochs = max(1, math.ceil(views / repeats - 1e-9))
+    every = max(1, round(epochs / CHECKPOINTS[level]))
+    seen = f"{repeats:.3g} repeat{'' if repeats == 1 else 's'} per epoch"
+    return [
+        PresetValue(
+            "epochs",
+            epochs,
+            f"{_LENGTH_WHY[key]}: each image seen about {views} times ({seen}).",
+            "presets#length",
+        ),
+        PresetValue(
+            "save_every_n_epochs",
+            every,
+            f"About {CHECKPOINTS[level]} checkpoints over the run, to pick the best one "
+            "(often not the last).",
+            "presets#saving",
+        ),
+    ]
+
+
+def _device(device: Device) -> PresetValue:
+    if device == "cpu":
+        why = (
+            "No NVIDIA GPU was found on this machine and none is named in studio.md: the "
+            "run trains on the CPU (slow; set cuda when training on a GPU)."
+        )
+    else:
+        why = "An NVIDIA GPU is on this machine or named in studio.md."
+    return PresetValue("device", device, why, "presets#device")
+
+
+def build_preset(
+    key: str,
+    training_type: str,
+    family: str,
+    *,
+    repeats: float = 1.0,
+    device: Device = "cuda",
+) -> Preset:
+    """The preset for this type and family. ``repeats`` is the dataset's average number of
+    times an image appears in one epoch (1 for loragate's own import), so the epochs give
+    each image the level's number of views; ``device`` is the machine's
+    (app/training/machine.py)."""
     if key not in PRESET_KEYS:
         raise ValueError(f"Unknown preset “{key}”: choose quick, standard or thorough.")
     if training_type not in TRAINING_TYPES:
         raise ValueError(f"Unknown training type “{training_type}”.")
     if family not in MODEL_FAMILIES:
         raise ValueError(f"Unknown model family “{family}”.")
+    if not repeats > 0:
+        raise ValueError("Repeats must be above zero.")
     values: list[PresetValue] = []
     for table in (_FAMILY[family], _LEVEL[key], _TYPE[training_type]):
         values.extend(PresetValue(field, *entry) for field, entry in table.items())
+    values += _length(key, training_type, repeats)
+    values.append(_device(device))
     if _FAMILY[family]["cache_text_encoder_outputs"][0]:
         # A cached caption encoding cannot be dropped at random (sd-scripts refuses).
         values = [value for value in values if value.field != "caption_dropout_rate"]
@@ -340,6 +395,14 @@ def build_preset(key: str, training_type: str, family: str) -> Preset:
 
 
 def preset_config(
-    key: str, training_type: str, family: str, output_name: str = ""
+    key: str,
+    training_type: str,
+    family: str,
+    output_name: str = "",
+    *,
+    repeats: float = 1.0,
+    device: Device = "cuda",
 ) -> TrainingConfig:
-    return build_preset(key, training_type, family).config(output_name)
+    return build_preset(key, training_type, family, repeats=repeats, device=device).config(
+        output_name
+    )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import journal
+from app.dataset.inventory import inventory
 from app.fsutil import atomic_write_text
 from app.models.base import utcnow
 from app.training.config import (
@@ -22,7 +23,8 @@ from app.training.config import (
     load_config,
     save_config,
 )
-from app.training.presets import PRESET_TITLES, preset_config
+from app.training.machine import average_repeats, machine_device
+from app.training.presets import PRESET_TITLES, Preset, build_preset
 from app.words import plural
 from app.workspace import ProjectContext
 
@@ -30,10 +32,20 @@ CONFIRMATION_FILE = "estimate-confirmed.json"
 DEFAULT_PRESET = "standard"
 
 
-def default_config(ctx: ProjectContext) -> TrainingConfig:
-    return preset_config(
-        DEFAULT_PRESET, ctx.project.training_type, ctx.project.model_family, ctx.project.slug
+def project_preset(ctx: ProjectContext, key: str) -> Preset:
+    """The preset ``key`` for this project: its type and family, its dataset's repeats
+    and this machine's device (app/training/machine.py)."""
+    return build_preset(
+        key,
+        ctx.project.training_type,
+        ctx.project.model_family,
+        repeats=average_repeats(inventory(ctx)),
+        device=machine_device(ctx),
     )
+
+
+def default_config(ctx: ProjectContext) -> TrainingConfig:
+    return project_preset(ctx, DEFAULT_PRESET).config(ctx.project.slug)
 
 
 def current_config(ctx: ProjectContext) -> TrainingConfig:
@@ -112,7 +124,7 @@ def apply_preset(ctx: ProjectContext, key: str) -> TrainingConfig:
     the project's defaults: this is the way out of a broken file."""
     saved, set_aside = _set_aside_broken(ctx)
     base = saved or default_config(ctx)
-    fresh = preset_config(key, ctx.project.training_type, ctx.project.model_family)
+    fresh = project_preset(ctx, key).config()
     kept = {
         field: getattr(base, field)
         for field in (

@@ -33,11 +33,12 @@ from app.training.backends import BACKEND_TITLES, BACKENDS, BackendFiles, Backen
 from app.training.config import ConfigFileError, TrainingConfig, config_path
 from app.training.config_files import default_files_dir, files_for, write_backend_files
 from app.training.field_docs import FIELD_GROUPS, field_docs
-from app.training.presets import PRESET_KEYS, PRESET_SUMMARIES, PRESET_TITLES, build_preset
+from app.training.presets import PRESET_KEYS, PRESET_SUMMARIES, PRESET_TITLES
 from app.training.project_config import (
     apply_preset,
     confirm_estimate,
     current_config,
+    project_preset,
     read_confirmation,
     save_changes,
 )
@@ -72,10 +73,7 @@ def _broken_page(
             "project": ctx.project,
             "problem": str(problem),
             "config_file": config_path(ctx.dir),
-            "presets": [
-                build_preset(key, ctx.project.training_type, ctx.project.model_family)
-                for key in PRESET_KEYS
-            ],
+            "presets": [project_preset(ctx, key) for key in PRESET_KEYS],
             "preset_summaries": PRESET_SUMMARIES,
         },
         status_code=status_code,
@@ -144,10 +142,7 @@ def _page_context(
             "docs": field_docs(),
             "field_kind": field_kind,
             "field_choices": field_choices,
-            "presets": [
-                build_preset(key, ctx.project.training_type, ctx.project.model_family)
-                for key in PRESET_KEYS
-            ],
+            "presets": [project_preset(ctx, key) for key in PRESET_KEYS],
             "preset_titles": PRESET_TITLES,
             "preset_summaries": PRESET_SUMMARIES,
             "training_type": TRAINING_TYPES.get(ctx.project.training_type),

@@ -24,11 +24,11 @@ def test_preset_fields_and_live_panel(page: Page, live_server: LiveServer, tmp_p
 
     page.get_by_role("button", name="Use Quick").click()
     expect(page.locator('[data-preset="quick"]')).to_contain_text("in use")
-    expect(page.locator("#f-epochs")).to_have_value("6")
+    expect(page.locator("#f-epochs")).to_have_value("2")  # a style, folders of 10 repeats: 20 views
     steps_before = page.locator("#total-steps").inner_text()
 
     # Typing a field updates the panel without saving: the step count follows the epochs.
-    page.fill("#f-epochs", "12")
+    page.fill("#f-epochs", "4")
     expect(page.locator("#total-steps")).to_have_text(str(int(steps_before) * 2))
     expect(page.locator("#unsaved")).to_be_visible()
 
@@ -51,6 +51,6 @@ def test_preset_fields_and_live_panel(page: Page, live_server: LiveServer, tmp_p
     # Saving journals the change.
     page.fill("#f-train_batch_size", "1")
     page.get_by_role("button", name="Save config").click()
-    expect(page.locator("#f-epochs")).to_have_value("12")
+    expect(page.locator("#f-epochs")).to_have_value("4")
     page.goto(f"{live_server.url}/projects/{project.slug}")
-    expect(page.locator("#journal")).to_contain_text("epochs 6 → 12")
+    expect(page.locator("#journal")).to_contain_text("epochs 2 → 4")

@@ -36,7 +36,7 @@ EXPECTED = [
     ("no_trigger.png", "caption.missing_trigger", "block"),
     ("second_line.png", "caption.missing_trigger", "block"),
     ("second_line.png", "caption.multiline", "warn"),
-    ("latin1.png", "caption.not_utf8", "warn"),
+    ("latin1.png", "caption.not_utf8", "block"),  # a folder trained as it is
     ("long.png", "caption.too_long", "warn"),
     ("very_long.png", "caption.far_too_long", "block"),
     ("orphan.txt", "caption.orphan", "warn"),

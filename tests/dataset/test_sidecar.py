@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from app.dataset.caption_checks import caption_findings
 from app.dataset.files import FileEntry
 from app.dataset.sidecar import decode_caption, has_trigger, parse_sidecar
@@ -90,7 +92,14 @@ def test_captions_with_a_byte_order_mark_say_what_was_found(tmp_path: Path, sett
         (tmp_path / name).write_bytes(data)
     images = ["notepad.png", "marked.png", "big.png"]
     found, read = caption_findings(
-        tmp_path, images, _entries(tmp_path, list(files)), images, "zk", "sdxl", settings
+        tmp_path,
+        images,
+        _entries(tmp_path, list(files)),
+        images,
+        "zk",
+        "sdxl",
+        settings,
+        rewritten=True,
     )
     by_subject = {(f.subject, f.code): f for f in found}
     assert set(by_subject) == {
@@ -116,3 +125,35 @@ def test_token_limits_match_the_tokenizer_module() -> None:
     from app.dataset.sidecar import CLIP_USABLE_TOKENS
 
     assert (CLIP_USABLE_TOKENS, EXTENDED_TOKENS) == (USABLE_TOKENS, EXTENDED_USABLE_TOKENS)
+
+
+def test_a_caption_that_is_not_utf8_blocks_a_folder_trained_as_it_is(
+    tmp_path: Path,
+    settings,  # type: ignore[no-untyped-def]
+) -> None:
+    """`loragate audit DIR` judges a folder a trainer reads as it is: sd-scripts'
+    read_caption raises UnicodeDecodeError on a Windows-1252 or UTF-16 caption. In a
+    project (captions rewritten as UTF-8 on the way in) the same file is a warning."""
+    files = {
+        "accents.txt": "zk, café au lait".encode("cp1252"),
+        "notepad.txt": "zk, a cat".encode("utf-16"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    with pytest.raises(UnicodeDecodeError):  # what sd-scripts does: open(..., encoding="utf-8")
+        (tmp_path / "accents.txt").read_text(encoding="utf-8")
+    images = ["accents.png", "notepad.png"]
+    entries = _entries(tmp_path, list(files))
+    as_is, _ = caption_findings(tmp_path, images, entries, images, "zk", "sdxl", settings)
+    by_subject = {f.subject: f for f in as_is if f.code == "caption.not_utf8"}
+    accents = by_subject["accents.png"]
+    assert accents.severity == "block"
+    assert "Windows-1252" in accents.message and "UnicodeDecodeError" in accents.message
+    assert "`iconv -f WINDOWS-1252 -t UTF-8 accents.txt > fixed.txt`" in accents.fix
+    notepad = by_subject["notepad.png"]
+    assert notepad.severity == "block" and "UTF-16" in notepad.message
+    assert "iconv -f UTF-16 -t UTF-8" in notepad.fix
+    in_project, _ = caption_findings(
+        tmp_path, images, entries, images, "zk", "sdxl", settings, rewritten=True
+    )
+    assert {f.severity for f in in_project if f.code == "caption.not_utf8"} == {"warn"}

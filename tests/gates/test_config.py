@@ -66,7 +66,7 @@ def test_the_standard_preset_passes_on_a_good_project(ctx: ProjectContext) -> No
 @pytest.mark.parametrize(
     ("changes", "code", "severity"),
     [
-        ({"optimizer": "prodigy", "unet_lr": 1e-4}, "config.lr_out_of_range", "warn"),
+        ({"optimizer": "prodigy", "unet_lr": 0.3}, "config.lr_out_of_range", "warn"),
         ({"optimizer": "adamw", "unet_lr": 3e-3}, "config.lr_out_of_range", "warn"),
         ({"optimizer": "lion", "unet_lr": 5e-4}, "config.lr_out_of_range", "warn"),
         ({"optimizer": "adamw", "unet_lr": 1.0}, "config.lr_out_of_range", "block"),
@@ -136,7 +136,8 @@ def test_unknown_gpu_memory_is_a_note_not_a_block(
     workspace: Workspace, ctx: ProjectContext
 ) -> None:
     set_gpu(workspace, None, None)
-    assert codes(gate2.evaluate(ctx)) == {"config.gpu_memory_unknown": "info"}
+    # A GPU run (on a machine without one, the default device is the CPU: nothing to size).
+    assert codes(with_config(ctx, device="cuda")) == {"config.gpu_memory_unknown": "info"}
 
 
 def test_base_model_of_another_family_blocks(workspace: Workspace, tmp_path: Path) -> None:
@@ -359,3 +360,67 @@ def test_sd2_on_the_native_trainer_blocks_like_gate_3(workspace: Workspace, tmp_
     assert finding.severity == "block"
     assert "does not train Stable Diffusion 2.x" in finding.message
     assert check_source(finding.source) is None
+
+
+def test_prodigy_at_an_adamw_rate_blocks_with_the_fix(ctx: ProjectContext) -> None:
+    """Prodigy scales its own step from lr = 1.0: at 1e-4 every step is 10,000 times too
+    small and the run learns nothing, so it is a block, not a warning."""
+    result = with_config(ctx, optimizer="prodigy", unet_lr=1e-4)
+    finding = next(f for f in result.findings if f.code == "config.lr_out_of_range")
+    assert finding.severity == "block" and result.verdict == "block"
+    assert "10,000 times smaller" in finding.message
+    assert "1.0" in finding.fix
+    assert (
+        codes(with_config(ctx, optimizer="prodigy", unet_lr=1.0)).get("config.lr_out_of_range")
+        is None
+    )
+
+
+def test_flux_bucket_step_follows_each_trainers_own_rule(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """sd-scripts' flux_train_network.py runs train_network.py's 64 check before its own
+    32: a bucket step of 32 stops it at start-up. SimpleTuner never reads the step."""
+    set_gpu(workspace, "NVIDIA H100 80GB HBM3", 80.0)
+    ctx = workspace.context(
+        new_project(workspace, tmp_path, name="Fluxy", family="flux", checkpoint="flux-dev")
+    )
+    with_config(ctx, bucket_reso_steps=32, min_bucket_reso=256, max_bucket_reso=2048)
+    kohya = gate2.evaluate(ctx, "kohya")
+    finding = next(f for f in kohya.findings if f.code == "config.bucket_step")
+    assert finding.severity == "block" and "multiple of 64" in finding.message
+    assert "kohya sd-scripts" in finding.message and "flux_train_network.py" in finding.why
+    assert "config.bucket_step" not in codes(gate2.evaluate(ctx, "ai-toolkit"))
+    assert "config.bucket_step" not in codes(gate2.evaluate(ctx, "simpletuner"))
+    assert "config.bucket_step" not in codes(with_config(ctx, bucket_reso_steps=64))
+
+
+def test_sdxl_on_sd_scripts_takes_a_bucket_step_of_32(ctx: ProjectContext) -> None:
+    with_config(ctx, bucket_reso_steps=32)
+    assert "config.bucket_step" not in codes(gate2.evaluate(ctx, "kohya"))
+    with_config(ctx, bucket_reso_steps=48)
+    assert codes(gate2.evaluate(ctx, "kohya"))["config.bucket_step"] == "block"
+
+
+def test_simpletuner_blocks_when_buckets_would_be_dropped(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """20 images in 8 aspect ratios, batch 8 × accumulation 4: SimpleTuner drops every
+    bucket short of 32 samples. Gate 2 names how many images would be left out."""
+    sizes = [(1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216), (1344, 768)]
+    sizes += [(768, 1344), (1536, 640)]
+    folders = {"1_ink": [sizes[i % len(sizes)] for i in range(20)]}
+    ctx = workspace.context(
+        new_project(workspace, tmp_path, name="Dropped", backend="simpletuner", folders=folders)
+    )
+    result = with_config(ctx, train_batch_size=8, gradient_accumulation_steps=4, epochs=30)
+    finding = next(f for f in result.findings if f.code == "config.simpletuner_skips_images")
+    assert finding.severity == "block" and result.verdict == "block"
+    assert finding.message.startswith("SimpleTuner would leave out 20 of 20 images")
+    assert "in 8 aspect buckets" in finding.message and "= 32" in finding.message
+    assert_explained(result)
+    # The same dataset for sd-scripts trains every image (part-filled batches instead).
+    assert "config.simpletuner_skips_images" not in codes(gate2.evaluate(ctx, "kohya"))
+    # One batch at a time fills every bucket.
+    fixed = with_config(ctx, train_batch_size=1, gradient_accumulation_steps=1)
+    assert "config.simpletuner_skips_images" not in codes(fixed)

@@ -81,13 +81,13 @@ def test_an_optimizer_whose_package_is_missing_blocks_with_the_install_command(
 ) -> None:
     """bitsandbytes really is missing here: the trainer's own Python tries to import it."""
     ctx = workspace.context(project)
-    save_config(ctx.dir, TrainingConfig(device="cpu", optimizer="adamw8bit", max_train_steps=20))
+    save_config(ctx.dir, TrainingConfig(device="cuda", optimizer="adamw8bit", max_train_steps=20))
     result = evaluate(ctx)
     by_code = {f.code: f for f in result.findings}
     missing = by_code["backend.optimizer_missing"]
     assert missing.severity == "block" and "bitsandbytes" in missing.message
     assert f"`{sys.executable} -m pip install bitsandbytes`" in missing.fix
-    assert by_code["backend.optimizer_needs_cuda"].severity == "block"  # and it is a CPU run
+    assert "backend.optimizer_needs_cuda" not in by_code  # a GPU run: the package is the fix
     assert _check(result, "backend")["status"] == "block"
     assert result.verdict == "block"
     record_result(ctx, result)
@@ -95,6 +95,21 @@ def test_an_optimizer_whose_package_is_missing_blocks_with_the_install_command(
     # Another optimizer (or installing the package) makes the result out of date.
     save_config(ctx.dir, TrainingConfig(device="cpu", optimizer="adamw", max_train_steps=20))
     assert "the training config changed" in gate_state(ctx, "environment").stale_reasons
+
+
+@pytest.mark.slow
+def test_a_cpu_run_with_an_8bit_optimizer_hears_it_needs_a_gpu_not_a_package(
+    workspace: Workspace, project: Project
+) -> None:
+    """On the CPU installing bitsandbytes would not help: Gate 3 says the GPU is needed,
+    and does not send the artist to pip first."""
+    ctx = workspace.context(project)
+    save_config(ctx.dir, TrainingConfig(device="cpu", optimizer="adamw8bit", max_train_steps=20))
+    result = evaluate(ctx)
+    optimizer = [f for f in result.findings if f.subject == "optimizer adamw8bit"]
+    assert [f.code for f in optimizer] == ["backend.optimizer_needs_cuda"]
+    assert optimizer[0].severity == "block" and "adamw" in optimizer[0].fix
+    assert result.verdict == "block"
 
 
 @cpu_only

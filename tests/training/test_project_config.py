@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from app import journal
+from app.environment import gpu as gpu_probe
+from app.gates import config as gate2
 from app.training.config import load_config
 from app.training.project_config import (
     apply_preset,
@@ -15,7 +17,7 @@ from app.training.project_config import (
     save_changes,
 )
 from app.workspace import Workspace
-from tests.training.helpers import new_project
+from tests.training.helpers import new_project, set_gpu
 
 
 def journal_lines(ctx) -> list[str]:  # type: ignore[no-untyped-def]
@@ -55,11 +57,12 @@ def test_a_preset_replaces_values_but_keeps_the_artists_own(
     mine = current_config(ctx).model_copy(update={"sample_prompts": ["zktrig, a fox"], "seed": 7})
     save_changes(ctx, mine)
     config = apply_preset(ctx, "quick")
-    assert config.preset == "quick" and config.epochs == 6
+    # A style in folders of 10 repeats: 20 views (Quick) after 50 (Standard).
+    assert config.preset == "quick" and config.epochs == 2
     assert config.sample_prompts == ["zktrig, a fox"] and config.seed == 7
     assert (
         "Quick preset applied: " in journal_lines(ctx)[-1]
-        and "epochs 10 → 6" in journal_lines(ctx)[-1]
+        and "epochs 5 → 2" in journal_lines(ctx)[-1]
     )
 
 
@@ -70,3 +73,29 @@ def test_confirming_the_estimate_is_journaled(workspace: Workspace, tmp_path: Pa
     confirmation = read_confirmation(ctx)
     assert confirmation is not None and confirmation.steps == 1200
     assert journal_lines(ctx)[-1].endswith("You confirmed the estimate: 1200 steps, about 24 min.")
+
+
+def test_a_projects_default_config_passes_its_own_gate2_without_a_warning(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The issue's newcomer: 26 photos imported as they are (1 repeat each), a style LoRA
+    on SDXL, an RTX 4090. The Standard preset used to show each image 10 times and Gate 2
+    warned that a style wants 20–200."""
+    set_gpu(workspace, "NVIDIA GeForce RTX 4090", 24.0, 0.69)
+    folders = {"ink": [(1024, 1024)] * 20 + [(1536, 1024)] * 6}
+    ctx = workspace.context(new_project(workspace, tmp_path, folders=folders))
+    result = gate2.evaluate(ctx)
+    assert result.verdict == "pass", [f.message for f in result.findings]
+    assert not [f.message for f in result.findings if f.severity != "info"]
+    assert result.stats["images"] == 26 and current_config(ctx).epochs == 50
+    # Another preset, applied on the Config page, is built for the same dataset.
+    apply_preset(ctx, "quick")
+    assert gate2.evaluate(ctx).verdict == "pass"
+
+
+def test_the_default_device_is_this_machines(workspace: Workspace, tmp_path: Path) -> None:
+    ctx = workspace.context(new_project(workspace, tmp_path))
+    expected = "cuda" if gpu_probe.cached_probe().devices else "cpu"
+    assert current_config(ctx).device == expected
+    set_gpu(workspace, "NVIDIA GeForce RTX 4090", 24.0)  # training on that GPU instead
+    assert current_config(ctx).device == "cuda"

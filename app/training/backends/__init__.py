@@ -66,6 +66,7 @@ class RunPlan:
     config: TrainingConfig  # max_train_steps already worked out
     plan: StepPlan
     trainer_dir: str | None = None  # the backend's clone, from studio.md
+    items: tuple[DatasetItem, ...] = ()  # the included images, for per-folder bucket checks
 
     @property
     def output_name(self) -> str:
@@ -127,6 +128,7 @@ def run_plan(
         config=with_steps(config, plan),
         plan=plan,
         trainer_dir=trainer_dir,
+        items=tuple(item for item in items if item.included),
     )
 
 

@@ -4,8 +4,14 @@
 Read from ai-toolkit commit 27a03a91 (2026-08-21); the keys each config class reads are in
 app/data/backend_keys/ai_toolkit.json. What matters:
 - every key is read with ``dict.get``: a misplaced or misspelled key is silently ignored,
-  so keys are written only where the class that reads them looks (``device`` under the
-  process, ``lr`` under ``train``);
+  so keys are written only where the class that reads them looks (``lr`` under
+  ``train``, ``linear`` under ``network``);
+- the device: ``sd_trainer`` (jobs/process/BaseSDTrainProcess.py) never reads a
+  ``device`` key; it trains on ``Accelerator().device`` (toolkit/accelerator.py), which
+  is CUDA whenever a GPU is visible. Only the job level has a ``device`` key
+  (jobs/ExtensionJob.py ``get_conf('device', 'cpu')``), and nothing in sd_trainer uses
+  it. So ``config.device`` is written for the record, and a CPU run is launched with
+  ``ACCELERATE_USE_CPU=1``, the switch accelerate reads (state.py AcceleratorState);
 - ``train.steps`` is the run length; epochs are not a concept there;
 - schedulers: ``cosine`` and ``cosine_with_restarts`` anneal over ``steps`` without
   warmup; ``constant_with_warmup`` takes ``num_warmup_steps``; ``linear`` is
@@ -32,6 +38,8 @@ JOB_FILE = "job.yaml"
 ARCH = {"sd15": "sd1", "sd2": "sd2", "sdxl": "sdxl", "flux": "flux"}
 FLAGS = {"sd2": "is_v2", "sdxl": "is_xl", "flux": "is_flux"}
 DTYPES = {"no": "fp32", "fp16": "fp16", "bf16": "bf16"}
+# What decides sd_trainer's device: accelerate's own switch (see the module docstring).
+CPU_ENVIRONMENT = "ACCELERATE_USE_CPU=1"
 
 
 def _scheduler(run: RunPlan, notes: list[str]) -> tuple[str, dict[str, Any]]:
@@ -104,7 +112,6 @@ def job(run: RunPlan, notes: list[str]) -> dict[str, Any]:
     process: dict[str, Any] = {
         "type": "sd_trainer",
         "training_folder": str(run.output_dir),
-        "device": "cuda:0" if config.device == "cuda" else "cpu",
         "trigger_word": run.trigger_word,
         "training_seed": config.seed,
         "network": {
@@ -138,7 +145,7 @@ def job(run: RunPlan, notes: list[str]) -> dict[str, Any]:
         }
     return {
         "job": "extension",
-        "config": {"name": run.output_name, "process": [process]},
+        "config": {"name": run.output_name, "device": config.device, "process": [process]},
         "meta": {"name": "[name]", "version": "1.0", "written_by": "loragate"},
     }
 
@@ -151,6 +158,12 @@ def generate(run: RunPlan) -> BackendFiles:
         command = " ".join([*accelerate_prefix(run.config), "run.py", quote(job_path)])
     else:
         command = f"python run.py {quote(job_path)}"
+    if run.config.device == "cpu":
+        command = f"{CPU_ENVIRONMENT} {command}"
+        notes.append(
+            "ai-toolkit takes its device from accelerate, not from the job file: the "
+            f"command sets {CPU_ENVIRONMENT} so it trains on the CPU."
+        )
     notes.append(
         "ai-toolkit resumes from the newest file in its output folder and skips up to "
         "three out-of-memory batches before failing."

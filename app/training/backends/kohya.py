@@ -38,6 +38,11 @@ SCRIPTS = {
     "sdxl": "sdxl_train_network.py",
     "flux": "flux_train_network.py",
 }
+# Bucket steps each script accepts: train_network.py's NetworkTrainer.assert_extra_args
+# checks ``verify_bucket_reso_steps(64)``; sdxl_train_network.py overrides it with 32;
+# flux_train_network.py calls the base check first (64), then its own 32, so Flux on
+# sd-scripts needs 64 although its model would take 32.
+BUCKET_STEP_MULTIPLE = {"sd15": 64, "sd2": 64, "sdxl": 32, "flux": 64}
 OPTIMIZERS = {
     "adamw": "AdamW",
     "adamw8bit": "AdamW8bit",

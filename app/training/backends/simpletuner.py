@@ -10,14 +10,19 @@ argparse parses them as are in app/data/backend_keys/simpletuner.json. What matt
   ``torch-adafactor``, ``prodigy``); ``adamw8bit`` is rejected;
 - ``--max_train_steps`` requires ``--num_train_epochs 0`` (cmd_args.py);
 - ``repeats`` counts extra passes (kohya's 1 is SimpleTuner's 0, DATALOADER.md);
-- aspect buckets with fewer samples than batch × GPUs × accumulation are dropped.
+- aspect buckets with fewer samples than batch × GPUs × accumulation are dropped or
+  refused (``skipped_buckets``; Gate 2 blocks them).
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from app.dataset.inventory import DatasetItem
 from app.training.backends import (
     BackendFiles,
     RunPlan,
@@ -25,6 +30,9 @@ from app.training.backends import (
     launch_script,
     quote,
 )
+from app.training.buckets import Size, bucket_spec, count_batches
+from app.training.config import TrainingConfig
+from app.words import plural
 
 CONFIG_FILE = "config.json"
 BACKENDS_FILE = "multidatabackend.json"
@@ -37,6 +45,50 @@ OPTIMIZERS = {
     "lion": "optimi-lion",
     "adafactor": "torch-adafactor",
 }
+
+
+@dataclass(frozen=True)
+class SkippedBucket:
+    folder: str  # the data backend it belongs to: one per kohya folder, {repeats}_{concept}
+    bucket: Size
+    images: int
+    samples: int  # images × repeats
+
+
+def effective_batch(config: TrainingConfig) -> int:
+    return config.train_batch_size * config.num_gpus * config.gradient_accumulation_steps
+
+
+def skipped_buckets(items: Iterable[DatasetItem], config: TrainingConfig) -> list[SkippedBucket]:
+    """The aspect buckets SimpleTuner will not train: per data backend, every bucket whose
+    images × repeats fall short of batch × GPUs × accumulation. SimpleTuner 4.8
+    (helpers/metadata/backends/base.py) removes a bucket below the batch size with a log
+    warning (``_prune_small_buckets``) and refuses one below batch × GPUs × accumulation
+    with "Dataset configuration will produce zero usable batches"
+    (``split_buckets_between_processes``). The buckets are loragate's (sd-scripts' rule);
+    SimpleTuner's own pixel-area buckets are close to them, so the count is an estimate."""
+    folders: dict[tuple[str, int], list[DatasetItem]] = defaultdict(list)
+    for item in items:
+        if item.included:
+            folders[(item.concept, item.repeats)].append(item)
+    spec, needed = bucket_spec(config), effective_batch(config)
+    skipped = []
+    for (concept, repeats), group in sorted(folders.items()):
+        sizes = ((item.width, item.height, item.repeats) for item in group)
+        for bucket in count_batches(sizes, spec, config.train_batch_size):
+            if bucket.samples < needed:
+                skipped.append(
+                    SkippedBucket(
+                        f"{repeats}_{concept}", bucket.bucket, bucket.images, bucket.samples
+                    )
+                )
+    return skipped
+
+
+def skipped_words(skipped: list[SkippedBucket]) -> str:
+    """ "5 images in 3 aspect buckets": what SimpleTuner would leave out."""
+    images = sum(bucket.images for bucket in skipped)
+    return f"{plural(images, 'image')} in {plural(len(skipped), 'aspect bucket')}"
 
 
 def training_config(run: RunPlan, notes: list[str]) -> dict[str, Any]:
@@ -165,15 +217,11 @@ def generate(run: RunPlan) -> BackendFiles:
         "SimpleTuner resumes from the newest checkpoint in its output folder: clear "
         f"{run.output_dir} before a fresh run with other settings."
     )
-    small = [
-        bucket
-        for bucket in run.plan.buckets
-        if bucket.samples
-        < config.train_batch_size * config.num_gpus * config.gradient_accumulation_steps
-    ]
-    if small:
+    skipped = skipped_buckets(run.items, config)
+    if skipped:
         notes.append(
-            f"SimpleTuner drops aspect buckets with fewer samples than batch × GPUs × "
-            f"accumulation: {len(small)} bucket(s) here would be skipped."
+            f"SimpleTuner drops or refuses aspect buckets with fewer samples than batch × "
+            f"GPUs × accumulation ({effective_batch(config)}): {skipped_words(skipped)} "
+            "would not be trained on."
         )
     return BackendFiles(backend="simpletuner", files=files, command=command, notes=notes)

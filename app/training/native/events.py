@@ -7,7 +7,8 @@ stderr. Every line has ``event`` and ``time`` (Unix seconds). The events:
 - ``step``: step, total, epoch, loss, smoothed_loss, lr, seconds_per_step,
   peak_vram_gb and vram_total_gb (null without CUDA).
 - ``checkpoint``: step, epoch, path (the checkpoint folder), lora_path, verified
-  ({unmatched_keys, changes_output, max_change}).
+  ({unmatched_keys, changes_output, max_change, difference_from_training: the fresh
+  load against the trained model, on a CPU run; None on a GPU run}).
 - ``sample``: step, index, prompt, path.
 - ``done``: step, total, complete (false when the job's stop_after_steps ended the run
   early: lora_path is then the last checkpoint's and resume continues), lora_path,

@@ -155,6 +155,13 @@ def _check_device(job: NativeJob) -> None:
 
 def _check_optimizer(job: NativeJob) -> None:
     optimizer = job.config.optimizer
+    # The device first: on a CPU, installing bitsandbytes would not help.
+    if optimizer in NEEDS_CUDA and job.config.device != "cuda":
+        raise TrainingError(
+            "bad_config",
+            f"The {optimizer} optimizer (bitsandbytes) needs a CUDA GPU, and this job trains "
+            f"on the {job.config.device}; choose the adamw optimizer.",
+        )
     package = optimizer_package("native", optimizer)
     if package is None:
         return
@@ -164,8 +171,4 @@ def _check_optimizer(job: NativeJob) -> None:
             f"The {optimizer} optimizer needs the {package.module} package, which is not "
             f"installed. Install it with: {package.install_command(sys.executable)}; or "
             "choose the adamw optimizer.",
-        )
-    if optimizer in NEEDS_CUDA and job.config.device != "cuda":
-        raise TrainingError(
-            "bad_config", "The adamw8bit optimizer (bitsandbytes) needs a CUDA GPU; use adamw."
         )

@@ -179,11 +179,18 @@ class Saver:
 
     def verify(self, run: Run, lora_path: Path) -> Verification:
         if self._verifier is None:
-            # A second copy of the base model, on the CPU: half size when the run is on
-            # a GPU, where float32 would double the host memory the run needs.
-            dtype = torch.bfloat16 if run.precision.cuda else torch.float32
+            # A GPU run: a second copy of the base model on the CPU, in bfloat16 (half the
+            # host memory of float32). A CPU run: no second copy (it would double the
+            # run's memory at every save); the check shares the training model's frozen
+            # weights and must reproduce its output (verify.py).
+            cuda = run.precision.cuda
+            shared = not cuda and run.precision.weight_dtype == torch.float32
             self._verifier = Verifier(
-                self.job.base_model, run.cache_dir, dtype, self.job.trigger_word
+                self.job.base_model,
+                run.cache_dir,
+                torch.bfloat16 if cuda else torch.float32,
+                self.job.trigger_word,
+                trained=run.model if shared else None,
             )
         devices = [run.precision.device.index or 0] if run.precision.cuda else []
         with torch.random.fork_rng(devices=devices):
@@ -195,6 +202,14 @@ class Saver:
                 f"{len(verification.unmatched)} of its keys match nothing "
                 f"({', '.join(verification.unmatched[:3])}). This is a loragate bug.",
                 {"unmatched": verification.unmatched[:20]},
+            )
+        if not verification.reproduces:
+            raise TrainingError(
+                "crash",
+                f"The saved LoRA {lora_path.name}, loaded in diffusers, does not reproduce "
+                "the trained model's output (largest difference "
+                f"{verification.difference_from_training:.3g}). This is a loragate bug.",
+                {"difference": verification.difference_from_training},
             )
         if not verification.changes_output:
             log(f"{lora_path.name} does not change the model's output yet")

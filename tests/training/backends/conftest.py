@@ -54,6 +54,7 @@ def make_run(tmp_path: Path) -> PlanFactory:
             files_dir=tmp_path / "files",
             config=with_steps(config, plan),
             plan=plan,
+            items=tuple(items),
         )
 
     return make

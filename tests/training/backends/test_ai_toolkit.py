@@ -47,7 +47,6 @@ def test_steps_model_flags_and_layout(make_run: PlanFactory) -> None:
     assert process["model"]["is_xl"] is True and process["model"]["arch"] == "sdxl"  # type: ignore[index]
     folders = {(d["folder_path"], d["num_repeats"]) for d in process["datasets"]}  # type: ignore[union-attr]
     assert folders == {(str(run.dataset_dir / "10_mira"), 10), (str(run.dataset_dir / "4_city"), 4)}
-    assert process["device"] == "cuda:0"  # read at the process level by sd_trainer
 
 
 def test_schedules_are_translated(make_run: PlanFactory) -> None:
@@ -70,3 +69,19 @@ def test_flux_samples_use_the_flow_matching_sampler(make_run: PlanFactory) -> No
     process = process_of(generate("ai-toolkit", make_run("flux")).files["job.yaml"])
     assert process["train"]["noise_scheduler"] == "flowmatch" == process["sample"]["sampler"]  # type: ignore[index]
     assert process["sample"]["prompts"] == ["zktrig on a beach", "zktrig in the rain"]  # type: ignore[index]
+
+
+def test_the_device_is_set_where_ai_toolkit_takes_it(make_run: PlanFactory) -> None:
+    """sd_trainer (27a03a91) reads no `device` key: it trains on accelerate's device. Only
+    the job level has one (ExtensionJob), so it is written there, and a CPU run is
+    launched with accelerate's own CPU switch."""
+    cpu = generate("ai-toolkit", make_run("sd15", device="cpu"))
+    job = yaml.safe_load(cpu.files["job.yaml"])
+    assert job["config"]["device"] == "cpu"
+    assert "device" not in process_of(cpu.files["job.yaml"])
+    assert cpu.command.startswith("ACCELERATE_USE_CPU=1 python run.py ")
+    assert "ACCELERATE_USE_CPU=1 python run.py" in cpu.files["launch.sh"]
+    assert any("accelerate" in note for note in cpu.notes)
+    gpu = generate("ai-toolkit", make_run("sd15", device="cuda"))
+    assert yaml.safe_load(gpu.files["job.yaml"])["config"]["device"] == "cuda"
+    assert "ACCELERATE_USE_CPU" not in gpu.command + gpu.files["launch.sh"]

@@ -91,3 +91,16 @@ def test_prompts_and_launch(make_run: PlanFactory) -> None:
     argv = shlex.split(bundle.command)
     assert argv[0] == "CONFIG_BACKEND=json" and argv[1].startswith("CONFIG_PATH=")
     assert "simpletuner.train" in argv and argv[argv.index("--num_processes") + 1] == "2"
+
+
+def test_the_note_names_the_images_simpletuner_would_leave_out(make_run: PlanFactory) -> None:
+    """Per data backend (one per folder): 10_mira has 6 × 10 = 60 samples, 4_city 3 × 4 =
+    12, short of batch 8 × accumulation 4 = 32."""
+    bundle = generate(
+        "simpletuner", make_run("sdxl", train_batch_size=8, gradient_accumulation_steps=4)
+    )
+    (note,) = [note for note in bundle.notes if "aspect buckets" in note]
+    assert "(32): 3 images in 1 aspect bucket would not be trained on" in note
+    assert not any(
+        "aspect buckets" in note for note in generate("simpletuner", make_run("sdxl")).notes
+    )

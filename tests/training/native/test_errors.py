@@ -168,14 +168,27 @@ def test_cuda_asked_on_a_machine_without_it(
     assert caught.value.kind == "bad_config" and "CUDA" in caught.value.message
 
 
+def test_8bit_optimizer_on_the_cpu_says_it_needs_a_gpu_not_a_package(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
+    """Installing bitsandbytes would not make a CPU run possible: the GPU comes first."""
+    with pytest.raises(TrainingError) as caught:
+        load_job(_write(tmp_path / "job.json", make_job(sd15_ref, optimizer="adamw8bit")))
+    assert caught.value.kind == "bad_config"
+    assert "needs a CUDA GPU" in caught.value.message and "cpu" in caught.value.message
+    assert "pip install" not in caught.value.message
+
+
 @pytest.mark.skipif(
-    importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed"
+    importlib.util.find_spec("bitsandbytes") is not None or not torch.cuda.is_available(),
+    reason="needs a CUDA GPU without bitsandbytes",
 )
 def test_8bit_optimizer_without_bitsandbytes_says_how_to_install(
     make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
 ) -> None:
+    job = make_job(sd15_ref, optimizer="adamw8bit", device="cuda", mixed_precision="fp16")
     with pytest.raises(TrainingError) as caught:
-        load_job(_write(tmp_path / "job.json", make_job(sd15_ref, optimizer="adamw8bit")))
+        load_job(_write(tmp_path / "job.json", job))
     assert caught.value.kind == "bad_config"
     assert "pip install bitsandbytes" in caught.value.message
 
