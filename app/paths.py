@@ -50,3 +50,35 @@ def is_inside(root: Path | str, path: Path | str) -> bool:
     root_resolved = Path(root).resolve()
     resolved = Path(path).resolve()
     return os.path.commonpath([resolved, root_resolved]) == str(root_resolved)
+
+
+# Linux's limits (NAME_MAX, PATH_MAX), counted in bytes of the file system's encoding:
+# past them every call on the path fails with "File name too long".
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+
+def typed_path(text: str) -> Path:
+    """A path on this computer as someone typed it (``~`` expanded), or UnsafePathError
+    saying in words why no file system here can hold it. Not confined to any root."""
+    if "\x00" in text:
+        raise UnsafePathError("The path contains a NUL byte.")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~name where no user is called name
+        home = text.split("/", 1)[0]
+        raise UnsafePathError(
+            f"{home} names a user this computer does not have, so it is no folder here. "
+            "Give the full path instead (it starts with /)."
+        ) from None
+    if len(os.fsencode(path)) > MAX_PATH_BYTES:
+        raise UnsafePathError(
+            f"The path is longer than {MAX_PATH_BYTES:,} bytes, the most this computer accepts."
+        )
+    for part in path.parts:
+        if len(os.fsencode(part)) > MAX_NAME_BYTES:
+            raise UnsafePathError(
+                f"The name “{part[:40]}…” is longer than {MAX_NAME_BYTES} bytes, the most a "
+                "file or folder name can have (an accented letter takes 2 bytes)."
+            )
+    return path

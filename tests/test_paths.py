@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from app.paths import UnsafePathError, is_inside, safe_join
+from app.paths import (
+    MAX_NAME_BYTES,
+    MAX_PATH_BYTES,
+    UnsafePathError,
+    is_inside,
+    safe_join,
+    typed_path,
+)
 
 
 @pytest.fixture
@@ -69,3 +76,23 @@ def test_symlink_file_out_of_root_is_refused(root: Path, tmp_path: Path) -> None
 def test_symlink_inside_root_is_followed(root: Path) -> None:
     (root / "alias").symlink_to(root / "images")
     assert safe_join(root, "alias/a.png") == (root / "images" / "a.png").resolve()
+
+
+def test_typed_path_expands_the_home_folder() -> None:
+    assert typed_path("~/models/x.safetensors") == Path.home() / "models" / "x.safetensors"
+    assert typed_path("/models/x.safetensors") == Path("/models/x.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("~nosuchuser-loragate/x.safetensors", "names a user this computer does not have"),
+        ("/models/" + "b" * 256, f"longer than {MAX_NAME_BYTES} bytes"),
+        ("/models/" + "é" * 128, f"longer than {MAX_NAME_BYTES} bytes"),  # 256 bytes
+        ("/" + "/".join(["m" * 200] * 21), f"longer than {MAX_PATH_BYTES:,} bytes"),
+        ("/models/a\x00b", "NUL"),
+    ],
+)
+def test_typed_path_refuses_what_no_file_system_here_holds(typed: str, words: str) -> None:
+    with pytest.raises(UnsafePathError, match=words):
+        typed_path(typed)

@@ -18,6 +18,7 @@ from app.intent import (
 )
 from app.pipeline import PHASES
 from app.projects import Intent, IntentErrors, create_project, list_projects, validate_intent
+from app.web.answers import answers
 from app.web.deps import ProjectDep, WorkspaceDep
 from app.web.templating import render
 
@@ -86,7 +87,7 @@ def check_trigger(request: Request, trigger_word: Annotated[str, Form()] = "") -
     )
 
 
-@router.post("/projects", response_class=HTMLResponse)
+@router.post("/projects", response_class=HTMLResponse, responses=answers(303, 422))
 def create_project_submit(
     request: Request,
     workspace: WorkspaceDep,
@@ -133,7 +134,12 @@ def create_project_submit(
     return RedirectResponse(request.url_for("project_overview", slug=project.slug), status_code=303)
 
 
-@router.get("/projects/{slug}", response_class=HTMLResponse, name="project_overview")
+@router.get(
+    "/projects/{slug}",
+    response_class=HTMLResponse,
+    name="project_overview",
+    responses=answers(404),
+)
 def project_overview(request: Request, ctx: ProjectDep) -> Response:
     """The pipeline, the four gate lights and the journal."""
     with ctx.workspace.db.reading() as session:

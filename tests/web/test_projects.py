@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
@@ -153,3 +154,44 @@ def test_unreadable_requests_get_a_plain_page_not_json(client: TestClient, proje
     assert '{"detail"' not in page.text
     partial = client.get(f"/projects/{project.slug}/images/x/thumb", headers={"hx-request": "true"})
     assert 'hx-swap-oob="beforeend:#toasts"' in partial.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("/models/" + "b" * 300 + ".safetensors", "longer than 255 bytes"),
+        ("~nosuchuser-loragate/x.safetensors", "names a user this computer does not have"),
+    ],
+)
+def test_a_model_path_no_file_system_holds_is_refused_in_words(
+    client: TestClient, make_intent, settings: Settings, typed: str, words: str
+) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/projects", data=_form(make_intent, base_model_path=typed))
+    assert response.status_code == 422
+    assert words in response.text
+    assert list(settings.training_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "studio_path",
+    ["/models/" + "b" * 300 + ".safetensors", "~nosuchuser-loragate/x.safetensors"],
+)
+def test_the_project_page_survives_a_studio_model_path_no_file_system_holds(
+    client: TestClient, make_intent, settings: Settings, base_model_file: Path, studio_path: str
+) -> None:  # type: ignore[no-untyped-def]
+    studio = settings.grimoire_dir / "studio.md"
+    entry = "base_models:\n  - name: my-sdxl\n    path: {}\n    family: sdxl"
+    text = studio.read_text()
+    studio.write_text(text.replace("base_models: []", entry.format(base_model_file)))
+    created = client.post(
+        "/projects",
+        data=_form(make_intent, base_model_path="", base_model="my-sdxl"),
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    # The studio's model moves to a path this computer cannot hold.
+    studio.write_text(text.replace("base_models: []", entry.format(studio_path)))
+    assert client.get(created.headers["location"]).status_code == 200
+    config = client.get(created.headers["location"] + "/config")
+    assert config.status_code == 200
+    assert "studio.md points “my-sdxl” at" in config.text
