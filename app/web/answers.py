@@ -56,6 +56,16 @@ def media(status: int, media_type: str) -> dict[int | str, dict[str, Any]]:
     return {status: {"description": "The file.", "content": {media_type: {}}}}
 
 
+def multipart_body(**fields: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its multipart form itself (an upload),
+    so that the schema still says what it takes."""
+    schema = {"type": "object", "properties": fields}
+    return {"requestBody": {"content": {"multipart/form-data": {"schema": schema}}}}
+
+
+FILE: dict[str, Any] = {"type": "string", "format": "binary"}
+
+
 def complete_schema(schema: dict[str, Any], *, token_mode: bool) -> dict[str, Any]:
     """Add what every operation may answer to an OpenAPI schema FastAPI generated."""
     for methods in schema.get("paths", {}).values():

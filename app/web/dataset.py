@@ -33,7 +33,7 @@ from app.dataset.staging import (
 from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB, audit_task, import_task
 from app.intent import MODEL_FAMILIES
 from app.jobs import JobBusy, Work
-from app.web.answers import ONLY_REDIRECTS, answers
+from app.web.answers import FILE, ONLY_REDIRECTS, answers, multipart_body
 from app.web.dataset_view import audit_view
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
@@ -170,6 +170,7 @@ def _start_staged_import(
     "/projects/{slug}/dataset/import/zip",
     response_class=HTMLResponse,
     responses=UPLOAD_ANSWERS,
+    openapi_extra=multipart_body(archive=FILE),
 )
 async def import_from_zip(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Unpack an uploaded zip (with zip-slip and zip-bomb guards), import it, audit."""
@@ -205,6 +206,10 @@ async def import_from_zip(request: Request, ctx: ProjectDep, jobs: JobsDep) -> R
     "/projects/{slug}/dataset/import/files",
     response_class=HTMLResponse,
     responses=UPLOAD_ANSWERS,
+    openapi_extra=multipart_body(
+        files={"type": "array", "items": FILE},
+        paths={"type": "string", "description": "JSON list: each file's path in its folder"},
+    ),
 )
 async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Files dropped (or picked) in the browser: streamed to disk, then imported and audited.

@@ -33,6 +33,11 @@ def test_routes_declare_their_redirects_refusals_and_files(client: TestClient) -
     assert "image/webp" in thumb["200"]["content"] and "304" in thumb
     bundle = _responses(schema, "get", "/projects/{slug}/config/files/{backend}.zip")
     assert bundle["200"]["content"] == {"application/zip": {}}
+    upload = schema["paths"]["/projects/{slug}/dataset/import/zip"]["post"]
+    assert (
+        "archive" in upload["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    )
+    assert {"411", "413"} <= upload["responses"].keys()
     report = _responses(schema, "get", "/projects/{slug}/report")
     assert "200" not in report and "303" in report  # it only ever redirects
 
