@@ -29,7 +29,7 @@ from app.intent import (
 )
 from app.models import Project
 from app.models.base import utcnow
-from app.paths import UnsafePathError, typed_path
+from app.paths import UnsafePathError, user_path
 from app.workspace import Workspace
 
 PROJECT_FILE = "project.json"
@@ -190,7 +190,7 @@ def _check_base_model(workspace: Workspace, intent: Intent) -> str | None:
             )
         return None
     try:
-        path = typed_path(reference)
+        path = user_path(reference)
     except UnsafePathError as exc:
         return str(exc)
     if not path.is_absolute():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.grimoire import GrimoireError
-from app.paths import UnsafePathError, typed_path
+from app.paths import UnsafePathError, user_path
 from app.training.model_detect import MAX_HEADER_BYTES
 from app.workspace import ProjectContext
 
@@ -39,7 +39,7 @@ def resolve_base_model(ctx: ProjectContext) -> BaseModelRefInfo:
         studio_problem = None
     if entry is not None:
         try:
-            path: Path | None = typed_path(entry.path)
+            path: Path | None = user_path(entry.path)
         except UnsafePathError as exc:
             path, problem = None, f"studio.md points “{entry.name}” at {entry.path}: {exc}"
         else:
@@ -57,7 +57,7 @@ def resolve_base_model(ctx: ProjectContext) -> BaseModelRefInfo:
             problem,
         )
     try:
-        path = typed_path(reference)
+        path = user_path(reference)
     except UnsafePathError as exc:
         return BaseModelRefInfo(reference, None, "path", None, "epsilon", str(exc))
     if not path.is_absolute():

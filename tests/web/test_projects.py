@@ -159,8 +159,8 @@ def test_unreadable_requests_get_a_plain_page_not_json(client: TestClient, proje
 @pytest.mark.parametrize(
     ("typed", "words"),
     [
-        ("/models/" + "b" * 300 + ".safetensors", "longer than 255 bytes"),
-        ("~nosuchuser-loragate/x.safetensors", "names a user this computer does not have"),
+        ("/models/" + "b" * 300 + ".safetensors", "a file or folder name can be at most 255 bytes"),
+        ("~nosuchuser-loragate/x.safetensors", "but this computer has no such user"),
     ],
 )
 def test_a_model_path_no_file_system_holds_is_refused_in_words(
