@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format typecheck install bench clean
+.PHONY: run test fuzz lint format typecheck install bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ run: install
 
 test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Schema-driven fuzzing (tests/fuzz) at length: `make test` sends 10 requests per route,
+# this many more. Deterministic: the same requests every run.
+FUZZ_EXAMPLES ?= 300
+
+fuzz: install
+	LORAGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz --timeout=0 $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check app tests bench migrations

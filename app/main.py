@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +29,7 @@ from app.web import (
     projects,
     studio,
 )
+from app.web.answers import complete_schema
 from app.web.security import SecurityMiddleware
 from app.web.templating import is_htmx, render, toast
 from app.workspace import Workspace
@@ -88,9 +90,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner.shutdown()
         workspace.close()
 
+    # No /openapi.json and no /docs UI: the schema is generated (app.openapi()) for the
+    # tests and for schema-driven tools, never served to the page.
     app = FastAPI(
         title="loragate", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete_schema(
+                FastAPI.openapi(app), token_mode=settings.access_token is not None
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.workspace = workspace
     app.state.jobs = runner
     app.state.settings = settings

@@ -29,6 +29,7 @@ from app.intent import (
 )
 from app.models import Project
 from app.models.base import utcnow
+from app.paths import UnsafePathError, user_path
 from app.workspace import Workspace
 
 PROJECT_FILE = "project.json"
@@ -202,7 +203,10 @@ def _check_base_model(workspace: Workspace, intent: Intent) -> str | None:
                 "A LoRA only works on the family it was trained for."
             )
         return None
-    path = Path(reference).expanduser()
+    try:
+        path = user_path(reference)
+    except UnsafePathError as exc:
+        return str(exc)
     if not path.is_absolute():
         return (
             f"“{reference}” is neither a model listed in studio.md nor an absolute path. "

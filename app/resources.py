@@ -20,8 +20,13 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)?$")
 _HEADING = re.compile(r"^(#{1,4})\s+(.+?)\s*#*\s*$", re.M)
 
 
+# The longest name a document here has is well under this; a longer one from a URL
+# would make a file name past the file system's limit (255 bytes).
+MAX_NAME_CHARS = 100
+
+
 class UnknownDocument(LookupError):
-    pass
+    """No document by that name; ``str()`` says so in plain words."""
 
 
 def heading_slug(title: str) -> str:
@@ -47,14 +52,20 @@ class Document:
 
 
 def document_path(name: str) -> Path:
+    if len(name) > MAX_NAME_CHARS:
+        raise UnknownDocument(
+            f"There is no document with a name that long: document names are at most "
+            f"{MAX_NAME_CHARS} characters."
+        )
+    unknown = UnknownDocument(f"There is no document called “{name}”.")
     if not _NAME.match(name):
-        raise UnknownDocument(name)
+        raise unknown
     try:
         path = safe_join(RESOURCES_DIR, f"{name}.md")
     except UnsafePathError:
-        raise UnknownDocument(name) from None
+        raise unknown from None
     if not path.is_file():
-        raise UnknownDocument(name)
+        raise unknown
     return path
 
 

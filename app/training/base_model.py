@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.grimoire import GrimoireError
+from app.paths import UnsafePathError, user_path
 from app.training.model_detect import MAX_HEADER_BYTES
 from app.workspace import ProjectContext
 
@@ -37,21 +38,28 @@ def resolve_base_model(ctx: ProjectContext) -> BaseModelRefInfo:
     else:
         studio_problem = None
     if entry is not None:
-        path = Path(entry.path).expanduser()
-        problem = (
-            None
-            if path.exists()
-            else f"studio.md points “{entry.name}” at {path}, which does not exist."
-        )
+        try:
+            path: Path | None = user_path(entry.path)
+        except UnsafePathError as exc:
+            path, problem = None, f"studio.md points “{entry.name}” at {entry.path}: {exc}"
+        else:
+            problem = (
+                None
+                if path.exists()
+                else f"studio.md points “{entry.name}” at {path}, which does not exist."
+            )
         return BaseModelRefInfo(
             reference,
-            path if path.exists() else None,
+            path if problem is None else None,
             "studio",
             entry.family,
             entry.prediction or "epsilon",
             problem,
         )
-    path = Path(reference).expanduser()
+    try:
+        path = user_path(reference)
+    except UnsafePathError as exc:
+        return BaseModelRefInfo(reference, None, "path", None, "epsilon", str(exc))
     if not path.is_absolute():
         problem = studio_problem or (
             f"“{reference}” is neither a model in studio.md nor an absolute path."

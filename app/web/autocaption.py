@@ -46,12 +46,14 @@ from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
 from app.jobs import JobBusy, Work
 from app.models import Job
-from app.web.deps import ProjectDep
+from app.web.answers import answers
+from app.web.deps import FormDbId, ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
 from app.workspace import ProjectContext
 
-router = APIRouter()
+# Every route names a project: 404 when there is none.
+router = APIRouter(responses=answers(404))
 
 
 def _sample_job(jobs: JobsDep, ctx: ProjectContext, job_id: int | None = None) -> Job | None:
@@ -144,7 +146,11 @@ def _back(request: Request, ctx: ProjectContext) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-@router.post("/projects/{slug}/captions/auto/sample", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/captions/auto/sample",
+    response_class=HTMLResponse,
+    responses=answers(204, 303, 422),
+)
 def caption_a_sample(
     request: Request,
     ctx: ProjectDep,
@@ -203,7 +209,7 @@ class RecipeForm:
 
 
 def _recipe_form(
-    sample_job: Annotated[int, Form()],
+    sample_job: FormDbId,
     blacklist: Annotated[str, Form()] = "",
     prefix: Annotated[str, Form()] = "",
     template: Annotated[str, Form()] = "",
@@ -214,7 +220,9 @@ def _recipe_form(
 RecipeDep = Annotated[RecipeForm, Depends(_recipe_form)]
 
 
-@router.post("/projects/{slug}/captions/auto/redraft", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/captions/auto/redraft", response_class=HTMLResponse, responses=answers(422)
+)
 def redraft_sample(request: Request, ctx: ProjectDep, jobs: JobsDep, form: RecipeDep) -> Response:
     """Partial: the sample's drafts with this recipe (the model does not run again)."""
     job = _sample_job(jobs, ctx, form.sample_job)
@@ -229,7 +237,11 @@ def redraft_sample(request: Request, ctx: ProjectDep, jobs: JobsDep, form: Recip
     return render(request, "autocaption/_sample.html", context, status_code=status)
 
 
-@router.post("/projects/{slug}/captions/auto/run", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/captions/auto/run",
+    response_class=HTMLResponse,
+    responses=answers(204, 303, 422),
+)
 def caption_the_rest(request: Request, ctx: ProjectDep, jobs: JobsDep, form: RecipeDep) -> Response:
     """The artist approved the recipe: write the sample's drafts and caption the rest."""
     job = _sample_job(jobs, ctx, form.sample_job)

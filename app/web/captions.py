@@ -57,13 +57,15 @@ from app.dataset.decisions import DecisionError, set_included
 from app.dataset.trigger_change import TriggerInUse, change_trigger_word
 from app.gates.state import GateState, gate_state
 from app.intent import check_trigger_word
-from app.web.deps import ProjectDep
+from app.web.answers import answers
+from app.web.deps import DbId, ProjectDep, id_pairs
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render, toast
 from app.words import plural
 from app.workspace import ProjectContext
 
-router = APIRouter()
+# Every route names a project: 404 when there is none.
+router = APIRouter(responses=answers(404))
 
 KEEP_CHOICES: dict[str, Literal["file", "loragate", "mine"]] = {
     "file": "file",
@@ -210,7 +212,7 @@ def _card_action(
 
 
 @router.get("/projects/{slug}/captions/{image_id}/card", response_class=HTMLResponse)
-def caption_card(request: Request, ctx: ProjectDep, image_id: int) -> Response:
+def caption_card(request: Request, ctx: ProjectDep, image_id: DbId) -> Response:
     """Partial: one card as it is now."""
     return _card(request, ctx, image_id)
 
@@ -230,9 +232,10 @@ def _toggle(
     "/projects/{slug}/captions/{image_id}/approve",
     response_class=HTMLResponse,
     name="caption_approve",
+    responses=answers(303, 400, 409),
 )
 def approve_caption(
-    request: Request, ctx: ProjectDep, image_id: int, version: Annotated[int, Form()]
+    request: Request, ctx: ProjectDep, image_id: DbId, version: Annotated[int, Form()]
 ) -> Response:
     """Clicking the picture: approve the caption as shown, or take the approval back."""
     return _toggle(request, ctx, image_id, version, "approved")
@@ -242,21 +245,25 @@ def approve_caption(
     "/projects/{slug}/captions/{image_id}/reject",
     response_class=HTMLResponse,
     name="caption_reject",
+    responses=answers(303, 400, 409),
 )
 def reject_caption(
-    request: Request, ctx: ProjectDep, image_id: int, version: Annotated[int, Form()]
+    request: Request, ctx: ProjectDep, image_id: DbId, version: Annotated[int, Form()]
 ) -> Response:
     """Mark the caption as wrong (or take that back)."""
     return _toggle(request, ctx, image_id, version, "rejected")
 
 
 @router.post(
-    "/projects/{slug}/captions/{image_id}/text", response_class=HTMLResponse, name="caption_text"
+    "/projects/{slug}/captions/{image_id}/text",
+    response_class=HTMLResponse,
+    name="caption_text",
+    responses=answers(303, 400, 409),
 )
 def edit_caption(
     request: Request,
     ctx: ProjectDep,
-    image_id: int,
+    image_id: DbId,
     version: Annotated[int, Form()],
     text: Annotated[str, Form()] = "",
 ) -> Response:
@@ -270,9 +277,10 @@ def edit_caption(
     "/projects/{slug}/captions/{image_id}/included",
     response_class=HTMLResponse,
     name="caption_included",
+    responses=answers(303, 400, 409),
 )
 def include_from_grid(
-    request: Request, ctx: ProjectDep, image_id: int, included: Annotated[int, Form()]
+    request: Request, ctx: ProjectDep, image_id: DbId, included: Annotated[int, Form()]
 ) -> Response:
     """Exclude the image from training (or include it again); journaled."""
     return _card_action(request, ctx, image_id, lambda: set_included(ctx, image_id, bool(included)))
@@ -282,11 +290,12 @@ def include_from_grid(
     "/projects/{slug}/captions/{image_id}/outside",
     response_class=HTMLResponse,
     name="caption_outside",
+    responses=answers(303, 400, 409),
 )
 def resolve_outside_edit(
     request: Request,
     ctx: ProjectDep,
-    image_id: int,
+    image_id: DbId,
     keep: Annotated[str, Form()],
     text: Annotated[str, Form()] = "",
     version: Annotated[int | None, Form()] = None,
@@ -378,7 +387,12 @@ def _summary(result: BatchResult, done: str = "") -> str:
     return " ".join(parts)
 
 
-@router.post("/projects/{slug}/captions/batch", response_class=HTMLResponse, name="caption_batch")
+@router.post(
+    "/projects/{slug}/captions/batch",
+    response_class=HTMLResponse,
+    name="caption_batch",
+    responses=answers(303, 400),
+)
 def batch_operation(
     request: Request,
     ctx: ProjectDep,
@@ -388,7 +402,7 @@ def batch_operation(
     tag: Annotated[str, Form()] = "",
     new_tag: Annotated[str, Form()] = "",
     scope: Annotated[str, Form()] = "",
-    ids: Annotated[list[int] | None, Form()] = None,
+    ids: Annotated[list[DbId] | None, Form()] = None,
 ) -> Response:
     """Add, remove or replace a tag in the selected captions or in the whole view. With
     no scope chosen (a page without script leaves it open), ticked images are the
@@ -415,6 +429,7 @@ def batch_operation(
     "/projects/{slug}/captions/approve-shown",
     response_class=HTMLResponse,
     name="caption_approve_shown",
+    responses=answers(303, 400),
 )
 def approve_all_shown(
     request: Request,
@@ -424,15 +439,16 @@ def approve_all_shown(
     shown: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     """Approve every caption on the page, as it was shown."""
-    seen = []
-    for item in shown or []:
-        image_id, _, version = item.partition(":")
-        if image_id.isdigit() and version.isdigit():
-            seen.append((int(image_id), int(version)))
+    seen = id_pairs(shown or [])
     return _batch_response(request, ctx, jobs, query, _summary(approve_shown(ctx, seen)))
 
 
-@router.post("/projects/{slug}/captions/undo", response_class=HTMLResponse, name="caption_undo")
+@router.post(
+    "/projects/{slug}/captions/undo",
+    response_class=HTMLResponse,
+    name="caption_undo",
+    responses=answers(303, 400),
+)
 def undo(request: Request, ctx: ProjectDep, jobs: JobsDep, query: ViewDep) -> Response:
     """Undo the newest batch operation (captions changed since are left as they are)."""
     try:
@@ -442,7 +458,12 @@ def undo(request: Request, ctx: ProjectDep, jobs: JobsDep, query: ViewDep) -> Re
     return _batch_response(request, ctx, jobs, query, _summary(result, "Undone: "))
 
 
-@router.post("/projects/{slug}/trigger", response_class=HTMLResponse, name="change_trigger")
+@router.post(
+    "/projects/{slug}/trigger",
+    response_class=HTMLResponse,
+    name="change_trigger",
+    responses=answers(204, 303, 422),
+)
 def change_trigger(
     request: Request,
     ctx: ProjectDep,

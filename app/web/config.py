@@ -42,12 +42,14 @@ from app.training.project_config import (
     read_confirmation,
     save_changes,
 )
+from app.web.answers import ONLY_REDIRECTS, answers, media
 from app.web.config_form import CHECKBOX_MARKER, config_from_form, field_choices, field_kind
 from app.web.deps import ProjectDep
 from app.web.templating import render
 from app.workspace import ProjectContext
 
-router = APIRouter()
+# Every route names a project: 404 when there is none.
+router = APIRouter(responses=answers(404))
 
 
 def _config_or_409(ctx: ProjectContext) -> TrainingConfig:
@@ -186,7 +188,12 @@ async def config_preview(request: Request, ctx: ProjectDep) -> Response:
     return render(request, "config/_live_panel.html", _panel_context(ctx, config, backend))
 
 
-@router.post("/projects/{slug}/config", response_class=HTMLResponse, name="config_save")
+@router.post(
+    "/projects/{slug}/config",
+    response_class=HTMLResponse,
+    name="config_save",
+    responses=answers(303, 409, 422),
+)
 async def config_save(request: Request, ctx: ProjectDep) -> Response:
     """Save the config (journaled, field by field) and rewrite the backend's files."""
     form = await _form(request)
@@ -207,7 +214,12 @@ async def config_save(request: Request, ctx: ProjectDep) -> Response:
     return RedirectResponse(f"{url}?backend={backend}#live-panel", status_code=303)
 
 
-@router.post("/projects/{slug}/config/preset", name="config_preset")
+@router.post(
+    "/projects/{slug}/config/preset",
+    name="config_preset",
+    **ONLY_REDIRECTS,
+    responses=answers(400),
+)
 def config_preset(
     request: Request, ctx: ProjectDep, preset: Annotated[str, Form()] = ""
 ) -> Response:
@@ -218,7 +230,12 @@ def config_preset(
     return RedirectResponse(request.url_for("phase_config", slug=ctx.project.slug), status_code=303)
 
 
-@router.post("/projects/{slug}/config/confirm", name="config_confirm")
+@router.post(
+    "/projects/{slug}/config/confirm",
+    name="config_confirm",
+    **ONLY_REDIRECTS,
+    responses=answers(409),
+)
 def config_confirm(
     request: Request, ctx: ProjectDep, config_digest: Annotated[str, Form()] = ""
 ) -> Response:
@@ -254,7 +271,12 @@ def _bundle(ctx: ProjectContext, backend: str) -> BackendFiles:
         raise HTTPException(status_code=409, detail=str(exc)) from None
 
 
-@router.get("/projects/{slug}/config/files/{backend}.zip", name="config_bundle")
+@router.get(
+    "/projects/{slug}/config/files/{backend}.zip",
+    name="config_bundle",
+    response_class=Response,
+    responses=media(200, "application/zip") | answers(409),
+)
 def config_bundle(ctx: ProjectDep, backend: str) -> Response:
     """Every file of one backend, zipped."""
     bundle = _bundle(ctx, backend)
@@ -270,7 +292,12 @@ def config_bundle(ctx: ProjectDep, backend: str) -> Response:
     )
 
 
-@router.get("/projects/{slug}/config/files/{backend}/{name}", name="config_file")
+@router.get(
+    "/projects/{slug}/config/files/{backend}/{name}",
+    name="config_file",
+    response_class=Response,
+    responses=media(200, "text/plain") | answers(409),
+)
 def config_file(ctx: ProjectDep, backend: str, name: str) -> Response:
     """One generated file, as a download."""
     bundle = _bundle(ctx, backend)
@@ -297,7 +324,11 @@ def gate_page(request: Request, ctx: ProjectDep) -> Response:
     )
 
 
-@router.post("/projects/{slug}/gates/config", name="gate_config_run")
+@router.post(
+    "/projects/{slug}/gates/config",
+    name="gate_config_run",
+    **ONLY_REDIRECTS,
+)
 def gate_run(request: Request, ctx: ProjectDep) -> Response:
     """Check Gate 2 now and record the result (journaled)."""
     record_result(ctx, gate2.evaluate(ctx))

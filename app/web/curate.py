@@ -27,12 +27,14 @@ from app.dataset.layout import layout_marker
 from app.dataset.records import load_rows, rows_by_id
 from app.dataset.tasks import LAYOUT_JOB, layout_task
 from app.jobs import JobBusy
-from app.web.deps import ProjectDep
+from app.web.answers import answers
+from app.web.deps import DbId, ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
 from app.workspace import ProjectContext
 
-router = APIRouter()
+# Every route names a project: 404 when there is none.
+router = APIRouter(responses=answers(404))
 
 # Images shown per concept on this page; the caption grid (filtered by concept) has all.
 IMAGES_PER_CONCEPT = 60
@@ -70,7 +72,11 @@ def curate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     return render(request, "curate/page.html", _context(ctx, jobs))
 
 
-@router.post("/projects/{slug}/curate/repeats", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/curate/repeats",
+    response_class=HTMLResponse,
+    responses=answers(204, 303, 422),
+)
 def change_repeats(
     request: Request,
     ctx: ProjectDep,
@@ -89,9 +95,13 @@ def change_repeats(
     return RedirectResponse(url, status_code=303)
 
 
-@router.post("/projects/{slug}/curate/images/{image_id}/included", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/curate/images/{image_id}/included",
+    response_class=HTMLResponse,
+    responses=answers(303, 400),
+)
 def curate_include(
-    request: Request, ctx: ProjectDep, image_id: int, included: Annotated[int, Form()]
+    request: Request, ctx: ProjectDep, image_id: DbId, included: Annotated[int, Form()]
 ) -> Response:
     """Include an image in training or leave it out (journaled)."""
     try:
@@ -105,7 +115,11 @@ def curate_include(
     return render(request, "curate/_image.html", {"project": ctx.project, "image": row})
 
 
-@router.post("/projects/{slug}/curate/layout", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/curate/layout",
+    response_class=HTMLResponse,
+    responses=answers(204, 303, 409),
+)
 def write_training_folder(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Write the included images and approved captions in kohya layout (background)."""
     try:

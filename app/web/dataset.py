@@ -34,6 +34,7 @@ from app.dataset.staging import (
 from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB, audit_task, import_task
 from app.intent import MODEL_FAMILIES
 from app.jobs import JobBusy, Work
+from app.web.answers import FILE, ONLY_REDIRECTS, answers, multipart_body
 from app.web.dataset_view import audit_view
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
@@ -41,7 +42,9 @@ from app.web.templating import is_htmx, render, toast
 from app.words import plural
 from app.workspace import ProjectContext
 
-router = APIRouter()
+# Every route names a project: 404 when there is none.
+router = APIRouter(responses=answers(404))
+UPLOAD_ANSWERS = answers(204, 303, 409, 411, 413, 422)
 
 
 def _redirect(request: Request, name: str, slug: str) -> Response:
@@ -99,7 +102,11 @@ def import_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     return render(request, "dataset/import.html", _import_context(ctx, jobs))
 
 
-@router.post("/projects/{slug}/dataset/import/folder", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/dataset/import/folder",
+    response_class=HTMLResponse,
+    responses=answers(204, 303, 409, 422),
+)
 def import_from_folder(
     request: Request, ctx: ProjectDep, jobs: JobsDep, source: Annotated[str, Form()] = ""
 ) -> Response:
@@ -160,7 +167,12 @@ def _start_staged_import(
     staging.hand_over()
 
 
-@router.post("/projects/{slug}/dataset/import/zip", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/dataset/import/zip",
+    response_class=HTMLResponse,
+    responses=UPLOAD_ANSWERS,
+    openapi_extra=multipart_body(archive=FILE),
+)
 async def import_from_zip(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Unpack an uploaded zip (with zip-slip and zip-bomb guards), import it, audit."""
     refusal = _upload_refusal(request, ctx, jobs)
@@ -191,7 +203,15 @@ async def import_from_zip(request: Request, ctx: ProjectDep, jobs: JobsDep) -> R
     return _redirect(request, "phase_import", ctx.project.slug)
 
 
-@router.post("/projects/{slug}/dataset/import/files", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/dataset/import/files",
+    response_class=HTMLResponse,
+    responses=UPLOAD_ANSWERS,
+    openapi_extra=multipart_body(
+        files={"type": "array", "items": FILE},
+        paths={"type": "string", "description": "JSON list: each file's path in its folder"},
+    ),
+)
 async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Files dropped (or picked) in the browser: streamed to disk, then imported and audited.
     ``paths`` (JSON list, optional) gives each file's path inside a dropped folder."""
@@ -284,7 +304,9 @@ def _audit_then_show(
     return _redirect(request, page, ctx.project.slug)
 
 
-@router.post("/projects/{slug}/audit/run", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/audit/run", response_class=HTMLResponse, responses=answers(204, 303, 409)
+)
 def run_audit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Audit the dataset again in the background."""
     return _audit_then_show(request, ctx, jobs, "Auditing the dataset", "phase_audit")
@@ -304,13 +326,21 @@ def gate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     return render(request, "dataset/gate.html", context)
 
 
-@router.post("/projects/{slug}/gates/dataset/run", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/gates/dataset/run",
+    response_class=HTMLResponse,
+    responses=answers(204, 303, 409),
+)
 def run_gate_dataset(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Run Gate 1 now (the audit, in the background) and show its report."""
     return _audit_then_show(request, ctx, jobs, "Checking Gate 1", "gate_dataset")
 
 
-@router.get("/projects/{slug}/report", response_class=HTMLResponse, name="phase_report")
+@router.get(
+    "/projects/{slug}/report",
+    name="phase_report",
+    **ONLY_REDIRECTS,
+)
 def report_page(request: Request, ctx: ProjectDep) -> Response:
     """Phase 6 is Gate 1's GO / NO-GO report."""
     return RedirectResponse(request.url_for("gate_dataset", slug=ctx.project.slug), status_code=303)

@@ -38,13 +38,15 @@ from app.dataset.tasks import AUDIT_JOB, audit_task
 from app.dataset.thumbs import THUMB_MEDIA_TYPE, thumbnail_for
 from app.jobs import JobBusy
 from app.models import Event
+from app.web.answers import answers
 from app.web.dataset_view import audit_view
-from app.web.deps import ProjectDep
+from app.web.deps import DbId, FormDbId, FormDbIds, ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
 from app.workspace import ProjectContext
 
-router = APIRouter()
+# Every route names a project: 404 when there is none.
+router = APIRouter(responses=answers(404))
 
 PLACEHOLDER = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256">'
@@ -52,6 +54,15 @@ PLACEHOLDER = (
     'stroke="#c62828" stroke-width="10"/><text x="128" y="232" font-family="sans-serif" '
     'font-size="20" text-anchor="middle" fill="#636c76">no preview</text></svg>'
 )
+# A thumbnail, or the placeholder above when the image cannot be decoded; 304 when the
+# browser's copy (ETag) is current.
+THUMB_ANSWERS = {
+    200: {
+        "description": "The thumbnail.",
+        "content": {THUMB_MEDIA_TYPE: {}, "image/svg+xml": {}},
+    },
+    304: {"description": "The browser's copy is current."},
+}
 
 
 def _judge_again(ctx: ProjectContext, jobs: JobsDep) -> str:
@@ -96,39 +107,53 @@ def _decide(
     return RedirectResponse(f"{url}?done={entry.id}" if entry else url, status_code=303)
 
 
-@router.post("/projects/{slug}/images/{image_id}/included", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/images/{image_id}/included",
+    response_class=HTMLResponse,
+    responses=answers(303, 400),
+)
 def include_image(
     request: Request,
     ctx: ProjectDep,
     jobs: JobsDep,
-    image_id: int,
+    image_id: DbId,
     included: Annotated[int, Form()],
 ) -> Response:
     """Include an image in training, or leave it out."""
     return _decide(request, ctx, jobs, lambda: set_included(ctx, image_id, bool(included)))
 
 
-@router.post("/projects/{slug}/duplicates/keep", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/duplicates/keep", response_class=HTMLResponse, responses=answers(303, 400)
+)
 def keep_duplicate(
     request: Request,
     ctx: ProjectDep,
     jobs: JobsDep,
-    member: Annotated[list[int], Form()],
-    keep: Annotated[int, Form()],
+    member: FormDbIds,
+    keep: FormDbId,
 ) -> Response:
     """Keep one image of a duplicate group; the others are excluded (not deleted)."""
     return _decide(request, ctx, jobs, lambda: keep_one(ctx, member, keep))
 
 
-@router.post("/projects/{slug}/duplicates/intentional", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/duplicates/intentional",
+    response_class=HTMLResponse,
+    responses=answers(303, 400),
+)
 def intentional_duplicates(
-    request: Request, ctx: ProjectDep, jobs: JobsDep, member: Annotated[list[int], Form()]
+    request: Request, ctx: ProjectDep, jobs: JobsDep, member: FormDbIds
 ) -> Response:
     """Record that a near-duplicate group is meant to be there."""
     return _decide(request, ctx, jobs, lambda: mark_intentional(ctx, member))
 
 
-@router.post("/projects/{slug}/duplicates/threshold", response_class=HTMLResponse)
+@router.post(
+    "/projects/{slug}/duplicates/threshold",
+    response_class=HTMLResponse,
+    responses=answers(303, 400),
+)
 def duplicate_threshold(
     request: Request, ctx: ProjectDep, jobs: JobsDep, threshold: Annotated[int, Form()]
 ) -> Response:
@@ -136,8 +161,13 @@ def duplicate_threshold(
     return _decide(request, ctx, jobs, lambda: set_near_threshold(ctx, threshold))
 
 
-@router.get("/projects/{slug}/images/{image_id}/thumb", name="image_thumb")
-def image_thumb(request: Request, ctx: ProjectDep, image_id: int) -> Response:
+@router.get(
+    "/projects/{slug}/images/{image_id}/thumb",
+    name="image_thumb",
+    response_class=Response,
+    responses=THUMB_ANSWERS,
+)
+def image_thumb(request: Request, ctx: ProjectDep, image_id: DbId) -> Response:
     """A thumbnail, by the image's id in this project (never by a path from the client)."""
     rows = rows_by_id(ctx, [image_id])
     if not rows:

@@ -25,12 +25,14 @@ from app.gates.state import gate_state
 from app.gates.store import findings_of
 from app.jobs import JobBusy
 from app.models import Job
+from app.web.answers import ONLY_REDIRECTS, answers
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
 from app.workspace import ProjectContext
 
-router = APIRouter()
+# Every route names a project: 404 when there is none.
+router = APIRouter(responses=answers(404))
 
 
 def _view(ctx: ProjectContext, jobs: JobsDep) -> dict[str, Any]:
@@ -85,7 +87,11 @@ def environment_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Respon
     return render(request, template, _view(ctx, jobs))
 
 
-@router.get("/projects/{slug}/gates/environment", name="gate_environment")
+@router.get(
+    "/projects/{slug}/gates/environment",
+    name="gate_environment",
+    **ONLY_REDIRECTS,
+)
 def environment_gate(request: Request, ctx: ProjectDep) -> Response:
     """Gate 3 lives on the Environment page."""
     return RedirectResponse(
@@ -94,7 +100,10 @@ def environment_gate(request: Request, ctx: ProjectDep) -> Response:
 
 
 @router.post(
-    "/projects/{slug}/environment/check", response_class=HTMLResponse, name="environment_check"
+    "/projects/{slug}/environment/check",
+    response_class=HTMLResponse,
+    name="environment_check",
+    responses=answers(303),
 )
 def run_checks(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Start every check in the background; the result is stored and journaled when it

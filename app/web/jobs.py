@@ -17,10 +17,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.jobs import JobRunner, is_finished
 from app.models import Job
-from app.web.deps import ProjectDep
+from app.web.answers import answers
+from app.web.deps import DbId, ProjectDep
 from app.web.templating import is_htmx, render
 
-router = APIRouter()
+# Every route names a project: 404 when there is none.
+router = APIRouter(responses=answers(404))
 
 
 def get_jobs(request: Request) -> JobRunner:
@@ -43,7 +45,7 @@ def job_progress(
     request: Request,
     ctx: ProjectDep,
     jobs: JobsDep,
-    job_id: int,
+    job_id: DbId,
     watching: Annotated[int, Query()] = 0,
 ) -> Response:
     """Partial: where the job stands."""
@@ -54,8 +56,10 @@ def job_progress(
     )
 
 
-@router.post("/projects/{slug}/jobs/{job_id}/cancel", response_class=HTMLResponse)
-def cancel_job(request: Request, ctx: ProjectDep, jobs: JobsDep, job_id: int) -> Response:
+@router.post(
+    "/projects/{slug}/jobs/{job_id}/cancel", response_class=HTMLResponse, responses=answers(303)
+)
+def cancel_job(request: Request, ctx: ProjectDep, jobs: JobsDep, job_id: DbId) -> Response:
     """Ask the job to stop; work done so far is kept."""
     job = _job(jobs, ctx, job_id)
     jobs.cancel(job_id)

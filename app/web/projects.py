@@ -46,6 +46,7 @@ from app.projects import (
     list_projects,
     validate_intent,
 )
+from app.web.answers import answers
 from app.web.deps import ProjectDep, WorkspaceDep
 from app.web.jobs import JobsDep
 from app.web.templating import render, route_exists
@@ -173,7 +174,7 @@ def answer_form(
 AnswerFormDep = Annotated[AnswerForm, Depends(answer_form)]
 
 
-@router.post("/projects", response_class=HTMLResponse)
+@router.post("/projects", response_class=HTMLResponse, responses=answers(303, 422))
 def create_project_submit(
     request: Request,
     workspace: WorkspaceDep,
@@ -205,7 +206,12 @@ def create_project_submit(
     return RedirectResponse(request.url_for("project_overview", slug=project.slug), status_code=303)
 
 
-@router.get("/projects/{slug}", response_class=HTMLResponse, name="project_overview")
+@router.get(
+    "/projects/{slug}",
+    response_class=HTMLResponse,
+    name="project_overview",
+    responses=answers(404),
+)
 def project_overview(
     request: Request, ctx: ProjectDep, done: Annotated[str, Query(max_length=40)] = ""
 ) -> Response:

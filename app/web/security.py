@@ -11,6 +11,9 @@
   (https://words.filippo.io/csrf/), the one Go 1.25's CrossOriginProtection follows.
 - Access token: when loragate listens beyond loopback, every request needs the token
   (``Authorization: Bearer``, or the cookie set by visiting ``/?token=...`` once).
+  Cookies are shared by every port of a host, so the Cookie header also carries other
+  local apps' cookies, in whatever syntax they chose: it is read as browsers write it
+  (Starlette's ``cookie_parser``), never with the strict ``http.cookies`` grammar.
 - Every response: nosniff, no framing, a Content-Security-Policy without inline script.
 """
 
@@ -18,10 +21,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
-from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,6 +42,25 @@ SECURITY_HEADERS = {
         "form-action 'self'"
     ),
 }
+
+
+def token_cookies(cookie_header: str) -> list[str]:
+    """Every value of the token cookie in a Cookie header. Two loragate servers on one
+    host (two ports) each set one, so the header may hold several: any may be ours."""
+    values = []
+    for chunk in cookie_header.split(";"):
+        values += [value for name, value in cookie_parser(chunk).items() if name == TOKEN_COOKIE]
+    return values
+
+
+def landing_location(path: str, query_string: str) -> str:
+    """Where ``/any/path?token=...`` sends the browser once the cookie is set: the same
+    path on this server, with the other query parameters and without the token."""
+    # A path like //evil.example/x (or /\evil.example, which browsers read the same)
+    # would be a link to another site: the location is one slash and an encoded path.
+    location = "/" + quote(path, safe="/:@!$&'()*+,;=~-._").lstrip("/")
+    kept = [(k, v) for k, v in parse_qsl(query_string, keep_blank_values=True) if k != "token"]
+    return location + ("?" + urlencode(kept) if kept else "")
 
 
 def host_name(host_header: str) -> str:
@@ -122,13 +144,13 @@ class SecurityMiddleware:
         authorization = headers.get("authorization", "")
         if authorization.startswith("Bearer ") and self._token_ok(authorization[7:]):
             return None
-        cookie = SimpleCookie(headers.get("cookie", ""))
-        if TOKEN_COOKIE in cookie and self._token_ok(cookie[TOKEN_COOKIE].value):
+        if any(self._token_ok(value) for value in token_cookies(headers.get("cookie", ""))):
             return None
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        offered = query.get("token", [""])[0]
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        offered = next((v for k, v in parse_qsl(query_string) if k == "token"), "")
         if offered and self._token_ok(offered) and scope.get("method") == "GET":
-            response = RedirectResponse(scope.get("path", "/"), status_code=303)
+            location = landing_location(scope.get("path", "/"), query_string)
+            response = RedirectResponse(location, status_code=303)
             response.set_cookie(TOKEN_COOKIE, offered, httponly=True, samesite="strict")
             return response
         return PlainTextResponse(

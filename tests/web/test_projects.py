@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlmodel import select
@@ -282,3 +283,44 @@ def test_changing_answers_shows_the_stale_gates_on_the_overview(
     assert "Out of date now: Gate 3 · Environment (the base model&#39;s family changed)" in overview
     assert 'data-gate="environment" data-status="stale"' in overview
     assert "Stable Diffusion 1.5 · trigger" in overview
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        ("/models/" + "b" * 300 + ".safetensors", "a file or folder name can be at most 255 bytes"),
+        ("~nosuchuser-loragate/x.safetensors", "but this computer has no such user"),
+    ],
+)
+def test_a_model_path_no_file_system_holds_is_refused_in_words(
+    client: TestClient, make_intent, settings: Settings, typed: str, words: str
+) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/projects", data=_form(make_intent, base_model_path=typed))
+    assert response.status_code == 422
+    assert words in response.text
+    assert list(settings.training_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "studio_path",
+    ["/models/" + "b" * 300 + ".safetensors", "~nosuchuser-loragate/x.safetensors"],
+)
+def test_the_project_page_survives_a_studio_model_path_no_file_system_holds(
+    client: TestClient, make_intent, settings: Settings, base_model_file: Path, studio_path: str
+) -> None:  # type: ignore[no-untyped-def]
+    studio = settings.grimoire_dir / "studio.md"
+    entry = "base_models:\n  - name: my-sdxl\n    path: {}\n    family: sdxl"
+    text = studio.read_text()
+    studio.write_text(text.replace("base_models: []", entry.format(base_model_file)))
+    created = client.post(
+        "/projects",
+        data=_form(make_intent, base_model_path="", base_model="my-sdxl"),
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    # The studio's model moves to a path this computer cannot hold.
+    studio.write_text(text.replace("base_models: []", entry.format(studio_path)))
+    assert client.get(created.headers["location"]).status_code == 200
+    config = client.get(created.headers["location"] + "/config")
+    assert config.status_code == 200
+    assert "studio.md points “my-sdxl” at" in config.text

@@ -67,6 +67,14 @@ def test_null_origin_post_is_refused(client: TestClient) -> None:
 
 def _raw_get(app: Any, path: str, host: bytes = b"127.0.0.1:8765") -> tuple[int, bytes]:
     """Call the ASGI app with a path exactly as given (httpx would clean '..' away)."""
+    status, _, body = _raw_request(app, path, host=host)
+    return status, body
+
+
+def _raw_request(
+    app: Any, path: str, *, query: bytes = b"", host: bytes = b"127.0.0.1:8765"
+) -> tuple[int, dict[str, str], bytes]:
+    """_raw_get with a query string, answering the response headers too."""
     messages: list[dict[str, Any]] = []
     scope = {
         "type": "http",
@@ -77,7 +85,7 @@ def _raw_get(app: Any, path: str, host: bytes = b"127.0.0.1:8765") -> tuple[int,
         "path": path,
         "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"",
+        "query_string": query,
         "headers": [(b"host", host)],
         "client": ("127.0.0.1", 5000),
         "server": ("127.0.0.1", 8765),
@@ -93,9 +101,10 @@ def _raw_get(app: Any, path: str, host: bytes = b"127.0.0.1:8765") -> tuple[int,
     worker = threading.Thread(target=lambda: asyncio.run(app(scope, receive, send)))
     worker.start()
     worker.join()
-    status = next(m["status"] for m in messages if m["type"] == "http.response.start")
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    headers = {name.decode(): value.decode() for name, value in start["headers"]}
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    return status, body
+    return start["status"], headers, body
 
 
 @pytest.mark.parametrize(
@@ -139,3 +148,68 @@ def test_token_is_required_beyond_loopback(settings: Settings) -> None:
         assert landing.status_code == 303
         assert "loragate_token" in landing.headers["set-cookie"]
         assert client.get("/").status_code == 200  # the cookie now carries the token
+
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def remote(settings: Settings) -> Settings:
+    """Token mode, as the Docker recipe runs it."""
+    return settings.model_copy(update={"host": "0.0.0.0", "access_token": TOKEN})
+
+
+@pytest.mark.parametrize(
+    "others",
+    [
+        'prefs={"theme": "dark", "size": 2}',  # JSON, as many local apps store settings
+        "greeting=hello world",  # a space
+        "name=Zoé".encode().decode("latin-1"),  # UTF-8 bytes, as a browser sends them
+        "a=b; $foo=bar",  # a name the old cookie grammar reserved
+        "flag; other=1",  # a cookie without a value
+    ],
+)
+def test_the_token_cookie_is_read_beside_any_other_local_apps_cookies(
+    remote: Settings, others: str
+) -> None:
+    """Cookies are shared by every port of a host: another local web app's cookies
+    arrive with ours, in whatever syntax it chose, and must not lock the artist out."""
+    with TestClient(create_app(remote), base_url="http://192.168.1.20:8765") as client:
+        for cookie in (f"{others}; loragate_token={TOKEN}", f"loragate_token={TOKEN}; {others}"):
+            response = client.get("/", headers={"cookie": cookie.encode("latin-1")})
+            assert response.status_code == 200, cookie
+        without = client.get("/", headers={"cookie": others.encode("latin-1")})
+        assert without.status_code == 401
+        assert "needs its access token" in without.text
+
+
+def test_a_second_loragate_on_another_port_does_not_hide_our_cookie(remote: Settings) -> None:
+    cookie = f"loragate_token={TOKEN}; loragate_token=the-other-servers-token"
+    with TestClient(create_app(remote), base_url="http://192.168.1.20:8765") as client:
+        assert client.get("/", headers={"cookie": cookie}).status_code == 200
+        other_only = client.get("/", headers={"cookie": "loragate_token=the-other-servers-token"})
+        assert other_only.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "location"),
+    [
+        ("//evil.example/..", b"token=" + TOKEN.encode(), "/evil.example/.."),
+        ("///evil.example/x", b"token=" + TOKEN.encode(), "/evil.example/x"),
+        ("/\\evil.example/x", b"token=" + TOKEN.encode(), "/%5Cevil.example/x"),
+        ("/projects/ink-wash", b"token=" + TOKEN.encode(), "/projects/ink-wash"),
+        (
+            "/projects/ink-wash/captions",
+            b"filter=draft&token=" + TOKEN.encode() + b"&page=2",
+            "/projects/ink-wash/captions?filter=draft&page=2",
+        ),
+    ],
+)
+def test_the_token_landing_redirects_only_to_this_server(
+    remote: Settings, path: str, query: bytes, location: str
+) -> None:
+    """Through a raw scope: httpx would read //evil.example as a host."""
+    status, headers, _ = _raw_request(create_app(remote), path, query=query)
+    assert status == 303
+    assert headers["location"] == location
+    assert "loragate_token=" in headers["set-cookie"]
