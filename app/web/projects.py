@@ -264,7 +264,7 @@ def intent_page(request: Request, ctx: ProjectDep) -> Response:
     return render(request, "projects/intent.html", _answers_context(ctx, _current_answers(ctx)))
 
 
-@router.post("/projects/{slug}/intent", response_class=HTMLResponse)
+@router.post("/projects/{slug}/intent", response_class=HTMLResponse, responses=answers(303, 422))
 def intent_submit(request: Request, ctx: ProjectDep, form: AnswerFormDep) -> Response:
     """Save the changed answers (journaled); the overview then shows the stale gates."""
     try:
@@ -284,7 +284,7 @@ def intent_submit(request: Request, ctx: ProjectDep, form: AnswerFormDep) -> Res
     return RedirectResponse(f"{url}?done={done}#gates", status_code=303)
 
 
-@router.post("/projects/{slug}/archive", name="project_archive")
+@router.post("/projects/{slug}/archive", name="project_archive", responses=answers(303, 409))
 def archive_submit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Hide the project from the list; every row and file is kept (journaled)."""
     try:
@@ -296,7 +296,7 @@ def archive_submit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response
     return RedirectResponse(f"{url}?{query}", status_code=303)
 
 
-@router.post("/projects/{slug}/restore", name="project_restore")
+@router.post("/projects/{slug}/restore", name="project_restore", responses=answers(303, 409))
 def restore_submit(request: Request, ctx: ProjectDep) -> Response:
     """Put an archived project back in the list (journaled)."""
     try:
@@ -314,7 +314,7 @@ def delete_page(request: Request, ctx: ProjectDep) -> Response:
     return render(request, "projects/delete.html", {"project": ctx.project, "plan": plan})
 
 
-@router.post("/projects/{slug}/delete", response_class=HTMLResponse)
+@router.post("/projects/{slug}/delete", response_class=HTMLResponse, responses=answers(303, 422))
 def delete_submit(
     request: Request,
     ctx: ProjectDep,

@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.grimoire import GrimoireError, studio_path
 from app.studio_gpu import GpuErrors, GpuForm, save_gpu
+from app.web.answers import answers
 from app.web.deps import WorkspaceDep
 from app.web.templating import render
 
@@ -56,7 +57,7 @@ def studio_page(
     )
 
 
-@router.post("/studio", response_class=HTMLResponse)
+@router.post("/studio", response_class=HTMLResponse, responses=answers(303, 409, 422))
 def studio_submit(
     request: Request,
     workspace: WorkspaceDep,
