@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from app.cli.common import (
     add_json_flag,
@@ -28,15 +28,14 @@ from app.cli.common import (
 )
 from app.cli.images import Named, named_images
 from app.cli.recheck import check_dataset, outcome_json, outcome_line, running_job
-from app.dataset.caption_grid import FILTERS, Card, GridQuery, caption_grid, single_card
-from app.dataset.caption_store import (
-    CaptionConflict,
-    CaptionError,
-    resolve_outside,
-    save_text,
-    set_status,
-)
-from app.workspace import ProjectContext
+
+if TYPE_CHECKING:
+    from app.dataset.caption_grid import Card
+    from app.dataset.caption_store import CaptionConflict
+    from app.workspace import ProjectContext
+
+# The captioning modules (Pillow, NumPy, the tokenizer) load when a command runs, so
+# that `loragate --help` and usage errors answer at once.
 
 STATUS_ACTIONS = {"approve": "approved", "reject": "rejected", "draft": "draft"}
 ACTIONS = ("list", *STATUS_ACTIONS, "edit", "resolve")
@@ -46,6 +45,24 @@ USAGE = """loragate captions PROJECT [--status FILTER] [--concept C] [--tag T] [
        loragate captions resolve PROJECT IMAGE --keep file|loragate"""
 EXIT_OK, EXIT_REFUSED = 0, 1
 STATUS_WORDS = {"approved": "approved", "draft": "draft", "rejected": "rejected", "none": "none"}
+
+
+class IntermixedParser(argparse.ArgumentParser):
+    """Options and image names in any order: people put the options last, ``xargs`` puts
+    the names last. (argparse only reads the positionals given before the first option.)"""
+
+    _inside = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._inside:  # parse_known_intermixed_args calls back into this method
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
 
 
 def register(subparsers: Any) -> None:
@@ -64,9 +81,10 @@ def register(subparsers: Any) -> None:
     listing = parser.add_argument_group("listing")
     listing.add_argument(
         "--status",
-        choices=FILTERS,
         default="all",
-        help="which captions to list, as the grid's filter (default: all)",
+        metavar="FILTER",
+        help="which captions to list: a filter of the Captions page, such as unapproved, "
+        "approved, flagged or no_caption (default: all; a wrong one lists them all)",
     )
     listing.add_argument("--concept", default="", help="only this concept (folder)")
     listing.add_argument("--tag", default="", help="only captions with this tag")
@@ -87,6 +105,7 @@ def register(subparsers: Any) -> None:
     )
     add_json_flag(parser)
     parser.set_defaults(handler=handle)
+    parser.__class__ = IntermixedParser  # the subcommand's parser, made by add_parser
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -135,8 +154,11 @@ def _check_options(args: argparse.Namespace, action: str, images: list[str]) -> 
 
 
 def _list(ctx: ProjectContext, args: argparse.Namespace) -> int:
+    from app.dataset.caption_grid import FILTERS, GridQuery, caption_grid
     from app.dataset.caption_sync import take_in_for_page
 
+    if args.status not in FILTERS:
+        fail_usage(f"--status {args.status}: choose one of {', '.join(FILTERS)}.")
     if running_job(ctx) is None:
         # As the page does: caption files dropped in the folder are listed as drafts.
         take_in_for_page(ctx)
@@ -234,6 +256,8 @@ def _seen(ctx: ProjectContext, source: str) -> list[str]:
 
 
 def _change(ctx: ProjectContext, args: argparse.Namespace, action: str, names: list[str]) -> int:
+    from app.dataset.caption_store import CaptionConflict, CaptionError
+
     if args.seen is not None:
         names = [*names, *_seen(ctx, args.seen)]
     wants_version = action != "resolve"
@@ -277,6 +301,9 @@ def _change(ctx: ProjectContext, args: argparse.Namespace, action: str, names: l
 def _apply(
     ctx: ProjectContext, action: str, item: Named, text: str | None, keep: str | None
 ) -> dict[str, Any]:
+    from app.dataset.caption_grid import single_card
+    from app.dataset.caption_store import resolve_outside, save_text, set_status
+
     image = item.image
     path, image_id = image.path, image.id or 0
     if action == "edit":

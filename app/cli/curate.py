@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.cli.common import (
     add_json_flag,
@@ -23,10 +23,10 @@ from app.cli.common import (
 )
 from app.cli.images import named_images
 from app.cli.recheck import check_dataset, outcome_json, outcome_line
-from app.dataset.curation import MAX_REPEATS, Balance, balance, set_repeats
-from app.dataset.decisions import DecisionError, set_included
-from app.dataset.report import decisions
 from app.words import plural
+
+if TYPE_CHECKING:
+    from app.dataset.curation import Balance
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 
@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="CONCEPT=N",
-        help=f"show each image of CONCEPT N times per epoch (1-{MAX_REPEATS}); repeatable",
+        help="show each image of CONCEPT N times per epoch; repeatable",
     )
     parser.add_argument(
         "--no-check", action="store_true", help="do not check Gate 1 again after the changes"
@@ -60,6 +60,8 @@ def register(subparsers: Any) -> None:
 
 def _repeats(values: list[str], concepts: dict[str, int]) -> dict[str, int]:
     """``CONCEPT=N`` pairs, checked against the dataset's concepts before any change."""
+    from app.dataset.curation import MAX_REPEATS
+
     wanted: dict[str, int] = {}
     for value in values:
         concept, sep, number = value.rpartition("=")
@@ -78,6 +80,10 @@ def _repeats(values: list[str], concepts: dict[str, int]) -> dict[str, int]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from app.dataset.curation import balance, set_repeats
+    from app.dataset.decisions import DecisionError, set_included
+    from app.dataset.report import decisions
+
     workspace = open_workspace()
     try:
         ctx = project_context(workspace, args.project)

@@ -8,12 +8,13 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli.common import fail_usage
-from app.dataset.inventory import dataset_dir
-from app.dataset.records import load_rows
-from app.models import DatasetImage
-from app.workspace import ProjectContext
+
+if TYPE_CHECKING:
+    from app.models import DatasetImage
+    from app.workspace import ProjectContext
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Named:
 def _dataset_path(ctx: ProjectContext, name: str) -> str:
     """``name`` as a path inside the dataset: a full path into the dataset folder (tab
     completion from inside it) works as well as the listed one."""
+    from app.dataset.inventory import dataset_dir
+
     path = Path(name)
     if path.is_absolute():
         root = dataset_dir(ctx).resolve()
@@ -49,6 +52,8 @@ def named_images(
     """The images ``names`` stand for, in order, or a usage error naming the ones that
     are not in the dataset (nothing is changed). With ``versions``, each name may carry
     ``@VERSION``."""
+    from app.dataset.records import load_rows
+
     rows = {row.path: row for row in load_rows(ctx)}
     known = set(rows)
     found: list[Named] = []
