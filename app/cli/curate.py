@@ -39,10 +39,20 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("project", metavar="PROJECT", help="the project's short name (slug)")
     parser.add_argument(
-        "--exclude", nargs="+", default=[], metavar="IMAGE", help="leave these images out"
+        "--exclude",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="IMAGE",
+        help="leave these images out",
     )
     parser.add_argument(
-        "--include", nargs="+", default=[], metavar="IMAGE", help="train on these images again"
+        "--include",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="IMAGE",
+        help="train on these images again",
     )
     parser.add_argument(
         "--repeats",
