@@ -44,7 +44,6 @@ USAGE = """loragate captions PROJECT [--status FILTER] [--concept C] [--tag T] [
        loragate captions edit PROJECT IMAGE@VERSION --text TEXT
        loragate captions resolve PROJECT IMAGE --keep file|loragate"""
 EXIT_OK, EXIT_REFUSED = 0, 1
-STATUS_WORDS = {"approved": "approved", "draft": "draft", "rejected": "rejected", "none": "none"}
 
 
 class IntermixedParser(argparse.ArgumentParser):
@@ -110,20 +109,15 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     words: list[str] = args.words
-    action = words[0] if words[0] in ACTIONS and len(words) > 1 else "list"
-    rest = words[1:] if action != "list" or words[0] == "list" else words
+    action, rest = (words[0], words[1:]) if words[0] in ACTIONS else ("list", words)
+    if not rest:
+        fail_usage(f"name the project: `loragate captions {action} PROJECT ...`.")
     project, images = rest[0], rest[1:]
     _check_options(args, action, images)
     workspace = open_workspace()
     try:
         ctx = project_context(workspace, project)
         if action == "list":
-            if images:
-                fail_usage(
-                    f"the listing takes one project, not images ({images[0]}…); to change "
-                    f"captions name the action first: `loragate captions approve {project} "
-                    "IMAGE@VERSION`."
-                )
             return _list(ctx, args)
         return _change(ctx, args, action, images)
     finally:
@@ -132,6 +126,11 @@ def handle(args: argparse.Namespace) -> int:
 
 def _check_options(args: argparse.Namespace, action: str, images: list[str]) -> None:
     """Options that belong to another action are a usage error, not silently ignored."""
+    if action == "list" and images:
+        fail_usage(
+            f"the listing takes one project, not images ({images[0]}…); to change captions "
+            "name the action first: `loragate captions approve PROJECT IMAGE@VERSION`."
+        )
     if action != "list" and (args.status != "all" or args.concept or args.tag):
         fail_usage("--status, --concept and --tag choose what the listing shows.")
     if args.text is not None and action != "edit":
@@ -219,7 +218,7 @@ def _card_json(card: Card) -> dict[str, Any]:
 
 def _print_card(ctx: ProjectContext, card: Card) -> None:
     where = "" if card.image.included else "  (excluded)"
-    print(f"\n{STATUS_WORDS[card.status]:9} {card.image.path}@{card.version}{where}")
+    print(f"\n{card.status:9} {card.image.path}@{card.version}{where}")
     print(f"    {card.text}" if card.caption else "    (no caption yet)")
     if card.outside is not None:
         now = "deleted" if card.outside.text is None else f"now reads: {card.outside.text}"
@@ -340,7 +339,7 @@ def _apply(
     message = (
         f"{verb} the caption of {path} (now {path}@{caption.version})."
         if changed
-        else f"{path} was {STATUS_WORDS[status]} already."
+        else f"{path} was {status} already."
     )
     return _entry(path, caption.status, caption.version, changed, message)
 

@@ -175,6 +175,7 @@ def listing_of(cli: CliRunner, slug: str) -> dict[str, int]:
         (["resolve", SLUG, "10_mira/000.png"], "needs --keep file or --keep loragate"),
         ([SLUG, "10_mira/000.png"], "the listing takes one project"),
         (["nobody"], "there is no project “nobody”"),
+        (["approve"], "name the project: `loragate captions approve PROJECT ...`"),
         ([SLUG, "--status", "pretty"], "--status pretty: choose one of all, unapproved"),
     ],
 )
