@@ -10,9 +10,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.cli import audit, config, env, project, serve, structure
+from app.cli import (
+    audit,
+    captions,
+    config,
+    curate,
+    env,
+    gates,
+    importing,
+    project,
+    serve,
+    structure,
+)
 
 COMMANDS = (serve, project, audit, structure, config, env)
+# The pages' work as commands (import, captions, curate, gates).
+COMMANDS += (importing, captions, curate, gates)
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 

@@ -1,16 +1,20 @@
-"""``loragate config PROJECT --backend B --out DIR`` (generate-config.sh) and
-``loragate vram --family F --resolution R ...`` (calculate-vram.sh).
+"""``loragate config PROJECT [--set KEY=VALUE ...] [--backend B] [--out DIR]``
+(generate-config.sh and the Config page) and ``loragate vram --family F --resolution R
+...`` (calculate-vram.sh).
 
-``config`` writes the backend's files, checks Gate 2 and records its result (when the
-backend is the project's own trainer): exit 0 when it passes (warnings allowed), 1 when
-it blocks (the files are still written, so they can be read), 2 on wrong usage (an
-``--out`` that is a file, lies beneath one or cannot be written). ``vram`` prints the estimate; with ``--gpu-vram`` it exits 1
+``config`` changes the settings given with ``--set`` (validated by the Config page's own
+rules, journaled), writes the backend's files, checks Gate 2 and records its result (when
+the backend is the project's own trainer): exit 0 when it passes (warnings allowed), 1
+when it blocks (the files are still written, so they can be read), 2 on wrong usage (a
+``--set`` value the config cannot take, saving nothing; an ``--out`` that is a file, lies
+beneath one or cannot be written). ``vram`` prints the estimate; with ``--gpu-vram`` it exits 1
 when the estimate does not fit.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -28,14 +32,23 @@ from app.training.config import (
     RESOLUTION_MAX,
     RESOLUTION_MIN,
     ConfigFileError,
+    TrainingConfig,
     load_config,
 )
-from app.training.config_files import write_backend_files
+from app.training.config_files import default_files_dir, write_backend_files
+from app.training.config_input import (
+    SETTABLE_FIELDS,
+    WHOLE_CONFIG,
+    Typed,
+    config_with,
+    field_type,
+)
 from app.training.model_specs import FAMILY_SPECS
 from app.training.presets import PRESET_KEYS
 from app.training.project_config import (
     apply_preset,
     current_config,
+    describe_changes,
     save_changes,
     start_over_hint,
 )
@@ -57,8 +70,22 @@ def register(subparsers: Any) -> None:
     )
     config.add_argument("project", help="the project's folder name (see `loragate project list`)")
     config.add_argument("--backend", choices=BACKENDS, help="default: the project's trainer")
-    config.add_argument("--out", required=True, type=Path, help="folder to write the files to")
+    config.add_argument(
+        "--out",
+        type=Path,
+        help="folder to write the files to (default: the project's configs/BACKEND/)",
+    )
     config.add_argument("--preset", choices=PRESET_KEYS, help="apply this preset first (journaled)")
+    config.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a setting (journaled; after --preset); repeatable. Keys: "
+        + ", ".join(SETTABLE_FIELDS)
+        + ". A list (sample_prompts) takes one --set per line; KEY= clears an optional one",
+    )
     add_json_flag(config)
     config.set_defaults(handler=handle_config)
 
@@ -146,13 +173,48 @@ def writable_folder(path: Path) -> Path:
     return out
 
 
+def typed_settings(assignments: list[str]) -> dict[str, Typed]:
+    """``KEY=VALUE`` as typed; a list field collects one line per assignment."""
+    typed: dict[str, Typed] = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            fail_usage(f"--set takes KEY=VALUE (for example resolution=768), not “{assignment}”.")
+        if key in SETTABLE_FIELDS and field_type(key)[0] is list:
+            lines = typed.setdefault(key, [])
+            assert isinstance(lines, list)
+            lines.extend(line for line in value.splitlines() if line.strip())
+        else:
+            typed[key] = value
+    return typed
+
+
+def with_settings(config: TrainingConfig, typed: dict[str, Typed]) -> TrainingConfig:
+    """``config`` with the ``--set`` values, validated by the Config page's own rules; a
+    plain usage error naming each key that cannot take its value (nothing is saved)."""
+    new, errors = config_with(config, typed)
+    if new is None:
+        lines = [
+            f"  {message}" if key == WHOLE_CONFIG else f"  {key}: {message}"
+            for key, message in errors.items()
+        ]
+        fail_usage("nothing was saved; --set has values loragate cannot use:\n" + "\n".join(lines))
+    return new
+
+
 def handle_config(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     ctx = project_context(workspace, args.project)
     backend = args.backend or ctx.project.backend
     if backend not in BACKENDS:
         fail_usage(f"unknown trainer “{backend}”: choose one of {', '.join(BACKENDS)}.")
-    out = writable_folder(args.out)
+    out = writable_folder(args.out) if args.out else None
+    typed = typed_settings(args.settings)
+    if typed and args.preset:
+        # Checked before the preset is applied too, so a bad value changes nothing.
+        with contextlib.suppress(ConfigFileError):
+            with_settings(current_config(ctx), typed)
     if args.preset:
         apply_preset(ctx, args.preset)  # also the way out of an unreadable training.json
     try:
@@ -160,7 +222,11 @@ def handle_config(args: argparse.Namespace) -> int:
     except ConfigFileError as exc:
         sys.stderr.write(f"loragate: {exc}\n{start_over_hint(ctx)}\n")
         return 1
-    if load_config(ctx.dir) is None:
+    changes: dict[str, tuple[Any, Any]] = {}
+    if typed:
+        config = with_settings(config, typed)
+        changes = save_changes(ctx, config)
+    elif load_config(ctx.dir) is None:
         save_changes(ctx, config)  # the files written must match a saved, journaled config
     assessment = assess(ctx, config, backend)
     written: list[Path] = []
@@ -170,7 +236,8 @@ def handle_config(args: argparse.Namespace) -> int:
     except BackendUnsupported as exc:
         bundle, unsupported = None, str(exc)
     except OSError as exc:
-        fail_usage(f"the files could not be written to {out}: {exc.strerror or exc}.")
+        where = out or default_files_dir(ctx, backend)
+        fail_usage(f"the files could not be written to {where}: {exc.strerror or exc}.")
     result = gate2.evaluate(ctx, backend)
     # Gate 2 is recorded for the trainer the project trains with; a look at another
     # backend's files must not replace (and so make stale) that verdict.
@@ -191,6 +258,8 @@ def handle_config(args: argparse.Namespace) -> int:
                 "vram": assessment.vram.to_json(),
                 "step_formula": assessment.plan.formula(),
                 "recorded": recorded,
+                "changed": {key: {"old": old, "new": new} for key, (old, new) in changes.items()},
+                "config": config.model_dump(mode="json"),
             }
         )
         print_json(payload)
@@ -198,7 +267,12 @@ def handle_config(args: argparse.Namespace) -> int:
     if unsupported:
         sys.stderr.write(f"loragate: {BACKEND_TITLES[backend]} cannot be used: {unsupported}\n")
     else:
-        print(f"Wrote {len(written)} files for {BACKEND_TITLES[backend]} to {args.out}:")
+        if changes:
+            print(f"Changed: {describe_changes(changes)}.")
+        elif typed:
+            print("The config already had these values; nothing changed.")
+        where = args.out or default_files_dir(ctx, backend)
+        print(f"Wrote {len(written)} files for {BACKEND_TITLES[backend]} to {where}:")
         for path in written:
             print(f"  {path.name}")
         print(f"Run: {bundle.command}" if bundle else "")

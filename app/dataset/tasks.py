@@ -12,6 +12,7 @@ from app import journal
 from app.dataset.importer import ImportReport, import_folder
 from app.dataset.inventory import dataset_dir
 from app.dataset.layout import LayoutRefused, write_layout
+from app.dataset.measure import Progress
 from app.dataset.project_audit import ProjectAudit, run_project_audit
 from app.dataset.staging import remove_staging
 from app.jobs import JobHandle, Work
@@ -38,17 +39,19 @@ def import_project_files(
     *,
     label: str,
     handle: JobHandle | None = None,
+    progress: Progress | None = None,
     skipped: list[dict[str, str]] | None = None,
     renamed: list[dict[str, str]] | None = None,
 ) -> ImportReport:
     """``skipped`` / ``renamed``: what unpacking an upload into staging already refused
-    or renamed, listed first in the report."""
+    or renamed, listed first in the report. ``progress`` without a ``handle``: the
+    command line's, which runs the import in its own foreground."""
     report = import_folder(
         source,
         dataset_dir(ctx),
         max_pixels=ctx.settings.max_image_pixels,
         label=label,
-        progress=handle.progress if handle else None,
+        progress=handle.progress if handle else progress,
         check_cancelled=handle.raise_if_cancelled if handle else None,
     )
     report.refused[:0] = skipped or []

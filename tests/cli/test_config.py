@@ -187,3 +187,83 @@ def test_an_unreadable_config_says_how_to_start_over_and_preset_does(
     assert kept.read_text() == "{" + broken + "}"
     journal = (project_dir / "journal.md").read_text()
     assert f"training.json could not be read; it was kept as {kept.name}" in journal
+
+
+def saved(settings: Settings, project: Project) -> dict[str, object]:
+    path = settings.training_dir / project.slug / "training.json"
+    return json.loads(path.read_text()) if path.exists() else {}  # type: ignore[no-any-return]
+
+
+def test_set_changes_settings_journals_them_and_checks_gate2(
+    cli: CliRunner, project: Project, settings: Settings
+) -> None:
+    result = cli(
+        "config", project.slug,
+        "--set", "resolution=768", "--set", "optimizer=prodigy", "--set", "unet_lr=1",
+        "--set", "bucket-no-upscale=false", "--set", "min_snr_gamma=",
+        "--set", "sample_prompts=zktrig, a fox", "--set", "sample_prompts=zktrig at night",
+        "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json_of(result)
+    assert isinstance(report, dict) and report["recorded"] is True
+    assert report["changed"]["resolution"] == {"old": 1024, "new": 768}
+    values = saved(settings, project)
+    assert values["optimizer"] == "prodigy" and values["unet_lr"] == 1.0
+    assert values["bucket_no_upscale"] is False and values["min_snr_gamma"] is None
+    assert values["sample_prompts"] == ["zktrig, a fox", "zktrig at night"]
+    assert values["preset"] == "custom"
+    # Written where the Config page writes them, since no --out was given.
+    job = settings.training_dir / project.slug / "configs" / "native" / "job.json"
+    assert json.loads(job.read_text())["config"]["resolution"] == 768
+    journal = (settings.training_dir / project.slug / "journal.md").read_text()
+    assert "Training config changed: " in journal and "resolution 1024 → 768" in journal
+
+    plain = cli("config", project.slug, "--set", "resolution=768")
+    assert "The config already had these values; nothing changed." in plain.stdout
+
+
+def test_set_names_every_bad_key_and_value_and_saves_nothing(
+    cli: CliRunner, project: Project, settings: Settings
+) -> None:
+    result = cli(
+        "config", project.slug, "--preset", "quick",
+        "--set", "resolution=huge", "--set", "optimizer=sgd", "--set", "resolutin=512",
+        "--set", "cache_latents=maybe", "--set", "epochs=0", "--set", "device=tpu",
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    for line in (
+        "nothing was saved; --set has values loragate cannot use:",
+        "  resolution: “huge” is not a whole number.",
+        "  optimizer: Choose one of adamw, adamw8bit, prodigy, lion, adafactor.",
+        "  resolutin: There is no setting “resolutin”. Did you mean “resolution”?",
+        "  cache_latents: “maybe” is neither on nor off: use true or false.",
+        "  epochs: Must be at least 1.",
+        "  device: Choose one of cuda, cpu.",
+    ):
+        assert line in result.stderr
+    assert saved(settings, project) == {}  # not even the preset was applied
+    assert cli("config", project.slug, "--set", "resolution").returncode == 2
+
+
+def test_every_setting_of_the_config_page_can_be_set(
+    cli: CliRunner, project: Project, settings: Settings
+) -> None:
+    """Each field the page shows, given as text its current value: the CLI reads them
+    all back to the same config (so every one can be set from a shell)."""
+    from app.training.config_input import SETTABLE_FIELDS
+
+    cli("config", project.slug)  # saves the preset
+    values = saved(settings, project)
+    args: list[str] = []
+    for key in SETTABLE_FIELDS:
+        value = values[key]
+        if isinstance(value, list):
+            args += [arg for line in value for arg in ("--set", f"{key}={line}")]
+        else:
+            text = "" if value is None else str(value).lower() if isinstance(value, bool) else value
+            args += ["--set", f"{key}={text}"]
+    result = cli("config", project.slug, *args)
+    assert result.returncode != 2, result.stderr
+    assert "The config already had these values; nothing changed." in result.stdout
+    assert saved(settings, project) == values

@@ -1,0 +1,109 @@
+"""Checking gates again from a command, in the command's own process (a command is its
+own process, so long work runs in its foreground with progress on stderr): Gate 1
+after a command changed the dataset or its captions, and every gate that is not
+current for ``loragate gates --check``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from app.cli.progress import StderrProgress
+from app.gates.result import GateResult
+from app.gates.state import gate_state
+from app.gates.store import record_result
+from app.jobs import JobRunner
+from app.models import Job
+from app.words import plural
+from app.workspace import ProjectContext
+
+# The gates a command can check now (Gate 4, the dry run, does not exist yet).
+CHECKABLE = ("dataset", "config", "environment")
+
+
+def running_job(ctx: ProjectContext) -> Job | None:
+    """The job ``loragate serve`` runs for this project now (an import, an audit...)."""
+    return JobRunner(ctx.workspace.db).active(None, ctx.project.id)
+
+
+def busy_message(job: Job) -> str:
+    return (
+        f"“{job.title or job.kind}” is running for this project in loragate serve. Wait "
+        "for it to finish (or cancel it on its page), then run this again."
+    )
+
+
+def check_gate(ctx: ProjectContext, name: str, progress: StderrProgress) -> GateResult:
+    """Judge one gate as its inputs are now and record the result (journaled)."""
+    if name == "dataset":
+        from app.dataset.project_audit import run_project_audit  # loads the audit's modules
+
+        progress.stage("Checking Gate 1 (the dataset)")
+        result = run_project_audit(ctx, progress=progress).result
+    elif name == "config":
+        from app.gates import config as gate2
+
+        progress.stage("Checking Gate 2 (the config)")
+        result = gate2.evaluate(ctx)
+        record_result(ctx, result)
+    else:
+        from app.gates import environment as gate3
+
+        progress.stage("Checking Gate 3 (the environment)")
+        result = gate3.evaluate(ctx, progress)
+        record_result(ctx, result)
+    progress.finish()
+    return result
+
+
+def check_dataset(ctx: ProjectContext) -> GateResult | str:
+    """Gate 1 again after a command changed the dataset; or, while the server runs a
+    job for this project (which may be changing it), why it was not checked."""
+    job = running_job(ctx)
+    if job is not None:
+        return busy_message(job)
+    return check_gate(ctx, "dataset", StderrProgress())
+
+
+def check_stale(ctx: ProjectContext) -> list[str]:
+    """Check every gate that has not run or is out of date, in order (Gate 2 judges
+    Gate 1's dataset); returns the names checked."""
+    checked = []
+    progress = StderrProgress()
+    for name in CHECKABLE:
+        if gate_state(ctx, name).status in ("not_run", "stale"):
+            check_gate(ctx, name, progress)
+            checked.append(name)
+    return checked
+
+
+VERDICT_WORDS = {"pass": "passes", "warn": "passes with warnings", "block": "blocks"}
+
+
+def outcome_json(outcome: GateResult | str | None) -> dict[str, Any] | None:
+    """What ``check_dataset`` came to, for ``--json`` (None: it was not asked for)."""
+    if outcome is None:
+        return None
+    if isinstance(outcome, str):
+        return {"checked": False, "why": outcome}
+    counts = Counter(finding.severity for finding in outcome.findings)
+    return {
+        "checked": True,
+        "verdict": outcome.verdict,
+        "block": counts["block"],
+        "warn": counts["warn"],
+    }
+
+
+def outcome_line(outcome: GateResult | str, slug: str) -> str:
+    """What ``check_dataset`` came to, in a sentence."""
+    if isinstance(outcome, str):
+        return f"Gate 1 was not checked: {outcome}"
+    counts = Counter(finding.severity for finding in outcome.findings)
+    line = (
+        f"Gate 1 {VERDICT_WORDS[outcome.verdict]}: {counts['block']} blocking, "
+        f"{plural(counts['warn'], 'warning')}."
+    )
+    if outcome.verdict == "block":
+        line += f" `loragate gates {slug}` lists what blocks."
+    return line
