@@ -137,7 +137,10 @@ def test_a_staging_folder_goes_whatever_stops_the_upload(settings: Settings) -> 
     assert not refused.path.exists()
     with StagingFolder(settings) as started:
         owned = started.hand_over()
-    assert owned.is_dir()  # the import job removes it
+    assert owned.path.is_dir()  # the import job removes it
+    owned.remove()
+    assert not owned.path.exists()
+    assert not list(owned.path.parent.iterdir())  # its lock file went with it
 
 
 def test_upload_names_are_made_clean_or_refused(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from app.training.backends import (
     launch_script,
     quote,
 )
+from app.words import plural
 
 CONFIG_FILE = "config.json"
 BACKENDS_FILE = "multidatabackend.json"
@@ -174,6 +175,6 @@ def generate(run: RunPlan) -> BackendFiles:
     if small:
         notes.append(
             f"SimpleTuner drops aspect buckets with fewer samples than batch × GPUs × "
-            f"accumulation: {len(small)} bucket(s) here would be skipped."
+            f"accumulation: {plural(len(small), 'bucket')} here would be skipped."
         )
     return BackendFiles(backend="simpletuner", files=files, command=command, notes=notes)
