@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from app.paths import UnsafePathError, is_inside, safe_join
+from app.paths import NameTooLong, UnsafePathError, is_inside, safe_join, user_path
 
 
 @pytest.fixture
@@ -69,3 +69,32 @@ def test_symlink_file_out_of_root_is_refused(root: Path, tmp_path: Path) -> None
 def test_symlink_inside_root_is_followed(root: Path) -> None:
     (root / "alias").symlink_to(root / "images")
     assert safe_join(root, "alias/a.png") == (root / "images" / "a.png").resolve()
+
+
+@pytest.mark.parametrize(
+    ("relative", "words"),
+    [
+        ("a" * 256, "is 256 bytes long; a file or folder name can be at most 255 bytes"),
+        ("images/" + "é" * 128 + ".png", "is 260 bytes long"),
+        ("a/" * 2049, "bytes long; a path can be at most 4,096 bytes"),
+    ],
+)
+def test_names_longer_than_a_file_system_takes_are_refused(
+    root: Path, relative: str, words: str
+) -> None:
+    """The system only says "File name too long" (and ``Path.exists`` raises it); the
+    refusal names the limit, for a path from a request or a zip and one typed in."""
+    with pytest.raises(NameTooLong, match=words):
+        safe_join(root, relative)
+    with pytest.raises(NameTooLong, match=words):
+        user_path(f"{root}/{relative}")
+    assert safe_join(root, "a" * 255) == root.resolve() / ("a" * 255)
+
+
+def test_a_typed_path_expands_the_home_folder_or_says_the_user_is_unknown() -> None:
+    assert user_path("~/x") == Path.home() / "x"
+    assert user_path("~root/x") == Path("/root/x")
+    with pytest.raises(UnsafePathError, match="“~nosuchuser” would be the home folder"):
+        user_path("~nosuchuser/pictures")
+    with pytest.raises(UnsafePathError, match="NUL"):
+        user_path("/tmp/a\x00b")

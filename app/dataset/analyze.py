@@ -230,7 +230,7 @@ def _transparency(image: Image.Image) -> dict[str, Any]:
         return {"alpha_band": False, "transparent_fraction": 0.0}
     histogram = alpha.histogram()
     total = image.width * image.height
-    fraction = 1 - histogram[255] / total
+    fraction = (total - histogram[255]) / total
     result: dict[str, Any] = {"alpha_band": True, "transparent_fraction": round(fraction, 4)}
     if sum(histogram[:128]):
         clear = alpha.point([255] * 128 + [0] * 128)
