@@ -201,6 +201,7 @@ def test_paths_no_file_system_takes_are_refused_not_500(
 ) -> None:
     page = client.post("/projects/mira/dataset/import/folder", data={"source": source})
     assert page.status_code == 422 and words in page.text
+    assert "512 MB per file" in page.text  # the one per-file limit, named where it applies
 
 
 def _zip_bytes(entries: dict[str, bytes]) -> bytes:
