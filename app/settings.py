@@ -9,6 +9,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# No training image needs more (a 100-megapixel 16-bit TIFF is about 600 MB; PNG and
+# JPEG files of any sensible size are far smaller). A file past it is refused before a
+# byte of it is copied or read.
+DEFAULT_MAX_FILE_BYTES = 512 * 1024**2
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -32,6 +36,8 @@ class Settings(BaseSettings):
     max_zip_uncompressed_bytes: int = 8 * 1024**3
     max_zip_ratio: float = 200.0
     max_image_pixels: int = 89_478_485  # Pillow's own default decompression-bomb limit
+    # The most one file (an image or a caption) may hold, in a folder, a zip or an upload.
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 
     @property
     def database_file(self) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.dataset.staging import remove_stale_staging
 from app.db import Database
 from app.grimoire import Eye, Studio, load_eye, load_studio
 from app.models import Project
@@ -17,6 +18,8 @@ class Workspace:
     def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
         settings.ensure_dirs()
         self.settings = settings
+        # Uploads a crashed or killed loragate left half unpacked (live ones are locked).
+        remove_stale_staging(settings.data_dir)
         self.db = Database(settings.database_file)
         if migrate:
             self.db.migrate()

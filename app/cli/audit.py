@@ -11,12 +11,14 @@ duplicates found, 2 wrong usage.
 from __future__ import annotations
 
 import argparse
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.common import add_json_flag, fail_usage, print_json
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word
+from app.paths import UnsafePathError, user_path
 from app.settings import Settings
 from app.words import plural
 
@@ -71,10 +73,16 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def _folder(args: argparse.Namespace) -> Path:
-    folder = Path(args.dir).expanduser()
-    if not folder.exists():
+    try:
+        folder = user_path(args.dir)
+        mode = folder.stat().st_mode
+    except UnsafePathError as exc:
+        fail_usage(f"{args.dir}: {exc}")
+    except (FileNotFoundError, NotADirectoryError):
         fail_usage(f"{args.dir}: no such folder.")
-    if not folder.is_dir():
+    except OSError as exc:
+        fail_usage(f"{args.dir}: loragate cannot look at it ({(exc.strerror or '').lower()}).")
+    if not stat.S_ISDIR(mode):
         fail_usage(f"{args.dir} is a file; give the folder that holds the images.")
     if not 0 <= args.threshold <= MAX_THRESHOLD:
         fail_usage(f"--threshold must be between 0 and {MAX_THRESHOLD}.")
@@ -112,6 +120,7 @@ def handle_audit(args: argparse.Namespace) -> int:
         family=args.family,
         near_threshold=args.threshold,
         max_pixels=Settings().max_image_pixels,
+        max_file_bytes=Settings().max_file_bytes,
         workers=args.workers,
     )
     report, parts = _run(args, options)
@@ -127,7 +136,7 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
     words = {"pass": "PASSES", "warn": "PASSES WITH WARNINGS", "block": "BLOCKED"}[verdict]
     counts = stats["findings"]
     print(
-        f"Gate 1 · Dataset {words}: {stats['included']} images to train, "
+        f"Gate 1 · Dataset {words}: {plural(stats['included'], 'image')} to train, "
         f"{counts['block']} blocking, {counts['warn']} warnings, {counts['info']} notes."
     )
     for severity in ("block", "warn", "info"):
@@ -147,8 +156,9 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
                 print(f"      fix: {items[0].fix}")
                 print(f"      more: resources/{items[0].source.replace('#', '.md#')}")
     print(
-        f"\n{stats['files']} files, {stats['images']} images ({stats['excluded']} excluded), "
-        f"{stats['captions']} captions, {stats['junk']} junk files ignored."
+        f"\n{plural(stats['files'], 'file')}, {plural(stats['images'], 'image')} "
+        f"({stats['excluded']} excluded), {plural(stats['captions'], 'caption')}, "
+        f"{plural(stats['junk'], 'junk file')} ignored."
     )
 
 
@@ -179,11 +189,12 @@ def handle_duplicates(args: argparse.Namespace) -> int:
             {"threshold": args.threshold, "images": report.stats["images"], "groups": groups}
         )
     elif not groups:
-        print(f"No duplicates among {report.stats['images']} images (threshold {args.threshold}).")
+        images = plural(report.stats["images"], "image")
+        print(f"No duplicates among {images} (threshold {args.threshold}).")
     else:
         print(
             f"{plural(len(groups), 'group')} of duplicates among "
-            f"{report.stats['images']} images (threshold {args.threshold}):"
+            f"{plural(report.stats['images'], 'image')} (threshold {args.threshold}):"
         )
         for group in groups:
             if group["kind"] == "exact":

@@ -10,13 +10,23 @@ JSON-able dict. The order is what keeps it fast and safe:
    of its limit becomes an error; a truncated file must fail);
 3. decode once, at the size the checks need: JPEG through ``draft()`` (libjpeg scales
    by 1/2, 1/4 or 1/8 while decoding, several times cheaper); other formats decode
-   whole, then shrink with ``reduce()``;
+   whole, then shrink with ``reduce()``. No format but JPEG can be decoded smaller, so
+   an image that would still decode to more than ``MAX_DECODE_PIXELS`` is not decoded
+   at all: its header facts stand, and ``unmeasured`` says why the rest is missing
+   (the audit turns it into a finding);
 4. measure on a working copy whose long side is ``WORK_SIDE`` (384) pixels: sharpness
    (variance of the Laplacian, which depends on scale, hence the fixed size),
    brightness percentiles, entropy, colour, pHash and dHash.
 
-Transparency is judged on the full-size alpha band (any pixel not opaque), not on the
-mode. Exact-duplicate candidates get ``pixel_digest``: a hash of the decoded pixels.
+Memory stays near the decoded image itself: nothing full-size is copied into NumPy
+arrays or wider types (a 340 KB PNG of 88 megapixels once took 2.5 GB that way); what
+must look at every pixel (transparency, clipped 16-bit values, the pixel digest) uses
+Pillow's histograms or works in strips. Transparency is judged on the full-size alpha
+band (any pixel not opaque), not on the mode. Exact-duplicate candidates get
+``pixel_digest``: a hash of the decoded pixels.
+
+Files are opened only when they are regular files (``fsutil.open_regular``): a named
+pipe would block the reader forever.
 """
 
 from __future__ import annotations
@@ -24,21 +34,28 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import imagehash
 import numpy as np
 import scipy.fftpack  # noqa: F401  (imagehash.phash imports it lazily; load it once per worker)
-from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
+from PIL import Image, ImageStat, UnidentifiedImageError
 
 from app.dataset.jpeg_quality import estimate_quality
 from app.dataset.pillow_guard import BOMB_ERRORS, bomb_guard
+from app.fsutil import NotRegularFile, open_regular
+from app.settings import DEFAULT_MAX_FILE_BYTES
+from app.words import human_bytes
 
 ANALYSIS_VERSION = 1
 WORK_SIDE = 384
 HASH_SIDE = 128  # the copy the perceptual hashes and colour averages start from
-# Files bigger than this are not read at all: no training image needs 512 MB.
-MAX_FILE_BYTES = 512 * 1024**2
+# The most pixels one image is decoded to. 50 megapixels is 8660×5770, twelve times what
+# SDXL trains at; decoding it takes about 200 MB (RGBA), and up to eight workers decode
+# at once. JPEG decodes to 1/8 of its size and below; other formats decode whole.
+MAX_DECODE_PIXELS = 50_000_000
+STRIP_PIXELS = 1 << 20  # what a strip-wise pass over the pixels copies at once
 ANIMATED_FORMATS = frozenset({"GIF", "PNG", "WEBP", "APNG"})
 _BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -46,18 +63,26 @@ HIGH_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 
 
 def analyze_path(
-    path: str, max_pixels: int, known_sha256: frozenset[str] = frozenset()
+    path: str,
+    max_pixels: int,
+    known_sha256: frozenset[str] = frozenset(),
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> dict[str, Any]:
-    """The file's SHA-256 and, unless that content is already known, its metrics."""
+    """The file's SHA-256 and, unless that content is already known, its metrics. A
+    file over ``max_bytes`` (``Settings.max_file_bytes``) is not read."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             size = handle.seek(0, io.SEEK_END)
-            if size > MAX_FILE_BYTES:
-                return {"sha256": None, "metrics": _problem("too_large", f"{size} bytes")}
+            if size > max_bytes:
+                detail = f"{human_bytes(size)}; one file may hold {human_bytes(max_bytes)}"
+                return {"sha256": None, "metrics": _problem("too_large", detail, bytes=size)}
             handle.seek(0)
             data = handle.read()
+    except NotRegularFile as exc:
+        return {"sha256": None, "metrics": _problem("unreadable", exc.strerror)}
     except OSError as exc:
-        return {"sha256": None, "metrics": _problem("unreadable", exc.strerror or str(exc))}
+        reason = (exc.strerror or str(exc)).lower()
+        return {"sha256": None, "metrics": _problem("unreadable", reason)}
     sha256 = hashlib.sha256(data).hexdigest()
     if sha256 in known_sha256:
         return {"sha256": sha256, "metrics": None}
@@ -111,6 +136,10 @@ def _analyze_image(image: Image.Image, data: bytes, max_pixels: int) -> dict[str
         scale = WORK_SIDE / max(stored_w, stored_h)
         if scale < 1:
             image.draft(None, (max(1, int(stored_w * scale)), max(1, int(stored_h * scale))))
+    if image.width * image.height > MAX_DECODE_PIXELS:
+        facts["unmeasured"] = image.width * image.height
+        facts["decode_limit"] = MAX_DECODE_PIXELS
+        return facts
     try:
         image.seek(0)
         image.load()
@@ -121,7 +150,7 @@ def _analyze_image(image: Image.Image, data: bytes, max_pixels: int) -> dict[str
     try:
         if image.mode in HIGH_BIT_MODES:
             # Pillow's convert("RGB"), which trainers call, clips these values at 255.
-            facts["clipped_fraction"] = round(float((np.asarray(image) > 255).mean()), 4)
+            facts["clipped_fraction"] = round(_clipped_fraction(image), 4)
         facts.update(_transparency(image))
         work = _working_copy(image, orientation)
         facts.update(_measure(work))
@@ -154,37 +183,80 @@ def _bit_depth(image: Image.Image, data: bytes) -> int:
     return 16 if image.mode in HIGH_BIT_MODES else 8
 
 
+def _strips(image: Image.Image) -> Iterator[Image.Image]:
+    """The image in horizontal strips of about ``STRIP_PIXELS`` (each a small copy)."""
+    rows = max(1, STRIP_PIXELS // max(1, image.width))
+    for top in range(0, image.height, rows):
+        yield image.crop((0, top, image.width, min(image.height, top + rows)))
+
+
+def _clipped_fraction(image: Image.Image) -> float:
+    """The share of pixels above 255, which Pillow's ``convert`` clips to white."""
+    if image.getextrema()[1] <= 255:  # type: ignore[operator]
+        return 0.0
+    above = sum(int(np.count_nonzero(np.asarray(strip) > 255)) for strip in _strips(image))
+    return above / (image.width * image.height)
+
+
+def _alpha_of(image: Image.Image) -> Image.Image | None:
+    """The alpha band as an "L" image, or None when the image has none."""
+    if image.mode in ("RGBA", "LA", "RGBa", "La", "PA"):
+        return image.getchannel("A")
+    if "transparency" not in image.info:
+        return None
+    if image.mode == "P":
+        # The palette index's alpha, looked up without an RGBA copy of the image.
+        table = _palette_alpha(image.info["transparency"])
+        indices = Image.frombytes("L", image.size, image.tobytes())
+        return indices.point(table)
+    return image.convert("RGBA").getchannel("A")
+
+
+def _palette_alpha(transparency: Any) -> list[int]:
+    """Each palette index's alpha: PNG's tRNS gives one per index (bytes), GIF one
+    transparent index (an int)."""
+    if isinstance(transparency, bytes):
+        return [*transparency, *[255] * (256 - len(transparency))][:256]
+    return [0 if index == transparency else 255 for index in range(256)]
+
+
 def _transparency(image: Image.Image) -> dict[str, Any]:
     """Whether any pixel is not opaque, and the colour trainers will see there: they
-    drop the alpha band (``convert("RGB")``), exposing whatever is stored underneath."""
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-    elif "transparency" in image.info:
-        rgba = image.convert("RGBA")
-    else:
+    drop the alpha band (``convert("RGB")``), exposing whatever is stored underneath.
+    Counted from the alpha band's histogram, averaged under a mask: no full-size copy
+    but the band itself."""
+    alpha = _alpha_of(image)
+    if alpha is None:
         return {"alpha_band": False, "transparent_fraction": 0.0}
-    alpha = np.asarray(rgba.getchannel("A"))
-    see_through = alpha < 255
-    fraction = float(see_through.mean())
+    histogram = alpha.histogram()
+    total = image.width * image.height
+    see_through = total - histogram[255]
     # Eight decimals: a handful of stray pixels in a large image is a share like 0.00009,
     # which the audit shows as it is (and does not warn about).
     result: dict[str, Any] = {
         "alpha_band": True,
-        "transparent_fraction": round(fraction, 8),
-        "transparent_pixels": int(see_through.sum()),
+        "transparent_fraction": round(see_through / total, 8),
+        "transparent_pixels": see_through,
     }
-    clear = alpha < 128
-    if clear.any():
-        shown = np.asarray(image.convert("RGB"))[clear]
-        result["under_transparent_rgb"] = [int(v) for v in shown.mean(axis=0).round()]
+    if sum(histogram[:128]):
+        clear = alpha.point([255] * 128 + [0] * 128)
+        # Averaged in place where the colour bands are the image's own; a palette
+        # image's colours need the palette applied first.
+        direct = image.mode in ("RGBA", "RGBa", "RGB", "LA", "La", "L")
+        shown = image if direct else image.convert("RGB")
+        means = ImageStat.Stat(shown, mask=clear).mean
+        grey = shown.mode in ("LA", "La", "L")
+        result["under_transparent_rgb"] = [round(v) for v in (means[:1] * 3 if grey else means[:3])]
     return result
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def _to_rgb(image: Image.Image, peak: float | None = None) -> Image.Image:
+    """8-bit RGB; a high-bit image is scaled by ``peak`` (the full image's: the working
+    copy's own peak is lowered by the averaging that shrank it)."""
     if image.mode in HIGH_BIT_MODES:
         array = np.asarray(image).astype(np.float64)
-        peak = 65535.0 if array.max() > 255 else 255.0
-        grey = np.clip(array / peak * 255.0, 0, 255).astype(np.uint8)
+        top = peak if peak is not None else (65535.0 if array.max() > 255 else 255.0)
+        grey = np.clip(array / top * 255.0, 0, 255).astype(np.uint8)
         return Image.fromarray(grey, "L").convert("RGB")
     return image if image.mode == "RGB" else image.convert("RGB")
 
@@ -199,17 +271,46 @@ _UPRIGHT = {
     7: (Image.Transpose.TRANSVERSE,),
     8: (Image.Transpose.ROTATE_90,),
 }
-_REDUCIBLE = frozenset({"L", "RGB", "RGBA", "LA", "CMYK", "I", "F"})
+
+
+def _reducible(image: Image.Image) -> Image.Image:
+    """A mode ``reduce`` averages correctly and trainers would see: the alpha band
+    dropped (as ``convert("RGB")`` does; Pillow's own ``reduce`` of RGBA makes a
+    premultiplied full-size copy first), palettes applied, 16-bit values widened."""
+    if image.mode in ("RGB", "L", "I", "F"):
+        return image
+    if image.mode in ("LA", "La"):
+        return image.convert("L")
+    if image.mode in HIGH_BIT_MODES:
+        return image.convert("I")
+    return image.convert("RGB")
+
+
+def _shrunk(image: Image.Image, factor: int) -> Image.Image:
+    """``image`` reduced by ``factor`` (box average), converted strip by strip: no
+    full-size copy. Strips are whole multiples of ``factor`` rows high, so the result
+    is the same as reducing the whole image at once."""
+    if factor < 2:
+        return _reducible(image)
+    rows = factor * max(1, STRIP_PIXELS // (image.width * factor))
+    shrunk: Image.Image | None = None
+    for top in range(0, image.height, rows):
+        strip = _reducible(image.crop((0, top, image.width, min(image.height, top + rows))))
+        small = strip.reduce(factor)
+        if shrunk is None:
+            size = (-(-image.width // factor), -(-image.height // factor))
+            shrunk = Image.new(small.mode, size)
+        shrunk.paste(small, (0, top // factor))
+    assert shrunk is not None
+    return shrunk
 
 
 def _working_copy(image: Image.Image, orientation: int) -> Image.Image:
     """RGB, upright, long side at most WORK_SIDE."""
-    if image.mode not in _REDUCIBLE and image.mode not in HIGH_BIT_MODES:
-        image = image.convert("RGB")  # palette and 1-bit images cannot be reduced
-    factor = max(image.size) // WORK_SIDE
-    if factor >= 2 and image.mode in _REDUCIBLE:
-        image = image.reduce(factor)
-    work = _to_rgb(image)
+    peak = None
+    if image.mode in HIGH_BIT_MODES:
+        peak = 65535.0 if image.getextrema()[1] > 255 else 255.0  # type: ignore[operator]
+    work = _to_rgb(_shrunk(image, max(image.size) // WORK_SIDE), peak)
     longest = max(work.size)
     if longest > WORK_SIDE:
         scale = WORK_SIDE / longest
@@ -259,24 +360,35 @@ def _measure(work: Image.Image) -> dict[str, Any]:
 def pixel_digest(path: str, max_pixels: int) -> str | None:
     """SHA-256 of the decoded, upright pixels (mode and size included): equal for two
     files that show exactly the same picture, whatever their format. Only computed for
-    duplicate candidates, since it needs a full decode."""
+    duplicate candidates, since it needs a full decode; None past ``MAX_DECODE_PIXELS``.
+    Hashed strip by strip: the same bytes as ``tobytes()`` of the whole, without its
+    full-size copy."""
     with bomb_guard():
         try:
-            with Image.open(path) as image:
-                if image.width * image.height > max_pixels:
+            with open_regular(path) as handle, Image.open(handle) as image:
+                pixels = image.width * image.height
+                if pixels > max_pixels or pixels > MAX_DECODE_PIXELS:
                     return None
                 image.seek(0)
                 image.load()
-                upright = ImageOps.exif_transpose(image)
+                upright: Image.Image = image
+                for method in _UPRIGHT.get(orientation_of(image), ()):
+                    upright = upright.transpose(method)  # (exif_transpose always copies)
                 has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+                peak = None
                 if upright.mode in HIGH_BIT_MODES:
-                    normal = _to_rgb(upright)
-                else:
-                    normal = upright.convert("RGBA" if has_alpha else "RGB")
+                    top = upright.getextrema()[1]
+                    peak = 65535.0 if top > 255 else 255.0  # type: ignore[operator]
+                mode = "RGBA" if has_alpha and peak is None else "RGB"
+                digest = hashlib.sha256(f"{mode}:{upright.width}x{upright.height}:".encode())
+                for strip in _strips(upright):
+                    if peak is not None:
+                        normal = _to_rgb(strip, peak)
+                    else:
+                        normal = strip if strip.mode == mode else strip.convert(mode)
+                    digest.update(normal.tobytes())
         except Exception:
             return None
-    digest = hashlib.sha256(f"{normal.mode}:{normal.width}x{normal.height}:".encode())
-    digest.update(normal.tobytes())
     return digest.hexdigest()
 
 

@@ -30,7 +30,7 @@ from app.dataset.measure import CheckCancelled, MeasureCounts, Progress, measure
 from app.dataset.sidecar import Sidecar
 from app.dataset.stats import dataset_stats
 from app.gates.result import Finding
-from app.settings import Settings
+from app.settings import DEFAULT_MAX_FILE_BYTES, Settings
 from app.training.buckets import BucketSpec
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
@@ -43,6 +43,7 @@ class AuditOptions:
     family: str
     near_threshold: int = DEFAULT_NEAR_THRESHOLD
     max_pixels: int = 89_478_485
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     workers: int | None = None  # None: every core
     # The project's bucketing (its training config), so the audit's buckets are the
     # ones Curate and training use; None: the family's default (a folder outside a
@@ -93,6 +94,7 @@ def audit_folder(
         scan.files,
         cache,
         max_pixels=options.max_pixels,
+        max_bytes=options.max_file_bytes,
         workers=options.workers,
         progress=progress,
         check_cancelled=check_cancelled,
@@ -111,6 +113,7 @@ def audit_folder(
             training.append(audited)
     findings.extend(_link_findings(scan))
     findings.extend(_name_findings(scan))
+    findings.extend(_skipped_findings(scan))
     found, sidecars = caption_findings(
         root,
         [f.path for f in training],
@@ -128,6 +131,7 @@ def audit_folder(
                 f.path, hex_to_int(f.metrics["phash"]), hex_to_int(f.metrics["dhash"]), f.identity
             )
             for f in training
+            if f.metrics.get("phash")  # not an image too large to decode
         ],
         options.near_threshold,
     )
@@ -180,6 +184,38 @@ def _name_findings(scan: FolderScan) -> list[Finding]:
                 "file out, unchecked.",
                 fix=f"Rename it, for example to “{PurePosixPath(entry.path).name}”, then audit "
                 "again. (When loragate imports a folder, it renames such files itself.)",
+            )
+        )
+    return found
+
+
+def _skipped_findings(scan: FolderScan) -> list[Finding]:
+    """What the scan set aside without opening: not regular files, and what could not be
+    read (a folder, or a file in a folder that can be listed but not entered)."""
+    found = []
+    for entry in scan.special:
+        found.append(
+            finding(
+                "file.not_regular",
+                entry.path,
+                f"{entry.path} is {entry.what}, not a regular file; loragate skipped it "
+                "without opening it.",
+                fix=f"Remove it from the dataset folder (rm '{entry.path}'); it holds no picture.",
+            )
+        )
+    for entry in scan.unreadable:
+        folder = entry.what == "a folder"
+        name = str(scan.root) if entry.path == "." else entry.path
+        command = f"chmod -R u+rX '{name}'" if folder else f"chmod u+x on the folder holding {name}"
+        found.append(
+            finding(
+                "file.unreadable",
+                entry.path,
+                f"loragate cannot read the {'folder' if folder else 'file'} {name} "
+                f"({entry.reason})"
+                + ("; nothing in it was checked." if folder else "; it was not checked."),
+                fix=f"Give your user access ({command}), or move it out of the dataset, then "
+                "audit again.",
             )
         )
     return found

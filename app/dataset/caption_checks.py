@@ -56,7 +56,21 @@ def caption_findings(
                 finding("caption.missing", image, f"{image} has no caption file ({caption}).")
             )
             continue
-        sidecar = read_sidecar(safe_join(root, caption), trigger, settings)
+        try:
+            sidecar = read_sidecar(safe_join(root, caption), trigger, settings)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            found.append(
+                finding(
+                    "file.unreadable",
+                    caption,
+                    f"loragate cannot read the caption {caption} ({reason}); {image} was "
+                    "checked without it.",
+                    fix=f"Give your user read access (chmod u+r '{caption}'), or write the "
+                    "caption again, then audit again.",
+                )
+            )
+            continue
         read[image] = sidecar
         found.extend(_encoding_findings(image, caption, sidecar, rewritten))
         found.extend(_sidecar_findings(image, caption, sidecar, trigger, family))

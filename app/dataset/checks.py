@@ -67,6 +67,46 @@ _CHECKS = (
         source="dataset-audit#decompression-bombs",
     ),
     Check(
+        "file.too_large",
+        "block",
+        why="No training image needs a file this large. It is damaged, padded with empty "
+        "space, or not a picture at all; reading it would cost that much memory and disk.",
+        fix="Check what the file is. If it is a real image, save it again as PNG or JPEG (far "
+        "smaller); if the limit is too low for your work, raise LORAGATE_MAX_FILE_BYTES.",
+        source="dataset-audit#decompression-bombs",
+    ),
+    Check(
+        "image.not_measured",
+        "warn",
+        why="Only JPEG can be decoded at a reduced size. Decoding a picture this large in full "
+        "takes hundreds of megabytes per image, so loragate measures images up to a fixed "
+        "number of pixels; this one was checked from its header only: its sharpness, "
+        "exposure, transparency and duplicates were not. Trainers shrink it to about one "
+        "megapixel anyway.",
+        fix="Scale it down in an image editor (a long side of 4096 pixels is plenty for every "
+        "model) and audit again, so every check can run.",
+        source="dataset-audit#decompression-bombs",
+    ),
+    Check(
+        "file.unreadable",
+        "block",
+        why="loragate cannot read it with your user's rights, and neither can a trainer "
+        "running as you: it stops with an error when it reaches the file, or skips a "
+        "folder it cannot open without a word.",
+        fix="Give your user read access (for a file: chmod u+r FILE; for a folder: "
+        "chmod -R u+rX FOLDER), or move it out of the dataset, then audit again.",
+        source="dataset-audit#files-that-cannot-be-read",
+    ),
+    Check(
+        "file.not_regular",
+        "block",
+        why="A named pipe, a socket or a device is not a file with content. Opening a named "
+        "pipe waits for a writer, so a trainer (or any program) that opens it hangs for "
+        "good. loragate lists it and never opens it.",
+        fix="Remove it from the dataset folder (rm FILE); it holds no picture.",
+        source="dataset-audit#files-that-cannot-be-read",
+    ),
+    Check(
         "image.unsupported_format",
         "block",
         why="Trainers pick images by file extension (PNG, JPEG, WebP, BMP). A file in another "

@@ -41,9 +41,11 @@ def dataset_findings(
     """``images``: (path, metrics) of every image that will train; ``buckets``: the
     project's bucketing (None: the family's default)."""
     found = _size_findings(len(images), training_type, family)
-    if len(images) >= MIN_FOR_STATISTICS:
-        found.extend(_blur_outliers(images))
-        found.extend(_diversity(images))
+    # Images too large to decode have no sharpness, colour or hash to compare.
+    measured = [(path, metrics) for path, metrics in images if not metrics.get("unmeasured")]
+    if len(measured) >= MIN_FOR_STATISTICS:
+        found.extend(_blur_outliers(measured))
+        found.extend(_diversity(measured))
     if images:
         found.extend(_family_fit(images, family))
         found.append(_buckets(images, family, buckets))

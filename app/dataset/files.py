@@ -1,6 +1,8 @@
 """What a dataset folder holds, from a walk that never follows a link: files that may be
 images, caption sidecars, junk the operating system left behind, symlinks (listed,
-never followed), and files whose names are not valid UTF-8 text.
+never followed), files whose names are not valid UTF-8 text, anything that is not a
+regular file (a named pipe, a socket, a device: listed, never opened, since opening a
+named pipe waits for a writer forever) and folders the walk could not read.
 
 Whether a file *is* an image is decided later from its content, not from its name.
 
@@ -16,10 +18,12 @@ name and says so.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from app.fsutil import special_kind
 from app.paths import is_inside
 
 CAPTION_SUFFIX = ".txt"
@@ -60,6 +64,13 @@ class LinkEntry:
     inside: bool  # whether it resolves to somewhere inside the scanned folder
 
 
+@dataclass(frozen=True)
+class SkippedEntry:
+    path: str  # shown name, relative to the scanned folder ("." for the folder itself)
+    what: str  # "a named pipe (FIFO)", "a folder", …
+    reason: str = ""  # why it could not be read (the system's words), if it could not
+
+
 @dataclass
 class FolderScan:
     root: Path
@@ -68,6 +79,8 @@ class FolderScan:
     junk: list[str] = field(default_factory=list)
     links: list[LinkEntry] = field(default_factory=list)
     misnamed: list[FileEntry] = field(default_factory=list)  # names not valid UTF-8
+    special: list[SkippedEntry] = field(default_factory=list)  # not regular files
+    unreadable: list[SkippedEntry] = field(default_factory=list)  # could not be listed
 
 
 def is_clean_name(name: str) -> bool:
@@ -134,7 +147,14 @@ def scan_folder(root: Path, *, skip: frozenset[str] = frozenset()) -> FolderScan
     entirely (loragate's own working folders)."""
     root = root.resolve()
     scan = FolderScan(root=root)
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def cannot_list(error: OSError) -> None:
+        # os.walk skips a folder it cannot open without a word unless told.
+        where = Path(error.filename or root)
+        relative = "." if where == root else shown_name(where.relative_to(root).as_posix())
+        scan.unreadable.append(SkippedEntry(relative, "a folder", _reason(error)))
+
+    for directory, dirnames, filenames in os.walk(root, onerror=cannot_list, followlinks=False):
         base = Path(directory)
         relative_dir = PurePosixPath(base.relative_to(root).as_posix())
         kept_dirs = []
@@ -142,7 +162,13 @@ def scan_folder(root: Path, *, skip: frozenset[str] = frozenset()) -> FolderScan
             relative = relative_dir / name
             if base == root and name in skip:
                 continue
-            if (base / name).is_symlink():
+            try:
+                is_link = (base / name).is_symlink()
+            except OSError as exc:  # its parent can be listed but not entered
+                shown = shown_name(relative.as_posix())
+                scan.unreadable.append(SkippedEntry(shown, "a folder", _reason(exc)))
+                continue
+            if is_link:
                 scan.links.append(_link(root, base / name, relative))
             elif name.lower() in JUNK_DIRS or name.startswith("."):
                 scan.junk.append(f"{shown_name(relative.as_posix())}/")
@@ -150,30 +176,44 @@ def scan_folder(root: Path, *, skip: frozenset[str] = frozenset()) -> FolderScan
                 kept_dirs.append(name)
         dirnames[:] = kept_dirs
         for name in sorted(filenames):
-            path = base / name
-            relative = relative_dir / name
-            if path.is_symlink():
-                scan.links.append(_link(root, path, relative))
-                continue
-            if is_junk(relative):
-                scan.junk.append(shown_name(relative.as_posix()))
-                continue
-            try:
-                stat = path.stat()
-            except OSError:
-                continue  # vanished while walking
-            on_disk = relative.as_posix()
-            if not is_clean_name(on_disk):
-                scan.misnamed.append(
-                    FileEntry(utf8_name(on_disk), stat.st_size, stat.st_mtime_ns, on_disk)
-                )
-                continue
-            entry = FileEntry(on_disk, stat.st_size, stat.st_mtime_ns)
-            if relative.suffix.lower() == CAPTION_SUFFIX:
-                scan.captions[entry.path] = entry
-            else:
-                scan.files.append(entry)
+            _add_file(scan, base / name, relative_dir / name)
     return scan
+
+
+def _add_file(scan: FolderScan, path: Path, relative: PurePosixPath) -> None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return  # vanished while walking
+    except OSError as exc:  # a folder that can be listed but not entered (no x bit)
+        shown = shown_name(relative.as_posix())
+        scan.unreadable.append(SkippedEntry(shown, "a file", _reason(exc)))
+        return
+    if stat.S_ISLNK(info.st_mode):
+        scan.links.append(_link(scan.root, path, relative))
+        return
+    if is_junk(relative):
+        scan.junk.append(shown_name(relative.as_posix()))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        scan.special.append(
+            SkippedEntry(shown_name(relative.as_posix()), special_kind(info.st_mode))
+        )
+        return
+    on_disk = relative.as_posix()
+    if not is_clean_name(on_disk):
+        scan.misnamed.append(FileEntry(utf8_name(on_disk), info.st_size, info.st_mtime_ns, on_disk))
+        return
+    entry = FileEntry(on_disk, info.st_size, info.st_mtime_ns)
+    if relative.suffix.lower() == CAPTION_SUFFIX:
+        scan.captions[entry.path] = entry
+    else:
+        scan.files.append(entry)
+
+
+def _reason(error: OSError) -> str:
+    """The system's reason, in lower case ("permission denied")."""
+    return (error.strerror or str(error)).lower()
 
 
 def _link(root: Path, path: Path, relative: PurePosixPath) -> LinkEntry:

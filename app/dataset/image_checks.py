@@ -108,9 +108,9 @@ def decode_findings(path: str, metrics: dict[str, Any]) -> list[Finding]:
             )
         ]
     if kind == "too_large":
-        return [
-            finding("image.decompression_bomb", path, f"{path} is too large to read ({detail}).")
-        ]
+        return [finding("file.too_large", path, f"{path} is too large to read: {detail}.")]
+    if kind == "unreadable":
+        return [finding("file.unreadable", path, f"loragate cannot read {path} ({detail}).")]
     return [finding("image.undecodable", path, f"{path} cannot be decoded: {detail}.")]
 
 
@@ -151,7 +151,20 @@ def image_findings(
         )
     found.extend(_colour_findings(path, metrics))
     found.extend(_geometry_findings(path, metrics, family, buckets))
-    found.extend(_quality_findings(path, metrics))
+    if metrics.get("unmeasured"):
+        found.append(
+            finding(
+                "image.not_measured",
+                path,
+                f"{path} is {metrics['width']}×{metrics['height']} "
+                f"({metrics['unmeasured'] / 1e6:.0f} megapixels), more than the "
+                f"{metrics.get('decode_limit', 0) / 1e6:.0f} megapixels loragate decodes per "
+                "image; "
+                "only its header was checked.",
+            )
+        )
+    else:
+        found.extend(_quality_findings(path, metrics))
     return found
 
 

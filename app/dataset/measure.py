@@ -28,6 +28,7 @@ from app.dataset.cache import AuditedFile, MetricsCache
 from app.dataset.duplicates import close_pairs, group_pairs, hex_to_int
 from app.dataset.files import FileEntry
 from app.paths import safe_join
+from app.settings import DEFAULT_MAX_FILE_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +76,14 @@ def measure(
     cache: MetricsCache,
     *,
     max_pixels: int,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     workers: int | None = None,
     progress: Progress | None = None,
     check_cancelled: CheckCancelled | None = None,
     counts: MeasureCounts | None = None,
 ) -> dict[str, AuditedFile]:
-    """Measurements of every entry, from the cache where it is current."""
+    """Measurements of every entry, from the cache where it is current. A file that
+    could not be read is not cached: giving access back does not change its mtime."""
     counts = counts if counts is not None else MeasureCounts()
     report = progress or (lambda done, total, message: None)
     stop = check_cancelled or (lambda: None)
@@ -101,7 +104,7 @@ def measure(
     paths = [str(safe_join(root, entry.path)) for entry in todo]
     for entry, outcome in zip(
         todo,
-        _run(measure_worker.analyze_batch, paths, (max_pixels,), workers, stop, (known,)),
+        _run(measure_worker.analyze_batch, paths, (max_pixels, max_bytes), workers, stop, (known,)),
         strict=True,
     ):
         metrics = outcome["metrics"]
@@ -112,7 +115,8 @@ def measure(
             counts.measured += 1
         audited = AuditedFile(entry.path, entry.size, entry.mtime_ns, outcome["sha256"], metrics)
         results[entry.path] = audited
-        pending.append(audited)
+        if metrics.get("kind") != "unreadable":
+            pending.append(audited)
         if time.monotonic() - last_store >= STORE_EVERY:
             cache.store(pending)
             pending, last_store = [], time.monotonic()

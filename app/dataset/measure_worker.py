@@ -23,8 +23,8 @@ def init_worker(known: frozenset[str]) -> None:
     _KNOWN = known
 
 
-def analyze_batch(paths: list[str], max_pixels: int) -> list[dict[str, Any]]:
-    return [analyze_path(path, max_pixels, _KNOWN) for path in paths]
+def analyze_batch(paths: list[str], max_pixels: int, max_bytes: int) -> list[dict[str, Any]]:
+    return [analyze_path(path, max_pixels, _KNOWN, max_bytes) for path in paths]
 
 
 def pixel_batch(paths: list[str], max_pixels: int) -> list[str | None]:

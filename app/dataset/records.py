@@ -60,6 +60,7 @@ def audit_options(ctx: ProjectContext, *, workers: int | None = None) -> AuditOp
         family=project.model_family,
         near_threshold=near_threshold(ctx),
         max_pixels=ctx.settings.max_image_pixels,
+        max_file_bytes=ctx.settings.max_file_bytes,
         workers=workers,
         buckets=project_buckets(ctx),
         captions_rewritten=True,  # sync_captions takes every caption in as plain UTF-8

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.dataset.caption_text import trigger_pattern
+from app.fsutil import open_regular
 from app.settings import Settings
 
 MAX_CAPTION_BYTES = 1024 * 1024
@@ -148,6 +149,7 @@ def parse_sidecar(data: bytes, trigger: str, settings: Settings | None = None) -
 
 
 def read_sidecar(path: Path, trigger: str, settings: Settings | None = None) -> Sidecar:
-    with open(path, "rb") as handle:
+    """Raises OSError when the file cannot be read (or is not a regular file)."""
+    with open_regular(path) as handle:
         data = handle.read(MAX_CAPTION_BYTES)
     return parse_sidecar(data, trigger, settings)

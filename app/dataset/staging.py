@@ -7,26 +7,41 @@ Zip guards, all decided before a byte is written:
 - zip bomb: the number of entries, the total uncompressed size and the compression ratio
   (per entry and overall) are capped by ``Settings``; while extracting, the bytes
   actually written are counted too, since a header can lie;
+- one file: an entry (or an uploaded file) larger than ``Settings.max_file_bytes``, or
+  with a name longer than a file system takes, is skipped and listed;
 - links stored in the archive and encrypted entries are skipped and listed.
+
+A staging folder is live while the process that made it holds the lock on its
+``<name>.lock`` file beside it (``flock``: the kernel drops it when that process ends,
+however it ends). A folder whose lock anyone can take was left by a process that died
+(a ``kill -9``, a power cut) before it could remove it: ``remove_stale_staging``, run
+when loragate starts, removes those and only those.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
+import os
 import shutil
 import stat
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from app.dataset.files import BAD_NAME_REASON, shown_name, utf8_name
-from app.paths import UnsafePathError, safe_join
-from app.settings import Settings
+from app.fsutil import TooLarge, copy_limited
+from app.paths import NameTooLong, UnsafePathError, safe_join
+from app.settings import DEFAULT_MAX_FILE_BYTES, Settings
+from app.words import human_bytes, plural
 
-CHUNK = 1 << 20
+logger = logging.getLogger(__name__)
+STAGING_DIRNAME = "staging"
+LOCK_SUFFIX = ".lock"
 # Small entries compress extremely well when they are text or flat images; the ratio is
 # only a bomb signal for entries that also inflate to something large.
 RATIO_MIN_BYTES = 1 << 20
@@ -37,8 +52,8 @@ class ArchiveRefused(ValueError):
     """The archive is refused as a whole; the message says why."""
 
 
-class UploadTooLarge(ValueError):
-    pass
+# The upload (all its files together) is over its limit.
+UploadTooLarge = TooLarge
 
 
 @dataclass
@@ -48,35 +63,101 @@ class Unpacked:
     skipped: list[dict[str, str]] = field(default_factory=list)  # path, why
 
 
-def new_staging(settings: Settings) -> Path:
-    folder = settings.data_dir / "staging" / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    return folder
+def too_large_why(size: int | None, limit: int) -> str:
+    """Why one file over the per-file limit (``Settings.max_file_bytes``) is refused,
+    wherever it came from: a folder, a zip, an upload."""
+    what = f"{human_bytes(size)}, more" if size is not None else "more"
+    return (
+        f"too large: {what} than the {human_bytes(limit)} one file may hold "
+        "(LORAGATE_MAX_FILE_BYTES); it was not copied"
+    )
 
 
 def remove_staging(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
+    folder.with_name(folder.name + LOCK_SUFFIX).unlink(missing_ok=True)
+
+
+def _take_lock(lock_path: Path) -> BinaryIO | None:
+    """The lock file, opened and locked; None when another holds its lock."""
+    handle = open(lock_path, "ab")  # noqa: SIM115 (held for the folder's life)
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
 class StagingFolder:
     """A new staging folder, removed when the ``with`` block ends, whatever ends it (a
     refusal, an error), unless ``hand_over`` was called: then the import job owns it and
-    removes it when done."""
+    calls ``remove`` when done. It is locked from before it exists until it is gone."""
 
     def __init__(self, settings: Settings) -> None:
-        self.path = new_staging(settings)
+        base = settings.data_dir / STAGING_DIRNAME
+        base.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex
+        # Lock first, then make the folder: the clean-up never sees it unlocked.
+        self._lock = _take_lock(base / (name + LOCK_SUFFIX))
+        self.path = base / name
+        self.path.mkdir()
         self._handed_over = False
 
-    def hand_over(self) -> Path:
+    def hand_over(self) -> StagingFolder:
         self._handed_over = True
-        return self.path
+        return self
+
+    def remove(self) -> None:
+        remove_staging(self.path)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def __enter__(self) -> StagingFolder:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if not self._handed_over:
-            remove_staging(self.path)
+            self.remove()
+
+
+def remove_stale_staging(data_dir: Path) -> list[str]:
+    """Remove the staging folders no running process holds (left by a crash), and say
+    so in the log. Returns their names."""
+    base = data_dir / STAGING_DIRNAME
+    if not base.is_dir():
+        return []
+    removed = []
+    for folder in sorted(base.iterdir()):
+        if folder.name.endswith(LOCK_SUFFIX) or not folder.is_dir() or folder.is_symlink():
+            continue
+        lock = _take_lock(folder.with_name(folder.name + LOCK_SUFFIX))
+        if lock is None:
+            continue  # a live upload or import, in this process or another
+        with lock:
+            count, size = _contents(folder)
+            remove_staging(folder)
+        removed.append(folder.name)
+        logger.warning(
+            "Removed the staging folder %s (%s, %s), left by an upload that ended without "
+            "cleaning up (loragate was stopped hard or crashed while unpacking or importing).",
+            folder,
+            plural(count, "file"),
+            human_bytes(size),
+        )
+    return removed
+
+
+def _contents(folder: Path) -> tuple[int, int]:
+    """(files, bytes) under ``folder``, links not followed."""
+    count = size = 0
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                size += os.lstat(os.path.join(directory, name)).st_size
+                count += 1
+    return count, size
 
 
 def check_archive(archive: zipfile.ZipFile, staging: Path, settings: Settings) -> None:
@@ -90,8 +171,8 @@ def check_archive(archive: zipfile.ZipFile, staging: Path, settings: Settings) -
     total = sum(entry.file_size for entry in entries)
     if total > settings.max_zip_uncompressed_bytes:
         raise ArchiveRefused(
-            f"The zip would unpack to {_size(total)}, more than the "
-            f"{_size(settings.max_zip_uncompressed_bytes)} loragate accepts. "
+            f"The zip would unpack to {human_bytes(total)}, more than the "
+            f"{human_bytes(settings.max_zip_uncompressed_bytes)} loragate accepts. "
             "Split it into smaller archives."
         )
     compressed = sum(entry.compress_size for entry in entries)
@@ -103,6 +184,8 @@ def check_archive(archive: zipfile.ZipFile, staging: Path, settings: Settings) -
     for entry in entries:
         try:
             safe_join(staging, entry.filename)
+        except NameTooLong:
+            continue  # this entry alone is skipped, with the limit named
         except UnsafePathError:
             raise ArchiveRefused(
                 f"The zip contains “{entry.filename}”, a path that would be written outside "
@@ -135,7 +218,11 @@ def unpack_zip(archive_path: Path | BinaryIO, staging: Path, settings: Settings)
         check_archive(archive, staging, settings)
         budget = settings.max_zip_uncompressed_bytes
         for entry in archive.infolist():
-            target = safe_join(staging, entry.filename)
+            try:
+                target = safe_join(staging, entry.filename)
+            except NameTooLong as exc:
+                unpacked.skipped.append({"path": entry.filename, "why": str(exc)})
+                continue
             mode = entry.external_attr >> 16
             if stat.S_ISLNK(mode):
                 unpacked.skipped.append({"path": entry.filename, "why": "a link: not followed"})
@@ -143,9 +230,14 @@ def unpack_zip(archive_path: Path | BinaryIO, staging: Path, settings: Settings)
             if entry.flag_bits & 0x1:
                 unpacked.skipped.append({"path": entry.filename, "why": "encrypted"})
                 continue
+            if entry.file_size > settings.max_file_bytes:
+                why = too_large_why(entry.file_size, settings.max_file_bytes)
+                unpacked.skipped.append({"path": entry.filename, "why": why})
+                continue
             try:
+                # The header's size is a limit too: an entry that inflates past it lies.
                 written = _unpack_entry(archive, entry, target, min(budget, entry.file_size))
-            except UploadTooLarge:
+            except TooLarge:
                 raise ArchiveRefused(
                     f"“{entry.filename}” unpacks to more than its header announced. The zip "
                     "was not imported."
@@ -153,8 +245,8 @@ def unpack_zip(archive_path: Path | BinaryIO, staging: Path, settings: Settings)
             except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
                 # One entry that cannot be written (its name clashes with another entry's
                 # folder, a damaged or unsupported entry) is skipped, not the whole zip.
-                if not target.is_dir():
-                    with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError):
+                    if not target.is_dir():
                         target.unlink(missing_ok=True)
                 why = _why_not_unpacked(exc, target, staging)
                 unpacked.skipped.append({"path": entry.filename, "why": why})
@@ -176,18 +268,19 @@ def _unpack_entry(
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     with archive.open(entry) as source, open(target, "xb") as output:
-        return _copy_limited(source, output, limit)
+        return copy_limited(source, output, limit)
 
 
 def _why_not_unpacked(
     exc: BaseException, target: Path, staging: Path, *, among: str = "in the zip"
 ) -> str:
-    """Why one entry (or uploaded file) could not be written, in plain words."""
+    """Why one entry (or uploaded file) could not be written, in plain words. Never
+    raises: ``is_dir`` and ``is_file`` raise on a name the system refuses."""
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
-        if target.is_dir():
+        if _is(target, stat.S_ISDIR):
             return f"its name is also a folder {among}"
         inside = [parent for parent in target.parents if parent.is_relative_to(staging)]
-        if any(parent.is_file() for parent in inside):
+        if any(_is(parent, stat.S_ISREG) for parent in inside):
             return f"its folder has the name of a file {among}"
         return "a duplicate entry" if among == "in the zip" else "sent twice"
     if isinstance(exc, NotImplementedError):
@@ -197,6 +290,13 @@ def _why_not_unpacked(
     return f"damaged ({exc})"
 
 
+def _is(path: Path, kind: Callable[[int], bool]) -> bool:
+    try:
+        return kind(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 @dataclass
 class SavedUploads:
     skipped: list[dict[str, str]] = field(default_factory=list)  # path, why
@@ -204,18 +304,32 @@ class SavedUploads:
 
 
 def save_uploads(
-    sources: Sequence[BinaryIO], paths: Sequence[str], staging: Path, limit: int
+    sources: Sequence[BinaryIO],
+    paths: Sequence[str],
+    staging: Path,
+    limit: int,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> SavedUploads:
     """Write uploaded files under ``staging`` at the paths the browser gave, at most
     ``limit`` bytes in all (``UploadTooLarge`` past it). A path that is not valid UTF-8
     text gets a clean name (``utf8_name``), listed as renamed; one that leaves its folder
-    or clashes with another is skipped, listed with the reason."""
+    or clashes with another, or a file over ``max_file_bytes``, is skipped, listed with
+    the reason."""
     saved = SavedUploads()
     remaining = limit
     for source, path in zip(sources, paths, strict=True):
         clean = utf8_name(path)
+        per_file = min(remaining, max_file_bytes)
         try:
-            remaining -= save_stream(source, staging, clean, remaining)
+            remaining -= save_stream(source, staging, clean, per_file)
+        except TooLarge:
+            if per_file == remaining:
+                raise
+            why = too_large_why(None, max_file_bytes)
+            saved.skipped.append({"path": shown_name(path), "why": why})
+        except NameTooLong as exc:
+            saved.skipped.append({"path": shown_name(path), "why": str(exc)})
         except UnsafePathError:
             saved.skipped.append({"path": shown_name(path), "why": LEAVES_FOLDER})
         except OSError as exc:
@@ -232,31 +346,13 @@ def save_uploads(
 
 def save_stream(source: BinaryIO, staging: Path, relative: str, remaining: int) -> int:
     """Write one uploaded file under ``staging`` (its path through safe_join), refusing
-    to go past ``remaining`` bytes. Returns the bytes written."""
+    to go past ``remaining`` bytes (``TooLarge``). Returns the bytes written."""
     target = safe_join(staging, relative)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "xb") as output:
         try:
-            return _copy_limited(source, output, remaining)
-        except UploadTooLarge:
+            return copy_limited(source, output, remaining)
+        except TooLarge:
             output.close()
             target.unlink(missing_ok=True)
             raise
-
-
-def _copy_limited(source: BinaryIO, output: BinaryIO, limit: int) -> int:
-    written = 0
-    while block := source.read(CHUNK):
-        written += len(block)
-        if written > limit:
-            raise UploadTooLarge()
-        output.write(block)
-    return written
-
-
-def _size(count: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
-        count /= 1024  # type: ignore[assignment]
-    return f"{count} bytes"

@@ -14,7 +14,7 @@ from app.dataset.inventory import dataset_dir
 from app.dataset.layout import LayoutRefused, write_layout
 from app.dataset.measure import Progress
 from app.dataset.project_audit import ProjectAudit, run_project_audit
-from app.dataset.staging import remove_staging
+from app.dataset.staging import StagingFolder
 from app.jobs import JobHandle, Work
 from app.workspace import ProjectContext
 
@@ -50,6 +50,7 @@ def import_project_files(
         source,
         dataset_dir(ctx),
         max_pixels=ctx.settings.max_image_pixels,
+        max_file_bytes=ctx.settings.max_file_bytes,
         label=label,
         progress=handle.progress if handle else progress,
         check_cancelled=handle.raise_if_cancelled if handle else None,
@@ -80,11 +81,12 @@ def import_task(
     source: Path,
     *,
     label: str,
-    staging: Path | None = None,
+    staging: StagingFolder | None = None,
     skipped: list[dict[str, str]] | None = None,
     renamed: list[dict[str, str]] | None = None,
 ) -> Work:
-    """Import from ``source`` (removed afterwards when it is a staging folder), then audit."""
+    """Import from ``source`` (``staging``, when given, is the folder it was unpacked
+    into: removed, and its lock let go, once the import is over), then audit."""
 
     def work(handle: JobHandle) -> dict[str, Any]:
         try:
@@ -93,7 +95,7 @@ def import_task(
             )
         finally:
             if staging is not None:
-                remove_staging(staging)
+                staging.remove()
         audit = run_project_audit(
             ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
         )

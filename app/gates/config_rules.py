@@ -19,6 +19,7 @@ from app.training.estimates import gpu_supports_bf16
 from app.training.model_detect import FAMILY_NAMES
 from app.training.model_specs import family_spec
 from app.training.outputs import human_bytes
+from app.words import plural
 
 # Learning rates (resources/optimizers.md).
 ADAMW_MAX_LR = 1e-3  # sd-scripts train_network.md: LoRA rates "from 1e-4 to 1e-3"
@@ -305,8 +306,9 @@ def batch_size(a: Assessment) -> list[Finding]:
                 code="config.partial_batches",
                 severity="info",
                 subject="train_batch_size",
-                message=f"{count} bucket(s) hold fewer samples than one batch: each costs a "
-                "full step with a part-filled batch.",
+                message=f"{plural(count, 'bucket')} {'holds' if count == 1 else 'hold'} "
+                "fewer samples than one batch: each costs a full step with a part-filled "
+                "batch.",
                 why="Batches are made per aspect-ratio bucket, so rare aspect ratios add "
                 "steps (the step count above already includes them).",
                 fix="Crop outliers to a common aspect ratio, or accept the extra steps.",

@@ -23,6 +23,7 @@ from app.training.architectures import (
     TEXT_ENCODER_OUTPUT,
 )
 from app.training.config import TrainingConfig
+from app.words import human_bytes as human_bytes  # moved there; callers import it here
 from app.words import plural
 
 FLOAT32 = 4
@@ -171,12 +172,3 @@ def _intermediate_saves(config: TrainingConfig, steps: int) -> int:
     if config.save_every_n_steps:
         saves += (steps - 1) // config.save_every_n_steps
     return max(0, saves)
-
-
-def human_bytes(value: float) -> str:
-    """1536 → '1.5 KB' (powers of 1024, the way file managers count)."""
-    if value < 1024:
-        return f"{int(value)} bytes"
-    units = ("KB", "MB", "GB", "TB")
-    exponent = min(len(units), int(math.log(value, 1024)))
-    return f"{value / 1024**exponent:.1f} {units[exponent - 1]}"

@@ -161,7 +161,7 @@ def _start_staged_import(
     """Import what was unpacked into ``staging``; once the job has started it owns the
     folder (and removes it when done)."""
     work = import_task(
-        ctx, staging.path, label=label, staging=staging.path, skipped=skipped, renamed=renamed
+        ctx, staging.path, label=label, staging=staging, skipped=skipped, renamed=renamed
     )
     _start(ctx, jobs, IMPORT_JOB, work, title)
     staging.hand_over()
@@ -241,6 +241,7 @@ async def import_from_files(request: Request, ctx: ProjectDep, jobs: JobsDep) ->
                 [str(p) for p in paths],
                 staging.path,
                 settings.max_upload_bytes,
+                max_file_bytes=settings.max_file_bytes,
             )
             _start_staged_import(
                 ctx,

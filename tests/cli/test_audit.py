@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from app.cli import main
 from app.settings import Settings
 from tests.cli.conftest import CliRunner
 from tests.dataset import builders as b
+from tests.unprivileged import open_folder, run_unprivileged
 
 FINDING_KEYS = {"code", "severity", "subject", "message", "why", "fix", "source"}
 
@@ -165,3 +168,70 @@ def test_the_cli_constants_match_the_audit() -> None:
 
     assert audit.DEFAULT_NEAR_THRESHOLD == duplicates.DEFAULT_NEAR_THRESHOLD
     assert audit.MAX_THRESHOLD == duplicates.MAX_THRESHOLD
+
+
+AUDIT = ("--type", "object", "--trigger", "zkpot", "--family", "sd15")
+
+
+def test_a_named_pipe_does_not_hang_the_audit(cli: CliRunner, tmp_path: Path) -> None:
+    """`loragate audit` on a folder holding a FIFO waited for a writer forever. It is a
+    blocking finding naming it, and the rest is audited."""
+    folder = _folder(tmp_path / "set", problems=False)
+    os.mkfifo(folder / "5_teapot" / "pipe.png")
+    (folder / "5_teapot" / "3.txt").unlink()
+    os.mkfifo(folder / "5_teapot" / "3.txt")  # in place of a real caption
+    (folder / "Thumbs.db").write_bytes(b"junk")
+    result = cli("audit", str(folder), *AUDIT, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "✗ 5_teapot/pipe.png is a named pipe (FIFO), not a regular file" in result.stdout
+    assert "✗ 5_teapot/3.txt is a named pipe (FIFO)" in result.stdout
+    assert "fix: Remove it from the dataset folder (rm '5_teapot/" in result.stdout
+    assert "5 files, 5 images (0 excluded), 4 captions, 1 junk file ignored." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("/tmp/" + "a" * 300, "is 300 bytes long; a file or folder name can be at most 255 bytes"),
+        ("~nosuchuser/x", "a user named “nosuchuser”, but this computer has no such user"),
+    ],
+)
+def test_paths_no_file_system_takes_are_usage_errors(
+    cli: CliRunner, given: str, words: str
+) -> None:
+    result = cli("audit", given, *AUDIT)
+    assert result.returncode == 2 and result.stdout == ""
+    assert words in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_what_cannot_be_read_is_named_with_what_to_do(settings: Settings) -> None:
+    """Run without root's rights: a `chmod 000` folder said "0 files … BLOCKED" with no
+    word of why; an unreadable caption printed a PermissionError traceback."""
+    with open_folder() as root:
+        data = root / "data"
+        data.mkdir(mode=0o777)
+        data.chmod(0o777)
+        closed = root / "closed"
+        _folder(closed, problems=False)
+        closed.chmod(0)
+        readable = _folder(root / "set", problems=False)
+        (readable / "5_teapot" / "2.txt").chmod(0)
+        env = {"LORAGATE_DATA_DIR": str(data), "LORAGATE_GRIMOIRE_DIR": str(settings.grimoire_dir)}
+
+        def audit(folder: Path) -> subprocess.CompletedProcess[str]:
+            argv = ["audit", str(folder), *AUDIT]
+            return run_unprivileged(
+                f"import sys; from app.cli import main; sys.exit(main({argv!r}))", env=env
+            )
+
+        whole = audit(closed)
+        assert whole.returncode == 1 and "Traceback" not in whole.stderr, whole.stderr
+        assert f"✗ loragate cannot read the folder {closed} (permission denied)" in whole.stdout
+        assert f"chmod -R u+rX '{closed}'" in whole.stdout
+        caption = audit(readable)
+        assert caption.returncode == 1 and "Traceback" not in caption.stderr, caption.stderr
+        assert (
+            "✗ loragate cannot read the caption 5_teapot/2.txt (permission denied); "
+            "5_teapot/2.png was checked without it." in caption.stdout
+        )
+        assert "chmod u+r '5_teapot/2.txt'" in caption.stdout

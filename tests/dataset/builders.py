@@ -6,7 +6,10 @@ import hashlib
 import io
 import os
 import struct
+import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +136,50 @@ def tree_digest(root: Path) -> str:
             elif path.is_file():
                 digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@contextmanager
+def fifo_watchdog(fifo: Path, after: float = 5.0) -> Iterator[list[bool]]:
+    """A named pipe that cannot hang a test: should anything still be blocked opening it
+    for reading after ``after`` seconds, a writer opens it (so the open returns) and the
+    list yielded gets True. Code that never opens a named pipe leaves it empty."""
+    os.mkfifo(fifo)
+    unblocked: list[bool] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(after):
+            try:  # only succeeds while someone has the pipe open for reading
+                descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                continue
+            unblocked.append(True)
+            os.close(descriptor)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield unblocked
+    finally:
+        done.set()
+        watcher.join()
+
+
+def flat_png(path: Path, width: int, height: int, *, mode: str = "RGBA") -> Path:
+    """A real PNG of ``width`` × ``height`` flat pixels: a few hundred kilobytes on disk
+    for tens of megapixels once decoded (written row by row, never whole in memory)."""
+    colour_type, channels = {"RGBA": (6, 4), "RGB": (2, 3), "L": (0, 1)}[mode]
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    row = b"\x00" + b"\x80" * (width * channels)
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+    return path

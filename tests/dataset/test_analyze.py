@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 import warnings
 from pathlib import Path
 
-from PIL import Image, ImageFile
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
 
-from app.dataset.analyze import WORK_SIDE, analyze_bytes, analyze_path, pixel_digest, probe_header
+from app.dataset.analyze import (
+    MAX_DECODE_PIXELS,
+    WORK_SIDE,
+    analyze_bytes,
+    analyze_path,
+    pixel_digest,
+    probe_header,
+)
 from app.dataset.jpeg_quality import estimate_quality
 from tests.dataset import builders as b
 
@@ -101,3 +110,93 @@ def test_pixel_digest_compares_pixels_not_bytes(tmp_path: Path) -> None:
     assert pixel_digest(str(png), LIMIT) == pixel_digest(str(bmp), LIMIT)
     assert pixel_digest(str(png), LIMIT) != pixel_digest(str(jpeg), LIMIT)
     assert pixel_digest(str(b.png_claiming(tmp_path / "bomb.png", 40000, 40000)), LIMIT) is None
+
+
+def test_an_image_too_large_to_decode_is_checked_from_its_header(tmp_path: Path) -> None:
+    """A 52-megapixel PNG of a few hundred kilobytes (an 88-megapixel one took 2.5 GB
+    and 25 s to audit): PNG cannot be decoded at a reduced size, so past
+    ``MAX_DECODE_PIXELS`` only its header is read, and the metrics say so. A JPEG of the
+    same size decodes at 1/8 (``draft``) and is measured."""
+    side = 7200
+    assert side * side > MAX_DECODE_PIXELS
+    png = b.flat_png(tmp_path / "huge.png", side, side)
+    assert png.stat().st_size < 1024**2
+    metrics = analyze_path(str(png), LIMIT)["metrics"]
+    assert metrics["kind"] == "image" and (metrics["width"], metrics["height"]) == (side, side)
+    assert metrics["unmeasured"] == side * side
+    assert metrics["decode_limit"] == MAX_DECODE_PIXELS
+    assert "sharpness" not in metrics and "phash" not in metrics
+    assert pixel_digest(str(png), LIMIT) is None  # nor for the duplicate comparison
+
+    jpeg = tmp_path / "huge.jpg"
+    Image.new("RGB", (side, side), (120, 130, 140)).save(jpeg, quality=90)
+    measured = analyze_path(str(jpeg), LIMIT)["metrics"]
+    assert "unmeasured" not in measured and measured["luma_mean"] > 100
+
+
+def test_transparency_is_counted_without_a_full_size_copy_and_agrees(tmp_path: Path) -> None:
+    """The histogram count agrees with Pillow's own conversion, for an alpha band, a
+    PNG palette with per-index alpha and a GIF's one transparent index."""
+    base = b.photo(6, (300, 200))
+    rgba = base.convert("RGBA")
+    alpha = Image.new("L", base.size, 255)
+    alpha.paste(0, (0, 0, 100, 200))  # a third see-through
+    alpha.paste(100, (100, 0, 110, 200))  # a strip half see-through
+    rgba.putalpha(alpha)
+    palette = base.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    palette.info["transparency"] = bytes([0, 128] + [255] * 14)
+    cases = {
+        "rgba.png": rgba,
+        "la.png": rgba.convert("LA"),
+        "palette.png": palette,
+        "index.gif": palette.copy(),
+    }
+    cases["index.gif"].info["transparency"] = 3
+    for name, image in cases.items():
+        path = tmp_path / name
+        image.save(path, **({"transparency": 3} if name.endswith(".gif") else {}))
+        with Image.open(path) as reopened:
+            converted = np.asarray(reopened.convert("RGBA"))
+        expected_alpha = converted[..., 3]
+        expected_rgb = converted[..., :3][expected_alpha < 128]
+        metrics = analyze_path(str(path), LIMIT)["metrics"]
+        expected = round(float((expected_alpha < 255).mean()), 4)
+        assert metrics["transparent_fraction"] == expected, name
+        if len(expected_rgb):
+            under = [int(v) for v in expected_rgb.mean(axis=0).round()]
+            assert metrics["under_transparent_rgb"] == under, name
+
+
+def test_the_pixel_digest_is_the_hash_of_all_the_pixels(tmp_path: Path) -> None:
+    """Hashed strip by strip, it stays the digest of the whole image's bytes (what
+    audits before it stored), upright and in RGB or RGBA."""
+    picture = b.photo(7, (1600, 1300)).convert("RGBA")  # 2 MP: several strips
+    path = b.save(picture, tmp_path / "a.png")
+    whole = hashlib.sha256(b"RGBA:1600x1300:" + picture.tobytes()).hexdigest()
+    assert pixel_digest(str(path), LIMIT) == whole
+    rotated = b.exif_rotated_jpeg(tmp_path / "r.jpg")
+    with Image.open(rotated) as image:
+        upright = ImageOps.exif_transpose(image).convert("RGB")
+    expected = hashlib.sha256(
+        f"RGB:{upright.width}x{upright.height}:".encode() + upright.tobytes()
+    ).hexdigest()
+    assert pixel_digest(str(rotated), LIMIT) == expected
+
+
+def test_files_that_are_not_regular_or_too_large_are_never_read(tmp_path: Path) -> None:
+    with b.fifo_watchdog(tmp_path / "pipe.png") as unblocked:
+        metrics = analyze_path(str(tmp_path / "pipe.png"), LIMIT)["metrics"]
+    assert not unblocked, "the audit opened the named pipe"
+    assert metrics == {
+        "kind": "unreadable",
+        "detail": "it is a named pipe (FIFO), not a regular file",
+    }
+    padded = b.save(b.photo(1, (64, 64)), tmp_path / "padded.png")
+    with open(padded, "r+b") as handle:
+        handle.truncate(3 * 1024**2)
+    result = analyze_path(str(padded), LIMIT, max_bytes=1024**2)
+    assert result["metrics"] == {
+        "kind": "too_large",
+        "detail": "3.0 MB; one file may hold 1.0 MB",
+        "bytes": 3 * 1024**2,
+    }

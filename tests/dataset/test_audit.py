@@ -142,3 +142,36 @@ def test_a_jpeg_and_its_lossless_png_export_are_exact_duplicates(tmp_path) -> No
     duplicates = [(f.code, f.subject) for f in report.findings if f.code.startswith("duplicate.")]
     assert duplicates == [("duplicate.exact", "shot-export.png, shot.jpg")]
     assert report.counts.pixel_hashed == 2
+
+
+def test_files_too_large_to_read_or_to_decode_are_findings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A padded file over the per-file limit is "too large", not a decompression bomb;
+    an image past the decode limit is checked from its header, said so in a warning, and
+    kept out of the comparisons that need its pixels (no "blurry", no duplicate)."""
+    root = tmp_path / "set"
+    for seed in range(6):
+        b.save(b.photo(300 + seed, (512, 512)), root / f"{seed}.png")
+        (root / f"{seed}.txt").write_text(f"zk, picture {seed}")
+    b.flat_png(root / "huge.png", 7200, 7200)
+    (root / "huge.txt").write_text("zk, a flat grey field")
+    padded = b.save(b.photo(1, (64, 64)), root / "padded.png")
+    with open(padded, "r+b") as handle:
+        handle.truncate(3 * 1024**2)
+    options = AuditOptions(
+        training_type="style", trigger="zk", family="sd15", max_file_bytes=2 * 1024**2
+    )
+    report = audit_folder(root, options, MemoryCache())
+    by_subject = {}
+    for item in report.findings:
+        by_subject.setdefault(item.subject, []).append(item)
+    (too_large,) = by_subject["padded.png"]
+    assert (too_large.code, too_large.severity) == ("file.too_large", "block")
+    assert too_large.message == "padded.png is too large to read: 3.0 MB; one file may hold 2.0 MB."
+    assert "LORAGATE_MAX_FILE_BYTES" in too_large.fix
+    (huge,) = by_subject["huge.png"]
+    assert (huge.code, huge.severity) == ("image.not_measured", "warn")
+    assert huge.message == (
+        "huge.png is 7200×7200 (52 megapixels), more than the 50 megapixels loragate "
+        "decodes per image; only its header was checked."
+    )
+    assert report.stats["images"] == 7  # it still trains, and counts in the buckets

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from app.dataset.files import BAD_NAME_REASON, is_clean_name
 from app.dataset.importer import ImportRefused, import_folder, validate_source
+from app.fsutil import new_file_mode
 from tests.dataset import builders as b
+from tests.unprivileged import open_folder, run_unprivileged
 
 LIMIT = 89_478_485
 
@@ -158,3 +161,152 @@ def test_a_file_or_the_dataset_itself_is_refused(tmp_path: Path) -> None:
     dataset.mkdir(parents=True)
     with pytest.raises(ImportRefused, match="own dataset folder"):
         import_folder(tmp_path / "project", dataset, max_pixels=LIMIT)
+
+
+def test_a_named_pipe_is_listed_and_never_opened(tmp_path: Path) -> None:
+    """A FIFO named like an image or a caption once blocked the import for good (and so
+    the project: every later job got 409). It is refused, named, without being opened."""
+    source = tmp_path / "source"
+    b.save(b.photo(1), source / "a.png")
+    (source / "a.txt").write_text("zk, a cat")
+    with b.fifo_watchdog(source / "pipe.png") as unblocked:
+        os.mkfifo(source / "b.txt")  # its image is missing: it would be copied as a caption
+        report = import_folder(source, tmp_path / "dataset", max_pixels=LIMIT)
+    assert not unblocked, "the import opened the named pipe"
+    assert report.images == ["a.png"] and report.captions == ["a.txt"]
+    refused = {item["path"]: item["why"] for item in report.refused}
+    assert refused["pipe.png"] == "a named pipe (FIFO), not a regular file: skipped, never opened"
+    assert refused["b.txt"].startswith("a named pipe (FIFO)")
+
+
+def test_a_file_over_the_size_limit_is_refused_before_a_byte_is_copied(tmp_path: Path) -> None:
+    """A PNG header followed by gigabytes of (sparse) zeros was copied in full, then
+    called a decompression bomb. It is refused from its size, naming the limit."""
+    source = tmp_path / "source"
+    padded = b.save(b.photo(1, (64, 64)), source / "padded.png")
+    with open(padded, "r+b") as handle:
+        handle.truncate(3 * 1024**2)  # sparse: no disk used
+    b.save(b.photo(2), source / "fine.png")
+    (source / "long.txt").write_text("zk, " + "word " * 300_000)  # 1.5 MB of caption
+    dataset = tmp_path / "dataset"
+    report = import_folder(source, dataset, max_pixels=LIMIT, max_file_bytes=1024**2)
+    assert report.images == ["fine.png"]
+    refused = {item["path"]: item["why"] for item in report.refused}
+    assert refused["padded.png"] == (
+        "too large: 3.0 MB, more than the 1.0 MB one file may hold "
+        "(LORAGATE_MAX_FILE_BYTES); it was not copied"
+    )
+    assert refused["long.txt"].startswith("too large: 1.4 MB")
+    assert sorted(p.name for p in dataset.iterdir()) == ["fine.png"]
+
+
+def test_imported_files_get_the_mode_open_would_give_them(tmp_path: Path) -> None:
+    """mkstemp's 0600 made every imported image unreadable to a trainer running as
+    another user (hard links into the training folder keep the mode)."""
+    source = tmp_path / "source"
+    b.save(b.photo(1), source / "10_mira" / "a.png")
+    (source / "10_mira" / "a.txt").write_text("zk")
+    (source / "10_mira" / "a.png").chmod(0o600)  # the original's own mode does not matter
+    dataset = tmp_path / "dataset"
+    import_folder(source, dataset, max_pixels=LIMIT)
+    for name in ("10_mira/a.png", "10_mira/a.txt"):
+        assert stat.S_IMODE((dataset / name).stat().st_mode) == new_file_mode(), name
+    assert not [p for p in dataset.rglob(".*")]  # no temporary file left
+
+
+def test_progress_counts_images_and_captions_apart(tmp_path: Path) -> None:
+    """ "Copying images 4 of 4" for two images: captions were counted as images."""
+    source = tmp_path / "source"
+    for seed in (1, 2):
+        b.save(b.photo(seed), source / f"{seed}.png")
+        (source / f"{seed}.txt").write_text("zk")
+    b.save(b.photo(3), source / "3.png")
+    (source / "Thumbs.db").write_bytes(b"junk")
+    seen: list[tuple[int, int, str]] = []
+    report = import_folder(
+        source,
+        tmp_path / "dataset",
+        max_pixels=LIMIT,
+        progress=lambda done, total, message: seen.append((done, total, message)),
+    )
+    assert [s for s in seen if s[2] == "Copying images"][-1] == (3, 3, "Copying images")
+    assert [s for s in seen if s[2] == "Copying captions"][-1] == (2, 2, "Copying captions")
+    assert "(1 junk file ignored)" in report.summary()
+
+
+def test_an_import_that_stops_part_way_leaves_the_dataset_as_it_was(tmp_path: Path) -> None:
+    """A cancel (or a failed write) after some files were copied takes them back; what
+    was in the dataset before stays."""
+    source = tmp_path / "source"
+    for seed in range(4):
+        b.save(b.photo(seed), source / "5_new" / f"{seed}.png")
+    dataset = tmp_path / "dataset"
+    b.save(b.photo(9), dataset / "old.png")
+    before = b.tree_digest(dataset)
+    calls = 0
+
+    def cancel_on_the_third() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError, match="cancelled"):
+        import_folder(source, dataset, max_pixels=LIMIT, check_cancelled=cancel_on_the_third)
+    assert b.tree_digest(dataset) == before
+    assert sorted(p.name for p in dataset.iterdir()) == ["old.png"]
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("/tmp/" + "a" * 300, "is 300 bytes long; a file or folder name can be at most 255"),
+        ("/tmp/" + "é" * 200 + "/x", "is 400 bytes long"),
+        ("/" + "a/" * 2100, "a path can be at most 4,096 bytes"),
+        ("~nosuchuser/x", "no such user"),
+    ],
+)
+def test_names_no_file_system_takes_are_refused_naming_the_limit(
+    tmp_path: Path, given: str, words: str
+) -> None:
+    with pytest.raises(ImportRefused, match=words):
+        validate_source(given, tmp_path / "ds")
+
+
+def test_unreadable_files_and_folders_are_refused_and_the_import_completes() -> None:
+    """As a user without root's rights: an unreadable caption once aborted the whole
+    import with a raw [Errno 13] after the images were copied, and an unreadable
+    subfolder was skipped without a word."""
+    with open_folder() as root:
+        source = root / "source"
+        b.save(b.photo(1), source / "a.png")
+        (source / "a.txt").write_text("zk, a cat")
+        b.save(b.photo(2), source / "b.png")
+        (source / "b.txt").write_text("zk, a dog")
+        b.save(b.photo(3), source / "locked" / "c.png")
+        b.save(b.photo(4), source / "closed" / "d.png")
+        (source / "b.txt").chmod(0)
+        (source / "locked").chmod(0)
+        (source / "closed").chmod(0o644)  # listed, but not entered
+        for path in (root, source):
+            path.chmod(0o777)
+        result = run_unprivileged(
+            "import json; from pathlib import Path\n"
+            "from app.dataset.importer import import_folder\n"
+            f"report = import_folder(Path({str(source)!r}), Path({str(root / 'ds')!r}), "
+            f"max_pixels={LIMIT})\n"
+            "print(json.dumps(report.to_json()))"
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert sorted(report["images"]) == ["a.png", "b.png"]
+        assert report["captions"] == ["a.txt"]
+        refused = {item["path"]: item["why"] for item in report["refused"]}
+        assert refused["b.txt"] == (
+            "cannot be read (permission denied): give your user read access to it "
+            "(chmod u+r), then import again"
+        )
+        assert refused["locked"].startswith(
+            "a folder that cannot be read (permission denied): nothing in it was imported"
+        )
+        assert refused["closed/d.png"].startswith("cannot be read (permission denied)")

@@ -4,9 +4,15 @@ refused with a plain message, before anything is written."""
 from __future__ import annotations
 
 import io
+import logging
+import random
+import signal
 import stat
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +26,8 @@ from app.dataset.staging import (
     unpack_zip,
 )
 from app.paths import UnsafePathError
-from app.settings import Settings
+from app.settings import REPO_ROOT, Settings
+from app.workspace import Workspace
 from tests.dataset import builders as b
 
 
@@ -137,7 +144,10 @@ def test_a_staging_folder_goes_whatever_stops_the_upload(settings: Settings) -> 
     assert not refused.path.exists()
     with StagingFolder(settings) as started:
         owned = started.hand_over()
-    assert owned.is_dir()  # the import job removes it
+    assert owned.path.is_dir()  # the import job removes it
+    owned.remove()
+    assert not owned.path.exists()
+    assert not list(owned.path.parent.iterdir())  # its lock file went with it
 
 
 def test_upload_names_are_made_clean_or_refused(tmp_path: Path) -> None:
@@ -173,3 +183,100 @@ def test_uploads_are_written_inside_staging_within_the_limit(tmp_path: Path) -> 
         with pytest.raises(UnsafePathError):
             save_stream(io.BytesIO(b"x"), tmp_path, bad, 10)
     assert not (tmp_path.parent / "escape.png").exists()
+
+
+def test_an_entry_with_a_name_too_long_is_skipped_naming_the_limit(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A 300-byte entry name made the error handler raise the same error again (500)."""
+    long_name = "10_mira/" + "a" * 296 + ".png"
+    unpacked = unpack_zip(_zip({long_name: _png(), "ok.png": _png()}), tmp_path, settings)
+    assert unpacked.files == 1 and (tmp_path / "ok.png").is_file()
+    assert unpacked.skipped == [
+        {
+            "path": long_name,
+            "why": f"The name “{'a' * 30}…aa.png” is 300 bytes long; a file or folder name "
+            "can be at most 255 bytes.",
+        }
+    ]
+
+
+def test_files_over_the_per_file_limit_are_skipped_in_zips_and_uploads(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """One limit (``max_file_bytes``) for every way in, named in the reason; the rest of
+    the archive or the upload goes on."""
+    big = bytes(random.Random(1).getrandbits(8) for _ in range(200_000))  # incompressible
+    small = settings.model_copy(update={"max_file_bytes": 100_000})
+    why = (
+        "too large: 195.3 KB, more than the 97.7 KB one file may hold "
+        "(LORAGATE_MAX_FILE_BYTES); it was not copied"
+    )
+    unpacked = unpack_zip(_zip({"big.png": big, "ok.png": _png()}), tmp_path / "zip", small)
+    assert unpacked.skipped == [{"path": "big.png", "why": why}]
+    assert sorted(p.name for p in (tmp_path / "zip").iterdir()) == ["ok.png"]
+
+    sent = tmp_path / "upload"
+    saved = save_uploads(
+        [io.BytesIO(big), io.BytesIO(_png())],
+        ["big.png", "ok.png"],
+        sent,
+        10**9,
+        max_file_bytes=100_000,
+    )
+    assert saved.skipped == [{"path": "big.png", "why": why.replace("195.3 KB, more", "more")}]
+    assert sorted(p.name for p in sent.iterdir()) == ["ok.png"]
+    with pytest.raises(UploadTooLarge):  # past the upload's own limit: the whole upload
+        save_uploads([io.BytesIO(big)], ["big.png"], sent, 150_000, max_file_bytes=10**6)
+
+
+_CRASH = """
+import os, signal, sys
+from pathlib import Path
+from app.dataset.staging import StagingFolder
+from app.settings import Settings
+staging = StagingFolder(Settings(data_dir=Path(sys.argv[1])))
+(staging.path / "10_mira").mkdir()
+(staging.path / "10_mira" / "half.png").write_bytes(b"x" * 1000)
+print(staging.path, flush=True)
+if sys.argv[2] == "crash":
+    os.kill(os.getpid(), signal.SIGKILL)  # what a kill -9 or a power cut leaves
+sys.stdin.read()  # a live upload: holds its folder until told to stop
+"""
+
+
+def test_stale_staging_is_removed_on_start_and_live_staging_is_kept(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server killed while unpacking left data/staging/<uuid> behind for good. A
+    folder is live while a process holds its lock (the kernel drops it when the process
+    dies): the leftover of a killed process goes when loragate starts, with a log line;
+    a live one, in this process or another, stays."""
+
+    def start(mode: str, **extra: Any) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", _CRASH, str(settings.data_dir), mode],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            **extra,
+        )
+
+    crashed = start("crash")
+    leftover = Path(crashed.stdout.readline().strip())  # type: ignore[union-attr]
+    assert crashed.wait(30) == -signal.SIGKILL
+    crashed.stdout.close()  # type: ignore[union-attr]
+    other = start("live", stdin=subprocess.PIPE)
+    elsewhere = Path(other.stdout.readline().strip())  # type: ignore[union-attr]
+    try:
+        with StagingFolder(settings) as here:
+            assert leftover.is_dir() and elsewhere.is_dir()
+            with caplog.at_level(logging.WARNING, logger="app.dataset.staging"):
+                Workspace(settings).close()
+            assert not leftover.exists()
+            assert not leftover.with_name(leftover.name + ".lock").exists()
+            assert here.path.is_dir() and elsewhere.is_dir()
+        assert f"Removed the staging folder {leftover} (1 file, 1000 bytes)" in caplog.text
+        assert str(elsewhere) not in caplog.text
+    finally:
+        other.communicate("", timeout=30)

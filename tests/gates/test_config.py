@@ -115,7 +115,7 @@ def test_buckets_smaller_than_a_batch_are_noted(workspace: Workspace, tmp_path: 
     ctx = workspace.context(new_project(workspace, tmp_path, name="Partial", folders=folders))
     result = with_config(ctx, train_batch_size=2, epochs=60)
     finding = next(f for f in result.findings if f.code == "config.partial_batches")
-    assert finding.severity == "info" and finding.message.startswith("1 bucket(s)")
+    assert finding.severity == "info" and finding.message.startswith("1 bucket holds fewer samples")
 
 
 def test_constant_with_warmup_blocks_on_sd_scripts_only(ctx: ProjectContext) -> None:

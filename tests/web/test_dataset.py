@@ -189,6 +189,21 @@ def test_refused_folders_say_why(client: TestClient, mira: Project, tmp_path: Pa
     assert "<html" not in partial.text and "toast" in partial.text
 
 
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("/tmp/" + "a" * 300, "is 300 bytes long; a file or folder name can be at most 255 bytes"),
+        ("~nosuchuser/x", "this computer has no such user"),
+    ],
+)
+def test_paths_no_file_system_takes_are_refused_not_500(
+    client: TestClient, mira: Project, source: str, words: str
+) -> None:
+    page = client.post("/projects/mira/dataset/import/folder", data={"source": source})
+    assert page.status_code == 422 and words in page.text
+    assert "512 MB per file" in page.text  # the one per-file limit, named where it applies
+
+
 def _zip_bytes(entries: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
