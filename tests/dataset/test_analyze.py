@@ -160,7 +160,7 @@ def test_transparency_is_counted_without_a_full_size_copy_and_agrees(tmp_path: P
         expected_alpha = converted[..., 3]
         expected_rgb = converted[..., :3][expected_alpha < 128]
         metrics = analyze_path(str(path), LIMIT)["metrics"]
-        expected = round(float((expected_alpha < 255).mean()), 4)
+        expected = round(float((expected_alpha < 255).mean()), 8)
         assert metrics["transparent_fraction"] == expected, name
         if len(expected_rgb):
             under = [int(v) for v in expected_rgb.mean(axis=0).round()]
