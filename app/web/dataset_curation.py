@@ -31,13 +31,13 @@ from app.dataset.decisions import (
 from app.dataset.inventory import dataset_dir
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import rows_by_id, sync_records
-from app.dataset.tasks import AUDIT_JOB, audit_task
+from app.dataset.tasks import AUDIT_JOB
 from app.dataset.thumbs import THUMB_MEDIA_TYPE, thumbnail_for
-from app.jobs import JobBusy
 from app.web.dataset_view import audit_view
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
+from app.worker import JobBusy
 from app.workspace import ProjectContext
 
 router = APIRouter()
@@ -58,7 +58,7 @@ def _judge_again(ctx: ProjectContext, jobs: JobsDep) -> None:
     rows = sync_records(ctx)
     if any(row.analysis_version == 0 for row in rows.values()):
         with contextlib.suppress(JobBusy):  # one started meanwhile: it judges the dataset
-            jobs.start(AUDIT_JOB, audit_task(ctx), project_id=ctx.project.id, title="Auditing")
+            jobs.start(AUDIT_JOB, ctx.project.id, title="Auditing")
         return
     run_project_audit(ctx)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -28,7 +27,6 @@ from app.dataset.inventory import dataset_dir, inventory
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB
-from app.jobs import JobHandle
 from app.main import create_app
 from app.models import Job, Project
 from app.projects import create_project
@@ -36,6 +34,7 @@ from app.settings import Settings
 from app.workspace import Workspace
 from tests.conftest import BASE_URL
 from tests.dataset import builders as b
+from tests.worker.kinds import HOLD
 
 HX = {"hx-request": "true"}
 TRIGGER = "zkmira"
@@ -364,33 +363,30 @@ def test_decisions_answer_with_the_audit_body(
 def test_job_progress_partial_and_cancel(client: TestClient, mira: Project, audited: Job) -> None:
     partial = client.get(f"/projects/mira/jobs/{audited.id}", params={"watching": 1})
     assert partial.status_code == 200 and partial.headers["hx-refresh"] == "true"
-    assert 'data-state="done"' in partial.text and "every 1s" not in partial.text
+    assert 'data-state="done"' in partial.text and "sse-connect" not in partial.text
     cancel = client.post(f"/projects/mira/jobs/{audited.id}/cancel", headers=HX)
     assert cancel.status_code == 200 and 'data-state="done"' in cancel.text
     assert client.get("/projects/mira/jobs/999999").status_code == 404
 
 
-def test_a_running_job_polls_and_can_be_cancelled(client: TestClient, mira: Project) -> None:
+def test_a_running_job_follows_its_events_and_can_be_cancelled(
+    client: TestClient, mira: Project
+) -> None:
     jobs = client.app.state.jobs  # type: ignore[attr-defined]
-    started = threading.Event()
-
-    def work(handle: JobHandle) -> None:
-        handle.progress(3, 10, "Checking images")
-        started.set()
-        while True:
-            handle.raise_if_cancelled()
-            time.sleep(0.01)
-
-    job = jobs.start("dataset.audit", work, project_id=mira.id, title="Auditing the dataset")
-    started.wait(5)  # progress with a message is written at once
+    job = jobs.start(HOLD, mira.id, title="Auditing the dataset")
+    deadline = time.monotonic() + 30
+    while jobs.get(job.id).done != 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the supervisor stores the child's first progress event
     partial = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
     assert "hx-refresh" not in partial.headers
-    assert 'hx-trigger="every 1s"' in partial.text and "Cancel" in partial.text
-    assert "3 of 10" in partial.text
+    assert f'/jobs/{job.id}/events?after=' in partial.text and 'sse-connect=' in partial.text
+    assert 'hx-trigger="sse:progress' in partial.text and "every 1s" not in partial.text
+    assert "Cancel" in partial.text and "3 of 10" in partial.text
+    assert "Reload this page" in partial.text  # inside <noscript>
     audit = client.get("/projects/mira/audit").text
     assert f'id="job-{job.id}"' in audit  # a reload shows the job where it stands
     client.post(f"/projects/mira/jobs/{job.id}/cancel", headers=HX)
-    assert jobs.wait(job.id, 10).state == "cancelled"
+    assert jobs.wait(job.id, 20).state == "cancelled"
     done = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
     assert done.headers["hx-refresh"] == "true" and 'data-state="cancelled"' in done.text
-    assert "Cancelled. Nothing was lost." in client.get("/projects/mira/audit").text
+    assert "Cancelled. What was done before is kept." in done.text and "Resume" in done.text
