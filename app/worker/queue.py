@@ -27,7 +27,7 @@ from app.workspace import Workspace
 
 ACTIVE_STATES = ("queued", "running")
 FINISHED_STATES = ("done", "failed", "cancelled", "interrupted")
-CANCELLED_MESSAGE = "Cancelled. What was done before is kept."
+CANCELLED_MESSAGE = "Cancelled. Nothing was lost."
 
 
 class JobBusy(RuntimeError):

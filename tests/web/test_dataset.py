@@ -379,7 +379,7 @@ def test_a_running_job_follows_its_events_and_can_be_cancelled(
         time.sleep(0.05)  # the supervisor stores the child's first progress event
     partial = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
     assert "hx-refresh" not in partial.headers
-    assert f'/jobs/{job.id}/events?after=' in partial.text and 'sse-connect=' in partial.text
+    assert f"/jobs/{job.id}/events?after=" in partial.text and "sse-connect=" in partial.text
     assert 'hx-trigger="sse:progress' in partial.text and "every 1s" not in partial.text
     assert "Cancel" in partial.text and "3 of 10" in partial.text
     assert "Reload this page" in partial.text  # inside <noscript>
@@ -389,4 +389,4 @@ def test_a_running_job_follows_its_events_and_can_be_cancelled(
     assert jobs.wait(job.id, 20).state == "cancelled"
     done = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
     assert done.headers["hx-refresh"] == "true" and 'data-state="cancelled"' in done.text
-    assert "Cancelled. What was done before is kept." in done.text and "Resume" in done.text
+    assert "Cancelled. Nothing was lost." in done.text and "Resume" in done.text
