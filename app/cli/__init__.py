@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.cli import audit, config, env, project, serve, structure
+from app.cli import audit, config, env, jobs, project, serve, structure
 
-COMMANDS = (serve, project, audit, structure, config, env)
+COMMANDS = (serve, project, audit, structure, config, env, jobs)
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
 

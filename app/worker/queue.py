@@ -58,6 +58,7 @@ def start(
             active = session.exec(select(Job).where(col(Job.state).in_(ACTIVE_STATES))).all()
             for other in active:
                 if other.project_id == project_id and exclude_each_other(kind, other.kind):
+                    session.expunge(other)  # the rollback would expire it
                     raise JobBusy(other)
             job = Job(
                 project_id=project_id,
