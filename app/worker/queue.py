@@ -21,7 +21,7 @@ from app.models import Job, JobEvent
 from app.models.base import utcnow
 from app.settings import Settings
 from app.worker.eventfile import END
-from app.worker.kinds import exclude_each_other, kind_of
+from app.worker.kinds import KINDS, exclude_each_other, kind_of
 from app.worker.process import end_group, is_alive, launch, signal_group
 from app.workspace import Workspace
 
@@ -120,8 +120,8 @@ def launch_waiting(workspace: Workspace) -> list[int]:
             if job.gpu is not None
         }
         for job in waiting:
-            if job.gpu in busy:
-                continue
+            if job.gpu in busy or job.kind not in KINDS:
+                continue  # a kind another process knows waits for that one to start it
             busy.add(job.gpu)
             started.append(_launch(workspace.settings, job))
             session.add(job)
