@@ -59,4 +59,4 @@ class JobEvent(SQLModel, table=True):
     data: str
     # The event file's length after this line; None for events the supervisor adds
     # (a job whose process vanished gets its end event from it).
-    offset: int | None = None
+    file_end: int | None = None

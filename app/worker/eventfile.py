@@ -57,8 +57,16 @@ def read_lines(path: Path, offset: int) -> list[Line]:
     return lines
 
 
+# EventWriter's lines start so; their type is read without parsing the whole line.
+OWN_PREFIX = '{"type": "'
+
+
 def _parse(raw: bytes, end: int) -> Line:
     text = raw.decode("utf-8", "replace").rstrip("\n")
+    if text.startswith(OWN_PREFIX) and text.endswith("}") and "\r" not in text:
+        close = text.find('"', len(OWN_PREFIX))
+        if close > 0:
+            return Line(end, text[len(OWN_PREFIX) : close], text)
     try:
         value = json.loads(text)
     except ValueError:

@@ -110,6 +110,9 @@ def _launch(settings: Settings, job: Job) -> int:
 def launch_waiting(workspace: Workspace) -> list[int]:
     """Start the queued jobs whose GPU is free, in the order they were queued."""
     started: list[int] = []
+    with workspace.db.reading() as session:
+        if session.exec(select(Job.id).where(Job.state == "queued").limit(1)).first() is None:
+            return started  # the usual case, without taking the write lock
     with workspace.db.writing() as session:
         waiting = session.exec(select(Job).where(Job.state == "queued").order_by(col(Job.id))).all()
         if not waiting:

@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.Integer(), nullable=False),
         sa.Column("type", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("data", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("offset", sa.Integer(), nullable=True),
+        sa.Column("file_end", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["job_id"], ["job.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )

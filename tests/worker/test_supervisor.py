@@ -103,7 +103,7 @@ def test_a_server_killed_mid_job_is_followed_by_one_that_adopts_it(
     assert len(events) > stored_at_kill
     done_counts = [json.loads(e.data)["done"] for e in events if e.type == "progress"]
     assert done_counts == list(range(1, n + 1))  # no gap, no duplicate
-    offsets = [e.offset for e in events]
+    offsets = [e.file_end for e in events]
     assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)  # type: ignore[type-var]
     assert (
         events[-1].type == "end" and ended.events_offset == Path(ended.events_path).stat().st_size
