@@ -121,7 +121,6 @@ class Supervisor:
             if alive or job.id in self._seen:
                 # Whatever the child left behind (a pool worker, a grandchild) ends with it.
                 end_group(job.pid or 0)
-            self._finish(job, end)
         elif not alive:
             self._vanished(job)
         else:
@@ -162,31 +161,16 @@ class Supervisor:
                         row.message = str(data.get("message", ""))
                 end_line = next((line for line in fresh if line.type == END), None)
                 if end_line is not None:
+                    # In the transaction that stores the end event: whoever reads that
+                    # event (a page following the stream) then finds the job ended.
                     end = json.loads(end_line.data)
+                    _end(row, end)
                 row.updated_at = utcnow()
                 session.add(row)
             offset = max(row.events_offset, lines[-1].end)
         if fresh:
             self.version += 1
         return len(fresh), offset, end
-
-    def _finish(self, job: Job, end: dict[str, Any]) -> None:
-        state = str(end.get("state", "failed"))
-        with self.workspace.db.writing() as session:
-            row = session.get(Job, job.id)
-            if row is None or row.state != "running":
-                return
-            row.state = state if state in ("done", "failed", "cancelled") else "failed"
-            if row.state == "done":
-                row.result = end.get("result") or {}
-            elif row.state == "failed":
-                row.error = str(end.get("error") or "It stopped with an error.")
-                row.result = {"log_tail": log_tail(row)}
-            else:
-                row.message = CANCELLED_MESSAGE
-            row.finished_at = row.updated_at = utcnow()
-            session.add(row)
-        self.version += 1
 
     def _vanished(self, job: Job) -> None:
         """The child is gone without an end event: cancelled if that was asked,
@@ -224,3 +208,17 @@ class Supervisor:
             if deadline is not None and time.monotonic() > deadline:
                 return job
             time.sleep(BUSY_INTERVAL)
+
+
+def _end(row: Job, end: dict[str, Any]) -> None:
+    """The job as its child's end event says it ended."""
+    state = str(end.get("state", "failed"))
+    row.state = state if state in ("done", "failed", "cancelled") else "failed"
+    if row.state == "done":
+        row.result = end.get("result") or {}
+    elif row.state == "failed":
+        row.error = str(end.get("error") or "It stopped with an error.")
+        row.result = {"log_tail": log_tail(row)}
+    else:
+        row.message = CANCELLED_MESSAGE
+    row.finished_at = utcnow()

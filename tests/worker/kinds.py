@@ -17,6 +17,7 @@ FAIL = "test.fail"
 FAMILY = "test.family"
 GPU = "test.gpu"
 HOLD = "test.hold"
+PAUSE_THEN_BURST = "test.pause_then_burst"
 
 # A grandchild that ignores SIGTERM: only the group's SIGKILL ends it.
 STUBBORN = (
@@ -33,6 +34,17 @@ def count(handle: JobHandle) -> dict[str, Any]:
         handle.event("progress", done=done, total=n, message="Counting")
         if delay:
             time.sleep(delay)
+    return {"counted": n}
+
+
+def pause_then_burst(handle: JobHandle) -> dict[str, Any]:
+    """One event, a pause of ``pause`` seconds, then the rest at once: a page rendered
+    during the pause receives the rest and the end in one piece of its stream."""
+    n = int(handle.params.get("n", 6))
+    handle.event("progress", done=1, total=n, message="Counting")
+    time.sleep(float(handle.params.get("pause", 3)))
+    for done in range(2, n + 1):
+        handle.event("progress", done=done, total=n, message="Counting")
     return {"counted": n}
 
 
@@ -60,6 +72,7 @@ def family(handle: JobHandle) -> dict[str, Any]:
 
 
 register_kind(COUNT, JobKind("tests.worker.kinds:count", uses=frozenset({"test"})))
+register_kind(PAUSE_THEN_BURST, JobKind("tests.worker.kinds:pause_then_burst"))
 register_kind(FAIL, JobKind("tests.worker.kinds:fail"))
 register_kind(FAMILY, JobKind("tests.worker.kinds:family"))
 register_kind(HOLD, JobKind("tests.worker.kinds:hold", uses=frozenset({"dataset"})))
