@@ -14,11 +14,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -390,3 +392,34 @@ def test_a_running_job_follows_its_events_and_can_be_cancelled(
     done = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
     assert done.headers["hx-refresh"] == "true" and 'data-state="cancelled"' in done.text
     assert "Cancelled. Nothing was lost." in done.text and "Resume" in done.text
+
+
+def test_an_import_cut_by_a_restart_says_so_and_resumes(
+    settings: Settings, mira: Project, tmp_path: Path, workspace: Workspace
+) -> None:
+    """Issue 12 item 13: a restart during an import said "Cancelled. Nothing was lost."
+    though nobody cancelled."""
+    source = source_folder(tmp_path / "source")
+    with TestClient(create_app(settings), base_url=BASE_URL) as first:
+        first.post("/projects/mira/dataset/import/folder", data={"source": str(source)})
+        job = first.app.state.jobs.latest(IMPORT_JOB, mira.id)  # type: ignore[attr-defined]
+    # The computer restarts: the job's processes are gone with the server.
+    os.killpg(job.pid, signal.SIGKILL)
+    while psutil.pid_exists(job.pid) and psutil.Process(job.pid).status() != "zombie":
+        time.sleep(0.05)
+    with TestClient(create_app(settings), base_url=BASE_URL) as client:
+        jobs = client.app.state.jobs  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while jobs.get(job.id).state == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)  # the new server's supervisor finds the process gone
+        page = client.get("/projects/mira/dataset").text
+        assert "Interrupted by a restart" in page and "Cancelled" not in page
+        assert f'action="{BASE_URL}/projects/mira/jobs/{job.id}/resume"' in page
+        resumed = client.post(f"/projects/mira/jobs/{job.id}/resume", follow_redirects=False)
+        assert resumed.status_code == 303
+        assert resumed.headers["location"] == f"{BASE_URL}/projects/mira/dataset"
+        again = finish(client, mira)
+        assert again.id != job.id and again.params == job.params
+        assert "Imported 6 images and 6 captions" in client.get("/projects/mira/dataset").text
+        refused = client.post(f"/projects/mira/jobs/{again.id}/resume")
+        assert refused.status_code == 409 and "Only a stopped job can be resumed" in refused.text
