@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from app.worker import Worker
@@ -14,6 +15,7 @@ from tests.browser.conftest import LiveServer
 from tests.worker.kinds import COUNT, PAUSE_THEN_BURST
 
 
+@pytest.mark.usefixtures("no_leftover_jobs")
 def test_the_bar_follows_the_events_and_the_end_reloads_the_page(
     page: Page,
     live_server: LiveServer,
@@ -31,6 +33,7 @@ def test_the_bar_follows_the_events_and_the_end_reloads_the_page(
     assert streams and all("after=" in url for url in streams)
 
 
+@pytest.mark.usefixtures("no_leftover_jobs")
 def test_an_end_that_arrives_with_other_events_still_reloads(
     page: Page,
     live_server: LiveServer,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from app.models import Project
 from app.worker import Worker
 from app.workspace import Workspace
@@ -35,6 +37,7 @@ def test_start_follow_and_list(cli: CliRunner, project: Project, workspace: Work
     assert "done" in text and project.slug in text and "Auditing the dataset" in text
 
 
+@pytest.mark.usefixtures("no_leftover_jobs")
 def test_cancel_then_follow_reports_it(
     cli: CliRunner, project: Project, workspace: Workspace
 ) -> None:
@@ -53,6 +56,7 @@ def test_cancel_then_follow_reports_it(
     assert json.loads(cli("jobs", "--json").stdout)["jobs"][0]["state"] == "cancelled"
 
 
+@pytest.mark.usefixtures("no_leftover_jobs")
 def test_unknown_job_and_busy_project(
     cli: CliRunner, project: Project, workspace: Workspace
 ) -> None:

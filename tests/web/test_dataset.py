@@ -371,6 +371,7 @@ def test_job_progress_partial_and_cancel(client: TestClient, mira: Project, audi
     assert client.get("/projects/mira/jobs/999999").status_code == 404
 
 
+@pytest.mark.usefixtures("no_leftover_jobs")
 def test_a_running_job_follows_its_events_and_can_be_cancelled(
     client: TestClient, mira: Project
 ) -> None:
@@ -394,6 +395,7 @@ def test_a_running_job_follows_its_events_and_can_be_cancelled(
     assert "Cancelled. Nothing was lost." in done.text and "Resume" in done.text
 
 
+@pytest.mark.usefixtures("no_leftover_jobs")
 def test_an_import_cut_by_a_restart_says_so_and_resumes(
     settings: Settings, mira: Project, tmp_path: Path, workspace: Workspace
 ) -> None:

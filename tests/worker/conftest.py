@@ -24,6 +24,11 @@ from app.worker import Worker
 from app.workspace import Workspace
 
 
+@pytest.fixture(autouse=True)
+def _end_leftover_jobs(no_leftover_jobs: None) -> None:
+    """Every worker test ends the job processes it started, passed or failed."""
+
+
 @pytest.fixture
 def worker(workspace: Workspace) -> Worker:
     return Worker(workspace, cancel_grace=1.0)
