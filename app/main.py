@@ -14,7 +14,6 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.dataset.caption_store import MAX_CAPTION_CHARS
-from app.jobs import JobRunner
 from app.settings import REPO_ROOT, Settings
 from app.web import (
     autocaption,
@@ -32,6 +31,7 @@ from app.web import (
 from app.web.answers import complete_schema
 from app.web.security import SecurityMiddleware
 from app.web.templating import is_htmx, render, toast
+from app.worker import Worker
 from app.workspace import Workspace
 
 ROUTERS = (
@@ -81,13 +81,15 @@ def plain_error(exc: HTTPException) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     workspace = Workspace(settings)
-    runner = JobRunner(workspace.db)
-    runner.recover_interrupted()  # jobs a previous server left running
+    worker = Worker(workspace)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Its first pass adopts the jobs a previous server left running; they run on
+        # when this server stops (each in its own process group).
+        worker.supervisor.start_thread()
         yield
-        runner.shutdown()
+        worker.supervisor.stop()
         workspace.close()
 
     # No /openapi.json and no /docs UI: the schema is generated (app.openapi()) for the
@@ -105,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.state.workspace = workspace
-    app.state.jobs = runner
+    app.state.jobs = worker
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router)

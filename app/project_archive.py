@@ -22,11 +22,11 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from app import journal
-from app.jobs import JobRunner
 from app.models import Caption, DatasetImage, Project
 from app.models.base import utcnow
 from app.projects import write_project_file
 from app.words import plural
+from app.worker import Worker
 from app.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def _folder_bytes(folder: Path) -> int:
     return total
 
 
-def _refuse_if_busy(jobs: JobRunner | None, project: Project, doing: str) -> None:
+def _refuse_if_busy(jobs: Worker | None, project: Project, doing: str) -> None:
     running = jobs.active(None, project.id) if jobs is not None else None
     if running is not None:
         raise ProjectActionError(
@@ -104,7 +104,7 @@ def deletion_plan(workspace: Workspace, project: Project) -> DeletionPlan:
 
 
 def delete_project(
-    workspace: Workspace, project: Project, confirm: str, jobs: JobRunner | None = None
+    workspace: Workspace, project: Project, confirm: str, jobs: Worker | None = None
 ) -> DeletionPlan:
     """Delete the project's rows and folder once ``confirm`` is its name (or its folder
     name). The folder is first renamed aside, so a failure in the database puts it back
@@ -139,7 +139,7 @@ def delete_project(
 
 
 def _set_archived(
-    workspace: Workspace, project: Project, archived: bool, jobs: JobRunner | None
+    workspace: Workspace, project: Project, archived: bool, jobs: Worker | None
 ) -> Project:
     if archived == (project.archived_at is not None):
         state = "archived" if archived else "in the project list"
@@ -165,9 +165,7 @@ def _set_archived(
     return row
 
 
-def archive_project(
-    workspace: Workspace, project: Project, jobs: JobRunner | None = None
-) -> Project:
+def archive_project(workspace: Workspace, project: Project, jobs: Worker | None = None) -> Project:
     return _set_archived(workspace, project, True, jobs)
 
 

@@ -21,3 +21,10 @@ def human_bytes(value: float) -> str:
     units = ("KB", "MB", "GB", "TB")
     exponent = min(len(units), int(math.log(value, 1024)))
     return f"{value / 1024**exponent:.1f} {units[exponent - 1]}"
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st."""
+    if 10 <= number % 100 <= 20:
+        return f"{number}th"
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th') }"

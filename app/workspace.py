@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlmodel import col, select
+
 from app.dataset.staging import remove_stale_staging
 from app.db import Database
 from app.grimoire import Eye, Studio, load_eye, load_studio
-from app.models import Project
+from app.models import Job, Project
 from app.paths import safe_join
 from app.settings import Settings
 
@@ -18,11 +20,18 @@ class Workspace:
     def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
         settings.ensure_dirs()
         self.settings = settings
-        # Uploads a crashed or killed loragate left half unpacked (live ones are locked).
-        remove_stale_staging(settings.data_dir)
         self.db = Database(settings.database_file)
         if migrate:
             self.db.migrate()
+            # Uploads a crashed or killed loragate left half unpacked (live ones are
+            # locked; those of jobs that are not over are kept for Resume). Not in a job's
+            # child (it does not migrate): its own job's row may not be committed yet.
+            remove_stale_staging(settings.data_dir, keep=self._staging_in_use())
+
+    def _staging_in_use(self) -> list[Path]:
+        with self.db.reading() as session:
+            jobs = session.exec(select(Job).where(col(Job.state).not_in(("done", "failed"))))
+            return [Path(job.params["staging"]) for job in jobs if job.params.get("staging")]
 
     @property
     def grimoire_dir(self) -> Path:

@@ -3,10 +3,14 @@ test, one app factory, and helpers to make projects."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 
@@ -42,6 +46,19 @@ def workspace(settings: Settings) -> Iterator[Workspace]:
     ws = Workspace(settings)
     yield ws
     ws.close()
+
+
+@pytest.fixture
+def no_leftover_jobs(tmp_path: Path) -> Iterator[None]:
+    """Job children outlive servers by design; a failing test must not leave its own
+    running. Ends every job process group whose job file lies under this test's
+    folder."""
+    yield
+    for process in psutil.process_iter(["cmdline"]):
+        command = process.info["cmdline"] or []
+        if command[-3:-1] == ["-m", "app.worker"] and command[-1].startswith(str(tmp_path)):
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from app.jobs import JobRunner
 from app.models import Event, Project
 from app.project_archive import ProjectActionError, archive_project, delete_project
 from app.projects import IntentErrors, create_project, get_project, list_projects, slugify
+from app.worker import Worker
 from app.workspace import Workspace
+from tests.worker.kinds import HOLD
 
 
 def test_create_writes_row_record_and_journal(workspace: Workspace, make_intent) -> None:  # type: ignore[no-untyped-def]
@@ -153,21 +153,18 @@ def test_a_trigger_word_already_in_use_is_warned(workspace: Workspace, make_inte
 
 
 def test_a_project_with_a_job_running_is_not_put_away(
-    workspace: Workspace, project: Project
+    workspace: Workspace, project: Project, no_leftover_jobs: None
 ) -> None:
-    runner = JobRunner(workspace.db)
-    release = threading.Event()
+    worker = Worker(workspace, cancel_grace=1.0)
+    job = worker.start(HOLD, project.id, title="Auditing")
     try:
-        runner.start(
-            "audit", lambda _: {"done": release.wait(30)}, project_id=project.id, title="Auditing"
-        )
         with pytest.raises(ProjectActionError, match="“Auditing” is running"):
-            delete_project(workspace, project, project.name, runner)
+            delete_project(workspace, project, project.name, worker)
         with pytest.raises(ProjectActionError, match="“Auditing” is running"):
-            archive_project(workspace, project, runner)
+            archive_project(workspace, project, worker)
     finally:
-        release.set()
-        runner.shutdown()
+        worker.cancel(job.id or 0)
+        worker.wait(job.id or 0, 60)
     folder = workspace.project_dir(project.slug)
     assert (folder / "journal.md").is_file() and get_project(workspace, project.slug)
     assert "archived" not in (folder / "journal.md").read_text()

@@ -18,12 +18,13 @@ from app.cli import (
     env,
     gates,
     importing,
+    jobs,
     project,
     serve,
     structure,
 )
 
-COMMANDS = (serve, project, audit, structure, config, env)
+COMMANDS = (serve, project, audit, structure, config, env, jobs)
 # The pages' work as commands (import, captions, curate, gates).
 COMMANDS += (importing, captions, curate, gates)
 

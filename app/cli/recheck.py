@@ -12,9 +12,9 @@ from app.cli.progress import StderrProgress
 from app.gates.result import GateResult
 from app.gates.state import gate_state
 from app.gates.store import record_result
-from app.jobs import JobRunner
 from app.models import Job
 from app.words import plural
+from app.worker import Worker
 from app.workspace import ProjectContext
 
 # The gates a command can check now (Gate 4, the dry run, does not exist yet).
@@ -23,7 +23,7 @@ CHECKABLE = ("dataset", "config", "environment")
 
 def running_job(ctx: ProjectContext) -> Job | None:
     """The job ``loragate serve`` runs for this project now (an import, an audit...)."""
-    return JobRunner(ctx.workspace.db).active(None, ctx.project.id)
+    return Worker(ctx.workspace).active(None, ctx.project.id)
 
 
 def busy_message(job: Job) -> str:

@@ -1,10 +1,11 @@
-"""Auto-captioning a project as the artist drives it, in the background job runner:
+"""Auto-captioning a project as the artist drives it, as jobs that ``app.worker`` runs in
+a child process (the captioner's model is loaded there, never in the server):
 
-1. ``sample_task``: the chosen captioner (studio.md ``captioners``) captions a small
+1. ``sample_job``: the chosen captioner (studio.md ``captioners``) captions a small
    sample of the images in scope; the job's result keeps what the model said (raw), so
 2. ``sample_drafts`` can apply any recipe (blacklist, prefix, template) to the sample
    again without running the model;
-3. ``run_task``, once the artist approves the recipe: writes the sample's drafts, then
+3. ``run_job``, once the artist approves the recipe: writes the sample's drafts, then
    captions the rest in parts, writing each part as it is done (a cancel keeps them),
    all as one undoable batch and one journal entry.
 
@@ -46,10 +47,10 @@ from app.dataset.captioners.base import Captioner, require_files, source_words
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows, sync_records
 from app.grimoire import GrimoireError, studio_path
-from app.jobs import JobCancelled, JobHandle, Work
 from app.models import Caption, DatasetImage
 from app.paths import safe_join
 from app.words import plural
+from app.worker import JobCancelled, JobHandle
 from app.workspace import ProjectContext
 
 SAMPLE_JOB = "captions.sample"
@@ -238,41 +239,43 @@ def _raw_from_json(data: dict[str, Any], root: Path) -> RawCaption:
     )
 
 
-def sample_task(ctx: ProjectContext, settings: AutoCaptionSettings) -> Work:
-    """Caption the sample; the job's result holds the model's raw output."""
-    images = scope_images(ctx, settings.scope)
-    if not images:
+def sample_params(ctx: ProjectContext, settings: AutoCaptionSettings) -> dict[str, Any]:
+    """The sample job's parameters; refused at once when no image is in scope."""
+    if not scope_images(ctx, settings.scope):
         raise AutoCaptionError(
             "No included image is left to caption with this choice: every one already has "
             "a caption it may not replace. Choose a wider scope, or un-approve a caption."
         )
+    return {"settings": settings.to_json()}
+
+
+def sample_job(handle: JobHandle) -> dict[str, Any]:
+    """Caption the sample; the job's result holds the model's raw output."""
+    ctx: ProjectContext = handle.ctx
+    settings = AutoCaptionSettings.from_json(handle.params["settings"])
     root = dataset_dir(ctx)
-    paths = [safe_join(root, row.path) for row in images]
-
-    def work(handle: JobHandle) -> dict[str, Any]:
-        handle.progress(0, min(len(paths), settings.sample_size), "Loading the captioner")
-        captioner = _load(ctx, settings)
-        handle.progress(0, None, "Captioning the sample")
-        run = caption_sample(
-            captioner,
-            paths,
-            caption_intent(ctx),
-            n=settings.sample_size,
-            progress=handle.progress,
-            should_cancel=lambda: handle.cancelled,
-        )
-        handle.raise_if_cancelled()
-        return {
-            "settings": settings.to_json(),
-            "source": run.source,
-            "raw": [_raw_json(raw, root) for raw in run.raw],
-            "failures": [
-                {"path": failure.path.relative_to(root).as_posix(), "why": failure.reason}
-                for failure in run.failures
-            ],
-        }
-
-    return work
+    paths = [safe_join(root, row.path) for row in scope_images(ctx, settings.scope)]
+    handle.progress(0, min(len(paths), settings.sample_size), "Loading the captioner")
+    captioner = _load(ctx, settings)
+    handle.progress(0, None, "Captioning the sample")
+    run = caption_sample(
+        captioner,
+        paths,
+        caption_intent(ctx),
+        n=settings.sample_size,
+        progress=handle.progress,
+        should_cancel=lambda: handle.cancelled,
+    )
+    handle.raise_if_cancelled()
+    return {
+        "settings": settings.to_json(),
+        "source": run.source,
+        "raw": [_raw_json(raw, root) for raw in run.raw],
+        "failures": [
+            {"path": failure.path.relative_to(root).as_posix(), "why": failure.reason}
+            for failure in run.failures
+        ],
+    }
 
 
 def sample_drafts(
@@ -310,80 +313,99 @@ def _changes(ctx: ProjectContext, drafts: Sequence[CaptionDraft], scope: str) ->
     return changes
 
 
-def run_task(
-    ctx: ProjectContext,
-    settings: AutoCaptionSettings,
-    recipe: CaptionRecipe,
-    sample: dict[str, Any],
-) -> Work:
+def run_params(
+    settings: AutoCaptionSettings, recipe: CaptionRecipe, sample_job_id: int
+) -> dict[str, Any]:
+    """The run's parameters: the approved recipe and the sample job whose drafts it
+    writes first."""
+    return {
+        "settings": settings.to_json(),
+        "recipe": recipe_to_json(recipe),
+        "sample_job": sample_job_id,
+    }
+
+
+def _sample_result(ctx: ProjectContext, job_id: int) -> dict[str, Any]:
+    from app.models import Job
+
+    with ctx.workspace.db.reading() as session:
+        job = session.get(Job, job_id)
+    if job is None or job.project_id != ctx.project.id or job.state != "done":
+        raise AutoCaptionError(
+            "The sample this run was approved on is gone: caption a sample again."
+        )
+    return job.result
+
+
+def run_job(handle: JobHandle) -> dict[str, Any]:
     """Write the sample's drafts, then caption and write the rest, part by part."""
+    ctx: ProjectContext = handle.ctx
+    settings = AutoCaptionSettings.from_json(handle.params["settings"])
+    recipe = CaptionRecipe.build(**handle.params["recipe"])
+    sample = _sample_result(ctx, int(handle.params["sample_job"]))
     root = dataset_dir(ctx)
     sampled = {safe_join(root, item["path"]) for item in sample.get("raw", [])}
     sampled |= {safe_join(root, item["path"]) for item in sample.get("failures", [])}
+    written: list[str] = []
+    failures: list[dict[str, str]] = list(sample.get("failures", []))
+    batch_id = None
 
-    def work(handle: JobHandle) -> dict[str, Any]:
-        written: list[str] = []
-        failures: list[dict[str, str]] = list(sample.get("failures", []))
-        batch_id = None
-
-        def write(drafts: Sequence[CaptionDraft]) -> None:
-            nonlocal batch_id
-            result = apply_batch(
-                ctx,
-                "autocaption",
-                _changes(ctx, drafts, settings.scope),
-                lambda _result: "",
-                batch_id=batch_id,
-                record=False,
-            )
-            if result.batch is not None:
-                batch_id = result.batch.id
-            written.extend(result.changed)
-
-        write(sample_drafts(ctx, sample, recipe))
-        rest = [
-            safe_join(root, row.path)
-            for row in scope_images(ctx, settings.scope)
-            if safe_join(root, row.path) not in sampled
-        ]
-        cancelled = False
-        source = str(sample.get("source", settings.kind))
-        if rest:
-            handle.progress(0, len(rest), "Loading the captioner")
-            captioner = _load(ctx, settings)
-            source = captioner.source
-            intent = caption_intent(ctx)
-            for start in range(0, len(rest), PART_SIZE):
-                if handle.cancelled:
-                    cancelled = True
-                    break
-                part = rest[start : start + PART_SIZE]
-                batch = captioner.caption(part, should_cancel=lambda: handle.cancelled)
-                write(redraft(batch.captions, intent, recipe, captioner.source))
-                failures += [
-                    {"path": f.path.relative_to(root).as_posix(), "why": f.reason}
-                    for f in batch.failures
-                ]
-                handle.progress(min(start + len(part), len(rest)), len(rest), "Captioning")
-                cancelled = batch.cancelled
-                if cancelled:
-                    break
-        message = (
-            f"Auto-captioned {plural(len(written), 'image')} with "
-            f"the {source_words(source)} as drafts"
-            + (f" (blacklist: {', '.join(recipe.blacklist)})" if recipe.blacklist else "")
-            + (" before you cancelled; what was written is kept." if cancelled else ".")
+    def write(drafts: Sequence[CaptionDraft]) -> None:
+        nonlocal batch_id
+        result = apply_batch(
+            ctx,
+            "autocaption",
+            _changes(ctx, drafts, settings.scope),
+            lambda _result: "",
+            batch_id=batch_id,
+            record=False,
         )
-        data = {"paths": written, "recipe": recipe_to_json(recipe), "failures": failures}
-        if batch_id is not None:
-            finish_batch(ctx, batch_id, message, data)
-        else:
-            with ctx.workspace.db.writing() as session:
-                journal.record(
-                    session, ctx.project, ctx.dir, "caption.batch.autocaption", message, data
-                )
-        if cancelled:
-            raise JobCancelled()
-        return {"written": len(written), "failures": failures, "message": message}
+        if result.batch is not None:
+            batch_id = result.batch.id
+        written.extend(result.changed)
 
-    return work
+    write(sample_drafts(ctx, sample, recipe))
+    rest = [
+        safe_join(root, row.path)
+        for row in scope_images(ctx, settings.scope)
+        if safe_join(root, row.path) not in sampled
+    ]
+    cancelled = False
+    source = str(sample.get("source", settings.kind))
+    if rest:
+        handle.progress(0, len(rest), "Loading the captioner")
+        captioner = _load(ctx, settings)
+        source = captioner.source
+        intent = caption_intent(ctx)
+        for start in range(0, len(rest), PART_SIZE):
+            if handle.cancelled:
+                cancelled = True
+                break
+            part = rest[start : start + PART_SIZE]
+            batch = captioner.caption(part, should_cancel=lambda: handle.cancelled)
+            write(redraft(batch.captions, intent, recipe, captioner.source))
+            failures += [
+                {"path": f.path.relative_to(root).as_posix(), "why": f.reason}
+                for f in batch.failures
+            ]
+            handle.progress(min(start + len(part), len(rest)), len(rest), "Captioning")
+            cancelled = batch.cancelled
+            if cancelled:
+                break
+    message = (
+        f"Auto-captioned {plural(len(written), 'image')} with "
+        f"the {source_words(source)} as drafts"
+        + (f" (blacklist: {', '.join(recipe.blacklist)})" if recipe.blacklist else "")
+        + (" before you cancelled; what was written is kept." if cancelled else ".")
+    )
+    data = {"paths": written, "recipe": recipe_to_json(recipe), "failures": failures}
+    if batch_id is not None:
+        finish_batch(ctx, batch_id, message, data)
+    else:
+        with ctx.workspace.db.writing() as session:
+            journal.record(
+                session, ctx.project, ctx.dir, "caption.batch.autocaption", message, data
+            )
+    if cancelled:
+        raise JobCancelled()
+    return {"written": len(written), "failures": failures, "message": message}

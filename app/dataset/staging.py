@@ -28,7 +28,8 @@ import shutil
 import stat
 import uuid
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -105,7 +106,13 @@ class StagingFolder:
         self._handed_over = False
 
     def hand_over(self) -> StagingFolder:
+        """The import job (a child process) owns the folder now: it takes the lock in
+        turn (``hold_staging``) and removes the folder when done. Its job row, committed
+        before this is called, keeps the clean-up away from it meanwhile."""
         self._handed_over = True
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
         return self
 
     def remove(self) -> None:
@@ -122,15 +129,33 @@ class StagingFolder:
             self.remove()
 
 
-def remove_stale_staging(data_dir: Path) -> list[str]:
+@contextmanager
+def hold_staging(folder: Path | None) -> Iterator[None]:
+    """Hold ``folder``'s lock while an import job (a child process) reads it. The server
+    that unpacked it lets go of its own lock once the job has started, so this waits for
+    that, however briefly; the clean-up never sees the folder unlocked meanwhile because
+    ``remove_stale_staging`` spares the folders of jobs that are not over."""
+    if folder is None:
+        yield
+        return
+    with open(folder.with_name(folder.name + LOCK_SUFFIX), "ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+def remove_stale_staging(data_dir: Path, keep: Collection[Path] = ()) -> list[str]:
     """Remove the staging folders no running process holds (left by a crash), and say
-    so in the log. Returns their names."""
+    so in the log. Returns their names. ``keep``: the folders of jobs that are not over
+    (an import interrupted by a restart resumes from its folder)."""
     base = data_dir / STAGING_DIRNAME
     if not base.is_dir():
         return []
+    kept = {path.name for path in keep}
     removed = []
     for folder in sorted(base.iterdir()):
         if folder.name.endswith(LOCK_SUFFIX) or not folder.is_dir() or folder.is_symlink():
+            continue
+        if folder.name in kept:
             continue
         lock = _take_lock(folder.with_name(folder.name + LOCK_SUFFIX))
         if lock is None:

@@ -1,7 +1,8 @@
-"""The dataset's background work, as job functions for ``app.jobs.JobRunner``: import
-(from a folder, or from a staging folder a zip or an upload was unpacked into) followed
-by the audit, and the audit alone. Each records what it did in the journal and returns
-what the page shows when the job is done."""
+"""The dataset's jobs, run by ``app.worker`` in a child process: import (from a folder,
+or from a staging folder a zip or an upload was unpacked into) followed by the audit,
+the audit alone, and writing the training folder. Each records what it did in the
+journal and returns what the page shows when the job is done. Their parameters are
+JSON (they cross into the child), built by the ``*_params`` functions."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from app.dataset.inventory import dataset_dir
 from app.dataset.layout import LayoutRefused, write_layout
 from app.dataset.measure import Progress
 from app.dataset.project_audit import ProjectAudit, run_project_audit
-from app.dataset.staging import StagingFolder
-from app.jobs import JobHandle, Work
+from app.dataset.staging import hold_staging, remove_staging
+from app.worker import JobCancelled, JobHandle
 from app.workspace import ProjectContext
 
 IMPORT_JOB = "dataset.import"
@@ -76,66 +77,84 @@ def import_project_files(
     return report
 
 
-def import_task(
-    ctx: ProjectContext,
+def import_params(
     source: Path,
     *,
     label: str,
-    staging: StagingFolder | None = None,
+    staging: Path | None = None,
     skipped: list[dict[str, str]] | None = None,
     renamed: list[dict[str, str]] | None = None,
-) -> Work:
-    """Import from ``source`` (``staging``, when given, is the folder it was unpacked
-    into: removed, and its lock let go, once the import is over), then audit."""
+) -> dict[str, Any]:
+    """Import from ``source`` (removed afterwards when it is a staging folder), then audit."""
+    return {
+        "source": str(source),
+        "label": label,
+        "staging": str(staging) if staging else None,
+        "skipped": skipped or [],
+        "renamed": renamed or [],
+    }
 
-    def work(handle: JobHandle) -> dict[str, Any]:
-        try:
-            report = import_project_files(
-                ctx, source, label=label, handle=handle, skipped=skipped, renamed=renamed
-            )
-        finally:
-            if staging is not None:
-                staging.remove()
-        audit = run_project_audit(
-            ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
+
+def import_job(handle: JobHandle) -> dict[str, Any]:
+    ctx, params = handle.ctx, handle.params
+    staging = Path(params["staging"]) if params.get("staging") else None
+    with hold_staging(staging):
+        report = _import_from(handle, staging)
+    audit = run_project_audit(
+        ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
+    )
+    handle.progress(1, 1, "Done")
+    return {"import": report.to_json(), "audit": audit_summary(audit)}
+
+
+def _import_from(handle: JobHandle, staging: Path | None) -> ImportReport:
+    ctx, params = handle.ctx, handle.params
+    try:
+        report = import_project_files(
+            ctx,
+            Path(params["source"]),
+            label=params["label"],
+            handle=handle,
+            skipped=params.get("skipped"),
+            renamed=params.get("renamed"),
         )
-        handle.progress(1, 1, "Done")
-        return {"import": report.to_json(), "audit": audit_summary(audit)}
-
-    return work
-
-
-def audit_task(ctx: ProjectContext) -> Work:
-    def work(handle: JobHandle) -> dict[str, Any]:
-        audit = run_project_audit(
-            ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
-        )
-        handle.progress(1, 1, "Done")
-        return {"audit": audit_summary(audit)}
-
-    return work
+    except JobCancelled:
+        # Kept (as after a restart): Resume imports from it again, and the files already
+        # copied are recognised and skipped.
+        raise
+    except Exception:
+        if staging is not None:
+            remove_staging(staging)
+        raise
+    if staging is not None:
+        remove_staging(staging)
+    return report
 
 
-def layout_task(ctx: ProjectContext) -> Work:
+def audit_job(handle: JobHandle) -> dict[str, Any]:
+    audit = run_project_audit(
+        handle.ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
+    )
+    handle.progress(1, 1, "Done")
+    return {"audit": audit_summary(audit)}
+
+
+def layout_job(handle: JobHandle) -> dict[str, Any]:
     """Write the training folder (Gate 1 runs first); a refusal is a result, with its
     reasons, not a failure."""
-
-    def work(handle: JobHandle) -> dict[str, Any]:
-        handle.progress(0, 1, "Checking Gate 1")
-        try:
-            result = write_layout(
-                ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
-            )
-        except LayoutRefused as exc:
-            handle.progress(1, 1, "Refused")
-            return {"refused": exc.reasons}
-        handle.progress(1, 1, "Done")
-        return {
-            "summary": result.summary(),
-            "out": str(result.out),
-            "folders": result.folders,
-            "linked": result.linked,
-            "copied": result.copied,
-        }
-
-    return work
+    handle.progress(0, 1, "Checking Gate 1")
+    try:
+        result = write_layout(
+            handle.ctx, progress=handle.progress, check_cancelled=handle.raise_if_cancelled
+        )
+    except LayoutRefused as exc:
+        handle.progress(1, 1, "Refused")
+        return {"refused": exc.reasons}
+    handle.progress(1, 1, "Done")
+    return {
+        "summary": result.summary(),
+        "out": str(result.out),
+        "folders": result.folders,
+        "linked": result.linked,
+        "copied": result.copied,
+    }

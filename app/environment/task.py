@@ -1,4 +1,4 @@
-"""Gate 3 as a background job for ``app.jobs.JobRunner``: the check takes seconds at
+"""Gate 3 as a job run by ``app.worker`` in a child process: the check takes seconds at
 best and minutes when a driver hangs until a probe's time limit, too long for a web
 request. Progress follows the probes as they finish; Cancel stops waiting for them
 (see ``probes.run_probes``) and stores nothing."""
@@ -9,22 +9,18 @@ from typing import Any
 
 from app.gates.environment import evaluate
 from app.gates.store import record_result
-from app.jobs import JobHandle, Work
-from app.workspace import ProjectContext
+from app.worker import JobHandle
 
 ENVIRONMENT_JOB = "environment.check"
 
 
-def environment_task(ctx: ProjectContext) -> Work:
-    def work(handle: JobHandle) -> dict[str, Any]:
-        def progress(done: int, total: int, message: str) -> None:
-            handle.raise_if_cancelled()
-            handle.progress(done, total, message)
-
-        result = evaluate(ctx, progress)
+def environment_job(handle: JobHandle) -> dict[str, Any]:
+    def progress(done: int, total: int, message: str) -> None:
         handle.raise_if_cancelled()
-        record_result(ctx, result)
-        handle.progress(1, 1, "Done")
-        return {"verdict": result.verdict}
+        handle.progress(done, total, message)
 
-    return work
+    result = evaluate(handle.ctx, progress)
+    handle.raise_if_cancelled()
+    record_result(handle.ctx, result)
+    handle.progress(1, 1, "Done")
+    return {"verdict": result.verdict}

@@ -5,7 +5,7 @@ from app.models.caption import Caption, CaptionBatch, CaptionRevision, ConceptRe
 from app.models.dataset import DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.event import Event
 from app.models.gate import GateRecord
-from app.models.job import Job
+from app.models.job import Job, JobEvent
 from app.models.project import Project
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "Event",
     "GateRecord",
     "Job",
+    "JobEvent",
     "Project",
 ]

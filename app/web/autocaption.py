@@ -32,9 +32,9 @@ from app.dataset.autocaption import (
     AutoCaptionSettings,
     captioner_problem,
     captioner_setups,
-    run_task,
+    run_params,
     sample_drafts,
-    sample_task,
+    sample_params,
     scope_images,
 )
 from app.dataset.caption_grid import caption_intent
@@ -44,12 +44,12 @@ from app.dataset.captioners import CaptionRecipe, format_advice
 from app.dataset.captioners.base import source_words
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
-from app.jobs import JobBusy, Work
 from app.models import Job
 from app.web.answers import answers
 from app.web.deps import FormDbId, ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
+from app.worker import JobBusy
 from app.workspace import ProjectContext
 
 # Every route names a project: 404 when there is none.
@@ -132,13 +132,6 @@ def autocaption_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Respon
     return render(request, "autocaption/page.html", _page_context(ctx, jobs))
 
 
-def _start(ctx: ProjectContext, jobs: JobsDep, kind: str, work: Work, title: str) -> None:
-    running = jobs.active(None, ctx.project.id)
-    if running is not None:
-        raise JobBusy(running)
-    jobs.start(kind, work, project_id=ctx.project.id, title=title)
-
-
 def _back(request: Request, ctx: ProjectContext) -> Response:
     url = str(request.url_for("autocaption_page", slug=ctx.project.slug))
     if is_htmx(request):
@@ -169,13 +162,11 @@ def caption_a_sample(
         problem = captioner_problem(ctx, kind)
         if problem:
             raise AutoCaptionError(problem)
-        work = sample_task(ctx, settings)
-        _start(
-            ctx,
-            jobs,
+        jobs.start(
             SAMPLE_JOB,
-            work,
-            f"Captioning a sample of {sample_size} with the {source_words(kind)}",
+            ctx.project.id,
+            sample_params(ctx, settings),
+            title=f"Captioning a sample of {sample_size} with the {source_words(kind)}",
         )
     except (AutoCaptionError, JobBusy) as exc:
         message = (
@@ -250,12 +241,11 @@ def caption_the_rest(request: Request, ctx: ProjectDep, jobs: JobsDep, form: Rec
             raise AutoCaptionError("Caption a sample first, and read it.")
         recipe = form.recipe()
         settings = AutoCaptionSettings.from_json(job.result.get("settings", {}))
-        _start(
-            ctx,
-            jobs,
+        jobs.start(
             RUN_JOB,
-            run_task(ctx, settings, recipe, job.result),
-            f"Auto-captioning with the {source_words(settings.kind)}",
+            ctx.project.id,
+            run_params(settings, recipe, job.id or 0),
+            title=f"Auto-captioning with the {source_words(settings.kind)}",
         )
     except (AutoCaptionError, JobBusy) as exc:
         context = _page_context(ctx, jobs, recipe_form=form.typed(), recipe_error=str(exc))

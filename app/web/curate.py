@@ -25,12 +25,12 @@ from app.dataset.decisions import DecisionError, set_included
 from app.dataset.inventory import layout_dir
 from app.dataset.layout import layout_marker
 from app.dataset.records import load_rows, rows_by_id
-from app.dataset.tasks import LAYOUT_JOB, layout_task
-from app.jobs import JobBusy
+from app.dataset.tasks import LAYOUT_JOB
 from app.web.answers import answers
 from app.web.deps import DbId, ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
+from app.worker import JobBusy
 from app.workspace import ProjectContext
 
 # Every route names a project: 404 when there is none.
@@ -123,15 +123,7 @@ def curate_include(
 def write_training_folder(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Write the included images and approved captions in kohya layout (background)."""
     try:
-        running = jobs.active(None, ctx.project.id)
-        if running is not None:
-            raise JobBusy(running)
-        jobs.start(
-            LAYOUT_JOB,
-            layout_task(ctx),
-            project_id=ctx.project.id,
-            title="Writing the training folder",
-        )
+        jobs.start(LAYOUT_JOB, ctx.project.id, title="Writing the training folder")
     except JobBusy as exc:
         message = f"{exc} Wait for it to finish (or cancel it), then try again."
         return render(request, "curate/page.html", _context(ctx, jobs, error=message), 409)

@@ -31,15 +31,15 @@ from app.dataset.staging import (
     save_uploads,
     unpack_zip,
 )
-from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB, audit_task, import_task
+from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB, import_params
 from app.intent import MODEL_FAMILIES
-from app.jobs import JobBusy, Work
 from app.web.answers import FILE, ONLY_REDIRECTS, answers, multipart_body
 from app.web.dataset_view import audit_view
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render, toast
 from app.words import plural
+from app.worker import JobBusy
 from app.workspace import ProjectContext
 
 # Every route names a project: 404 when there is none.
@@ -52,13 +52,6 @@ def _redirect(request: Request, name: str, slug: str) -> Response:
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
-
-
-def _start(ctx: ProjectContext, jobs: JobsDep, kind: str, work: Work, title: str) -> None:
-    running = jobs.active(None, ctx.project.id)
-    if running is not None:
-        raise JobBusy(running)
-    jobs.start(kind, work, project_id=ctx.project.id, title=title)
 
 
 def _import_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str, Any]:
@@ -113,12 +106,11 @@ def import_from_folder(
     """Copy a folder of this computer into the dataset, then audit."""
     try:
         folder = validate_source(source, dataset_dir(ctx))
-        _start(
-            ctx,
-            jobs,
+        jobs.start(
             IMPORT_JOB,
-            import_task(ctx, folder, label=str(folder)),
-            f"Importing {folder.name} and auditing",
+            ctx.project.id,
+            import_params(folder, label=str(folder)),
+            title=f"Importing {folder.name} and auditing",
         )
     except ImportRefused as exc:
         return _refuse(request, ctx, jobs, str(exc), source=source)
@@ -160,10 +152,10 @@ def _start_staged_import(
 ) -> None:
     """Import what was unpacked into ``staging``; once the job has started it owns the
     folder (and removes it when done)."""
-    work = import_task(
-        ctx, staging.path, label=label, staging=staging, skipped=skipped, renamed=renamed
+    params = import_params(
+        staging.path, label=label, staging=staging.path, skipped=skipped, renamed=renamed
     )
-    _start(ctx, jobs, IMPORT_JOB, work, title)
+    jobs.start(IMPORT_JOB, ctx.project.id, params, title=title)
     staging.hand_over()
 
 
@@ -298,7 +290,7 @@ def _audit_then_show(
     request: Request, ctx: ProjectContext, jobs: JobsDep, title: str, page: str
 ) -> Response:
     try:
-        _start(ctx, jobs, AUDIT_JOB, audit_task(ctx), title)
+        jobs.start(AUDIT_JOB, ctx.project.id, title=title)
     except JobBusy as exc:
         if is_htmx(request):
             return toast(request, _busy(exc), status_code=409)

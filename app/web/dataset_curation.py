@@ -34,15 +34,15 @@ from app.dataset.decisions import (
 from app.dataset.inventory import dataset_dir
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import rows_by_id, sync_records
-from app.dataset.tasks import AUDIT_JOB, audit_task
+from app.dataset.tasks import AUDIT_JOB
 from app.dataset.thumbs import THUMB_MEDIA_TYPE, thumbnail_for
-from app.jobs import JobBusy
 from app.models import Event
 from app.web.answers import answers
 from app.web.dataset_view import audit_view
 from app.web.deps import DbId, FormDbId, FormDbIds, ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
+from app.worker import JobBusy
 from app.workspace import ProjectContext
 
 # Every route names a project: 404 when there is none.
@@ -74,7 +74,7 @@ def _judge_again(ctx: ProjectContext, jobs: JobsDep) -> str:
     rows = sync_records(ctx)
     if any(row.analysis_version == 0 for row in rows.values()):
         with contextlib.suppress(JobBusy):  # one started meanwhile: it judges the dataset
-            jobs.start(AUDIT_JOB, audit_task(ctx), project_id=ctx.project.id, title="Auditing")
+            jobs.start(AUDIT_JOB, ctx.project.id, title="Auditing")
         return "The audit runs again in the background; the findings update when it is done."
     run_project_audit(ctx)
     return "Gate 1 was judged again: the findings below are up to date."

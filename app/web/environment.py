@@ -4,7 +4,8 @@ checks again, in the background.
 HTMX contract:
 - GET  /projects/{slug}/environment → the page; with HX-Request the
   #environment-checklist partial alone. While a check runs, both show its progress
-  (``jobs/_progress.html``, which polls and reloads the page when the check is done).
+  (``jobs/_progress.html``, which follows the job's events and reloads the page when the
+  check is done).
 - POST /projects/{slug}/environment/check → starts the check as a background job (or
   finds the one running); with HX-Request the #environment-checklist partial showing
   it, without it 303 to the page (which refreshes itself without JavaScript too).
@@ -19,16 +20,16 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.environment.checklist import GROUPS, group_of
-from app.environment.task import ENVIRONMENT_JOB, environment_task
+from app.environment.task import ENVIRONMENT_JOB
 from app.gates.environment import GATE
 from app.gates.state import gate_state
 from app.gates.store import findings_of
-from app.jobs import JobBusy
 from app.models import Job
 from app.web.answers import ONLY_REDIRECTS, answers
 from app.web.deps import ProjectDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render
+from app.worker import JobBusy
 from app.workspace import ProjectContext
 
 # Every route names a project: 404 when there is none.
@@ -109,12 +110,7 @@ def run_checks(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Start every check in the background; the result is stored and journaled when it
     is done. A second press while one runs shows the running one."""
     with contextlib.suppress(JobBusy):  # the running check is what the page shows
-        jobs.start(
-            ENVIRONMENT_JOB,
-            environment_task(ctx),
-            project_id=ctx.project.id,
-            title="Checking the environment",
-        )
+        jobs.start(ENVIRONMENT_JOB, ctx.project.id, title="Checking the environment")
     if is_htmx(request):
         return render(request, "environment/_checklist.html", _view(ctx, jobs))
     return RedirectResponse(

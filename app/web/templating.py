@@ -15,7 +15,7 @@ from starlette.routing import Route
 from app.dataset.captioners.base import source_words
 from app.resources import source_href
 from app.settings import REPO_ROOT
-from app.words import plural
+from app.words import ordinal, plural
 
 templates = Jinja2Templates(directory=REPO_ROOT / "templates")  # autoescape is on for .html
 
@@ -48,6 +48,7 @@ templates.env.globals["route_exists"] = route_exists
 templates.env.filters["when"] = _when
 templates.env.filters["captioner_words"] = source_words
 templates.env.filters["plural"] = plural
+templates.env.filters["ordinal"] = ordinal
 
 
 def render(

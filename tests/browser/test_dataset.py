@@ -41,7 +41,7 @@ def test_import_a_folder_then_keep_one_of_a_duplicate_group(
     page.get_by_role("link", name="Import").click()
     page.fill("#source", str(source))
     page.get_by_role("button", name="Import folder").click()
-    # The progress polls until the job is done, then the page reloads with the report.
+    # The progress follows the job's events until it is done, then the page reloads.
     expect(page.locator("#import-report")).to_contain_text(
         "Imported 6 images and 6 captions", timeout=60_000
     )

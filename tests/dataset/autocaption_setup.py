@@ -9,9 +9,17 @@ from typing import Any
 
 from PIL import Image
 
+from app.dataset.autocaption import run_job
 from app.grimoire import studio_path, update_doc
+from app.worker import JobHandle
+from app.worker.kinds import KINDS, JobKind, register_kind
+from app.worker.queue import cancel
 from app.workspace import Workspace
 from tests.dataset.captioners.conftest import _build_tagger
+
+# Test-only job kind: the real auto-caption run, whose child cancels its own job (the
+# real Cancel: the row marked, SIGTERM to its process group) once the first part is in.
+CANCEL_AFTER_FIRST_PART = "test.autocaption_cancel_after_first_part"
 
 # Red images get "red shirt"; blue ones "blue sky" and the character "hatsune miku".
 COLOURS = [(230, 20, 20), (20, 20, 230)]
@@ -45,3 +53,21 @@ def coloured_images(folder: Path, count: int) -> list[Path]:
         Image.new("RGB", (48, 48), COLOURS[index % 2]).save(path)
         paths.append(path)
     return paths
+
+
+def run_then_cancel(handle: JobHandle) -> dict[str, Any]:
+    report = handle.progress
+
+    def progress(done: int, total: int | None = None, message: str | None = None) -> None:
+        report(done, total, message)
+        if message == "Captioning" and done:
+            cancel(handle.ctx.workspace, handle.id)
+
+    handle.progress = progress  # type: ignore[method-assign]
+    return run_job(handle)
+
+
+register_kind(
+    CANCEL_AFTER_FIRST_PART,
+    JobKind("tests.dataset.autocaption_setup:run_then_cancel", uses=KINDS["captions.auto"].uses),
+)

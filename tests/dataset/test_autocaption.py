@@ -1,4 +1,4 @@
-"""Auto-captioning a project sample first, through the background job runner, on the
+"""Auto-captioning a project sample first, as jobs in child processes (``app.worker``), on the
 tiny ONNX tagger: drafts only, never over an approved or hand-written caption unless
 the artist widened the scope, one undoable batch, Cancel keeps what was written."""
 
@@ -12,9 +12,9 @@ from app.dataset.autocaption import (
     AutoCaptionError,
     AutoCaptionSettings,
     captioner_problem,
-    run_task,
+    run_params,
     sample_drafts,
-    sample_task,
+    sample_params,
     scope_images,
 )
 from app.dataset.caption_batch import undo_last
@@ -23,11 +23,17 @@ from app.dataset.caption_sync import sync_captions
 from app.dataset.captioners import CaptionRecipe
 from app.dataset.captioners.base import source_words
 from app.dataset.inventory import dataset_dir
-from app.jobs import JobHandle, JobRunner, Work
 from app.journal import journal_path
+from app.models import Job
 from app.projects import create_project
+from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.autocaption_setup import build_tagger, coloured_images, use_tagger
+from tests.dataset.autocaption_setup import (
+    CANCEL_AFTER_FIRST_PART,
+    build_tagger,
+    coloured_images,
+    use_tagger,
+)
 from tests.dataset.caption_projects import TRIGGER, caption_of, mira_intent, sidecar
 
 
@@ -53,25 +59,24 @@ def ctx(workspace: Workspace, make_intent, tagger: Path, tmp_path: Path) -> Proj
 
 
 @pytest.fixture
-def runner(workspace: Workspace):  # type: ignore[no-untyped-def]
-    runner = JobRunner(workspace.db)
-    yield runner
-    runner.shutdown()
+def runner(workspace: Workspace) -> Worker:
+    return Worker(workspace)
 
 
-def run(runner: JobRunner, ctx: ProjectContext, kind: str, work: Work) -> dict[str, object]:
-    job = runner.start(kind, work, project_id=ctx.project.id)
+def run(runner: Worker, ctx: ProjectContext, kind: str, params: dict[str, object]) -> Job:
+    job = runner.start(kind, ctx.project.id, params)
     finished = runner.wait(job.id or 0, 60)
     assert finished is not None and finished.state == "done", finished and finished.error
-    return finished.result
+    return finished
 
 
 def test_sample_first_then_the_rest_as_drafts(
-    ctx: ProjectContext, runner: JobRunner, tagger: Path, tmp_path: Path
+    ctx: ProjectContext, runner: Worker, tagger: Path, tmp_path: Path
 ) -> None:
     settings = AutoCaptionSettings(kind="wd14", scope="missing", sample_size=5)
     assert len(scope_images(ctx, "missing")) == 18  # not the approved or the typed caption
-    sample = run(runner, ctx, "captions.sample", sample_task(ctx, settings))
+    sample_job = run(runner, ctx, "captions.sample", sample_params(ctx, settings))
+    sample = sample_job.result
     assert len(sample["raw"]) == 5 and sample["source"] == "wd14:wd-tiny"  # type: ignore[arg-type]
     assert len(load_captions(ctx)) == 2  # the sample is only read, nothing written yet
 
@@ -91,7 +96,9 @@ def test_sample_first_then_the_rest_as_drafts(
     assert "model.onnx" in (captioner_problem(ctx, "wd14") or "")
 
     use_tagger(ctx.workspace, tagger)  # the model is back for the rest
-    done = run(runner, ctx, "captions.auto", run_task(ctx, settings, recipe, sample))
+    done = run(
+        runner, ctx, "captions.auto", run_params(settings, recipe, sample_job.id or 0)
+    ).result
     assert done["written"] == 18
     captions = {c.image_id: c for c in load_captions(ctx).values()}
     assert len(captions) == 20
@@ -115,36 +122,25 @@ def test_sample_first_then_the_rest_as_drafts(
 
 
 def test_a_wider_scope_replaces_drafts_but_never_an_approved_caption(
-    ctx: ProjectContext, runner: JobRunner
+    ctx: ProjectContext, runner: Worker
 ) -> None:
     drafts_scope = {row.path for row in scope_images(ctx, "drafts")}
     assert "10_mira/000.png" not in drafts_scope and "10_mira/001.png" not in drafts_scope
     unapproved = {row.path for row in scope_images(ctx, "unapproved")}
     assert "10_mira/001.png" in unapproved and "10_mira/000.png" not in unapproved
     settings = AutoCaptionSettings(kind="wd14", scope="unapproved", sample_size=2)
-    sample = run(runner, ctx, "captions.sample", sample_task(ctx, settings))
-    run(runner, ctx, "captions.auto", run_task(ctx, settings, CaptionRecipe(), sample))
+    sample = run(runner, ctx, "captions.sample", sample_params(ctx, settings))
+    run(runner, ctx, "captions.auto", run_params(settings, CaptionRecipe(), sample.id or 0))
     assert caption_of(ctx, "10_mira/001.png").source == "wd14:wd-tiny"  # asked for
     assert caption_of(ctx, "10_mira/000.png").text == f"{TRIGGER}, approved by me"
 
 
-def test_cancel_keeps_what_was_written(ctx: ProjectContext, runner: JobRunner) -> None:
+def test_cancel_keeps_what_was_written(ctx: ProjectContext, runner: Worker) -> None:
     settings = AutoCaptionSettings(kind="wd14", scope="missing", sample_size=1)
-    sample = run(runner, ctx, "captions.sample", sample_task(ctx, settings))
-    inner = run_task(ctx, settings, CaptionRecipe(), sample)
-
-    def work(handle: JobHandle) -> dict[str, object] | None:
-        report = handle.progress
-
-        def progress(done: int, total: int | None = None, message: str | None = None) -> None:
-            report(done, total, message)
-            if message == "Captioning" and done:
-                runner.cancel(handle.id)  # the artist presses Cancel after the first part
-
-        handle.progress = progress  # type: ignore[method-assign]
-        return inner(handle)
-
-    job = runner.start("captions.auto", work, project_id=ctx.project.id)
+    sample = run(runner, ctx, "captions.sample", sample_params(ctx, settings))
+    # The real run, whose child presses Cancel once the first part is written.
+    params = run_params(settings, CaptionRecipe(), sample.id or 0)
+    job = runner.start(CANCEL_AFTER_FIRST_PART, ctx.project.id, params)
     finished = runner.wait(job.id or 0, 60)
     assert finished is not None and finished.state == "cancelled"
     # The sample's draft and the first part of 16 are kept; the last image is not.
@@ -160,7 +156,7 @@ def test_nothing_to_caption_and_bad_settings_say_so(ctx: ProjectContext) -> None
         set_status(ctx, row.id or 0, "approved", saved.caption.version)
     for scope in ("missing", "drafts", "unapproved"):
         with pytest.raises(AutoCaptionError, match="every one already has a caption"):
-            sample_task(ctx, AutoCaptionSettings(scope=scope, sample_size=1))
+            sample_params(ctx, AutoCaptionSettings(scope=scope, sample_size=1))
     with pytest.raises(AutoCaptionError, match="sample is 1 to 20"):
         AutoCaptionSettings(sample_size=0)
 

@@ -25,6 +25,7 @@ from app.dataset.staging import (
     save_uploads,
     unpack_zip,
 )
+from app.models import Job
 from app.paths import UnsafePathError
 from app.settings import REPO_ROOT, Settings
 from app.workspace import Workspace
@@ -280,3 +281,20 @@ def test_stale_staging_is_removed_on_start_and_live_staging_is_kept(
         assert str(elsewhere) not in caplog.text
     finally:
         other.communicate("", timeout=30)
+
+
+@pytest.mark.parametrize(("state", "kept"), [("interrupted", True), ("done", False)])
+def test_the_staging_of_an_import_that_is_not_over_survives_a_restart(
+    settings: Settings, state: str, kept: bool
+) -> None:
+    """A restart cuts an import of an upload short: Resume imports from its staging
+    folder, so the clean-up on start spares it; once the job is over it goes."""
+    first = Workspace(settings)
+    with StagingFolder(settings) as staging:
+        (staging.path / "001.png").write_bytes(_png())
+        owned = staging.hand_over()  # the lock is let go: the job's child takes it
+    with first.db.writing() as session:
+        session.add(Job(kind="dataset.import", state=state, params={"staging": str(owned.path)}))
+    first.close()
+    Workspace(settings).close()  # the next start
+    assert owned.path.is_dir() is kept

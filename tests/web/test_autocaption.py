@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from app.dataset.autocaption import RUN_JOB, SAMPLE_JOB
 from app.dataset.caption_store import load_captions
 from app.dataset.inventory import dataset_dir
-from app.jobs import JobRunner
 from app.models import Project
 from app.projects import create_project
+from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
 from tests.dataset.autocaption_setup import build_tagger, coloured_images, use_tagger
 from tests.dataset.caption_projects import TRIGGER, mira_intent
@@ -44,7 +44,7 @@ def ctx(client: TestClient, make_intent) -> ProjectContext:  # type: ignore[no-u
 
 
 def finish(client: TestClient, project: Project, kind: str) -> dict[str, object]:
-    jobs: JobRunner = client.app.state.jobs  # type: ignore[attr-defined]
+    jobs: Worker = client.app.state.jobs  # type: ignore[attr-defined]
     job = jobs.latest(kind, project.id)
     assert job is not None
     done = jobs.wait(job.id or 0, 60)
@@ -123,7 +123,7 @@ def test_sample_redraft_then_the_rest(
     assert "traditional media" not in "".join(
         re.findall(r'<p class="draft-text">([^<]*)</p>', redrafted.text)
     )
-    jobs: JobRunner = client.app.state.jobs  # type: ignore[attr-defined]
+    jobs: Worker = client.app.state.jobs  # type: ignore[attr-defined]
     assert jobs.latest(SAMPLE_JOB, ctx.project.id).id == int(job_id)  # type: ignore[union-attr]
     bad = client.post(
         "/projects/mira/captions/auto/redraft", data=recipe | {"template": "no place"}, headers=HX

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from app.dataset.inventory import dataset_dir, layout_dir
 from app.dataset.project_audit import run_project_audit
 from app.dataset.tasks import AUDIT_JOB, LAYOUT_JOB
-from app.jobs import JobRunner
+from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
 from tests.dataset import builders as b
 from tests.dataset.approve import approve_all
@@ -42,7 +42,7 @@ def ctx(client: TestClient, make_intent) -> ProjectContext:  # type: ignore[no-u
 
 
 def wait(client: TestClient, ctx: ProjectContext, kind: str) -> dict[str, object]:
-    jobs: JobRunner = client.app.state.jobs  # type: ignore[attr-defined]
+    jobs: Worker = client.app.state.jobs  # type: ignore[attr-defined]
     job = jobs.latest(kind, ctx.project.id)
     assert job is not None
     done = jobs.wait(job.id or 0, 60)

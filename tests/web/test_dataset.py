@@ -14,12 +14,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
+import signal
 import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -28,7 +29,6 @@ from app.dataset.inventory import dataset_dir, inventory
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB
-from app.jobs import JobHandle
 from app.main import create_app
 from app.models import Job, Project
 from app.projects import create_project
@@ -36,6 +36,7 @@ from app.settings import Settings
 from app.workspace import Workspace
 from tests.conftest import BASE_URL
 from tests.dataset import builders as b
+from tests.worker.kinds import HOLD
 
 HX = {"hx-request": "true"}
 TRIGGER = "zkmira"
@@ -379,33 +380,63 @@ def test_decisions_answer_with_the_audit_body(
 def test_job_progress_partial_and_cancel(client: TestClient, mira: Project, audited: Job) -> None:
     partial = client.get(f"/projects/mira/jobs/{audited.id}", params={"watching": 1})
     assert partial.status_code == 200 and partial.headers["hx-refresh"] == "true"
-    assert 'data-state="done"' in partial.text and "every 1s" not in partial.text
+    assert 'data-state="done"' in partial.text and "sse-connect" not in partial.text
     cancel = client.post(f"/projects/mira/jobs/{audited.id}/cancel", headers=HX)
     assert cancel.status_code == 200 and 'data-state="done"' in cancel.text
     assert client.get("/projects/mira/jobs/999999").status_code == 404
 
 
-def test_a_running_job_polls_and_can_be_cancelled(client: TestClient, mira: Project) -> None:
+@pytest.mark.usefixtures("no_leftover_jobs")
+def test_a_running_job_follows_its_events_and_can_be_cancelled(
+    client: TestClient, mira: Project
+) -> None:
     jobs = client.app.state.jobs  # type: ignore[attr-defined]
-    started = threading.Event()
-
-    def work(handle: JobHandle) -> None:
-        handle.progress(3, 10, "Checking images")
-        started.set()
-        while True:
-            handle.raise_if_cancelled()
-            time.sleep(0.01)
-
-    job = jobs.start("dataset.audit", work, project_id=mira.id, title="Auditing the dataset")
-    started.wait(5)  # progress with a message is written at once
+    job = jobs.start(HOLD, mira.id, title="Auditing the dataset")
+    deadline = time.monotonic() + 30
+    while jobs.get(job.id).done != 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the supervisor stores the child's first progress event
     partial = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
     assert "hx-refresh" not in partial.headers
-    assert 'hx-trigger="every 1s"' in partial.text and "Cancel" in partial.text
-    assert "3 of 10" in partial.text
+    assert f"/jobs/{job.id}/events?after=" in partial.text and "sse-connect=" in partial.text
+    assert 'hx-trigger="sse:progress' in partial.text and "every 1s" not in partial.text
+    assert "Cancel" in partial.text and "3 of 10" in partial.text
+    assert "Reload this page" in partial.text  # inside <noscript>
     audit = client.get("/projects/mira/audit").text
     assert f'id="job-{job.id}"' in audit  # a reload shows the job where it stands
     client.post(f"/projects/mira/jobs/{job.id}/cancel", headers=HX)
-    assert jobs.wait(job.id, 10).state == "cancelled"
+    assert jobs.wait(job.id, 20).state == "cancelled"
     done = client.get(f"/projects/mira/jobs/{job.id}", params={"watching": 1})
     assert done.headers["hx-refresh"] == "true" and 'data-state="cancelled"' in done.text
-    assert "Cancelled. Nothing was lost." in client.get("/projects/mira/audit").text
+    assert "Cancelled. Nothing was lost." in done.text and "Resume" in done.text
+
+
+@pytest.mark.usefixtures("no_leftover_jobs")
+def test_an_import_cut_by_a_restart_says_so_and_resumes(
+    settings: Settings, mira: Project, tmp_path: Path, workspace: Workspace
+) -> None:
+    """Issue 12 item 13: a restart during an import said "Cancelled. Nothing was lost."
+    though nobody cancelled."""
+    source = source_folder(tmp_path / "source")
+    with TestClient(create_app(settings), base_url=BASE_URL) as first:
+        first.post("/projects/mira/dataset/import/folder", data={"source": str(source)})
+        job = first.app.state.jobs.latest(IMPORT_JOB, mira.id)  # type: ignore[attr-defined]
+    # The computer restarts: the job's processes are gone with the server.
+    os.killpg(job.pid, signal.SIGKILL)
+    while psutil.pid_exists(job.pid) and psutil.Process(job.pid).status() != "zombie":
+        time.sleep(0.05)
+    with TestClient(create_app(settings), base_url=BASE_URL) as client:
+        jobs = client.app.state.jobs  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while jobs.get(job.id).state == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)  # the new server's supervisor finds the process gone
+        page = client.get("/projects/mira/dataset").text
+        assert "Interrupted by a restart" in page and "Cancelled" not in page
+        assert f'action="{BASE_URL}/projects/mira/jobs/{job.id}/resume"' in page
+        resumed = client.post(f"/projects/mira/jobs/{job.id}/resume", follow_redirects=False)
+        assert resumed.status_code == 303
+        assert resumed.headers["location"] == f"{BASE_URL}/projects/mira/dataset"
+        again = finish(client, mira)
+        assert again.id != job.id and again.params == job.params
+        assert "Imported 6 images and 6 captions" in client.get("/projects/mira/dataset").text
+        refused = client.post(f"/projects/mira/jobs/{again.id}/resume")
+        assert refused.status_code == 409 and "Only a stopped job can be resumed" in refused.text

@@ -77,9 +77,9 @@ def test_running_the_checks_shows_the_lights_and_updates_the_overview(
     started = partial.text
     assert "<html" not in started
     assert started.startswith("{#") is False and 'id="environment-checklist"' in started
-    # The request only starts the check: the partial shows its progress, which polls.
+    # The request only starts the check: the partial follows its events (SSE).
     assert 'id="run-environment-checks"' not in started
-    assert "?watching=1" in started and 'hx-trigger="every 1s"' in started
+    assert "?watching=1" in started and 'hx-trigger="sse:progress' in started
     job_id = _running_check(client, started)
     done = client.get(f"/projects/{slug}/jobs/{job_id}", params={"watching": 1}, headers=HTMX)
     assert done.headers.get("hx-refresh") == "true"  # the page reloads with the result

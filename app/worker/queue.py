@@ -1,0 +1,181 @@
+"""Starting, queueing and cancelling jobs. Whether a job may start, must wait for a
+GPU, or is refused is decided here only, inside one write transaction (``BEGIN
+IMMEDIATE``): two tabs, or a tab and the CLI, that start at the same moment queue on
+SQLite's write lock, and the second one sees the first one's job.
+
+The child is spawned inside that transaction too, so a job row is never committed as
+running without its process (and a spawn that fails leaves no row behind).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.models import Job, JobEvent
+from app.models.base import utcnow
+from app.settings import Settings
+from app.worker.eventfile import END
+from app.worker.kinds import KINDS, exclude_each_other, kind_of
+from app.worker.process import end_group, is_alive, launch, signal_group
+from app.workspace import Workspace
+
+ACTIVE_STATES = ("queued", "running")
+FINISHED_STATES = ("done", "failed", "cancelled", "interrupted")
+CANCELLED_MESSAGE = "Cancelled. Nothing was lost."
+
+
+class JobBusy(RuntimeError):
+    """Another job that excludes this one is running or waiting on the project."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"“{job.title or job.kind}” is already running.")
+        self.job = job
+
+
+def job_folder(settings: Settings, job_id: int) -> Path:
+    return settings.data_dir / "jobs" / str(job_id)
+
+
+def start(
+    workspace: Workspace,
+    kind: str,
+    project_id: int | None,
+    params: dict[str, Any] | None = None,
+    title: str = "",
+) -> Job:
+    """The one way to start work: a job row, running in its child or queued for its
+    GPU. Raises JobBusy when a job of the project excludes it (``kinds``)."""
+    spec = kind_of(kind)
+    launched: int | None = None
+    try:
+        with workspace.db.writing() as session:
+            active = session.exec(select(Job).where(col(Job.state).in_(ACTIVE_STATES))).all()
+            for other in active:
+                if other.project_id == project_id and exclude_each_other(kind, other.kind):
+                    session.expunge(other)  # the rollback would expire it
+                    raise JobBusy(other)
+            job = Job(
+                project_id=project_id,
+                kind=kind,
+                title=title,
+                params=params or {},
+                gpu=0 if spec.gpu else None,
+            )
+            session.add(job)
+            session.flush()
+            assert job.id is not None
+            folder = job_folder(workspace.settings, job.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            job.events_path = str(folder / "events.jsonl")
+            job.log_path = str(folder / "log.txt")
+            gpu_taken = job.gpu is not None and any(other.gpu == job.gpu for other in active)
+            if not gpu_taken:
+                launched = _launch(workspace.settings, job)
+            session.add(job)
+    except BaseException:
+        if launched is not None:
+            end_group(launched)  # the row was not committed: its process must not run
+        raise
+    return job
+
+
+def _launch(settings: Settings, job: Job) -> int:
+    assert job.id is not None
+    job_file = Path(job.events_path).with_name("job.json")
+    spec = {
+        "job_id": job.id,
+        "kind": job.kind,
+        "entry": kind_of(job.kind).entry,
+        "project_id": job.project_id,
+        "params": job.params,
+        "settings": settings.model_dump(mode="json", exclude={"access_token", "host", "port"}),
+        "events_path": job.events_path,
+        "log_path": job.log_path,
+    }
+    job_file.write_text(json.dumps(spec), encoding="utf-8")
+    Path(job.events_path).touch()
+    process = launch(job_file, Path(job.log_path))
+    job.pid, job.process_started = process.pid, process.started
+    job.state = "running"
+    job.started_at = job.updated_at = utcnow()
+    return process.pid
+
+
+def launch_waiting(workspace: Workspace) -> list[int]:
+    """Start the queued jobs whose GPU is free, in the order they were queued."""
+    started: list[int] = []
+    with workspace.db.reading() as session:
+        if session.exec(select(Job.id).where(Job.state == "queued").limit(1)).first() is None:
+            return started  # the usual case, without taking the write lock
+    with workspace.db.writing() as session:
+        waiting = session.exec(select(Job).where(Job.state == "queued").order_by(col(Job.id))).all()
+        if not waiting:
+            return started
+        busy = {
+            job.gpu
+            for job in session.exec(select(Job).where(Job.state == "running")).all()
+            if job.gpu is not None
+        }
+        for job in waiting:
+            if job.gpu in busy or job.kind not in KINDS:
+                continue  # a kind another process knows waits for that one to start it
+            busy.add(job.gpu)
+            started.append(_launch(workspace.settings, job))
+            session.add(job)
+    return started
+
+
+def place_in_line(session: Session, job: Job) -> int:
+    """1 for the next queued job of its GPU, 2 for the one after, …"""
+    ahead = session.exec(
+        select(Job.id).where(Job.state == "queued", Job.gpu == job.gpu, col(Job.id) < job.id)
+    ).all()
+    return len(ahead) + 1
+
+
+def cancel(workspace: Workspace, job_id: int) -> Job | None:
+    """Stop a job: a queued one never starts; a running one's whole process group gets
+    SIGTERM now and SIGKILL after the grace period (``Supervisor``)."""
+    with workspace.db.writing() as session:
+        job = session.get(Job, job_id)
+        if job is None or job.state not in ACTIVE_STATES:
+            return job
+        if job.state == "queued":
+            finish_without_child(session, job, "cancelled", CANCELLED_MESSAGE)
+            return job
+        job.cancel_requested = True
+        job.cancel_requested_at = job.updated_at = utcnow()
+        job.message = "Cancelling…"
+        session.add(job)
+    if job.pid is not None and is_alive(job.pid, job.process_started):
+        signal_group(job.pid, signal.SIGTERM)
+    return job
+
+
+def finish_without_child(session: Session, job: Job, state: str, message: str) -> None:
+    """End a job whose child wrote no end event (never started, or vanished): the end
+    event is stored here, so that a stream following the job closes."""
+    session.add(
+        JobEvent(job_id=job.id or 0, type=END, data=json.dumps({"type": END, "state": state}))
+    )
+    job.state = state
+    job.message = message
+    job.finished_at = job.updated_at = utcnow()
+    session.add(job)
+
+
+def log_tail(job: Job, lines: int = 12) -> list[str]:
+    """The last lines of the child's log: where a failure explains itself."""
+    try:
+        with open(job.log_path, "rb") as file:
+            file.seek(max(0, os.path.getsize(job.log_path) - 16384))
+            text = file.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return text.strip().splitlines()[-lines:]
