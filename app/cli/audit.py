@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import add_json_flag, fail_usage, print_json
+from app.cli.common import add_json_flag, fail_usage, interrupt_at_safe_points, print_json
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word
 from app.printable import printable
 from app.settings import Settings
@@ -93,7 +93,8 @@ def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, 
     settings = Settings()
     cache = FolderCache(settings.data_dir, folder)
     try:
-        report = audit_folder(folder, options, cache, settings=settings)
+        with interrupt_at_safe_points() as check:
+            report = audit_folder(folder, options, cache, settings=settings, check_cancelled=check)
     finally:
         cache.close()
     return report, folder_parts(report.scan, options)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from app.printable import printable
@@ -71,3 +75,27 @@ def project_context(workspace: Workspace, slug: str) -> ProjectContext:
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object for machines")
+
+
+@contextmanager
+def interrupt_at_safe_points() -> Iterator[Callable[[], None]]:
+    """A check for long work that runs a process pool: Ctrl-C raises KeyboardInterrupt
+    at the work's next call of the check, where the pool can still be shut down in
+    order (not while it is starting workers); a second Ctrl-C raises at once."""
+    pressed = False
+
+    def on_ctrl_c(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal pressed
+        if pressed:
+            raise KeyboardInterrupt
+        pressed = True
+
+    def check() -> None:
+        if pressed:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -88,7 +88,9 @@ def test_ctrl_c_during_an_audit_ends_with_one_line(settings: Settings, tmp_path:
     assert audit.poll() is None, "the audit ended before it could be interrupted"
     os.killpg(audit.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
     out, err = audit.communicate(timeout=120)
-    assert audit.returncode == 130
+    # 130, or killed by SIGINT: CPython ends that way when the interrupt landed inside
+    # C code running Python (an import's PyRun_String); a shell reports 130 for both.
+    assert audit.returncode in (130, -signal.SIGINT)
     assert err.strip() == "loragate: interrupted." and out == ""
 
 
