@@ -8,20 +8,34 @@ ruamel.yaml so the person's own comments and key order survive loragate's writes
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
+import os
 import re
+import stat
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer, MaxDepthExceededError
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent
 
 from app.fsutil import atomic_write_text
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?(.*)\Z", re.S | re.M)
+
+# Hand-written settings: far below these. A larger file is refused before it is parsed
+# (ruamel takes seconds per megabyte), and nesting is bounded before the composer's
+# recursion could reach Python's limit.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 32
 
 
 class GrimoireError(ValueError):
@@ -35,34 +49,105 @@ class MarkdownDoc:
     body: str
 
 
+class _AliasRefused(YAMLError):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line  # counted from 0 within the settings block
+
+
+class _NoAliasComposer(Composer):
+    """Aliases (``*name``) are refused: nine aliases per level expand nine-fold per
+    level, so a few hundred bytes become billions of values (a "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.parser.check_event(AliasEvent):
+            raise _AliasRefused(self.parser.peek_event().start_mark.line)
+        return super().compose_node(parent, index)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Composer = _NoAliasComposer
+    yaml.max_depth = MAX_DEPTH
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     return yaml
 
 
-def read_doc(path: Path) -> MarkdownDoc:
+def _os_problem(path: Path, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{path.name} is missing from {path.parent}."
+    if exc.errno == errno.ELOOP:
+        return f"{path.name} is a symbolic link that leads back to itself, not to a file."
+    if isinstance(exc, PermissionError):
+        return f"{path.name} cannot be read: loragate has no permission to open it."
+    return f"{path.name} cannot be read ({exc.strerror or exc})."
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes when it is a regular file of a readable size, or GrimoireError.
+    Opened without blocking, so a named pipe in its place cannot hang a page."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GrimoireError(f"{path.name} is missing from {path.parent}.") from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise GrimoireError(_os_problem(path, exc)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise GrimoireError(f"{path.name} is a folder; loragate needs a text file there.")
+        if not stat.S_ISREG(mode):
+            raise GrimoireError(f"{path.name} is not a regular file; loragate needs a text file.")
+        with open(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # one byte more tells "too large"
+    except OSError as exc:
+        raise GrimoireError(_os_problem(path, exc)) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise GrimoireError(
+            f"{path.name} is larger than {MAX_FILE_BYTES // 1024**2} MB, far more than "
+            "hand-written settings need; loragate does not read it."
+        )
+    return data
+
+
+def _decoded(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise GrimoireError(f"{path.name} is not UTF-8 text ({exc.reason}).") from None
+
+
+def _doc(path: Path, text: str) -> MarkdownDoc:
     match = _FRONT_MATTER.match(text)
     if match is None:
         # A file without front matter is all body: loragate adds an empty block.
         return MarkdownDoc(path=path, front=_yaml().load("{}"), body=text)
+    block = f"The settings block at the top of {path.name}"
     try:
         front = _yaml().load(match.group(1)) or _yaml().load("{}")
-    except YAMLError as exc:
+    except _AliasRefused as exc:
+        line = exc.line + 2  # the block starts below the file's first line, "---"
         raise GrimoireError(
-            f"The settings block at the top of {path.name} is not valid YAML: {exc}"
+            f"{block} repeats a value with a YAML alias (*name) on line {line}, which "
+            "loragate does not read: write the values out in full instead."
         ) from None
+    except (MaxDepthExceededError, RecursionError):
+        raise GrimoireError(
+            f"{block} nests lists or mappings more than {MAX_DEPTH} levels deep, which "
+            "loragate does not read: an unclosed or repeated “[” or “{” is the usual cause."
+        ) from None
+    except YAMLError as exc:
+        raise GrimoireError(f"{block} is not valid YAML: {exc}") from None
     if not isinstance(front, dict):
-        raise GrimoireError(f"The settings block at the top of {path.name} must be a mapping.")
+        raise GrimoireError(f"{block} must be a mapping.")
     return MarkdownDoc(path=path, front=front, body=match.group(2))
+
+
+def read_doc(path: Path) -> MarkdownDoc:
+    data = _read_bytes(path)
+    return _doc(path, _decoded(path, data))
 
 
 def write_doc(doc: MarkdownDoc) -> None:
@@ -164,14 +249,59 @@ def eye_path(grimoire_dir: Path) -> Path:
     return grimoire_dir / "eye.md"
 
 
+Loaded = TypeVar("Loaded", bound=BaseModel)
+
+# Pages read studio.md and eye.md several times per request: each file is parsed once
+# per content. The key is a digest of the bytes, not (mtime, size): timestamps tick
+# only every few milliseconds, so two saves of the same length within one tick would
+# look alike. Reading a file of at most MAX_FILE_BYTES costs far less than parsing it.
+# Results and problems alike are kept; callers only read what they get.
+_CACHE_ENTRIES = 32
+_cache: OrderedDict[tuple[Path, type[BaseModel]], tuple[bytes, BaseModel | str]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _load(model: type[Loaded], path: Path) -> Loaded:
+    data = _read_bytes(path)
+    version = hashlib.sha256(data).digest()
+    slot = (path, model)
+    with _cache_lock:
+        cached = _cache.get(slot)
+    if cached is not None and cached[0] == version:
+        outcome = cached[1]
+    else:
+        try:
+            outcome = _parse(model, _doc(path, _decoded(path, data)))
+        except GrimoireError as exc:
+            outcome = str(exc)
+        with _cache_lock:
+            _cache[slot] = (version, outcome)
+            _cache.move_to_end(slot)
+            while len(_cache) > _CACHE_ENTRIES:
+                _cache.popitem(last=False)
+    if isinstance(outcome, str):
+        raise GrimoireError(outcome)
+    return outcome  # type: ignore[return-value]
+
+
 def load_studio(grimoire_dir: Path) -> Studio:
-    studio: Studio = _parse(Studio, read_doc(studio_path(grimoire_dir)))
-    return studio
+    return _load(Studio, studio_path(grimoire_dir))
 
 
 def load_eye(grimoire_dir: Path) -> Eye:
-    eye: Eye = _parse(Eye, read_doc(eye_path(grimoire_dir)))
-    return eye
+    return _load(Eye, eye_path(grimoire_dir))
+
+
+def file_problems(grimoire_dir: Path) -> list[str]:
+    """Why studio.md or eye.md cannot be read, one sentence per file: what every page
+    shows while loragate works with that file's defaults."""
+    found = []
+    for load in (load_studio, load_eye):
+        try:
+            load(grimoire_dir)
+        except GrimoireError as exc:
+            found.append(str(exc))
+    return found
 
 
 def register_lora(grimoire_dir: Path, lora: RegisteredLora) -> None:

@@ -8,6 +8,7 @@ rolled-back decision never shows up in the file.
 from __future__ import annotations
 
 import fcntl
+import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -20,6 +21,7 @@ from sqlmodel import Session, col, select
 from app.fsutil import append_text, atomic_write_text
 from app.models import Event, Project
 from app.models.base import utcnow
+from app.printable import printable
 
 JOURNAL_FILE = "journal.md"
 
@@ -61,7 +63,11 @@ def record(
 
 
 def _line(entry: Event) -> str:
-    return f"- **{entry.created_at:%Y-%m-%d %H:%M:%S}** {entry.message}\n"
+    """One Markdown line per entry, whatever the message holds: a file name's newline
+    would split it and its ``<tag>`` would render as HTML, so both are escaped (only
+    here: the database keeps the message as it was)."""
+    message = html.escape(printable(entry.message), quote=False)
+    return f"- **{entry.created_at:%Y-%m-%d %H:%M:%S}** {message}\n"
 
 
 @contextmanager

@@ -189,10 +189,12 @@ def _check_base_model(workspace: Workspace, intent: Intent) -> str | None:
     if not reference:
         return "Choose a base model from your studio or give the path to a checkpoint."
     try:
-        studio = workspace.studio()
+        entry = workspace.studio().base_model(reference)
     except GrimoireError as exc:
-        return f"studio.md cannot be read, so its models are unknown: {exc}"
-    entry = studio.base_model(reference)
+        # An absolute path needs no studio.md: only a model named there is unknown.
+        entry = None
+        if not Path(reference).expanduser().is_absolute():
+            return f"studio.md cannot be read, so its models are unknown: {exc}"
     if entry is not None:
         if intent.model_family and entry.family != intent.model_family:
             declared = MODEL_FAMILIES.get(intent.model_family)

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -15,17 +17,30 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAX_FILE_BYTES = 512 * 1024**2
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+ENV_PREFIX = "LORAGATE_"
+PORT_MIN, PORT_MAX = 1, 65535
+
+
+class SettingsError(ValueError):
+    """A setting loragate cannot work with (a port that is not a number, a data folder
+    that is a file); the message names the variable and what to do."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LORAGATE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_plain_errors(exc)) from None
 
     grimoire_dir: Path = Field(default=REPO_ROOT / "grimoire")
     data_dir: Path = Field(default=REPO_ROOT / "data")
     database_path: Path | None = None
 
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: int = Field(default=8765, ge=PORT_MIN, le=PORT_MAX)
     # Required whenever ``host`` is not a loopback address: anyone on the network
     # could otherwise start GPU jobs or read the artist's images.
     access_token: str | None = None
@@ -52,9 +67,46 @@ class Settings(BaseSettings):
         return self.host in LOOPBACK_HOSTS
 
     def ensure_dirs(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.database_file.parent.mkdir(parents=True, exist_ok=True)
-        self.training_dir.mkdir(parents=True, exist_ok=True)
+        """Create loragate's folders and prove each can be written, or SettingsError
+        naming the variable that points at it."""
+        for folder, variable in (
+            (self.data_dir, "DATA_DIR"),
+            (self.database_file.parent, "DATABASE_PATH"),
+            (self.training_dir, "GRIMOIRE_DIR"),
+        ):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                if isinstance(exc, (FileExistsError, NotADirectoryError)):
+                    reason = "a part of that path is a file, not a folder"
+                raise _folder_error(folder, variable, f"it cannot be created: {reason}") from None
+            try:
+                # A folder can exist and still refuse files (/proc, a read-only mount).
+                tempfile.TemporaryFile(dir=folder).close()
+            except OSError as exc:
+                reason = f"files cannot be written in it: {exc.strerror or exc}"
+                raise _folder_error(folder, variable, reason) from None
+
+
+def _folder_error(folder: Path, variable: str, reason: str) -> SettingsError:
+    return SettingsError(
+        f"the folder {folder} cannot be used ({reason}). Point {ENV_PREFIX}{variable} "
+        "at a folder you can write to."
+    )
+
+
+# Plainer words than pydantic's for the settings people get wrong most.
+_RULES = {"port": f"it must be a whole number from {PORT_MIN} to {PORT_MAX}"}
+
+
+def _plain_errors(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        rule = _RULES.get(name, error["msg"])
+        problems.append(f"{ENV_PREFIX}{name.upper()} is “{error.get('input')}”: {rule}.")
+    return " ".join(problems)
 
 
 class InsecureBindError(RuntimeError):

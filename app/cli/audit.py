@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.cli.common import add_json_flag, fail_usage, print_json
+from app.cli.common import add_json_flag, fail_usage, interrupt_at_safe_points, print_json
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word
 from app.paths import UnsafePathError, user_path
+from app.printable import printable
 from app.settings import Settings
 from app.words import plural
 
@@ -100,7 +101,8 @@ def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, 
     settings = Settings()
     cache = FolderCache(settings.data_dir, folder)
     try:
-        report = audit_folder(folder, options, cache, settings=settings)
+        with interrupt_at_safe_points() as check:
+            report = audit_folder(folder, options, cache, settings=settings, check_cancelled=check)
     finally:
         cache.close()
     return report, folder_parts(report.scan, options)
@@ -150,7 +152,7 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
         for items in by_code.values():
             # The explanation once per kind of problem, then every occurrence.
             for item in items:
-                print(f"  {_MARKS[severity]} {item.message}")
+                print(f"  {_MARKS[severity]} {printable(item.message)}")
             if severity != "info":
                 print(f"      why: {items[0].why}")
                 print(f"      fix: {items[0].fix}")
@@ -205,6 +207,6 @@ def handle_duplicates(args: argparse.Namespace) -> int:
                     f"{group['max_distance']} bits):"
                 )
             for member in group["members"]:
-                print(f"    {member}")
+                print(f"    {printable(member)}")
     sys.stdout.flush()
     return EXIT_BLOCKED if groups else EXIT_OK

@@ -3,12 +3,13 @@
 ...`` (calculate-vram.sh).
 
 ``config`` changes the settings given with ``--set`` (validated by the Config page's own
-rules, journaled), writes the backend's files, checks Gate 2 and records its result (when
-the backend is the project's own trainer): exit 0 when it passes (warnings allowed), 1
-when it blocks (the files are still written, so they can be read), 2 on wrong usage (a
-``--set`` value the config cannot take, saving nothing; an ``--out`` that is a file, lies
-beneath one or cannot be written). ``vram`` prints the estimate; with ``--gpu-vram`` it exits 1
-when the estimate does not fit.
+rules, journaled), writes the backend's files (to ``--out``, or where the Config page
+writes them), checks Gate 2 and records its result (when the backend is the project's
+own trainer): exit 0 when it passes (warnings allowed), 1 when it blocks (then nothing is
+written, and ``--out`` is not created), 2 on wrong usage (a ``--set`` value the config
+cannot take, saving nothing; an ``--out`` that is a file, lies beneath one, whose parent
+does not exist, or that cannot be written). ``vram`` prints the estimate; with
+``--gpu-vram`` it exits 1 when the estimate does not fit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import math
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,13 @@ from app.cli.common import add_json_flag, fail_usage, open_workspace, print_json
 from app.gates import config as gate2
 from app.gates.store import record_result
 from app.training.assessment import assess
-from app.training.backends import BACKEND_TITLES, BACKENDS, BackendUnsupported
+from app.training.backends import (
+    BACKEND_TITLES,
+    BACKENDS,
+    BackendFiles,
+    BackendUnsupported,
+    write_files,
+)
 from app.training.config import (
     BATCH_MAX,
     RANK_MAX,
@@ -35,7 +43,7 @@ from app.training.config import (
     TrainingConfig,
     load_config,
 )
-from app.training.config_files import default_files_dir, write_backend_files
+from app.training.config_files import default_files_dir, files_for
 from app.training.config_input import (
     SETTABLE_FIELDS,
     WHOLE_CONFIG,
@@ -155,21 +163,34 @@ def handle_vram(args: argparse.Namespace) -> int:
     return 0 if fits else 1
 
 
-def writable_folder(path: Path) -> Path:
-    """``--out`` made absolute and created, or a plain usage error (exit 2) when it is a
-    file, lies beneath one, or cannot be written, before anything is changed."""
+def out_folder(path: Path) -> Path:
+    """``--out`` made absolute and checked before anything is changed: a folder that
+    exists and can be written, or one whose parent does (only that last level is
+    created, and only once Gate 2 passes). Otherwise a plain usage error (exit 2)."""
     out = path.expanduser().absolute()
-    if out.exists() and not out.is_dir():
-        fail_usage(f"{path} exists and is not a folder: choose a folder for --out.")
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            fail_usage(f"{path} exists and is not a folder: choose a folder for --out.")
+        existing = out if out.is_dir() else out.parent
+        if not existing.is_dir():
+            beneath_a_file = any(part.exists() and not part.is_dir() for part in out.parents)
+            reason = (
+                "a part of that path is a file, not a folder"
+                if beneath_a_file
+                else f"{existing} does not exist; loragate creates only the last folder"
+            )
+            fail_usage(f"cannot create the folder {path} ({reason}): choose another --out.")
+    except OSError as exc:  # a name too long for the file system, say
+        fail_usage(f"cannot use {path} ({exc.strerror or exc}): choose another --out.")
+    try:
+        # Tried, not predicted from permissions: root may write anywhere but /sys.
+        if existing == out:
+            tempfile.TemporaryFile(dir=out).close()
+        else:
+            os.rmdir(tempfile.mkdtemp(dir=existing))
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if isinstance(exc, (NotADirectoryError, FileExistsError)):
-            reason = "a part of that path is a file, not a folder"
-        fail_usage(f"cannot create the folder {path} ({reason}): choose another --out.")
-    if not os.access(out, os.W_OK | os.X_OK):
-        fail_usage(f"cannot write into {path} (no permission): choose another --out.")
+        verb = "write into" if existing == out else "create the folder"
+        fail_usage(f"cannot {verb} {path} ({exc.strerror or exc}): choose another --out.")
     return out
 
 
@@ -203,13 +224,27 @@ def with_settings(config: TrainingConfig, typed: dict[str, Typed]) -> TrainingCo
     return new
 
 
+def write_out(path: Path, out: Path, bundle: BackendFiles) -> list[Path]:
+    """Create ``out`` (its last level only: ``--out``'s parent was checked, the default
+    folder's parent is the project's) and write the files into it."""
+    try:
+        out.parent.mkdir(exist_ok=True)  # the project's configs folder, for the default
+        out.mkdir(exist_ok=True)
+        return write_files(out, bundle)
+    except OSError as exc:
+        fail_usage(
+            f"the files could not be written to {path} ({exc.strerror or exc}): "
+            "choose another --out."
+        )
+
+
 def handle_config(args: argparse.Namespace) -> int:
     workspace = open_workspace()
     ctx = project_context(workspace, args.project)
     backend = args.backend or ctx.project.backend
     if backend not in BACKENDS:
         fail_usage(f"unknown trainer “{backend}”: choose one of {', '.join(BACKENDS)}.")
-    out = writable_folder(args.out) if args.out else None
+    out = out_folder(args.out) if args.out else None
     typed = typed_settings(args.settings)
     if typed and args.preset:
         # Checked before the preset is applied too, so a bad value changes nothing.
@@ -229,30 +264,29 @@ def handle_config(args: argparse.Namespace) -> int:
     elif load_config(ctx.dir) is None:
         save_changes(ctx, config)  # the files written must match a saved, journaled config
     assessment = assess(ctx, config, backend)
-    written: list[Path] = []
-    unsupported = None
+    bundle, unsupported = None, None
     try:
-        bundle, written = write_backend_files(ctx, assessment, backend, out)
+        bundle = files_for(ctx, assessment, backend, out)
     except BackendUnsupported as exc:
-        bundle, unsupported = None, str(exc)
-    except OSError as exc:
-        where = out or default_files_dir(ctx, backend)
-        fail_usage(f"the files could not be written to {where}: {exc.strerror or exc}.")
+        unsupported = str(exc)
     result = gate2.evaluate(ctx, backend)
     # Gate 2 is recorded for the trainer the project trains with; a look at another
     # backend's files must not replace (and so make stale) that verdict.
     recorded = backend == ctx.project.backend
     if recorded:
         record_result(ctx, result)
-    blocked = result.verdict == "block" or unsupported is not None
+    blocked = result.verdict == "block" or bundle is None
+    # A config the gate refuses is not written: nothing to train from by mistake.
+    where = out or default_files_dir(ctx, backend)
+    written = write_out(where, where, bundle) if bundle is not None and not blocked else []
     if args.json:
         payload = result.to_json()
         payload.update(
             {
                 "backend": backend,
                 "files": [str(path) for path in written],
-                "command": bundle.command if bundle else None,
-                "notes": bundle.notes if bundle else [],
+                "command": bundle.command if bundle and written else None,
+                "notes": bundle.notes if bundle and written else [],
                 "error": unsupported,
                 "time": assessment.time.to_json(),
                 "vram": assessment.vram.to_json(),
@@ -264,20 +298,21 @@ def handle_config(args: argparse.Namespace) -> int:
         )
         print_json(payload)
         return 1 if blocked else 0
+    if changes:
+        print(f"Changed: {describe_changes(changes)}.")
+    elif typed:
+        print("The config already had these values; nothing changed.")
     if unsupported:
         sys.stderr.write(f"loragate: {BACKEND_TITLES[backend]} cannot be used: {unsupported}\n")
-    else:
-        if changes:
-            print(f"Changed: {describe_changes(changes)}.")
-        elif typed:
-            print("The config already had these values; nothing changed.")
-        where = args.out or default_files_dir(ctx, backend)
+    elif bundle is not None and written:
         print(f"Wrote {len(written)} files for {BACKEND_TITLES[backend]} to {where}:")
         for path in written:
             print(f"  {path.name}")
-        print(f"Run: {bundle.command}" if bundle else "")
-        for note in bundle.notes if bundle else []:
+        print(f"Run: {bundle.command}")
+        for note in bundle.notes:
             print(f"  note: {note}")
+    else:
+        print(f"Nothing was written to {where}: Gate 2 blocks (see below).")
     print(f"Steps: {assessment.plan.formula()}")
     print(
         f"GPU memory: about {assessment.vram.total_gb:.1f} GB"

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.cli.common import add_json_flag, open_workspace, print_json, project_context
 from app.intent import BACKENDS, CAPTION_FORMATS, MODEL_FAMILIES, TRAINING_TYPES
+from app.printable import printable
 from app.projects import Intent, IntentErrors, create_project, list_projects, project_record
 
 
@@ -75,7 +76,7 @@ def handle_create(args: argparse.Namespace) -> int:
             {"created": True, "project": project_record(project), "warnings": validated.warnings}
         )
         return 0
-    print(f"Created “{project.name}” in {workspace.project_dir(project.slug)}")
+    print(f"Created “{printable(project.name)}” in {workspace.project_dir(project.slug)}")
     for messages in validated.warnings.values():
         for message in messages:
             print(f"  warning: {message}")
@@ -116,7 +117,7 @@ def handle_show(args: argparse.Namespace) -> int:
         return 0
     record = project_record(ctx.project)
     for key, value in record.items():
-        print(f"{key:15} {value}")
+        print(f"{key:15} {printable(str(value))}")
     print(f"{'folder':15} {ctx.dir}")
     for state in states:
         print(f"{state.title:25} {state.status.replace('_', ' ')}")

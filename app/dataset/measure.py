@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
@@ -204,9 +207,10 @@ def _run(
             initargs=init_args or (),
         )
         try:
-            futures: list[Future[list[Any]]] = [
-                executor.submit(function, chunk, *args) for chunk in chunks
-            ]
+            with _ctrl_c_for_this_process_only():  # the workers start in submit()
+                futures: list[Future[list[Any]]] = [
+                    executor.submit(function, chunk, *args) for chunk in chunks
+                ]
             for future in futures:
                 while True:
                     stop()
@@ -224,6 +228,22 @@ def _run(
         logger.warning("the audit's process pool broke; continuing in this process")
         rest = [path for chunk in chunks[finished:] for path in chunk]
         yield from _inline(function, rest, args, stop, init_args)
+
+
+@contextmanager
+def _ctrl_c_for_this_process_only() -> Iterator[None]:
+    """Processes started inside (the fork server, the workers) inherit a blocked SIGINT.
+    Ctrl-C reaches a terminal's whole process group: this process stops and shuts the
+    pool down, instead of every worker, and a fork server still starting, dying with a
+    traceback of its own."""
+    # Started first: starting it unblocks SIGINT (SIG_UNBLOCK, not a restore), which
+    # would undo the block below for the fork server started after it.
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _inline(

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from app.dataset.captioners.base import source_words
+from app.grimoire import file_problems
 from app.resources import source_href
 from app.settings import REPO_ROOT
 from app.words import ordinal, plural
@@ -43,7 +44,15 @@ def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
 
 
+def grimoire_problems(request: Request) -> list[str]:
+    """Why studio.md or eye.md cannot be read, for the notice at the top of every page
+    (the files are cached by version, so asking on each page costs two ``stat``s)."""
+    workspace = getattr(request.app.state, "workspace", None)
+    return file_problems(workspace.grimoire_dir) if workspace is not None else []
+
+
 templates.env.globals["doc_href"] = source_href
+templates.env.globals["grimoire_problems"] = grimoire_problems
 templates.env.globals["route_exists"] = route_exists
 templates.env.filters["when"] = _when
 templates.env.filters["captioner_words"] = source_words

@@ -14,19 +14,25 @@ from app.settings import REPO_ROOT, Settings
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def cli_env(settings: Settings) -> dict[str, str]:
+    """The environment a `loragate` subprocess gets: this test's grimoire and data."""
+    return os.environ | {
+        "LORAGATE_GRIMOIRE_DIR": str(settings.grimoire_dir),
+        "LORAGATE_DATA_DIR": str(settings.data_dir),
+    }
+
+
 @pytest.fixture
 def cli(settings: Settings) -> CliRunner:
     """Run `loragate ...` as a real subprocess against this test's grimoire and database."""
 
-    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        env = os.environ | {
-            "LORAGATE_GRIMOIRE_DIR": str(settings.grimoire_dir),
-            "LORAGATE_DATA_DIR": str(settings.data_dir),
-        }
+    def run(
+        *args: str, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "app", *args],
             cwd=REPO_ROOT,
-            env=env,
+            env=cli_env(settings) | (env or {}),
             capture_output=True,
             text=True,
             timeout=timeout,

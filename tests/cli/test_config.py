@@ -267,3 +267,32 @@ def test_every_setting_of_the_config_page_can_be_set(
     assert result.returncode != 2, result.stderr
     assert "The config already had these values; nothing changed." in result.stdout
     assert saved(settings, project) == values
+
+
+def test_a_blocked_config_writes_nothing_not_even_the_folder(
+    cli: CliRunner, project: Project, settings: Settings, tmp_path: Path
+) -> None:
+    config_path = settings.training_dir / project.slug / "training.json"
+    cli("config", project.slug, "--out", str(tmp_path / "first"))
+    data = json.loads(config_path.read_text())
+    data["train_batch_size"] = 32  # far beyond the 4090's memory: Gate 2 blocks
+    config_path.write_text(json.dumps(data))
+    out = tmp_path / "blocked"
+    plain = cli("config", project.slug, "--out", str(out))
+    assert plain.returncode == 1 and "Gate 2 BLOCKS" in plain.stdout
+    assert f"Nothing was written to {out}" in plain.stdout
+    machine = json_of(cli("config", project.slug, "--out", str(out), "--json"))
+    assert isinstance(machine, dict) and machine["files"] == [] and machine["command"] is None
+    assert not out.exists()
+
+
+def test_out_creates_only_its_last_folder(cli: CliRunner, project: Project, tmp_path: Path) -> None:
+    deep = tmp_path / "missing" / "deep" / "out"
+    refused = cli("config", project.slug, "--out", str(deep))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert f"{tmp_path / 'missing' / 'deep'} does not exist" in refused.stderr
+    assert not (tmp_path / "missing").exists()
+    made = cli("config", project.slug, "--out", str(tmp_path / "out"))
+    assert made.returncode == 0, made.stderr
+    written = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert written and all(f"  {name}\n" in made.stdout for name in written)
