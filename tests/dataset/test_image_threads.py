@@ -20,12 +20,10 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
 from PIL import Image
-from pydantic import Field, TypeAdapter
-from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 from app.dataset.analyze import analyze_bytes, pixel_digest, probe_header
 from app.dataset.captioners.base import open_image
@@ -34,6 +32,12 @@ from app.dataset.thumbs import write_thumbnail
 from tests.dataset import builders as b
 
 LIMIT = 89_478_485
+
+
+class SilencedByALibrary(UserWarning):
+    """Stands for pydantic's UnsupportedFieldAttributeWarning, which FastAPI silences
+    while it builds a route (``fastapi/_compat/v2.py``, ``ModelField.__post_init__``)."""
+
 
 READERS: dict[str, Callable[[Path], object]] = {
     "thumbnail (server threadpool)": lambda p: write_thumbnail(p, p.with_suffix(".webp"), LIMIT),
@@ -76,14 +80,13 @@ def test_a_library_that_silences_a_warning_keeps_it_silenced_while_an_image_is_r
         reading.start()
         assert inside.wait(30)
         with warnings.catch_warnings():  # what FastAPI does while it builds a route
-            warnings.simplefilter("ignore", UnsupportedFieldAttributeWarning)
+            warnings.simplefilter("ignore", SilencedByALibrary)
             release.set()
             reading.join(timeout=30)
-            adapter = TypeAdapter(Annotated[str, Field(alias="slug")])
+            warnings.warn("no effect in this context", SilencedByALibrary, stacklevel=1)
         assert warnings.filters == before  # nothing of the reader's left behind
 
     assert not reading.is_alive()
-    assert adapter.validate_python("mira") == "mira"
     assert results and results[0] not in (None, False)  # the image itself was read
 
 
