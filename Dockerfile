@@ -11,10 +11,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-RUN pip install --index-url "$TORCH_INDEX" torch
-COPY pyproject.toml README.md ./
+RUN pip install --index-url "$TORCH_INDEX" torch==2.13.0
+COPY pyproject.toml README.md requirements.lock ./
 COPY app ./app
-RUN pip install -e ".[cuda]"
+# Every package but torch at the version the tests passed with (make lock).
+RUN pip install -c requirements.lock -e ".[cuda,captioners,optimizers]"
 COPY . .
 
 # The grimoire (studio.md, eye.md, every project) is a volume: it outlives the container.

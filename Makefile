@@ -4,26 +4,42 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# Exact versions of everything below except torch; `make lock` refreshes it.
+LOCK := requirements.lock
 # CPU build by default (it is what the tests use). GPU users, see README:
-#   make run TORCH_INDEX=https://download.pytorch.org/whl/cu128 TORCH=torch
+#   make run TORCH_INDEX=https://download.pytorch.org/whl/cu128 TORCH=torch==2.13.0
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
+# Optional parts for `make run`, comma-separated: captioners (the WD14 tagger),
+# optimizers (prodigy, lion), cuda (bitsandbytes). `make test` installs what it tests.
+EXTRAS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test fuzz lint format typecheck install bench clean
+comma := ,
+TORCH_STAMP := $(VENV)/.installed-torch
+RUN_STAMP := $(VENV)/.installed-run$(if $(EXTRAS),-$(subst $(comma),-,$(EXTRAS)))
+DEV_STAMP := $(VENV)/.installed-dev
 
-$(STAMP): pyproject.toml
+.PHONY: run test fuzz lint format typecheck install bench clean lock lock-check
+
+# torch first, so that no other requirement pulls a multi-GB CUDA build by accident.
+$(TORCH_STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# torch first, so that no other requirement pulls a multi-GB CUDA build by accident.
 	$(PY) -c "import torch" 2>/dev/null || \
 		$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev]"
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml $(LOCK) | $(TORCH_STAMP)
+	$(PY) -m pip install -q -c $(LOCK) -e ".$(if $(EXTRAS),[$(EXTRAS)])"
+	touch $@
 
-run: install
+$(DEV_STAMP): pyproject.toml $(LOCK) | $(TORCH_STAMP)
+	$(PY) -m pip install -q -c $(LOCK) -e ".[dev]"
+	touch $@
+
+install: $(DEV_STAMP)
+
+run: $(RUN_STAMP)
 	$(PY) -m app serve
 
 test: install lint
@@ -37,16 +53,16 @@ fuzz: install
 	LORAGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz --timeout=0 $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check app tests bench migrations
-	$(PY) -m ruff format --check app tests bench migrations
+	$(PY) -m ruff check app tests bench migrations tools
+	$(PY) -m ruff format --check app tests bench migrations tools
 
 typecheck: install
 	$(PY) -m pip install -q "mypy>=1.11"
 	$(PY) -m mypy app
 
 format: install
-	$(PY) -m ruff check --fix app tests bench migrations
-	$(PY) -m ruff format app tests bench migrations
+	$(PY) -m ruff check --fix app tests bench migrations tools
+	$(PY) -m ruff format app tests bench migrations tools
 
 # CPU benchmarks; bench/gpu_*.py need an NVIDIA GPU and are run by hand there.
 BENCHES ?= bench/dedup.py bench/audit.py bench/audit_memory.py bench/caption_lint.py \
@@ -56,5 +72,21 @@ BENCHES ?= bench/dedup.py bench/audit.py bench/audit_memory.py bench/caption_lin
 bench: install
 	@for script in $(BENCHES); do echo "== $$script"; $(PY) $$script || exit 1; done
 
+# A fresh resolution of loragate[dev] (newest versions pyproject allows) in a throwaway
+# venv, written to the lock. Commit the lock after `make clean test` passes with it.
+LOCK_VENV ?= $(CURDIR)/.lock-venv
+
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	$(LOCK_VENV)/bin/python -m pip install -q -e ".[dev]"
+	$(LOCK_VENV)/bin/python tools/lock.py write $(LOCK)
+	rm -rf $(LOCK_VENV)
+
+# Whether .venv holds exactly the locked versions (CI runs it on a fresh install).
+lock-check: install
+	$(PY) tools/lock.py check $(LOCK)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@ so the web wizard and the CLI explain things the same way."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources as importlib_resources
@@ -136,9 +137,8 @@ TRIGGER_MAX_LENGTH = 40
 _TRIGGER_ALLOWED = re.compile(r"^[\w\- ]+$")
 
 
-@cache
-def common_tags() -> frozenset[str]:
-    text = (importlib_resources.files("app") / "data" / "common_tags.txt").read_text("utf-8")
+def _data_lines(name: str) -> frozenset[str]:
+    text = (importlib_resources.files("app") / "data" / name).read_text("utf-8")
     return frozenset(
         line.strip().lower()
         for line in text.splitlines()
@@ -146,13 +146,22 @@ def common_tags() -> frozenset[str]:
     )
 
 
-def is_common_word(word: str) -> bool:
-    """True for words an English text encoder has seen thousands of times."""
-    from wordfreq import zipf_frequency
+@cache
+def common_tags() -> frozenset[str]:
+    return _data_lines("common_tags.txt")
 
-    # Zipf 3.0 is about one occurrence per million words: "lantern" (3.4) is common,
-    # "ohwx" (0) and "zxq" (0) are not.
-    return bool(word) and zipf_frequency(word, "en") >= 3.0
+
+@cache
+def common_words() -> frozenset[str]:
+    """English words at Zipf frequency 3.0 or more (about once per million words),
+    taken once from wordfreq: app/data/common_words.txt says how, and its licence."""
+    return _data_lines("common_words.txt")
+
+
+def is_common_word(word: str) -> bool:
+    """True for words an English text encoder has seen thousands of times: "lantern" is
+    common, "ohwx" and "zxq" are not. A word with a digit never is."""
+    return unicodedata.normalize("NFC", word.casefold()) in common_words()
 
 
 @dataclass

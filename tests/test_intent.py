@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import sys
+from importlib import resources
+
 import pytest
 
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word, is_common_word
@@ -20,6 +23,17 @@ def test_common_english_words_are_warned(word: str) -> None:
     # The warning offers a rare alternative that is not itself common.
     suggestion = check.warnings[0].split("“")[2].split("”")[0]
     assert not is_common_word(suggestion)
+
+
+def test_common_words_are_known_without_wordfreq(monkeypatch: pytest.MonkeyPatch) -> None:
+    """loragate ships the word list instead of installing wordfreq (58 MB) for it."""
+    monkeypatch.setitem(sys.modules, "wordfreq", None)  # cannot be imported
+    assert is_common_word("lantern") and is_common_word("Castle") and is_common_word("café")
+    assert not is_common_word("ohwx") and not is_common_word("zkinkwash")
+    assert any("common English word" in w for w in check_trigger_word("red_lantern").warnings)
+    header = (resources.files("app") / "data" / "common_words.txt").read_text("utf-8")[:2000]
+    assert "CC BY-SA 4.0" in header and "wordfreq" in header  # its licence travels with it
+    assert (resources.files("app") / "data" / "LICENSE-wordfreq").is_file()
 
 
 @pytest.mark.parametrize("word", ["1girl", "solo", "masterpiece"])

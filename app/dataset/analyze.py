@@ -43,7 +43,7 @@ import scipy.fftpack  # noqa: F401  (imagehash.phash imports it lazily; load it 
 from PIL import Image, ImageStat, UnidentifiedImageError
 
 from app.dataset.jpeg_quality import estimate_quality
-from app.dataset.pillow_guard import BOMB_ERRORS, bomb_guard
+from app.dataset.pillow_guard import BOMB_ERRORS
 from app.fsutil import NotRegularFile, open_regular
 from app.settings import DEFAULT_MAX_FILE_BYTES
 from app.words import human_bytes
@@ -92,18 +92,17 @@ def analyze_path(
 def analyze_bytes(data: bytes, max_pixels: int) -> dict[str, Any]:
     if not data:
         return _problem("empty", "0 bytes")
-    with bomb_guard():
-        try:
-            image = Image.open(io.BytesIO(data))
-        except BOMB_ERRORS as exc:
-            match = _BOMB_PIXELS.search(str(exc))
-            return _problem("bomb", str(exc), pixels=int(match.group(1)) if match else None)
-        except UnidentifiedImageError:
-            return _problem("not_image", describe_content(data))
-        except Exception as exc:  # a malformed header can raise almost anything
-            return _problem("undecodable", _reason(exc))
-        with image:
-            return _analyze_image(image, data, max_pixels)
+    try:
+        image = Image.open(io.BytesIO(data))
+    except BOMB_ERRORS as exc:
+        match = _BOMB_PIXELS.search(str(exc))
+        return _problem("bomb", str(exc), pixels=int(match.group(1)) if match else None)
+    except UnidentifiedImageError:
+        return _problem("not_image", describe_content(data))
+    except Exception as exc:  # a malformed header can raise almost anything
+        return _problem("undecodable", _reason(exc))
+    with image:
+        return _analyze_image(image, data, max_pixels)
 
 
 def _analyze_image(image: Image.Image, data: bytes, max_pixels: int) -> dict[str, Any]:
@@ -363,32 +362,31 @@ def pixel_digest(path: str, max_pixels: int) -> str | None:
     duplicate candidates, since it needs a full decode; None past ``MAX_DECODE_PIXELS``.
     Hashed strip by strip: the same bytes as ``tobytes()`` of the whole, without its
     full-size copy."""
-    with bomb_guard():
-        try:
-            with open_regular(path) as handle, Image.open(handle) as image:
-                pixels = image.width * image.height
-                if pixels > max_pixels or pixels > MAX_DECODE_PIXELS:
-                    return None
-                image.seek(0)
-                image.load()
-                upright: Image.Image = image
-                for method in _UPRIGHT.get(orientation_of(image), ()):
-                    upright = upright.transpose(method)  # (exif_transpose always copies)
-                has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-                peak = None
-                if upright.mode in HIGH_BIT_MODES:
-                    top = upright.getextrema()[1]
-                    peak = 65535.0 if top > 255 else 255.0  # type: ignore[operator]
-                mode = "RGBA" if has_alpha and peak is None else "RGB"
-                digest = hashlib.sha256(f"{mode}:{upright.width}x{upright.height}:".encode())
-                for strip in _strips(upright):
-                    if peak is not None:
-                        normal = _to_rgb(strip, peak)
-                    else:
-                        normal = strip if strip.mode == mode else strip.convert(mode)
-                    digest.update(normal.tobytes())
-        except Exception:
-            return None
+    try:
+        with open_regular(path) as handle, Image.open(handle) as image:
+            pixels = image.width * image.height
+            if pixels > max_pixels or pixels > MAX_DECODE_PIXELS:
+                return None
+            image.seek(0)
+            image.load()
+            upright: Image.Image = image
+            for method in _UPRIGHT.get(orientation_of(image), ()):
+                upright = upright.transpose(method)  # (exif_transpose always copies)
+            has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+            peak = None
+            if upright.mode in HIGH_BIT_MODES:
+                top = upright.getextrema()[1]
+                peak = 65535.0 if top > 255 else 255.0  # type: ignore[operator]
+            mode = "RGBA" if has_alpha and peak is None else "RGB"
+            digest = hashlib.sha256(f"{mode}:{upright.width}x{upright.height}:".encode())
+            for strip in _strips(upright):
+                if peak is not None:
+                    normal = _to_rgb(strip, peak)
+                else:
+                    normal = strip if strip.mode == mode else strip.convert(mode)
+                digest.update(normal.tobytes())
+    except Exception:
+        return None
     return digest.hexdigest()
 
 
@@ -428,19 +426,18 @@ def _reason(exc: BaseException) -> str:
 def probe_header(path: str, max_pixels: int) -> dict[str, Any] | None:
     """Format, mode and upright size from the header alone; None when the file is not an
     image Pillow can open (or claims a bomb's size)."""
-    with bomb_guard():
-        try:
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > max_pixels or width <= 0 or height <= 0:
-                    return None
-                if orientation_of(image) in (5, 6, 7, 8):
-                    width, height = height, width
-                return {
-                    "format": image.format or "",
-                    "mode": image.mode,
-                    "width": width,
-                    "height": height,
-                }
-        except Exception:
-            return None
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels or width <= 0 or height <= 0:
+                return None
+            if orientation_of(image) in (5, 6, 7, 8):
+                width, height = height, width
+            return {
+                "format": image.format or "",
+                "mode": image.mode,
+                "width": width,
+                "height": height,
+            }
+    except Exception:
+        return None

@@ -132,6 +132,7 @@ def captioner_problem(ctx: ProjectContext, kind: str) -> str | None:
     try:
         folder = captioner_folder(ctx.workspace.studio(), kind, ctx.workspace.grimoire_dir)  # type: ignore[arg-type]
         require_files(folder, module.LABEL, kind, module.NEEDS)
+        module.check_runtime()
     except CaptionerUnavailable as exc:
         return str(exc)
     except GrimoireError as exc:

@@ -40,7 +40,7 @@ from app.dataset.files import (
     scan_folder,
     shown_name,
 )
-from app.dataset.pillow_guard import BOMB_ERRORS, bomb_guard
+from app.dataset.pillow_guard import BOMB_ERRORS
 from app.dataset.sidecar import text_bom
 from app.dataset.staging import too_large_why
 from app.fsutil import (
@@ -135,19 +135,18 @@ def identify(path: Path, max_pixels: int) -> Identified:
         if not head:
             return Identified("empty", detail="an empty file")
         handle.seek(0)
-        with bomb_guard():
-            try:
-                with Image.open(handle) as image:
-                    if image.width * image.height > max_pixels:
-                        claim = f"claims {image.width}×{image.height} pixels"
-                        return Identified("bomb", image.format or "", claim)
-                    return Identified("image", image.format or "")
-            except BOMB_ERRORS:
-                return Identified("bomb", detail="claims more pixels than the limit")
-            except UnidentifiedImageError:
-                return Identified("not_image", detail=describe_content(head))
-            except Exception as exc:
-                return Identified("not_image", detail=f"a damaged image header ({exc})")
+        try:
+            with Image.open(handle) as image:
+                if image.width * image.height > max_pixels:
+                    claim = f"claims {image.width}×{image.height} pixels"
+                    return Identified("bomb", image.format or "", claim)
+                return Identified("image", image.format or "")
+        except BOMB_ERRORS:
+            return Identified("bomb", detail="claims more pixels than the limit")
+        except UnidentifiedImageError:
+            return Identified("not_image", detail=describe_content(head))
+        except Exception as exc:
+            return Identified("not_image", detail=f"a damaged image header ({exc})")
 
 
 def unreadable_why(exc: OSError) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from app.dataset.pillow_guard import bomb_guard
+from app.dataset import pillow_guard  # noqa: F401  (its Pillow warning filter)
 from app.fsutil import atomic_write_bytes
 from app.models import DatasetImage
 from app.paths import UnsafePathError, safe_join
@@ -24,22 +24,21 @@ def write_thumbnail(source: Path, target: Path, max_pixels: int) -> bool:
     """Decode ``source`` at thumbnail size (never past ``max_pixels``) and write it.
     ``source`` is opened without following a link (O_NOFOLLOW): a file swapped for a
     link is not read."""
-    with bomb_guard():
-        try:
-            descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(descriptor, "rb") as handle, Image.open(handle) as image:
-                if image.width * image.height > max_pixels:
-                    return False
-                image.draft("RGB", (THUMB_SIDE, THUMB_SIDE))  # JPEG: decode at 1/2-1/8 size
-                image.seek(0)
-                image.thumbnail((THUMB_SIDE, THUMB_SIDE), reducing_gap=2.0)
-                upright = ImageOps.exif_transpose(image)
-                keep_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-                shown = upright.convert("RGBA" if keep_alpha else "RGB")
-                buffer = io.BytesIO()
-                shown.save(buffer, THUMB_FORMAT, quality=80, method=4)
-        except Exception:
-            return False
+    try:
+        descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(descriptor, "rb") as handle, Image.open(handle) as image:
+            if image.width * image.height > max_pixels:
+                return False
+            image.draft("RGB", (THUMB_SIDE, THUMB_SIDE))  # JPEG: decode at 1/2-1/8 size
+            image.seek(0)
+            image.thumbnail((THUMB_SIDE, THUMB_SIDE), reducing_gap=2.0)
+            upright = ImageOps.exif_transpose(image)
+            keep_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+            shown = upright.convert("RGBA" if keep_alpha else "RGB")
+            buffer = io.BytesIO()
+            shown.save(buffer, THUMB_FORMAT, quality=80, method=4)
+    except Exception:
+        return False
     atomic_write_bytes(target, buffer.getvalue())
     return True
 

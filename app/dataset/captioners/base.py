@@ -8,13 +8,14 @@ artist's blacklist) is ``drafts.make_draft``'s job, and the result is always a d
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.dataset.pillow_guard import BOMB_ERRORS
 
 ProgressFn = Callable[[int, int], None]  # (images done, images in this run)
 CancelFn = Callable[[], bool]  # True: stop after the current batch, keep what is done
@@ -138,16 +139,17 @@ def open_image(path: Path) -> Image.Image:
     """The image upright (EXIF orientation applied), fully decoded, with its alpha.
     Raises ValueError with a plain reason for anything that is not a readable image."""
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between 1x and 2x its pixel limit; a bomb is an error.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                image = ImageOps.exif_transpose(opened)
-                image.load()
-                return image
+        with Image.open(path) as opened:
+            # Pillow only warns between 1x and 2x its pixel limit; a bomb is refused here.
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and opened.width * opened.height > limit:
+                raise Image.DecompressionBombError(f"{opened.width}×{opened.height} pixels")
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+            return image
     except FileNotFoundError:
         raise ValueError("The file is gone.") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (UnidentifiedImageError, *BOMB_ERRORS):
         raise ValueError(
             "The file is not an image loragate can read, or it is too large."
         ) from None

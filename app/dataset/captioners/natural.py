@@ -47,6 +47,10 @@ NEEDS = (
 TASK_PROMPTS = {"florence2": "<DETAILED_CAPTION>"}
 
 
+def check_runtime() -> None:
+    """transformers and torch, which run this captioner, come with every install."""
+
+
 @dataclass(frozen=True)
 class NaturalSettings:
     # BLIP can continue a start such as "a picture of"; Florence-2 needs a task prompt,

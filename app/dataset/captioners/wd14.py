@@ -20,7 +20,9 @@ prepared pixels gives quietly worse tags: SmilingWolf's wd-tagger space (``app.p
 from __future__ import annotations
 
 import csv
+import importlib.util
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,7 +191,21 @@ class Wd14Tagger(LocalCaptioner):
         return (*characters, *general)
 
 
+def check_runtime() -> None:
+    """onnxruntime runs the tagger; it comes with the ``captioners`` extra only, since
+    nothing else in loragate needs it."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise CaptionerUnavailable(
+            "The WD14 tagger runs on the onnxruntime package, which is not installed in "
+            f"loragate's Python. Install it with `{sys.executable} -m pip install "
+            "'loragate[captioners]'` (in a loragate checkout: `make run "
+            "EXTRAS=captioners`), then start the captioner again; or choose the "
+            "natural-language captioner, which needs nothing more."
+        )
+
+
 def _open_session(path: Path) -> Any:
+    check_runtime()
     import onnxruntime as ort
 
     options = ort.SessionOptions()

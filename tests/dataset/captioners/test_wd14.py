@@ -5,6 +5,7 @@ files."""
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,9 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.dataset.autocaption import captioner_problem
 from app.dataset.captioners import CaptionerUnavailable, Wd14Settings, load_captioner
 from app.dataset.captioners.wd14 import Wd14Tagger, caption_name, prepare_image
 from app.grimoire import CaptionerPaths, Studio
+from app.projects import create_project
+from app.workspace import Workspace
+from tests.dataset.autocaption_setup import use_tagger
+from tests.dataset.caption_projects import mira_intent
 
 from .conftest import TAGGER_SIZE
 
@@ -175,3 +181,24 @@ def test_a_broken_model_file_is_refused_plainly(wd14_folder: Path, tmp_path: Pat
 def test_thresholds_outside_zero_and_one_are_refused() -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         Wd14Settings(general_threshold=1.5)
+
+
+def test_without_onnxruntime_the_tagger_names_the_extra_that_installs_it(
+    wd14_folder: Path,
+    workspace: Workspace,
+    make_intent: Callable[..., object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make run` installs loragate without the captioners extra: onnxruntime is absent
+    (None in sys.modules is how Python marks a module that cannot be imported)."""
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    install = f"`{sys.executable} -m pip install 'loragate[captioners]'`"
+    with pytest.raises(CaptionerUnavailable) as caught:
+        load_captioner(Studio(captioners=CaptionerPaths(wd14=str(wd14_folder))), "wd14", Path())
+    assert "onnxruntime" in str(caught.value) and install in str(caught.value)
+    assert "natural-language captioner" in str(caught.value)
+
+    # The captions page says so before the artist starts a run.
+    project, _ = create_project(workspace, mira_intent(make_intent))
+    use_tagger(workspace, wd14_folder)
+    assert install in (captioner_problem(workspace.context(project), "wd14") or "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,6 +192,28 @@ def test_8bit_optimizer_without_bitsandbytes_says_how_to_install(
         load_job(_write(tmp_path / "job.json", job))
     assert caught.value.kind == "bad_config"
     assert "pip install bitsandbytes" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "module", "package"),
+    [("prodigy", "prodigyopt", "prodigyopt"), ("lion", "lion_pytorch", "lion-pytorch")],
+)
+def test_an_optimizer_of_the_optimizers_extra_missing_says_how_to_install(
+    make_job: MakeJob,
+    sd15_ref: BaseModelRef,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    optimizer: str,
+    module: str,
+    package: str,
+) -> None:
+    """`make run` leaves loragate[optimizers] out: the job is refused before any model
+    loads, with the command (None in sys.modules: the module cannot be imported)."""
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(TrainingError) as caught:
+        load_job(_write(tmp_path / "job.json", make_job(sd15_ref, optimizer=optimizer)))
+    assert caught.value.kind == "bad_config"
+    assert f"{sys.executable} -m pip install {package}" in caught.value.message
 
 
 def test_an_earlier_runs_checkpoints_are_not_overwritten(
