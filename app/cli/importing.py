@@ -2,7 +2,8 @@
 their caption files) into a project's dataset, then check Gate 1 — the Import page,
 from a shell. The same importer as the page: originals are only read, junk is skipped
 and listed, links are never followed, a zip is unpacked with its guards against zip
-slip and zip bombs. The work runs in this process, with progress on stderr.
+slip and zip bombs. The work is the Import page's job, run by the worker in a child
+process; this command follows it, with progress on stderr (Ctrl-C cancels it).
 
 Exit status: 0 imported (Gate 1's verdict is printed; a blocking Gate 1 is the next
 thing to work on, not a failed import), 1 refused (the reason is printed; nothing was
@@ -18,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.common import add_json_flag, open_workspace, print_json, project_context
+from app.cli.jobs import wait_for
 from app.cli.progress import StderrProgress
-from app.cli.recheck import busy_message, running_job
+from app.cli.recheck import busy_message
 from app.words import plural
 
 EXIT_OK, EXIT_REFUSED = 0, 1
+TITLE = "Importing and auditing images"
 # Refused and renamed files listed by name before "and N more".
 LISTED = 10
 
@@ -48,54 +51,66 @@ def _refuse(args: argparse.Namespace, message: str) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from app.dataset.importer import ImportRefused, ImportReport
-    from app.dataset.project_audit import run_project_audit
+    from app.dataset.importer import ImportRefused, validate_source
+    from app.dataset.inventory import dataset_dir
     from app.dataset.staging import ArchiveRefused, StagingFolder, unpack_zip
-    from app.dataset.tasks import audit_summary, import_project_files
+    from app.dataset.tasks import IMPORT_JOB, import_params
+    from app.worker import JobBusy, Worker
 
     workspace = open_workspace()
     try:
         ctx = project_context(workspace, args.project)
-        job = running_job(ctx)
-        if job is not None:
-            return _refuse(args, busy_message(job))
+        worker = Worker(workspace)
         source = Path(args.source).expanduser().absolute()
         progress = StderrProgress()
-        report: ImportReport
         try:
             if source.is_file():
                 if not zipfile.is_zipfile(source):
                     return _refuse(
                         args, f"{source} is a file but not a zip archive: give a folder or a .zip."
                     )
-                # Unpacked next to loragate's data, imported from there, removed after.
+                # Unpacked next to loragate's data; the job imports from there, then
+                # removes it.
                 with StagingFolder(ctx.settings) as staging:
                     progress.stage(f"Unpacking {source.name}")
                     unpacked = unpack_zip(source, staging.path, ctx.settings)
-                    report = import_project_files(
-                        ctx,
+                    params = import_params(
                         staging.path,
                         label=f"the zip {source.name}",
-                        progress=progress,
+                        staging=staging.path,
                         skipped=unpacked.skipped,
                     )
+                    job = worker.start(IMPORT_JOB, ctx.project.id, params, title=TITLE)
+                    staging.hand_over()
             else:
-                report = import_project_files(ctx, source, label=str(source), progress=progress)
+                folder = validate_source(args.source, dataset_dir(ctx))
+                params = import_params(folder, label=str(folder))
+                job = worker.start(IMPORT_JOB, ctx.project.id, params, title=TITLE)
         except (ImportRefused, ArchiveRefused) as exc:
             progress.finish()
             return _refuse(args, str(exc))
-        audit = run_project_audit(ctx, progress=progress)
+        except JobBusy as exc:
+            progress.finish()
+            return _refuse(args, busy_message(exc.job))
+        # The same job the Import page starts, in a child process under the worker's
+        # one lock; this command follows it to its end.
+        ended = wait_for(worker, job.id or 0, progress)
         progress.finish()
     finally:
         workspace.close()
-    summary = audit_summary(audit)
+    if ended.state != "done":
+        return _refuse(args, ended.error or ended.message or f"the import ended {ended.state}.")
+    report, summary = ended.result["import"], ended.result["audit"]
     if args.json:
-        print_json({"imported": True, "import": report.to_json(), "gate": summary})
+        print_json({"imported": True, "import": report, "gate": summary})
         return EXIT_OK
-    print(report.summary())
+    print(report["summary"])
     for title, items in (
-        ("Renamed", [f"{item['from']} → {item['to']} ({item['why']})" for item in report.renamed]),
-        ("Refused", [f"{item['path']}: {item['why']}" for item in report.refused]),
+        (
+            "Renamed",
+            [f"{item['from']} → {item['to']} ({item['why']})" for item in report["renamed"]],
+        ),
+        ("Refused", [f"{item['path']}: {item['why']}" for item in report["refused"]]),
     ):
         if items:
             print(f"{title}:")

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from app.cli.common import add_json_flag, fail_usage, open_workspace, print_json, project_context
@@ -160,6 +161,29 @@ def follow(worker: Worker, job_id: int) -> int:
         if job is None or (job.state in FINISHED_STATES and not worker.events(job_id, last)):
             return _print_end(worker, job_id, tty)
         time.sleep(FOLLOW_INTERVAL)
+
+
+def wait_for(worker: Worker, job_id: int, progress: Callable[..., None]) -> Job:
+    """Follow a job this command started to its end, its progress drawn by ``progress``
+    (on stderr: stdout is for the result); Ctrl-C cancels the job, then stops."""
+    last = 0
+    try:
+        while True:
+            worker.supervisor.run_pass()
+            for event in worker.events(job_id, last):
+                last = event.id or last
+                if event.type == "progress":
+                    data = json.loads(event.data)
+                    progress(int(data.get("done", 0)), data.get("total"), data.get("message"))
+            job = worker.get(job_id)
+            if job is None:
+                raise LookupError(f"job {job_id} is gone")
+            if job.state in FINISHED_STATES and not worker.events(job_id, last):
+                return job
+            time.sleep(FOLLOW_INTERVAL)
+    except KeyboardInterrupt:
+        worker.cancel(job_id)
+        raise
 
 
 def _print_progress(data: dict[str, Any], tty: bool) -> None:

@@ -1,14 +1,16 @@
 """`loragate import PROJECT SOURCE` as a real subprocess: a folder and a zip of real photos
 with captions land in the dataset and Gate 1 is checked (progress on stderr, the report
 on stdout); refusals say why and import nothing (exit 1); a project the server is
-importing into is left alone."""
+importing into is left alone. The import is the worker's job, as on the Import page."""
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from app.dataset.inventory import dataset_dir
 from app.gates.state import gate_state
@@ -49,6 +51,11 @@ def test_a_folder_is_imported_and_gate1_checked(
     assert len(dataset_files(ctx)) == 2 * IMAGES
     assert gate_state(ctx, "dataset").status == "block"  # recorded: drafts are not approved
     assert "Copying images" in result.stderr and "Checking images" in result.stderr
+    # The Import page's own job, started under the worker's one lock, ran it.
+    with ctx.workspace.db.reading() as session:
+        jobs = session.exec(select(Job).where(Job.project_id == ctx.project.id)).all()
+    assert [(job.kind, job.state) for job in jobs] == [("dataset.import", "done")]
+    assert jobs[0].pid is not None and jobs[0].pid != os.getpid()
 
     plain = cli("import", "teapot", str(source))
     assert plain.returncode == 0, plain.stderr
