@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import unicodedata
@@ -193,7 +194,7 @@ def _check_base_model(workspace: Workspace, intent: Intent) -> str | None:
     except GrimoireError as exc:
         # An absolute path needs no studio.md: only a model named there is unknown.
         entry = None
-        if not Path(reference).expanduser().is_absolute():
+        if not os.path.isabs(os.path.expanduser(reference)):
             return f"studio.md cannot be read, so its models are unknown: {exc}"
     if entry is not None:
         if intent.model_family and entry.family != intent.model_family:

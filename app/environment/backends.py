@@ -31,6 +31,7 @@ from app.environment.trainer_fit import family_problem
 from app.gates.result import Finding
 from app.grimoire import BackendPaths
 from app.intent import BACKENDS
+from app.paths import UnsafePathError, user_path
 from app.training.backends import BACKEND_TITLES
 from app.training.backends.kohya import SCRIPTS as KOHYA_SCRIPTS
 from app.training.optimizer_packages import OptimizerPackage, optimizer_package
@@ -218,7 +219,15 @@ def _locate(name: str, paths: BackendPaths, family: str | None) -> BackendSetup:
             "loragate runs the trainer from your clone; without its folder there is "
             "nothing to run.",
         )
-    folder = Path(configured).expanduser()
+    try:
+        folder = user_path(configured)
+    except UnsafePathError as exc:
+        return _unusable(
+            name,
+            "folder_missing",
+            f"studio.md points {TITLES[name]} at {configured}, which cannot be a folder: {exc}",
+            "The trainer's code has to be on this machine to run.",
+        )
     if not folder.is_dir():
         return _unusable(
             name,

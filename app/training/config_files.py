@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.grimoire import GrimoireError
+from app.paths import UnsafePathError, user_path
 from app.training.assessment import Assessment
 from app.training.backends import BackendFiles, generate, run_plan, write_files
 from app.workspace import ProjectContext
@@ -30,8 +31,12 @@ def trainer_dir(ctx: ProjectContext, backend: str) -> str | None:
     if not value or not value.strip():
         return None
     # studio.md may say "~/sd-scripts": the launch script quotes the path, so the shell
-    # would not expand the tilde; expand it here.
-    return str(Path(value.strip()).expanduser())
+    # would not expand the tilde; expand it here. A path no computer could hold is no
+    # folder: Gate 3 says so in words.
+    try:
+        return str(user_path(value.strip()))
+    except UnsafePathError:
+        return None
 
 
 def files_for(

@@ -8,6 +8,7 @@ HTMX contract checked here:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -324,3 +325,25 @@ def test_the_project_page_survives_a_studio_model_path_no_file_system_holds(
     config = client.get(created.headers["location"] + "/config")
     assert config.status_code == 200
     assert "studio.md points “my-sdxl” at" in config.text
+
+
+def test_trainer_and_captioner_folders_no_file_system_holds_are_explained(
+    client: TestClient, make_intent, settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    """studio.md's trainer and captioner folders are typed by hand: one that names a user
+    this computer does not have, or a name too long for any file system, is a finding on
+    the pages that use it, never a 500."""
+    created = client.post("/projects", data=_form(make_intent), follow_redirects=False)
+    assert created.status_code == 303
+    page = created.headers["location"]
+    studio = settings.grimoire_dir / "studio.md"
+    text = studio.read_text()
+    for folder in ("~nosuchuser-loragate/sd-scripts", "/opt/" + "b" * 300):
+        changed = re.sub(r"(?m)^  kohya:.*$", f"  kohya: {folder}", text)
+        changed = re.sub(r"(?m)^  wd14:.*$", f"  wd14: {folder}", changed)
+        studio.write_text(changed)
+        config = client.get(page + "/config", params={"backend": "kohya"})
+        assert config.status_code == 200
+        assert client.get(page + "/config/files/kohya.zip").status_code < 500
+        captioners = client.get(page + "/captions/auto")
+        assert captioners.status_code == 200

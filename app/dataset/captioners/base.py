@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.dataset.pillow_guard import BOMB_ERRORS
+from app.paths import UnsafePathError, user_path
 
 ProgressFn = Callable[[int, int], None]  # (images done, images in this run)
 CancelFn = Callable[[], bool]  # True: stop after the current batch, keep what is done
@@ -131,7 +132,12 @@ def resolve_folder(
             f"write its path as “captioners: {studio_key}:” in {STUDIO_HINT}. loragate "
             "never downloads models."
         )
-    folder = Path(str(configured).strip()).expanduser()
+    try:
+        folder = user_path(str(configured).strip())
+    except UnsafePathError as exc:
+        raise CaptionerUnavailable(
+            f"The {label} folder in {STUDIO_HINT} cannot be used: {exc}"
+        ) from None
     return folder if folder.is_absolute() else grimoire_dir / folder
 
 
