@@ -24,6 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# PyYAML, not ruamel.yaml (which app/grimoire.py uses to keep the artist's comments):
+# ai-toolkit reads its job with PyYAML, a YAML 1.1 parser, and ruamel writes 5e-05, a
+# float in YAML 1.2 that PyYAML reads back as the string '5e-05'.
 import yaml
 
 from app.training.backends import (
