@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.settings import REPO_ROOT, Settings
+from tests.live_server import free_port, wait_until_serving
 
 CHROMIUM = os.environ.get("LORAGATE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,12 +36,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -56,7 +48,7 @@ def _start_server(settings: Settings, log_path: Path) -> tuple[str, subprocess.P
     can take the port between choosing and binding it: then try a new one."""
     problems = []
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         env = os.environ | {
             "LORAGATE_GRIMOIRE_DIR": str(settings.grimoire_dir),
             "LORAGATE_DATA_DIR": str(settings.data_dir),
@@ -71,14 +63,8 @@ def _start_server(settings: Settings, log_path: Path) -> tuple[str, subprocess.P
                 stderr=subprocess.STDOUT,
             )
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while process.poll() is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2) as response:
-                    if response.status == 200:
-                        return url, process
-            except OSError:
-                time.sleep(0.1)
+        if wait_until_serving(url, process):
+            return url, process
         _stop(process)
         problems.append(f"port {port}: exit {process.returncode}: {log_path.read_text()}")
     raise RuntimeError("server did not start:\n" + "\n".join(problems))

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from app.models import Job, JobEvent
 from app.settings import REPO_ROOT, Settings
 from app.worker import Worker
 from app.workspace import Workspace
+from tests.live_server import free_port, wait_until_serving
 
 
 @pytest.fixture(autouse=True)
@@ -32,12 +31,6 @@ def _end_leftover_jobs(no_leftover_jobs: None) -> None:
 @pytest.fixture
 def worker(workspace: Workspace) -> Worker:
     return Worker(workspace, cancel_grace=1.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -51,7 +44,7 @@ class Server:
 
 
 def start_server(settings: Settings, log_path: Path) -> Server:
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "LORAGATE_GRIMOIRE_DIR": str(settings.grimoire_dir),
         "LORAGATE_DATA_DIR": str(settings.data_dir),
@@ -75,14 +68,8 @@ def start_server(settings: Settings, log_path: Path) -> Server:
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2) as response:
-                if response.status == 200:
-                    return Server(url, process)
-        except OSError:
-            time.sleep(0.1)
+    if wait_until_serving(url, process):
+        return Server(url, process)
     process.kill()
     raise RuntimeError("server did not start:\n" + log_path.read_text())
 
