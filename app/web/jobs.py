@@ -25,8 +25,8 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.models import Job
-from app.web.answers import answers
-from app.web.deps import DbId, ProjectDep
+from app.web.answers import answers, media
+from app.web.deps import SQLITE_MAX_INT, DbId, ProjectDep
 from app.web.templating import is_htmx, render, toast
 from app.worker import FINISHED_STATES, JobBusy, Worker
 from app.worker.stream import event_stream
@@ -76,11 +76,16 @@ def job_progress(
     return render(request, template, {"job": job, "slug": ctx.project.slug}, headers=headers)
 
 
-@router.get("/jobs/{job_id}/events", name="job_events")
+@router.get(
+    "/jobs/{job_id}/events",
+    name="job_events",
+    response_class=EventSourceResponse,
+    responses=media(200, "text/event-stream"),
+)
 async def job_events(
     jobs: JobsDep,
-    job_id: int,
-    after: Annotated[int, Query(ge=0)] = 0,
+    job_id: DbId,
+    after: Annotated[int, Query(ge=0, le=SQLITE_MAX_INT)] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """The job's events as SSE, from after ``Last-Event-ID`` or ``after``."""
@@ -106,8 +111,12 @@ def cancel_job(request: Request, ctx: ProjectDep, jobs: JobsDep, job_id: DbId) -
     )
 
 
-@router.post("/projects/{slug}/jobs/{job_id}/resume", response_class=HTMLResponse)
-def resume_job(request: Request, ctx: ProjectDep, jobs: JobsDep, job_id: int) -> Response:
+@router.post(
+    "/projects/{slug}/jobs/{job_id}/resume",
+    response_class=HTMLResponse,
+    responses=answers(204, 303, 409),
+)
+def resume_job(request: Request, ctx: ProjectDep, jobs: JobsDep, job_id: DbId) -> Response:
     """Start an interrupted or cancelled job again; what it already did is kept."""
     job = _job(jobs, ctx, job_id)
     if job.state not in ("interrupted", "cancelled"):
