@@ -19,9 +19,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
-from app.settings import REPO_ROOT
+from app.settings import PACKAGE_DIR
 
-MIGRATIONS_DIR = REPO_ROOT / "migrations"
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 
 
