@@ -65,7 +65,7 @@ format: install
 	$(PY) -m ruff format app tests bench tools
 
 # CPU benchmarks; bench/gpu_*.py need an NVIDIA GPU and are run by hand there.
-BENCHES ?= bench/dedup.py bench/audit.py bench/audit_memory.py bench/caption_lint.py \
+BENCHES ?= bench/dedup.py bench/audit.py bench/cli_start.py bench/audit_memory.py bench/caption_lint.py \
 	bench/caption_grid.py bench/native_step.py bench/native_memory.py bench/model_numbers.py \
 	bench/events.py
 
