@@ -53,19 +53,19 @@ fuzz: install
 	LORAGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz --timeout=0 $(PYTEST_ARGS)
 
 lint: install
-	$(PY) -m ruff check app tests bench migrations tools
-	$(PY) -m ruff format --check app tests bench migrations tools
+	$(PY) -m ruff check app tests bench tools
+	$(PY) -m ruff format --check app tests bench tools
 
 typecheck: install
 	$(PY) -m pip install -q "mypy>=1.11"
 	$(PY) -m mypy app
 
 format: install
-	$(PY) -m ruff check --fix app tests bench migrations tools
-	$(PY) -m ruff format app tests bench migrations tools
+	$(PY) -m ruff check --fix app tests bench tools
+	$(PY) -m ruff format app tests bench tools
 
 # CPU benchmarks; bench/gpu_*.py need an NVIDIA GPU and are run by hand there.
-BENCHES ?= bench/dedup.py bench/audit.py bench/audit_memory.py bench/caption_lint.py \
+BENCHES ?= bench/dedup.py bench/audit.py bench/cli_start.py bench/audit_memory.py bench/caption_lint.py \
 	bench/caption_grid.py bench/native_step.py bench/native_memory.py bench/model_numbers.py \
 	bench/events.py
 

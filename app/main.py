@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.dataset.caption_store import MAX_CAPTION_CHARS
-from app.settings import REPO_ROOT, Settings
+from app.settings import PACKAGE_DIR, Settings
 from app.web import (
     autocaption,
     captions,
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router)
-    app.mount("/static", StaticFiles(directory=REPO_ROOT / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

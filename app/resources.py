@@ -1,4 +1,4 @@
-"""The reference documents in ``resources/``: plain-language explanations with citations,
+"""The reference documents in ``app/docs/``: plain-language explanations with citations,
 served at ``/docs/{name}``. Every finding's ``source`` is ``{name}#{anchor}`` and must
 name a heading that exists (tests check every source in the code base)."""
 
@@ -13,9 +13,9 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.anchors import anchors_plugin
 
 from app.paths import UnsafePathError, safe_join
-from app.settings import REPO_ROOT
+from app.settings import PACKAGE_DIR
 
-RESOURCES_DIR = REPO_ROOT / "resources"
+RESOURCES_DIR = PACKAGE_DIR / "docs"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)?$")
 _HEADING = re.compile(r"^(#{1,4})\s+(.+?)\s*#*\s*$", re.M)
 
@@ -110,7 +110,7 @@ def check_source(source: str) -> str | None:
     try:
         document = load_document(name)
     except UnknownDocument:
-        return f"no document resources/{name}.md"
+        return f"no document app/docs/{name}.md"
     if anchor and anchor not in document.anchors:
-        return f"resources/{name}.md has no heading with anchor #{anchor}"
+        return f"app/docs/{name}.md has no heading with anchor #{anchor}"
     return None

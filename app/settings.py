@@ -10,7 +10,10 @@ from typing import Any
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The installed package: templates, static files, migrations and the reference documents
+# travel inside it, so a `pip install .` (not editable) serves the app from any folder.
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
 # No training image needs more (a 100-megapixel 16-bit TIFF is about 600 MB; PNG and
 # JPEG files of any sensible size are far smaller). A file past it is refused before a
 # byte of it is copied or read.

@@ -4,13 +4,15 @@ import threading
 import time
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel, select
 
 import app.models  # noqa: F401
-from app.db import Database
+from app.db import Database, alembic_config, head_revision
 from app.models import Event, Project
 
 
@@ -27,6 +29,27 @@ def test_migrations_run_from_empty_and_match_the_models(tmp_path: Path) -> None:
     engine.dispose()
     db.dispose()
     assert diff == [], f"models and migrations disagree; add a migration: {diff}"
+
+
+def test_the_newest_revision_is_read_from_file_names_as_alembic_reads_it() -> None:
+    """Database.migrate skips Alembic when the file holds head_revision()."""
+    assert ScriptDirectory.from_config(alembic_config(Path("unused.db"))).get_heads() == [
+        head_revision()
+    ]
+
+
+def test_a_database_behind_the_newest_revision_is_brought_up_to_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(path)
+    db.migrate()
+    assert db.at_head()
+    command.downgrade(alembic_config(path), "-1")  # as an older loragate left it
+    assert not db.at_head()
+    db.migrate()
+    assert db.at_head()
+    with db.writing() as session:  # the newest revision's tables are back
+        session.exec(text("SELECT count(*) FROM jobevent")).one()
+    db.dispose()
 
 
 def test_connection_pragmas(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def test_every_document_has_a_title_and_renders() -> None:
     documents = list_documents()
     assert {"training-concepts", "content-style"} <= {name for name, _ in documents}
     for name, title in documents:
-        assert title != name, f"resources/{name}.md needs a '# Title' line"
+        assert title != name, f"app/docs/{name}.md needs a '# Title' line"
         assert load_document(name).html
 
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from app.settings import REPO_ROOT
 
-VENDOR = REPO_ROOT / "static" / "vendor"
+VENDOR = REPO_ROOT / "app" / "static" / "vendor"
 
 
 def test_vendored_files_match_their_recorded_checksums() -> None:

@@ -33,6 +33,7 @@ Image.init()
 import app.cli.audit, app.dataset.audit, app.dataset.cache, app.dataset.fingerprint
 import app.dataset.importer, app.gates.result, app.dataset.measure
 import importlib.readers, app.intent
+import imagehash, scipy.fftpack  # measuring an image imports them on first use
 app.intent.check_trigger_word("zkpot")  # loads word lists from the venv, under /root
 """
 

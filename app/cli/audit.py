@@ -156,7 +156,7 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
             if severity != "info":
                 print(f"      why: {items[0].why}")
                 print(f"      fix: {items[0].fix}")
-                print(f"      more: resources/{items[0].source.replace('#', '.md#')}")
+                print(f"      more: app/docs/{items[0].source.replace('#', '.md#')}")
     print(
         f"\n{plural(stats['files'], 'file')}, {plural(stats['images'], 'image')} "
         f"({stats['excluded']} excluded), {plural(stats['captions'], 'caption')}, "

@@ -37,9 +37,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import imagehash
 import numpy as np
-import scipy.fftpack  # noqa: F401  (imagehash.phash imports it lazily; load it once per worker)
 from PIL import Image, ImageStat, UnidentifiedImageError
 
 from app.dataset.jpeg_quality import estimate_quality
@@ -321,6 +319,12 @@ def _working_copy(image: Image.Image, orientation: int) -> Image.Image:
 
 
 def _measure(work: Image.Image) -> dict[str, Any]:
+    # Here, not at the top: imagehash brings SciPy (its phash), a quarter of a second that
+    # a command which measures no image (the audit of an empty folder) should not pay.
+    # A worker pays it once, on its first image.
+    import imagehash
+    import scipy.fftpack  # noqa: F401  (imagehash.phash imports it lazily)
+
     grey = work.convert("L")
     luma = np.asarray(grey, dtype=np.float32)
     if luma.shape[0] >= 3 and luma.shape[1] >= 3:

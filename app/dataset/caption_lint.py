@@ -54,7 +54,7 @@ from app.words import plural
 # from then on most training steps teach that word instead of the trigger.
 MOST_CAPTIONS_SHARE = 0.5
 # A tag in at least this share of captions is "in nearly every caption": the model
-# cannot tell it from the trigger (resources/content-style.md, "A tag in every caption").
+# cannot tell it from the trigger (app/docs/content-style.md, "A tag in every caption").
 NEARLY_EVERY_SHARE = 0.9
 # Below this many captions "nearly every" means little: in three captions of one
 # character every shared tag is in all of them.

@@ -1,10 +1,10 @@
 """Every dataset check loragate runs: its stable code, its usual severity, why it matters,
-what to do, and the section of ``resources/`` that backs it. The modules that detect
+what to do, and the section of ``app/docs/`` that backs it. The modules that detect
 problems (image_checks, caption_checks, duplicates, dataset_checks) only add the
 specific message ("… is 300×200 pixels …") through ``finding``.
 
 Thresholds live next to the checks that use them and are explained in
-``resources/dataset-audit.md``.
+``app/docs/dataset-audit.md``.
 """
 
 from __future__ import annotations

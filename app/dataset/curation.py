@@ -33,7 +33,7 @@ from app.training.steps import StepPlan, plan_steps
 from app.words import plural
 from app.workspace import ProjectContext
 
-MAX_REPEATS = 100  # beyond this, epochs are the better knob (resources/curation-guide.md)
+MAX_REPEATS = 100  # beyond this, epochs are the better knob (app/docs/curation-guide.md)
 
 
 def step_plan(ctx: ProjectContext) -> tuple[StepPlan | None, str | None]:

@@ -9,12 +9,15 @@ content: a touched file makes the gate stale, which is the safe direction.
 from __future__ import annotations
 
 from hashlib import sha256
+from typing import TYPE_CHECKING
 
 from app.dataset.audit import AuditOptions
 from app.dataset.files import FolderScan
 from app.gates.result import digest
-from app.models import DatasetImage
 from app.paths import safe_join
+
+if TYPE_CHECKING:  # every table: `loragate audit DIR` keeps no rows and need not load them
+    from app.models import DatasetImage
 
 
 def folder_parts(scan: FolderScan, options: AuditOptions) -> dict[str, str]:

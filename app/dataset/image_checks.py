@@ -27,7 +27,7 @@ LOW_ENTROPY_BITS = 3.0
 # Transparency warns from one see-through pixel in a thousand. Below that it cannot be
 # learned: the VAE turns each 8×8 block of pixels into one latent cell, so 0.1% of a
 # 1024×1024 image is about 16 of its 16,384 cells, a speck the size of one 32×32 square
-# spread over a stray fringe (resources/dataset-audit.md#transparency). Such images get
+# spread over a stray fringe (app/docs/dataset-audit.md#transparency). Such images get
 # a note that says how little is see-through, never a warning.
 TRANSPARENCY_WARN_SHARE = 0.001
 TRAINER_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP"})

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.workspace import ProjectContext
+if TYPE_CHECKING:  # the workspace brings the database: `loragate audit DIR` needs neither
+    from app.workspace import ProjectContext
 
 DATASET_DIRNAME = "dataset"
 # Where `loragate structure` writes the kohya layout ({repeats}_{concept}/ folders with

@@ -128,7 +128,7 @@ def report_markdown(ctx: ProjectContext, result: GateResult, decided: Decisions)
         f"{ctx.project.training_type} LoRA on {ctx.project.model_family}, trigger "
         f"word “{ctx.project.trigger_word}”, {ctx.project.caption_format} captions. "
         "Written by loragate each time Gate 1 runs; the guides it cites are in loragate's "
-        "`resources/` folder.",
+        "`app/docs/` folder.",
     ]
     for severity, heading in SEVERITY_HEADINGS.items():
         kinds = _kinds(result.findings, severity)
@@ -145,7 +145,7 @@ def report_markdown(ctx: ProjectContext, result: GateResult, decided: Decisions)
                 "",
                 f"Fix: {first.fix}",
                 "",
-                f"Source: resources/{first.source.replace('#', '.md#', 1)}",
+                f"Source: app/docs/{first.source.replace('#', '.md#', 1)}",
                 "",
             ]
             lines += [f"- {item.message}" for item in items[:ITEMS_PER_KIND]]

@@ -1,5 +1,5 @@
 """How many images a LoRA of each kind needs, per model family: the floor below which
-Gate 1 blocks and the range the sources recommend. ``resources/dataset-sizes.md`` gives
+Gate 1 blocks and the range the sources recommend. ``app/docs/dataset-sizes.md`` gives
 the sources behind every number (they disagree; the ranges take the middle ground)."""
 
 from __future__ import annotations

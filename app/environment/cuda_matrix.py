@@ -1,5 +1,5 @@
 """Which driver runs which CUDA, which PyTorch build has kernels for which GPU.
-The same tables, with their sources, are in ``resources/cuda-pytorch-matrix.md``."""
+The same tables, with their sources, are in ``app/docs/cuda-pytorch-matrix.md``."""
 
 from __future__ import annotations
 

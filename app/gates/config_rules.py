@@ -21,12 +21,12 @@ from app.training.model_specs import family_spec
 from app.training.outputs import human_bytes
 from app.words import plural
 
-# Learning rates (resources/optimizers.md).
+# Learning rates (app/docs/optimizers.md).
 ADAMW_MAX_LR = 1e-3  # sd-scripts train_network.md: LoRA rates "from 1e-4 to 1e-3"
 LION_MAX_LR = 3e-4  # Chen et al. 2023: Lion wants a 3–10× smaller rate than AdamW
 PRODIGY_LR_RANGE = (0.5, 2.0)  # Prodigy README: "we recommend using lr=1."
 PRODIGY_LR_BLOCK_BELOW = 0.1  # steps 10× or more smaller than Prodigy's own estimate
-# Times the average image is seen (resources/presets.md#length).
+# Times the average image is seen (app/docs/presets.md#length).
 VIEWS_PER_IMAGE = {
     "style": (20, 200),
     "character": (40, 200),

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.models.base import utcnow
+from app.clock import utcnow
 
 Severity = Literal["block", "warn", "info"]
 Verdict = Literal["pass", "warn", "block"]

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from app.clock import utcnow
 
-
-def utcnow() -> datetime:
-    """Aware UTC: SQLModel's UTCDateTime refuses naive values and returns UTC."""
-    return datetime.now(UTC)
+__all__ = ["utcnow"]

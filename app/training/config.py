@@ -3,7 +3,7 @@ into each trainer's own files; the native trainer reads it inside its job file.
 
 Stored per project in ``grimoire/training/{slug}/training.json`` (atomic writes); every
 change is journaled by app/training/project_config.py. Field explanations shown in the
-UI come from ``resources/parameters-guide.md`` (app/training/field_docs.py).
+UI come from ``app/docs/parameters-guide.md`` (app/training/field_docs.py).
 """
 
 from __future__ import annotations

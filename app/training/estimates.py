@@ -7,7 +7,7 @@ Seconds per step come from, in order of trust:
    run's family, pixels and batch;
 3. the nearest published measurement, scaled by the GPUs' published tensor throughput.
 
-Scaling (documented in resources/vram-calculator.md#time-and-cost): a step's work grows
+Scaling (documented in app/docs/vram-calculator.md#time-and-cost): a step's work grows
 with batch × accumulation, with the family's forward FLOPs (model_specs.py) and with
 pixels ** the family's FLOPs exponent; gradient checkpointing recomputes the forward
 pass (about +20%). Duration = steps × s/step; cost = hours × studio.md gpu.hourly_cost.

@@ -1,5 +1,5 @@
 """Plain-language help for every TrainingConfig field, read from
-resources/parameters-guide.md (one ``### Title`` section per field, the field name on the
+app/docs/parameters-guide.md (one ``### Title`` section per field, the field name on the
 line after the heading), and the groups the Config page shows them in."""
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class FamilySpec:
     forward_tflops: float
     flops_exponent: float
     # Activation memory kept for the backward pass, GB per megapixel per sample, with
-    # and without gradient checkpointing (calibrated: resources/vram-calculator.md).
+    # and without gradient checkpointing (calibrated: app/docs/vram-calculator.md).
     activation_gb_per_mp: float
     activation_gb_per_mp_checkpointed: float
     flow_matching: bool = False  # Flux: min-SNR weighting does not apply

@@ -7,7 +7,7 @@ Public API: ``estimate_outputs(config, family, image_count) -> OutputEstimate``,
 ``lora_parameters(family, rank, train_text_encoder)``, ``lora_file_bytes(...)`` and
 ``human_bytes``. Sizes come from the published architectures
 (``app/training/architectures.py``) and the formats the trainers write, cited in
-``resources/preflight-checklist.md``.
+``app/docs/preflight-checklist.md``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Quick / Standard / Thorough starting points for every training type × model family.
 
 A preset is a set of values, each with the reason it was chosen and the section of
-resources/presets.md that backs it. The artist starts from one and may change anything;
+app/docs/presets.md that backs it. The artist starts from one and may change anything;
 app/training/project_config.py journals both the preset and every later change.
 """
 
@@ -27,7 +27,7 @@ PRESET_SUMMARIES = {
 }
 # Times each image is seen over the run (epochs × repeats), per training type:
 # (quick, standard, thorough). Each lies inside Gate 2's range for the type
-# (app/gates/config_rules.py VIEWS_PER_IMAGE; resources/presets.md#length), so a preset
+# (app/gates/config_rules.py VIEWS_PER_IMAGE; app/docs/presets.md#length), so a preset
 # never trips its own gate's length check; epochs are worked out from the project's
 # repeats, which loragate's import leaves at 1 and kohya folders set (10_name: 10).
 VIEWS_PER_IMAGE = {

@@ -10,7 +10,7 @@
   cached can be the larger of the two;
 - the CUDA context, cuBLAS workspace and allocator slack.
 
-The method and the published figures it is held to are in resources/vram-calculator.md;
+The method and the published figures it is held to are in app/docs/vram-calculator.md;
 the figures themselves, those the constants were set against and those held out to test
 them, are in app/training/vram_published.py.
 """

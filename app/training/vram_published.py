@@ -7,7 +7,7 @@ Two tables, kept apart on purpose:
   them (±20%) only shows the constants were fitted.
 - ``HELD_OUT``: independent figures found later and never used to set a constant. They
   test the model. Where the estimate misses one, the row says so and why
-  (``known_miss``), and resources/vram-calculator.md prints the error.
+  (``known_miss``), and app/docs/vram-calculator.md prints the error.
 
 Each row names its source exactly (repository, path and commit, or issue) with the
 sentence the number comes from, and which settings the source states and which were

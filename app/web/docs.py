@@ -1,4 +1,4 @@
-"""The reference documents in resources/, rendered with anchors findings link to."""
+"""The reference documents in app/docs/, rendered with anchors findings link to."""
 
 from __future__ import annotations
 

@@ -15,10 +15,10 @@ from starlette.routing import Route
 from app.dataset.captioners.base import source_words
 from app.grimoire import file_problems
 from app.resources import source_href
-from app.settings import REPO_ROOT
+from app.settings import PACKAGE_DIR
 from app.words import ordinal, plural
 
-templates = Jinja2Templates(directory=REPO_ROOT / "templates")  # autoescape is on for .html
+templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")  # autoescape is on for .html
 
 
 def is_htmx(request: Request) -> bool:

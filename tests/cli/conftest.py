@@ -22,6 +22,19 @@ def cli_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def run_probe(settings: Settings, probe: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``probe`` in a fresh interpreter (its own sys.modules) as the CLI runs."""
+    return subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO_ROOT,
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.fixture
 def cli(settings: Settings) -> CliRunner:
     """Run `loragate ...` as a real subprocess against this test's grimoire and database."""

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.settings import REPO_ROOT, Settings
-from tests.cli.conftest import CliRunner, cli_env
+from tests.cli.conftest import CliRunner, cli_env, run_probe
 
 
 def refused(result: subprocess.CompletedProcess[str], status: int, says: str) -> None:
@@ -80,15 +80,7 @@ def test_a_public_bind_without_a_token_is_refused_before_the_app_is_imported(
         "heavy = ('app.main', 'app.web', 'app.gates', 'app.dataset', 'app.workspace', 'uvicorn')\n"
         "print(status, [name for name in heavy if name in sys.modules])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=REPO_ROOT,
-        env=cli_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_probe(settings, probe)
     assert result.stdout.strip() == "2 []", result.stderr
     assert "Refusing to listen on 0.0.0.0" in result.stderr
 

@@ -120,7 +120,7 @@ def test_approving_every_caption_turns_the_gate_from_no_go_to_go(teapot: Project
     report = (teapot.dir / REPORT_FILE).read_text()
     assert report.startswith("# Dataset report: Teapot\n\n**NO-GO**")
     assert "### Captions not approved (10)" in report
-    assert "Source: resources/captioning-guide.md#approving-captions" in report
+    assert "Source: app/docs/captioning-guide.md#approving-captions" in report
 
     approve_all(teapot)
     state = gate_state(teapot, "dataset")

@@ -1,5 +1,5 @@
 """The compatibility rules Gate 3 applies, and the tables it shares with
-resources/cuda-pytorch-matrix.md."""
+app/docs/cuda-pytorch-matrix.md."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ def test_every_config_field_is_explained_in_the_guide() -> None:
     docs = field_docs()
     for name in TrainingConfig.model_fields:
         doc = docs.get(name)
-        assert doc is not None, f"resources/parameters-guide.md has no section for `{name}`"
+        assert doc is not None, f"app/docs/parameters-guide.md has no section for `{name}`"
         for part in (doc.what, doc.raise_, doc.lower, doc.usual):
             assert part.strip(), f"{name}: a part of its explanation is empty"
         assert check_source(doc.source) is None

@@ -56,7 +56,7 @@ def test_every_published_source_is_in_the_calculator_guide() -> None:
     guide = load_document("vram-calculator").html
     for row in PUBLISHED_MEASUREMENTS + PUBLISHED_UPPER_BOUNDS + HELD_OUT:
         url = row.source.split(" ")[0]
-        assert url in guide, f"{row.label}: {url} is not cited in resources/vram-calculator.md"
+        assert url in guide, f"{row.label}: {url} is not cited in app/docs/vram-calculator.md"
 
 
 def test_the_guide_prints_each_held_out_error_as_the_estimator_computes_it() -> None:

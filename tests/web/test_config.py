@@ -59,7 +59,7 @@ def test_page_shows_presets_fields_with_help_and_the_live_panel(
     for preset in ("Quick", "Standard", "Thorough"):
         assert f"Use {preset}" in html
     assert 'name="network_rank"' in html and "Usual range:" in html
-    assert "how much detail the LoRA can hold" in html  # from resources/parameters-guide.md
+    assert "how much detail the LoRA can hold" in html  # from app/docs/parameters-guide.md
     assert 'id="live-panel"' in html and 'id="total-steps"' in html and 'id="vram-total"' in html
     assert "/static/config.js" in html and "<script>" not in html  # no inline script (CSP)
 

@@ -1,0 +1,40 @@
+"""A command imports only what it uses, so that it starts fast (bench/cli_start.py times
+it): the audit of a folder keeps no database rows, and an empty folder measures no image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.settings import Settings
+from tests.cli.conftest import run_probe
+
+# What the audit of an empty folder has no use for, and what each cost it to import.
+UNUSED_BY_AN_EMPTY_AUDIT = (
+    "scipy",  # through imagehash: only measuring an image needs it
+    "imagehash",
+    "sqlmodel",  # every table, the database and its migrations: the CLI audit keeps no rows
+    "sqlalchemy",
+    "alembic",
+    "app.models",
+    "app.db",
+    "app.workspace",
+)
+
+
+def test_the_audit_of_an_empty_folder_loads_neither_scipy_nor_the_database(
+    settings: Settings, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    probe = (
+        "import sys\n"
+        "from app.cli import main\n"
+        f"status = main(['audit', {str(empty)!r}, '--type', 'style', '--trigger', 'zq', "
+        "'--family', 'sdxl'])\n"
+        f"unused = {UNUSED_BY_AN_EMPTY_AUDIT!r}\n"
+        "print(status, [name for name in unused if name in sys.modules], file=sys.stderr)\n"
+    )
+    result = run_probe(settings, probe)
+    assert result.stderr.strip().splitlines()[-1] == "1 []", result.stderr
+    assert "The dataset has no usable images." in result.stdout
