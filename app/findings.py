@@ -1,16 +1,16 @@
-"""What a gate says: a verdict, findings that each explain themselves, and the
-fingerprint of the inputs it judged."""
+"""What every check returns: findings that each explain themselves, and a gate's verdict
+with the fingerprint of the inputs it judged. Imports nothing of loragate's, so every
+package (dataset, captions, environment, training, gates) can use it without importing
+another."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
-
-from app.models.base import utcnow
 
 Severity = Literal["block", "warn", "info"]
 Verdict = Literal["pass", "warn", "block"]
@@ -43,7 +43,7 @@ class GateResult(BaseModel):
     stats: dict[str, Any] = Field(default_factory=dict)
     fingerprint: str
     fingerprint_parts: dict[str, str] = Field(default_factory=dict)
-    ran_at: datetime = Field(default_factory=utcnow)
+    ran_at: datetime = Field(default_factory=lambda: datetime.now(UTC))  # aware, as the db wants
 
     def to_json(self) -> dict[str, Any]:
         """The shape `loragate ... --json` prints."""

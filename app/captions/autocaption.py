@@ -26,10 +26,8 @@ from types import ModuleType
 from typing import Any
 
 from app import journal
-from app.dataset.caption_batch import Change, apply_batch, finish_batch
-from app.dataset.caption_grid import caption_intent
-from app.dataset.caption_store import is_trainable_image, load_captions
-from app.dataset.captioners import (
+from app.captions.batch import Change, apply_batch, finish_batch
+from app.captions.captioners import (
     DEFAULT_SAMPLE_SIZE,
     CaptionDraft,
     CaptionerUnavailable,
@@ -43,7 +41,9 @@ from app.dataset.captioners import (
     load_captioner,
     redraft,
 )
-from app.dataset.captioners.base import Captioner, require_files, source_words
+from app.captions.captioners.base import Captioner, require_files, source_words
+from app.captions.grid import caption_intent
+from app.captions.store import is_trainable_image, load_captions
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows, sync_records
 from app.grimoire import GrimoireError, studio_path
@@ -120,7 +120,7 @@ def recipe_to_json(recipe: CaptionRecipe) -> dict[str, Any]:
 
 
 def _captioner_module(kind: str) -> ModuleType:
-    from app.dataset.captioners import natural, wd14
+    from app.captions.captioners import natural, wd14
 
     return wd14 if kind == "wd14" else natural
 

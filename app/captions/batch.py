@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from app import journal
-from app.dataset.caption_store import (
+from app.captions.store import (
     MAX_CAPTION_CHARS,
     CaptionError,
     CaptionRules,
@@ -31,7 +31,7 @@ from app.dataset.caption_store import (
     sidecar_of,
     store_text,
 )
-from app.dataset.caption_text import (
+from app.captions.text import (
     TagEdit,
     add_tag,
     check_tag,

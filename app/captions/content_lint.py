@@ -29,15 +29,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_text import (
+from app.captions.intent import CaptionIntent
+from app.captions.text import (
     ParsedCaption,
     parse_caption,
     shorten,
     starts_with_trigger,
     tag_key,
 )
-from app.dataset.caption_words import (
+from app.captions.vocabulary import (
     StyleTerm,
     caption_mentions,
     describes,
@@ -47,7 +47,7 @@ from app.dataset.caption_words import (
     tag_is,
     vary_hints,
 )
-from app.gates.result import Finding
+from app.findings import Finding
 from app.words import plural
 
 # At least this share of captions naming one style word or fixed trait blocks Gate 1:

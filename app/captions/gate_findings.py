@@ -1,6 +1,6 @@
 """Gate 1's caption findings and fingerprint parts: every included image needs a caption
 a person approved, no caption file may hold an edit loragate has not been told about,
-and the content-style lint (``caption_lint``) runs on the captions as loragate holds
+and the content-style lint (``content_lint``) runs on the captions as loragate holds
 them (its ``caption.missing_trigger`` replaces the audit's, which only looks for the
 word anywhere on the first line).
 """
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from app.dataset.caption_files import outside_change, sidecar_path
-from app.dataset.caption_grid import caption_intent, eye_problem
-from app.dataset.caption_lint import DATASET_SUBJECT, lint_captions
-from app.dataset.caption_store import is_trainable_image, load_captions
+from app.captions.content_lint import DATASET_SUBJECT, lint_captions
+from app.captions.grid import caption_intent, eye_problem
+from app.captions.sidecar_files import outside_change, sidecar_path
+from app.captions.store import is_trainable_image, load_captions
 from app.dataset.files import FolderScan
 from app.dataset.inventory import concept_of, dataset_dir
 from app.dataset.records import concept_repeats
-from app.gates.result import Finding, digest
+from app.findings import Finding, digest
 from app.models import DatasetImage
 from app.workspace import ProjectContext
 

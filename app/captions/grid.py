@@ -1,7 +1,7 @@
 """What the caption grid shows: one card per image (its caption, status, token count,
 the caption check's findings, an edit made outside loragate), filtered and cut into
 pages so a dataset of thousands stays quick, with the approval progress and the tag
-frequencies. Reads only; the pages call ``caption_store`` and ``caption_batch`` to
+frequencies. Reads only; the pages call ``store`` and ``batch`` to
 change anything.
 """
 
@@ -14,17 +14,18 @@ from typing import cast
 
 from sqlmodel import col, func, select
 
-from app.dataset.caption_checks import EXTENDED_TOKENS, FLUX_T5_TOKENS
-from app.dataset.caption_files import OutsideChange, outside_change, sidecar_path
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_lint import DATASET_SUBJECT, lint_caption, lint_captions
-from app.dataset.caption_store import (
+from app.captions.content_lint import DATASET_SUBJECT, lint_caption, lint_captions
+from app.captions.intent import CaptionIntent
+from app.captions.sidecar_checks import EXTENDED_TOKENS, FLUX_T5_TOKENS
+from app.captions.sidecar_decode import CLIP_USABLE_TOKENS
+from app.captions.sidecar_files import OutsideChange, outside_change, sidecar_path
+from app.captions.store import (
     ImageFacts,
     captions_for_images,
     is_trainable_image,
     load_captions,
 )
-from app.dataset.caption_text import (
+from app.captions.text import (
     TagCount,
     caption_tags,
     starts_with_trigger,
@@ -33,8 +34,7 @@ from app.dataset.caption_text import (
 )
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows, rows_by_id
-from app.dataset.sidecar import CLIP_USABLE_TOKENS
-from app.gates.result import Finding
+from app.findings import Finding
 from app.grimoire import GrimoireError
 from app.models import Caption, DatasetImage
 from app.workspace import ProjectContext

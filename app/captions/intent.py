@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.dataset.caption_text import CAPTION_FORMATS, check_trigger
-from app.dataset.caption_words import StyleTerm, parse_list, style_terms
+from app.captions.text import CAPTION_FORMATS, check_trigger
+from app.captions.vocabulary import StyleTerm, parse_list, style_terms
 from app.grimoire import Eye
 from app.intent import TRAINING_TYPES
 from app.models import Project

@@ -1,7 +1,7 @@
 """Taking words out of a machine-written sentence while keeping it a sentence.
 
 Only auto-captioner drafts go through this (an artist's own sentences are never cut:
-see ``caption_text.remove_tag``), and the artist reads every draft before approving it.
+see ``text.remove_tag``), and the artist reads every draft before approving it.
 The patterns cover how image-to-text models phrase style and traits: "a watercolor
 painting of a lighthouse", "a woman in a red scarf", "with a scar", "in the style of
 hokusai", and a bare word as the last resort; then the articles and joining words left
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from app.dataset.caption_words import phrase_pattern
+from app.captions.vocabulary import phrase_pattern
 
 _MARK = "\x00"  # where something was taken out, so the article before it can be fixed
 _ARTICLE = r"(?:a|an|the)"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from app.dataset.checks import finding
+from app.captions.sidecar_decode import CLIP_USABLE_TOKENS, ENCODING_WORDS, Sidecar, read_sidecar
+from app.dataset.check_catalogue import finding
 from app.dataset.files import FileEntry, caption_path_for
-from app.dataset.sidecar import CLIP_USABLE_TOKENS, ENCODING_WORDS, Sidecar, read_sidecar
-from app.gates.result import Finding
+from app.findings import Finding
 from app.paths import safe_join
 from app.settings import Settings
 
@@ -19,7 +19,7 @@ FLUX_T5_TOKENS = 512
 EXTENDED_TOKENS = 3 * CLIP_USABLE_TOKENS  # sd-scripts' --max_token_length 225
 # Said of every caption that is not plain UTF-8: what taking it in does about it.
 REWRITTEN = "When loragate takes the caption in, it rewrites the file as plain UTF-8."
-# iconv's names for the encodings a caption can be found in (app/dataset/sidecar.py).
+# iconv's names for the encodings a caption can be found in (app/captions/sidecar_decode.py).
 ICONV_NAMES = {
     "utf-16-le": "UTF-16",
     "utf-16-be": "UTF-16",

@@ -11,7 +11,7 @@ is not UTF-8 is still read, never crashing, and the finding says what was found:
   any byte).
 
 Whatever was found, loragate writes the caption back as plain UTF-8 (no mark) when it
-takes it in (``caption_sync``), and notes that it did.
+takes it in (``sync``), and notes that it did.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.dataset.caption_text import trigger_pattern
+from app.captions.text import trigger_pattern
 from app.fsutil import open_regular
 from app.settings import Settings
 

@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.captions.sidecar_decode import MAX_CAPTION_BYTES, decode_caption
 from app.dataset.files import caption_path_for
-from app.dataset.sidecar import MAX_CAPTION_BYTES, decode_caption
 from app.fsutil import atomic_write_text
 from app.models import Caption
 from app.paths import safe_join

@@ -3,7 +3,7 @@ source, version) kept in step with its sidecar ``.txt``, which is what trainers 
 
 Rules every function here keeps:
 
-- Every text written goes through ``caption_text.prepare_caption``: the trigger word is
+- Every text written goes through ``text.prepare_caption``: the trigger word is
   first, on its own, on every write path (an edit, a batch, an auto-caption, a caption
   file taken in). What it had to change is kept as the caption's ``note``.
 - Writes are versioned. An edit or a status change names the version it started from;
@@ -13,7 +13,7 @@ Rules every function here keeps:
   caption is refused (``CaptionConflict`` with reason "outside") until the artist
   chooses which text to keep (``resolve_outside``).
 - A caption file loragate has not seen yet (an import, a file dropped in the folder)
-  becomes a draft with source "file" (``caption_sync``).
+  becomes a draft with source "file" (``sync``).
 - Approving means "this exact text is right": changing the text returns a caption to
   draft.
 """
@@ -28,16 +28,16 @@ from typing import Any, Literal, Protocol
 from sqlmodel import Session, col, select
 
 from app import journal
-from app.dataset.caption_files import (
+from app.captions.sidecar_decode import encoding_note
+from app.captions.sidecar_files import (
     OutsideChange,
     outside_change,
     sidecar_path,
     write_sidecar,
 )
-from app.dataset.caption_text import prepare_caption
+from app.captions.text import prepare_caption
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import rows_by_id
-from app.dataset.sidecar import encoding_note
 from app.models import Caption, DatasetImage
 from app.models.base import utcnow
 from app.words import plural

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from app import journal
-from app.dataset.caption_files import digest_bytes, read_sidecar_text, sidecar_path
-from app.dataset.caption_store import (
+from app.captions.sidecar_decode import encoding_note
+from app.captions.sidecar_files import digest_bytes, read_sidecar_text, sidecar_path
+from app.captions.store import (
     CaptionRules,
     caption_of_image,
     is_trainable_image,
@@ -22,7 +23,6 @@ from app.dataset.caption_store import (
 )
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import sync_records
-from app.dataset.sidecar import encoding_note
 from app.models import Caption, DatasetImage
 from app.words import plural
 from app.workspace import ProjectContext

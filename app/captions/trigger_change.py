@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from sqlmodel import select
 
 from app import journal
-from app.dataset.caption_store import CaptionError, CaptionRules, outside_of, store_text
-from app.dataset.caption_text import change_trigger, mentions, split_parts, tag_key
+from app.captions.store import CaptionError, CaptionRules, outside_of, store_text
+from app.captions.text import change_trigger, mentions, split_parts, tag_key
 from app.dataset.records import load_rows
 from app.intent import check_trigger_word
 from app.models import Caption, DatasetImage, Project

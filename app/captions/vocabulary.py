@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources as importlib_resources
 from typing import Literal
 
-from app.dataset.caption_text import ParsedCaption
+from app.captions.text import ParsedCaption
 
 StyleCategory = Literal["medium", "technique", "look", "phrase", "ambiguous", "yours"]
 STYLE_CATEGORIES: tuple[str, ...] = ("medium", "technique", "look", "phrase", "ambiguous")

@@ -1,7 +1,7 @@
 """Every dataset check loragate runs: its stable code, its usual severity, why it matters,
 what to do, and the section of ``resources/`` that backs it. The modules that detect
-problems (image_checks, caption_checks, duplicates, dataset_checks) only add the
-specific message ("… is 300×200 pixels …") through ``finding``.
+problems (per_image_checks, whole_dataset_checks, duplicates, app.captions.sidecar_checks)
+only add the specific message ("… is 300×200 pixels …") through ``finding``.
 
 Thresholds live next to the checks that use them and are explained in
 ``resources/dataset-audit.md``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.gates.result import Finding, Severity
+from app.findings import Finding, Severity
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from hashlib import sha256
 
-from app.dataset.audit import AuditOptions
 from app.dataset.files import FolderScan
-from app.gates.result import digest
+from app.dataset.folder_audit import AuditOptions
+from app.findings import digest
 from app.models import DatasetImage
 from app.paths import safe_join
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from app.captions.sidecar_checks import caption_findings
+from app.captions.sidecar_decode import Sidecar
 from app.dataset.cache import AuditedFile, MetricsCache
-from app.dataset.caption_checks import caption_findings
-from app.dataset.checks import finding
-from app.dataset.dataset_checks import DATASET_SUBJECT, dataset_findings
+from app.dataset.check_catalogue import finding
 from app.dataset.duplicates import (
     DEFAULT_NEAR_THRESHOLD,
     DuplicateGroup,
@@ -25,11 +25,11 @@ from app.dataset.duplicates import (
     hex_to_int,
 )
 from app.dataset.files import FolderScan, scan_folder
-from app.dataset.image_checks import image_findings
-from app.dataset.measure import CheckCancelled, MeasureCounts, Progress, measure
-from app.dataset.sidecar import Sidecar
+from app.dataset.measure_folder import CheckCancelled, MeasureCounts, Progress, measure
+from app.dataset.per_image_checks import image_findings
 from app.dataset.stats import dataset_stats
-from app.gates.result import Finding
+from app.dataset.whole_dataset_checks import DATASET_SUBJECT, dataset_findings
+from app.findings import Finding
 from app.settings import DEFAULT_MAX_FILE_BYTES, Settings
 from app.training.buckets import BucketSpec
 

@@ -1,6 +1,6 @@
 """Everything the audit measures about one file, from one read and one decode.
 
-Runs in worker processes (``app.dataset.measure``), so it takes plain values and returns a
+Runs in worker processes (``app.dataset.measure_folder``), so it takes plain values and returns a
 JSON-able dict. The order is what keeps it fast and safe:
 
 1. read the bytes once (their SHA-256 is the content key of the cache);

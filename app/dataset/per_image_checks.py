@@ -1,4 +1,4 @@
-"""Per-image findings, from the metrics ``analyze`` measured (no decoding here)."""
+"""Per-image findings, from the metrics ``measure_file`` measured (no decoding here)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import math
 from pathlib import PurePosixPath
 from typing import Any
 
-from app.dataset.checks import finding
+from app.dataset.check_catalogue import finding
 from app.dataset.files import IMAGE_SUFFIXES
-from app.gates.result import Finding
+from app.findings import Finding
 from app.intent import MODEL_FAMILIES
 from app.training.buckets import BucketSpec, place
 

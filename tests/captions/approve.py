@@ -3,8 +3,8 @@ tests whose dataset must pass Gate 1."""
 
 from __future__ import annotations
 
-from app.dataset.caption_store import load_captions, set_status
-from app.dataset.caption_sync import sync_captions
+from app.captions.store import load_captions, set_status
+from app.captions.sync import sync_captions
 from app.workspace import ProjectContext
 
 

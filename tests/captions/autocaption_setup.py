@@ -9,13 +9,13 @@ from typing import Any
 
 from PIL import Image
 
-from app.dataset.autocaption import run_job
+from app.captions.autocaption import run_job
 from app.grimoire import studio_path, update_doc
 from app.worker import JobHandle
 from app.worker.kinds import KINDS, JobKind, register_kind
 from app.worker.queue import cancel
 from app.workspace import Workspace
-from tests.dataset.captioners.conftest import _build_tagger
+from tests.captions.captioners.conftest import _build_tagger
 
 # Test-only job kind: the real auto-caption run, whose child cancels its own job (the
 # real Cancel: the row marked, SIGTERM to its process group) once the first part is in.
@@ -69,5 +69,5 @@ def run_then_cancel(handle: JobHandle) -> dict[str, Any]:
 
 register_kind(
     CANCEL_AFTER_FIRST_PART,
-    JobKind("tests.dataset.autocaption_setup:run_then_cancel", uses=KINDS["captions.auto"].uses),
+    JobKind("tests.captions.autocaption_setup:run_then_cancel", uses=KINDS["captions.auto"].uses),
 )

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from app.dataset.caption_store import load_captions
-from app.dataset.caption_sync import sync_captions
+from app.captions.store import load_captions
+from app.captions.sync import sync_captions
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
 from app.models import Caption

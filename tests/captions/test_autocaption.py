@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.dataset.autocaption import (
+from app.captions.autocaption import (
     AutoCaptionError,
     AutoCaptionSettings,
     captioner_problem,
@@ -17,24 +17,24 @@ from app.dataset.autocaption import (
     sample_params,
     scope_images,
 )
-from app.dataset.caption_batch import undo_last
-from app.dataset.caption_store import load_captions, save_text, set_status
-from app.dataset.caption_sync import sync_captions
-from app.dataset.captioners import CaptionRecipe
-from app.dataset.captioners.base import source_words
+from app.captions.batch import undo_last
+from app.captions.captioners import CaptionRecipe
+from app.captions.captioners.base import source_words
+from app.captions.store import load_captions, save_text, set_status
+from app.captions.sync import sync_captions
 from app.dataset.inventory import dataset_dir
 from app.journal import journal_path
 from app.models import Job
 from app.projects import create_project
 from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.autocaption_setup import (
+from tests.captions.autocaption_setup import (
     CANCEL_AFTER_FIRST_PART,
     build_tagger,
     coloured_images,
     use_tagger,
 )
-from tests.dataset.caption_projects import TRIGGER, caption_of, mira_intent, sidecar
+from tests.captions.caption_projects import TRIGGER, caption_of, mira_intent, sidecar
 
 
 @pytest.fixture(scope="session")

@@ -7,14 +7,14 @@ import json
 import pytest
 from sqlalchemy import event
 
-from app.dataset.caption_batch import approve_shown, tag_batch, undo_last, undoable_batch
-from app.dataset.caption_store import CaptionError, load_captions, save_text, set_status
-from app.dataset.caption_text import NOTE_KEEP_TRIGGER
-from app.dataset.trigger_change import TriggerInUse, change_trigger_word
+from app.captions.batch import approve_shown, tag_batch, undo_last, undoable_batch
+from app.captions.store import CaptionError, load_captions, save_text, set_status
+from app.captions.text import NOTE_KEEP_TRIGGER
+from app.captions.trigger_change import TriggerInUse, change_trigger_word
 from app.journal import journal_path
 from app.projects import get_project
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.caption_projects import (
+from tests.captions.caption_projects import (
     TRIGGER,
     caption_of,
     caption_project,

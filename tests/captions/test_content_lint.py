@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_lint import lint_caption, lint_captions
-from app.gates.result import Finding, verdict_of
+from app.captions.content_lint import lint_caption, lint_captions
+from app.captions.intent import CaptionIntent
+from app.findings import Finding, verdict_of
 from app.resources import check_source
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.dataset.caption_store import load_captions, set_status
+from app.captions.store import load_captions, set_status
 from app.dataset.curation import set_repeats
 from app.dataset.decisions import set_included
 from app.dataset.inventory import dataset_dir
@@ -16,9 +16,8 @@ from app.gates.state import gate_state
 from app.grimoire import eye_path
 from app.models import Project
 from app.workspace import ProjectContext, Workspace
-from tests.dataset import builders as b
-from tests.dataset.approve import approve_all
-from tests.dataset.caption_projects import (
+from tests.captions.approve import approve_all
+from tests.captions.caption_projects import (
     TRIGGER,
     caption_of,
     caption_project,
@@ -26,6 +25,7 @@ from tests.dataset.caption_projects import (
     mira_intent,
     sidecar,
 )
+from tests.dataset import builders as b
 
 # (training type, intent answers, captions, the finding the gate must carry, severity)
 LINT_CASES = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.dataset.caption_intent import CaptionIntent
+from app.captions.intent import CaptionIntent
 from app.grimoire import update_doc
 from app.projects import create_project
 from app.workspace import Workspace

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.dataset.caption_scrub import scrub_sentence
+from app.captions.scrub import scrub_sentence
 
 
 @pytest.mark.parametrize(

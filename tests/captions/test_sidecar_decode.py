@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.dataset.caption_checks import caption_findings
+from app.captions.sidecar_checks import caption_findings
+from app.captions.sidecar_decode import decode_caption, has_trigger, parse_sidecar
 from app.dataset.files import FileEntry
-from app.dataset.sidecar import decode_caption, has_trigger, parse_sidecar
 
 
 def test_encodings_are_never_a_crash_and_say_what_was_assumed() -> None:
@@ -120,9 +120,9 @@ def test_captions_with_a_byte_order_mark_say_what_was_found(tmp_path: Path, sett
 
 
 def test_token_limits_match_the_tokenizer_module() -> None:
+    from app.captions.sidecar_checks import EXTENDED_TOKENS
+    from app.captions.sidecar_decode import CLIP_USABLE_TOKENS
     from app.clip_tokenizer import EXTENDED_USABLE_TOKENS, USABLE_TOKENS
-    from app.dataset.caption_checks import EXTENDED_TOKENS
-    from app.dataset.sidecar import CLIP_USABLE_TOKENS
 
     assert (CLIP_USABLE_TOKENS, EXTENDED_TOKENS) == (USABLE_TOKENS, EXTENDED_USABLE_TOKENS)
 

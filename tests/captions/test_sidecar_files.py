@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from app.dataset.caption_store import load_captions, outside_of, resolve_outside, save_text
+from app.captions.store import load_captions, outside_of, resolve_outside, save_text
 from app.dataset.records import rows_by_id
 from app.settings import REPO_ROOT, Settings
 from app.workspace import Workspace
-from tests.dataset.caption_projects import caption_project, image_id, mira_intent, sidecar
+from tests.captions.caption_projects import caption_project, image_id, mira_intent, sidecar
 
 # The child saves one caption through the real code, pausing at ``where`` (announced
 # through a file) so the parent can kill it there:
@@ -46,7 +46,7 @@ else:
         pause()
     app.fsutil.fsync_dir = paused_fsync_dir
 
-from app.dataset.caption_store import save_text
+from app.captions.store import save_text
 from app.projects import get_project
 from app.settings import Settings
 from app.workspace import Workspace

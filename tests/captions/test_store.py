@@ -9,8 +9,7 @@ import threading
 
 import pytest
 
-from app.clip_tokenizer import count_tokens
-from app.dataset.caption_store import (
+from app.captions.store import (
     CaptionConflict,
     CaptionError,
     load_captions,
@@ -19,12 +18,13 @@ from app.dataset.caption_store import (
     save_text,
     set_status,
 )
-from app.dataset.caption_sync import sync_captions
-from app.dataset.caption_text import NOTE_MISSING
+from app.captions.sync import sync_captions
+from app.captions.text import NOTE_MISSING
+from app.clip_tokenizer import count_tokens
 from app.dataset.records import rows_by_id
 from app.journal import journal_path
 from app.workspace import Workspace
-from tests.dataset.caption_projects import (
+from tests.captions.caption_projects import (
     TRIGGER,
     caption_of,
     caption_project,

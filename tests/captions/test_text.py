@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.dataset.caption_text import (
+from app.captions.text import (
     NOTE_CONTROL,
     NOTE_KEEP_TRIGGER,
     add_tag,

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
-from app.dataset.analyze import (
+from app.dataset.jpeg_quality import estimate_quality
+from app.dataset.measure_file import (
     MAX_DECODE_PIXELS,
     WORK_SIDE,
     analyze_bytes,
@@ -19,7 +20,6 @@ from app.dataset.analyze import (
     pixel_digest,
     probe_header,
 )
-from app.dataset.jpeg_quality import estimate_quality
 from tests.dataset import builders as b
 
 LIMIT = 89_478_485

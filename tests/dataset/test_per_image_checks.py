@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app.dataset.analyze import analyze_bytes
-from app.dataset.image_checks import TRANSPARENCY_WARN_SHARE, image_findings, share_words
+from app.dataset.measure_file import analyze_bytes
+from app.dataset.per_image_checks import TRANSPARENCY_WARN_SHARE, image_findings, share_words
 from tests.dataset import builders as b
 
 MAX_PIXELS = 100_000_000

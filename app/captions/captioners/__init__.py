@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.dataset.captioners.base import (
+from app.captions.captioners.base import (
     CaptionBatch,
     Captioner,
     CaptionerKind,
@@ -20,8 +20,8 @@ from app.dataset.captioners.base import (
     ScoredTag,
     resolve_folder,
 )
-from app.dataset.captioners.drafts import CaptionDraft, CaptionRecipe, make_draft
-from app.dataset.captioners.flow import (
+from app.captions.captioners.drafts import CaptionDraft, CaptionRecipe, make_draft
+from app.captions.captioners.flow import (
     DEFAULT_SAMPLE_SIZE,
     CaptionRun,
     caption_rest,
@@ -29,15 +29,15 @@ from app.dataset.captioners.flow import (
     pick_sample,
     redraft,
 )
-from app.dataset.captioners.natural import NaturalSettings
-from app.dataset.captioners.wd14 import Wd14Settings
+from app.captions.captioners.natural import NaturalSettings
+from app.captions.captioners.wd14 import Wd14Settings
 from app.grimoire import Studio
 
 CAPTIONER_OUTPUT = {"wd14": "tags", "natural": "sentences"}
 
 
 def captioner_folder(studio: Studio, kind: CaptionerKind, grimoire_dir: Path) -> Path:
-    from app.dataset.captioners import natural, wd14
+    from app.captions.captioners import natural, wd14
 
     module = wd14 if kind == "wd14" else natural
     return resolve_folder(
@@ -55,13 +55,13 @@ def load_captioner(
     to put where when it cannot be."""
     folder = captioner_folder(studio, kind, grimoire_dir)
     if kind == "wd14":
-        from app.dataset.captioners.wd14 import Wd14Tagger
+        from app.captions.captioners.wd14 import Wd14Tagger
 
         if settings is not None and not isinstance(settings, Wd14Settings):
             raise TypeError("The WD14 tagger takes Wd14Settings.")
         return Wd14Tagger(folder, settings)
     if kind == "natural":
-        from app.dataset.captioners.natural import ImageToTextCaptioner
+        from app.captions.captioners.natural import ImageToTextCaptioner
 
         if settings is not None and not isinstance(settings, NaturalSettings):
             raise TypeError("The natural-language captioner takes NaturalSettings.")

@@ -2,9 +2,9 @@
 
 In order: tags the project must not have are dropped (a recognised character's name in
 a character LoRA, the style vocabulary in a style LoRA, the "must stay" traits, the
-artist's blacklist), sentences lose the same words (``caption_scrub``), the result is
+artist's blacklist), sentences lose the same words (``scrub``), the result is
 written in the project's format, the artist's template and prefix are applied, and the
-trigger word is put first (``caption_text.prepare_caption``). Every removal is noted on
+trigger word is put first (``text.prepare_caption``). Every removal is noted on
 the draft in plain words. A draft is never approved here: a person approves it.
 """
 
@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_scrub import scrub_sentence
-from app.dataset.caption_text import check_tag, join_parts, prepare_caption
-from app.dataset.caption_words import (
+from app.captions.captioners.base import RawCaption, ScoredTag
+from app.captions.intent import CaptionIntent
+from app.captions.scrub import scrub_sentence
+from app.captions.text import check_tag, join_parts, prepare_caption
+from app.captions.vocabulary import (
     loose_key,
     mentions,
     parse_list,
     style_term_in_tag,
     tag_is,
 )
-from app.dataset.captioners.base import RawCaption, ScoredTag
 
 PLACEHOLDER = "{caption}"
 

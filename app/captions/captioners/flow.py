@@ -17,15 +17,15 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.captioners.base import (
+from app.captions.captioners.base import (
     CancelFn,
     Captioner,
     ImageFailure,
     ProgressFn,
     RawCaption,
 )
-from app.dataset.captioners.drafts import CaptionDraft, CaptionRecipe, make_draft
+from app.captions.captioners.drafts import CaptionDraft, CaptionRecipe, make_draft
+from app.captions.intent import CaptionIntent
 
 DEFAULT_SAMPLE_SIZE = 5
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from app.dataset.captioners.base import (
+from app.captions.captioners.base import (
     LABELS,
     CaptionerUnavailable,
     LocalCaptioner,

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.dataset.captioners.base import (
+from app.captions.captioners.base import (
     LABELS,
     CaptionerUnavailable,
     LocalCaptioner,

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_text import starts_with_trigger
-from app.dataset.captioners import (
+from app.captions.captioners import (
     CaptionRecipe,
     RawCaption,
     ScoredTag,
     format_advice,
     make_draft,
 )
+from app.captions.intent import CaptionIntent
+from app.captions.text import starts_with_trigger
 
 PATH = Path("img.png")
 

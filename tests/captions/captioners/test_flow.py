@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_text import starts_with_trigger
-from app.dataset.captioners import (
+from app.captions.captioners import (
     CaptionRecipe,
     Wd14Settings,
     caption_rest,
@@ -18,7 +16,9 @@ from app.dataset.captioners import (
     pick_sample,
     redraft,
 )
-from app.dataset.captioners.wd14 import Wd14Tagger
+from app.captions.captioners.wd14 import Wd14Tagger
+from app.captions.intent import CaptionIntent
+from app.captions.text import starts_with_trigger
 
 MakeImage = Callable[..., Path]
 COLOURS = [(255, 0, 0), (0, 0, 255), (0, 255, 0)]

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_text import starts_with_trigger
-from app.dataset.captioners import (
+from app.captions.captioners import (
     CaptionerUnavailable,
     CaptionRecipe,
     NaturalSettings,
@@ -21,7 +19,9 @@ from app.dataset.captioners import (
     caption_sample,
     load_captioner,
 )
-from app.dataset.captioners.natural import ImageToTextCaptioner
+from app.captions.captioners.natural import ImageToTextCaptioner
+from app.captions.intent import CaptionIntent
+from app.captions.text import starts_with_trigger
 from app.grimoire import CaptionerPaths, Studio
 
 pytestmark = pytest.mark.slow  # torch and transformers load in a few seconds

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.dataset.autocaption import captioner_problem
-from app.dataset.captioners import CaptionerUnavailable, Wd14Settings, load_captioner
-from app.dataset.captioners.wd14 import Wd14Tagger, caption_name, prepare_image
+from app.captions.autocaption import captioner_problem
+from app.captions.captioners import CaptionerUnavailable, Wd14Settings, load_captioner
+from app.captions.captioners.wd14 import Wd14Tagger, caption_name, prepare_image
 from app.grimoire import CaptionerPaths, Studio
 from app.projects import create_project
 from app.workspace import Workspace
-from tests.dataset.autocaption_setup import use_tagger
-from tests.dataset.caption_projects import mira_intent
+from tests.captions.autocaption_setup import use_tagger
+from tests.captions.caption_projects import mira_intent
 
 from .conftest import TAGGER_SIZE
 
