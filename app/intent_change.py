@@ -1,6 +1,6 @@
 """Changing the interview's answers after the project exists: the training type, the
 model family, the base model, the caption format and what must vary or stay fixed. (The
-trigger word rewrites every caption, so it has its own change: app/dataset/trigger_change.)
+trigger word rewrites every caption, so it has its own change: app/captions/trigger_change.)
 
 The answers are checked by the same rules as at creation. Nothing else is rewritten:
 the gates that judged the old answers go out of date through their fingerprints (Gate 1

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.dataset.caption_store import MAX_CAPTION_CHARS
+from app.captions.store import MAX_CAPTION_CHARS
 from app.settings import PACKAGE_DIR, Settings
 from app.web import (
     autocaption,

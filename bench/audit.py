@@ -114,7 +114,7 @@ def naive(paths: list[Path]) -> float:
 
 
 def full_audit(folder: Path, cache: MemoryCache) -> tuple[float, object]:
-    from app.dataset.audit import AuditOptions, audit_folder
+    from app.dataset.folder_audit import AuditOptions, audit_folder
 
     options = AuditOptions(training_type="style", trigger="zkbench", family="sdxl")
     started = time.perf_counter()
@@ -145,7 +145,7 @@ def parallel_capacity(workers: int) -> float:
 def per_file_costs(paths: list[Path], capacity: float, sample: int = 40) -> None:
     """Milliseconds per file in one process: the naive work, loragate's analysis; and
     the ratio they allow at ``capacity`` (the parallelism measured at the time)."""
-    from app.dataset.analyze import analyze_path
+    from app.dataset.measure_file import analyze_path
 
     naive_total = ours_total = 0.0
     for suffix, name in ((".jpg", "JPEG"), (".png", "PNG")):
@@ -180,7 +180,7 @@ def per_file_costs(paths: list[Path], capacity: float, sample: int = 40) -> None
 
 def main() -> int:
     from app.dataset.cache import MemoryCache
-    from app.dataset.measure import default_workers
+    from app.dataset.measure_folder import default_workers
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000)

@@ -69,7 +69,7 @@ def flat_png(path: Path, side: int, mode: str) -> Path:
 
 def one(kind: str, path: str) -> None:
     """Run in the child: measure one file one way, print JSON."""
-    from app.dataset.analyze import analyze_path
+    from app.dataset.measure_file import analyze_path
     from app.settings import Settings
 
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -114,7 +114,7 @@ def main() -> None:
     if args.one:
         one(*args.one)
         return
-    from app.dataset.analyze import MAX_DECODE_PIXELS
+    from app.dataset.measure_file import MAX_DECODE_PIXELS
 
     args.dir.mkdir(parents=True, exist_ok=True)
     print(

@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import app.web.captions as captions_view
-from app.dataset.caption_grid import PER_PAGE, caption_grid
+from app.captions.grid import PER_PAGE, caption_grid
 from app.dataset.inventory import dataset_dir
 from app.main import create_app
 from app.projects import Intent, create_project

@@ -14,9 +14,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from app.dataset.caption_intent import CaptionIntent
-from app.dataset.caption_lint import lint_captions
-from app.dataset.caption_text import prepare_caption, remove_tag, tag_frequency
+from app.captions.content_lint import lint_captions
+from app.captions.intent import CaptionIntent
+from app.captions.text import prepare_caption, remove_tag, tag_frequency
 
 BUDGET_S = 1.0
 TAGS = (

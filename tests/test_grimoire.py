@@ -17,7 +17,7 @@ from app.grimoire import (
     register_lora,
 )
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.caption_projects import TRIGGER, caption_project, image_id, mira_intent
+from tests.captions.caption_projects import TRIGGER, caption_project, image_id, mira_intent
 
 
 def test_shipped_defaults_parse(grimoire_dir: Path) -> None:

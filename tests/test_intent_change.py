@@ -10,9 +10,9 @@ import pytest
 
 from app.dataset.inventory import dataset_dir
 from app.dataset.project_audit import run_project_audit
+from app.findings import make_result
 from app.gates import config as config_gate
 from app.gates import environment as environment_gate
-from app.gates.result import make_result
 from app.gates.state import gate_states
 from app.gates.store import record_result
 from app.intent_change import change_intent

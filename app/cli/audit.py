@@ -24,8 +24,8 @@ from app.settings import Settings
 from app.words import plural
 
 if TYPE_CHECKING:
-    from app.dataset.audit import AuditOptions, AuditReport
-    from app.gates.result import Finding
+    from app.dataset.folder_audit import AuditOptions, AuditReport
+    from app.findings import Finding
 
 # The audit's modules (Pillow, NumPy, SciPy, the tokenizer) load when a command runs,
 # so that `loragate --help` and usage errors answer at once.
@@ -93,9 +93,9 @@ def _folder(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, dict[str, str]]:
-    from app.dataset.audit import audit_folder
     from app.dataset.cache import FolderCache
     from app.dataset.fingerprint import folder_parts
+    from app.dataset.folder_audit import audit_folder
 
     folder = _folder(args)
     settings = Settings()
@@ -109,8 +109,8 @@ def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, 
 
 
 def handle_audit(args: argparse.Namespace) -> int:
-    from app.dataset.audit import AuditOptions
-    from app.gates.result import make_result
+    from app.dataset.folder_audit import AuditOptions
+    from app.findings import make_result
 
     # The wizard's rules for a trigger word (a comma would split it into two tags).
     errors = check_trigger_word(args.trigger).errors
@@ -165,7 +165,7 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
 
 
 def handle_duplicates(args: argparse.Namespace) -> int:
-    from app.dataset.audit import AuditOptions
+    from app.dataset.folder_audit import AuditOptions
 
     # Captions and the dataset's kind do not matter for duplicates.
     options = AuditOptions(

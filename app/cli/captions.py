@@ -30,8 +30,8 @@ from app.cli.images import Named, named_images
 from app.cli.recheck import check_dataset, outcome_json, outcome_line, running_job
 
 if TYPE_CHECKING:
-    from app.dataset.caption_grid import Card
-    from app.dataset.caption_store import CaptionConflict
+    from app.captions.grid import Card
+    from app.captions.store import CaptionConflict
     from app.workspace import ProjectContext
 
 # The captioning modules (Pillow, NumPy, the tokenizer) load when a command runs, so
@@ -153,8 +153,8 @@ def _check_options(args: argparse.Namespace, action: str, images: list[str]) -> 
 
 
 def _list(ctx: ProjectContext, args: argparse.Namespace) -> int:
-    from app.dataset.caption_grid import FILTERS, GridQuery, caption_grid
-    from app.dataset.caption_sync import take_in_for_page
+    from app.captions.grid import FILTERS, GridQuery, caption_grid
+    from app.captions.sync import take_in_for_page
 
     if args.status not in FILTERS:
         fail_usage(f"--status {args.status}: choose one of {', '.join(FILTERS)}.")
@@ -255,7 +255,7 @@ def _seen(ctx: ProjectContext, source: str) -> list[str]:
 
 
 def _change(ctx: ProjectContext, args: argparse.Namespace, action: str, names: list[str]) -> int:
-    from app.dataset.caption_store import CaptionConflict, CaptionError
+    from app.captions.store import CaptionConflict, CaptionError
 
     if args.seen is not None:
         names = [*names, *_seen(ctx, args.seen)]
@@ -300,8 +300,8 @@ def _change(ctx: ProjectContext, args: argparse.Namespace, action: str, names: l
 def _apply(
     ctx: ProjectContext, action: str, item: Named, text: str | None, keep: str | None
 ) -> dict[str, Any]:
-    from app.dataset.caption_grid import single_card
-    from app.dataset.caption_store import resolve_outside, save_text, set_status
+    from app.captions.grid import single_card
+    from app.captions.store import resolve_outside, save_text, set_status
 
     image = item.image
     path, image_id = image.path, image.id or 0

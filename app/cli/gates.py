@@ -17,7 +17,7 @@ from typing import Any
 
 from app.cli.common import add_json_flag, open_workspace, print_json, project_context
 from app.cli.recheck import CHECKABLE, busy_message, check_stale, running_job
-from app.gates.result import Finding
+from app.findings import Finding
 from app.gates.state import GateState, gate_module, gate_states
 from app.gates.store import findings_of
 from app.resources import source_href

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from app.cli.progress import StderrProgress
-from app.gates.result import GateResult
+from app.findings import GateResult
 from app.gates.state import gate_state
 from app.gates.store import record_result
 from app.models import Job

@@ -1,1 +1,30 @@
-"""Datasets: import, audit, duplicates, captions, curation and the kohya layout."""
+"""Datasets: the images of a project, from import to the kohya folder training reads.
+Captions live in ``app.captions``.
+
+- ``files``: what a dataset folder holds, from a walk that never follows a link
+- ``staging``: unpacking a zip or a browser upload into a staging folder
+- ``importer``: copying images and their sidecars from a folder into a project's dataset
+- ``records``: the project's ``datasetimage`` rows, kept in step with the files
+- ``inventory``: what the dataset holds, as the config and training phases need it
+- ``pillow_guard``: opening untrusted images with Pillow from any thread
+- ``jpeg_quality``: the quality a JPEG was saved at, from its quantisation tables
+- ``measure_file``: everything the audit measures about one file, from one read
+- ``measure_folder``: measuring every file of a folder in a process pool, cache first
+- ``measure_worker``: what the measuring worker processes import, and nothing else
+- ``cache``: where measurements are kept so a second audit only measures what changed
+- ``check_catalogue``: every dataset check's code, severity, why, fix and source
+- ``per_image_checks``: findings about one image, from its measurements
+- ``whole_dataset_checks``: findings about the dataset as a whole (size, diversity, buckets)
+- ``duplicates``: exact and near-duplicate groups
+- ``sizes``: how many images each kind of LoRA needs, per model family
+- ``folder_audit``: the audit of one folder (scan, measure, judge), behind ``loragate audit``
+- ``project_audit``: Gate 1's audit of a project (folder audit, captions, journal, result)
+- ``fingerprint``: the digests of what Gate 1 judged, to tell when it is stale
+- ``stats``: the numbers the stats panel shows
+- ``report``: the GO / NO-GO dataset report
+- ``thumbs``: cached thumbnails for the audit pages
+- ``decisions``: include/exclude, keep one of a duplicate group, intentional near-duplicates
+- ``curation``: repeats per concept and the balance training will see
+- ``layout``: writing the kohya training folder
+- ``tasks``: the dataset's jobs (import, audit, layout) run by ``app.worker``
+"""

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.dataset.analyze import ANALYSIS_VERSION
 from app.dataset.files import FileEntry, shown_name
+from app.dataset.measure_file import ANALYSIS_VERSION
 
 
 @dataclass

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from sqlmodel import select
 
 from app import journal
-from app.dataset.caption_grid import TAG_PANEL_SIZE
-from app.dataset.caption_store import is_trainable_image, load_captions
-from app.dataset.caption_text import TagCount, tag_frequency
+from app.captions.grid import TAG_PANEL_SIZE
+from app.captions.store import is_trainable_image, load_captions
+from app.captions.text import TagCount, tag_frequency
 from app.dataset.decisions import DecisionError
 from app.dataset.inventory import inventory
 from app.dataset.records import load_rows

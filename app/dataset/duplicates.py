@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.dataset.checks import finding
-from app.gates.result import Finding
+from app.dataset.check_catalogue import finding
+from app.findings import Finding
 
 DEFAULT_NEAR_THRESHOLD = 10
 MAX_THRESHOLD = 32

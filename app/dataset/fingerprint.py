@@ -11,9 +11,9 @@ from __future__ import annotations
 from hashlib import sha256
 from typing import TYPE_CHECKING
 
-from app.dataset.audit import AuditOptions
 from app.dataset.files import FolderScan
-from app.gates.result import digest
+from app.dataset.folder_audit import AuditOptions
+from app.findings import digest
 from app.paths import safe_join
 
 if TYPE_CHECKING:  # every table: `loragate audit DIR` keeps no rows and need not load them

@@ -30,7 +30,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from app.dataset.analyze import describe_content
+from app.captions.sidecar_decode import text_bom
 from app.dataset.files import (
     BAD_NAME_REASON,
     CAPTION_SUFFIX,
@@ -40,8 +40,8 @@ from app.dataset.files import (
     scan_folder,
     shown_name,
 )
+from app.dataset.measure_file import describe_content
 from app.dataset.pillow_guard import BOMB_ERRORS
-from app.dataset.sidecar import text_bom
 from app.dataset.staging import too_large_why
 from app.fsutil import (
     NotRegularFile,

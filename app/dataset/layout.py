@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from app import journal
-from app.dataset.caption_store import is_trainable_image, load_captions
+from app.captions.store import is_trainable_image, load_captions
 from app.dataset.inventory import dataset_dir, layout_dir
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows

@@ -2,7 +2,7 @@
 only the analysis (Pillow, NumPy, imagehash), never the database models or the gates.
 
 The fork server preloads this module, so every worker forks with it already imported
-and unpickles its functions without importing anything more (``app.dataset.measure``
+and unpickles its functions without importing anything more (``app.dataset.measure_folder``
 itself pulls in the duplicate grouping, and through it SQLModel: a third of a second
 per worker).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.dataset.analyze import analyze_path, pixel_digest
+from app.dataset.measure_file import analyze_path, pixel_digest
 
 # SHA-256s of contents measured before (set per pool by ``init_worker``): such a file is
 # hashed, not decoded again.

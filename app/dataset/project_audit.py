@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app import journal
-from app.dataset.audit import SEVERITY_ORDER, AuditReport, audit_folder
-from app.dataset.caption_gate import SUPERSEDED_CODES, caption_findings, caption_parts
-from app.dataset.caption_sync import sync_captions
-from app.dataset.dataset_checks import DATASET_SUBJECT
+from app.captions.gate_findings import SUPERSEDED_CODES, caption_findings, caption_parts
+from app.captions.sync import sync_captions
 from app.dataset.fingerprint import project_parts
-from app.dataset.measure import CheckCancelled, Progress
+from app.dataset.folder_audit import SEVERITY_ORDER, AuditReport, audit_folder
+from app.dataset.measure_folder import CheckCancelled, Progress
 from app.dataset.records import (
     ProjectCache,
     audit_options,
@@ -23,7 +22,8 @@ from app.dataset.records import (
     sync_records,
 )
 from app.dataset.report import caption_stats, write_report
-from app.gates.result import Finding, GateResult, make_result
+from app.dataset.whole_dataset_checks import DATASET_SUBJECT
+from app.findings import Finding, GateResult, make_result
 from app.gates.store import record_result
 from app.models import DatasetImage
 from app.workspace import ProjectContext

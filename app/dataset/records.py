@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from app.dataset.analyze import ANALYSIS_VERSION, probe_header
-from app.dataset.audit import AuditOptions
 from app.dataset.cache import AuditedFile
 from app.dataset.duplicates import DEFAULT_NEAR_THRESHOLD, hex_to_int, to_signed
 from app.dataset.files import FileEntry, FolderScan, scan_folder
+from app.dataset.folder_audit import AuditOptions
 from app.dataset.inventory import concept_of, dataset_dir
+from app.dataset.measure_file import ANALYSIS_VERSION, probe_header
 from app.models import ConceptRepeats, DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.base import utcnow
 from app.paths import safe_join

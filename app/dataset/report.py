@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.dataset.caption_store import is_trainable_image, load_captions
-from app.dataset.checks import TITLES
+from app.captions.store import is_trainable_image, load_captions
+from app.dataset.check_catalogue import TITLES
 from app.dataset.records import intentional_groups, load_rows
+from app.findings import Finding, GateResult
 from app.fsutil import atomic_write_text
-from app.gates.result import Finding, GateResult
 from app.models import DatasetImage
 from app.words import plural
 from app.workspace import ProjectContext

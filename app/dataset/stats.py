@@ -9,15 +9,15 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from app.dataset.cache import AuditedFile
-from app.dataset.dataset_checks import bucket_counts
 from app.dataset.duplicates import DuplicateGroup
 from app.dataset.files import FolderScan, caption_path_for
 from app.dataset.inventory import concept_of
-from app.gates.result import Finding
+from app.dataset.whole_dataset_checks import bucket_counts
+from app.findings import Finding
 from app.intent import MODEL_FAMILIES
 
 if TYPE_CHECKING:
-    from app.dataset.audit import AuditOptions
+    from app.dataset.folder_audit import AuditOptions
 
 # Short side, in pixels.
 RESOLUTION_BINS = ((0, 256), (256, 512), (512, 768), (768, 1024), (1024, 1536), (1536, 2048))

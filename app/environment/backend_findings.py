@@ -18,7 +18,7 @@ from app.environment.backends import (
     package_version,
 )
 from app.environment.trainer_fit import optimizer_missing
-from app.gates.result import Finding
+from app.findings import Finding
 from app.grimoire import BackendPaths
 from app.intent import BACKENDS
 

@@ -28,7 +28,7 @@ from app.environment.child import ChildOutcome, run_child, script
 from app.environment.gitref import head_commit
 from app.environment.torch_info import describe_failure, is_own_python
 from app.environment.trainer_fit import family_problem
-from app.gates.result import Finding
+from app.findings import Finding
 from app.grimoire import BackendPaths
 from app.intent import BACKENDS
 from app.paths import UnsafePathError, user_path

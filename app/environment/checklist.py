@@ -16,7 +16,7 @@ from app.environment.memory import MemoryInfo, run_need
 from app.environment.python_version import loragate_python
 from app.environment.smoke import PRECISION_WORDS, SmokeResult
 from app.environment.torch_info import TorchProbe
-from app.gates.result import Finding
+from app.findings import Finding
 from app.training.config import TrainingConfig
 from app.training.outputs import OutputEstimate, human_bytes
 

@@ -19,7 +19,7 @@ from app.environment.cpu_speed import (
 )
 from app.environment.gpu import GpuReport
 from app.environment.torch_info import TorchProbe
-from app.gates.result import Finding
+from app.findings import Finding
 from app.intent import MODEL_FAMILIES
 from app.training.config import TrainingConfig
 from app.training.outputs import human_bytes

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.gates.result import Finding
+from app.findings import Finding
 from app.training.outputs import OutputEstimate, human_bytes
 
 # Room to leave beyond the estimate: logs, the operating system's own needs, and an

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from app.gates.result import Finding
+from app.findings import Finding
 from app.intent import MODEL_FAMILIES
 from app.training.architectures import COMPONENT_PARAMETERS
 from app.training.outputs import human_bytes

@@ -7,7 +7,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from app.gates.result import Finding
+from app.findings import Finding
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from app.environment.child import ChildOutcome, run_child, script
 from app.environment.torch_info import describe_failure
-from app.gates.result import Finding
+from app.findings import Finding
 
 SMOKE_TIMEOUT = 120.0
 MATRIX_SIZE = 512

@@ -21,7 +21,7 @@ from typing import Any
 from app.environment import cuda_matrix
 from app.environment.child import ChildOutcome, run_child, script, signal_name
 from app.environment.gpu import GpuReport
-from app.gates.result import Finding, Severity
+from app.findings import Finding, Severity
 
 PROBE_TIMEOUT = 90.0
 _VERSION_LINE = re.compile(r"^(__version__|cuda|hip)\s*(?::[^=]*)?=\s*(.+)$", re.M)

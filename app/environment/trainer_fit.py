@@ -11,7 +11,7 @@ with the native trainer's own refusal.
 
 from __future__ import annotations
 
-from app.gates.result import Finding
+from app.findings import Finding
 from app.intent import MODEL_FAMILIES
 from app.training.backends import ai_toolkit, kohya, native, simpletuner
 from app.training.optimizer_packages import NEEDS_CUDA, OptimizerPackage

@@ -17,8 +17,8 @@ this gate stale with a plain reason (app/gates/state.py PART_WORDS):
 from __future__ import annotations
 
 from app.dataset.inventory import dataset_dir, inventory, layout_dir
+from app.findings import Finding, GateResult, digest, make_result
 from app.gates.config_rules import check
-from app.gates.result import Finding, GateResult, digest, make_result
 from app.gates.state import current_parts
 from app.grimoire import GrimoireError
 from app.training.assessment import Assessment, assess

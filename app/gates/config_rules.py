@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.environment.trainer_fit import family_problem
-from app.gates.result import Finding
+from app.findings import Finding
 from app.gates.training_folder_rule import training_folder
 from app.intent import MODEL_FAMILIES
 from app.training.assessment import Assessment

@@ -29,7 +29,7 @@ from app.environment.python_version import python_findings
 from app.environment.smoke import smoke_findings, trainer_precision
 from app.environment.torch_info import read_install, torch_findings
 from app.environment.trainer_fit import optimizer_device_problem
-from app.gates.result import Finding, GateResult, digest, make_result
+from app.findings import Finding, GateResult, digest, make_result
 from app.grimoire import BackendPaths, GrimoireError
 from app.training.config import ConfigFileError, TrainingConfig, load_config
 from app.training.outputs import estimate_outputs

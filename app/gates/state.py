@@ -6,7 +6,7 @@ purpose: the web page, the API and ``loragate train`` all ask ``training_allowed
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Literal
@@ -55,13 +55,37 @@ class GateState:
         return self.status in ("pass", "warn")
 
 
+def _dataset() -> ModuleType:
+    from app.gates import dataset
+
+    return dataset
+
+
+def _config() -> ModuleType:
+    from app.gates import config
+
+    return config
+
+
+def _environment() -> ModuleType:
+    from app.gates import environment
+
+    return environment
+
+
+# Imported when first asked for: each gate pulls in its whole domain (the environment
+# gate its probes, the config gate the training package), which a page that only reads
+# stored results does not need. A gate without a module yet (dryrun) is not listed.
+GATE_MODULES: dict[str, Callable[[], ModuleType]] = {
+    "dataset": _dataset,
+    "config": _config,
+    "environment": _environment,
+}
+
+
 def gate_module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(f"app.gates.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"app.gates.{name}":
-            return None
-        raise
+    load = GATE_MODULES.get(name)
+    return None if load is None else load()
 
 
 def current_parts(ctx: ProjectContext, name: str) -> dict[str, str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from app import journal
-from app.gates.result import Finding, GateResult
+from app.findings import Finding, GateResult
 from app.models import GateRecord, Project
 from app.words import plural
 from app.workspace import ProjectContext

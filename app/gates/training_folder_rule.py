@@ -4,7 +4,7 @@ disk)."""
 
 from __future__ import annotations
 
-from app.gates.result import Finding
+from app.findings import Finding
 from app.training.assessment import Assessment
 from app.training.backends import BACKEND_TITLES
 from app.words import plural

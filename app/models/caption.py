@@ -4,7 +4,7 @@ changed many at once (for one-step undo), and the repeats the artist set per con
 The sidecar ``.txt`` next to the image stays the artefact every backend reads; a
 ``caption`` row is its index and its review state. ``sidecar_sha256`` and
 ``sidecar_mtime_ns`` are the file as loragate last wrote or read it, so an edit made
-outside loragate shows up as a difference (see ``app.dataset.caption_store``).
+outside loragate shows up as a difference (see ``app.captions.store``).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class DatasetImage(SQLModel, table=True):
     # Perceptual hashes as signed 64-bit integers (SQLite's INTEGER range).
     phash: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     dhash: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    analysis_version: int = 0  # 0: never analysed; see app.dataset.analyze.ANALYSIS_VERSION
+    analysis_version: int = 0  # 0: never analysed; see app.dataset.measure_file.ANALYSIS_VERSION
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # The codes of the findings the last audit raised about this image (to journal only
     # what is newly flagged).

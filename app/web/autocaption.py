@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from app.dataset.autocaption import (
+from app.captions.autocaption import (
     CAPTIONERS,
     MAX_SAMPLE,
     RUN_JOB,
@@ -37,11 +37,11 @@ from app.dataset.autocaption import (
     sample_params,
     scope_images,
 )
-from app.dataset.caption_grid import caption_intent
-from app.dataset.caption_lint import lint_caption
-from app.dataset.caption_sync import take_in_for_page
-from app.dataset.captioners import CaptionRecipe, format_advice
-from app.dataset.captioners.base import source_words
+from app.captions.captioners import CaptionRecipe, format_advice
+from app.captions.captioners.base import source_words
+from app.captions.content_lint import lint_caption
+from app.captions.grid import caption_intent
+from app.captions.sync import take_in_for_page
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
 from app.models import Job

@@ -36,15 +36,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from app.dataset.caption_batch import (
+from app.captions.batch import (
     BatchResult,
     approve_shown,
     tag_batch,
     undo_last,
     undoable_batch,
 )
-from app.dataset.caption_grid import FILTERS, GridQuery, caption_grid, current_progress, single_card
-from app.dataset.caption_store import (
+from app.captions.grid import FILTERS, GridQuery, caption_grid, current_progress, single_card
+from app.captions.store import (
     CaptionConflict,
     CaptionError,
     captions_for_images,
@@ -52,9 +52,9 @@ from app.dataset.caption_store import (
     save_text,
     set_status,
 )
-from app.dataset.caption_sync import take_in_for_page
+from app.captions.sync import take_in_for_page
+from app.captions.trigger_change import TriggerInUse, change_trigger_word
 from app.dataset.decisions import DecisionError, set_included
-from app.dataset.trigger_change import TriggerInUse, change_trigger_word
 from app.gates.state import GateState, gate_state
 from app.intent import check_trigger_word
 from app.web.answers import answers

@@ -18,8 +18,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from app.dataset.caption_store import is_trainable_image
-from app.dataset.caption_sync import take_in_for_page
+from app.captions.store import is_trainable_image
+from app.captions.sync import take_in_for_page
 from app.dataset.curation import MAX_REPEATS, balance, set_repeats
 from app.dataset.decisions import DecisionError, set_included
 from app.dataset.inventory import layout_dir

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.dataset.checks import TITLES
+from app.dataset.check_catalogue import TITLES
 from app.dataset.records import load_rows, near_threshold
-from app.gates.result import Finding
+from app.findings import Finding
 from app.gates.state import GateState, gate_state
 from app.gates.store import findings_of, latest
 from app.models import DatasetImage

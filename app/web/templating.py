@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from app.dataset.captioners.base import source_words
+from app.captions.captioners.base import source_words
 from app.grimoire import file_problems
 from app.resources import source_href
 from app.settings import PACKAGE_DIR

@@ -27,8 +27,8 @@ KINDS: dict[str, JobKind] = {
     "dataset.import": JobKind("app.dataset.tasks:import_job", uses=DATASET),
     "dataset.audit": JobKind("app.dataset.tasks:audit_job", uses=DATASET),
     "dataset.layout": JobKind("app.dataset.tasks:layout_job", uses=DATASET),
-    "captions.sample": JobKind("app.dataset.autocaption:sample_job", gpu=True, uses=DATASET),
-    "captions.auto": JobKind("app.dataset.autocaption:run_job", gpu=True, uses=DATASET),
+    "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
+    "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
     "environment.check": JobKind("app.environment.task:environment_job"),
 }
 

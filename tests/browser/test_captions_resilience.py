@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from app.dataset.caption_store import set_status
+from app.captions.store import set_status
 from app.dataset.decisions import set_included
 from app.workspace import ProjectContext, Workspace
 from tests.browser.conftest import LiveServer
-from tests.dataset.caption_projects import caption_of, caption_project, mira_intent
+from tests.captions.caption_projects import caption_of, caption_project, mira_intent
 
 TRIGGER = "zkdune"
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from app.dataset.caption_store import save_text
+from app.captions.store import save_text
 from app.dataset.inventory import dataset_dir
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.workspace import Workspace
 from tests.browser.conftest import LiveServer
-from tests.dataset.caption_projects import caption_project, mira_intent
+from tests.captions.caption_projects import caption_project, mira_intent
 
 TRIGGER = "zkwash"
 

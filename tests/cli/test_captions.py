@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import pytest
 
-from app.dataset.caption_store import save_text
+from app.captions.store import save_text
 from app.dataset.inventory import dataset_dir
 from app.gates.state import gate_state
 from app.projects import create_project
 from app.workspace import ProjectContext, Workspace
-from tests.cli.conftest import CliRunner, json_of
-from tests.cli.photos import photo_folder, teapot_intent
-from tests.dataset.caption_projects import (
+from tests.captions.caption_projects import (
     TRIGGER,
     caption_of,
     caption_project,
     image_id,
     mira_intent,
 )
+from tests.cli.conftest import CliRunner, json_of
+from tests.cli.photos import photo_folder, teapot_intent
 
 SLUG = "mira"
 

@@ -10,8 +10,8 @@ from app.dataset.records import load_rows
 from app.gates.state import gate_state
 from app.journal import journal_path
 from app.workspace import ProjectContext, Workspace
+from tests.captions.caption_projects import TRIGGER, caption_project, mira_intent
 from tests.cli.conftest import CliRunner, json_of
-from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from app.dataset.caption_store import save_text
+from app.captions.store import save_text
 from app.dataset.project_audit import run_project_audit
 from app.models import Job
 from app.workspace import ProjectContext, Workspace
+from tests.captions.caption_projects import TRIGGER, caption_project, image_id, mira_intent
 from tests.cli.conftest import CliRunner, json_of
-from tests.dataset.caption_projects import TRIGGER, caption_project, image_id, mira_intent
 
 
 @pytest.fixture

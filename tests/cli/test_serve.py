@@ -77,7 +77,8 @@ def test_a_public_bind_without_a_token_is_refused_before_the_app_is_imported(
         "import sys\n"
         "from app.cli import main\n"
         "status = main(['serve', '--host', '0.0.0.0'])\n"
-        "heavy = ('app.main', 'app.web', 'app.gates', 'app.dataset', 'app.workspace', 'uvicorn')\n"
+        "heavy = ('app.main', 'app.web', 'app.gates', 'app.dataset', 'app.captions', 'app.workspace',"
+        " 'uvicorn')\n"
         "print(status, [name for name in heavy if name in sys.modules])\n"
     )
     result = run_probe(settings, probe)

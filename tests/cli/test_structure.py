@@ -9,10 +9,10 @@ import pytest
 
 from app.dataset.inventory import dataset_dir, layout_dir
 from app.workspace import Workspace
+from tests.captions.approve import approve_all
+from tests.captions.caption_projects import TRIGGER, caption_project, mira_intent
 from tests.cli.conftest import CliRunner, json_of
 from tests.dataset import builders as b
-from tests.dataset.approve import approve_all
-from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent
 
 
 @pytest.mark.slow

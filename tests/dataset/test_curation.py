@@ -6,18 +6,18 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from app.dataset.caption_sync import sync_captions
+from app.captions.sync import sync_captions
 from app.dataset.curation import balance, set_repeats
-from app.dataset.dataset_checks import bucket_counts
 from app.dataset.decisions import DecisionError
 from app.dataset.inventory import dataset_dir, inventory
 from app.dataset.project_audit import audit_project
 from app.dataset.records import load_rows
+from app.dataset.whole_dataset_checks import bucket_counts
 from app.journal import journal_path
 from app.training.config import save_config
 from app.training.project_config import current_config
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent, write_images
+from tests.captions.caption_projects import TRIGGER, caption_project, mira_intent, write_images
 
 
 @pytest.fixture

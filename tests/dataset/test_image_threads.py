@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from app.dataset.analyze import analyze_bytes, pixel_digest, probe_header
-from app.dataset.captioners.base import open_image
+from app.captions.captioners.base import open_image
 from app.dataset.importer import identify
+from app.dataset.measure_file import analyze_bytes, pixel_digest, probe_header
 from app.dataset.thumbs import write_thumbnail
 from tests.dataset import builders as b
 
@@ -93,7 +93,7 @@ def test_a_library_that_silences_a_warning_keeps_it_silenced_while_an_image_is_r
 READ_ALL = """
 import sys
 from pathlib import Path
-from app.dataset.analyze import analyze_path
+from app.dataset.measure_file import analyze_path
 from app.dataset.importer import identify
 from app.dataset.thumbs import write_thumbnail
 for name in sys.argv[1:]:

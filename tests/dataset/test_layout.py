@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.dataset.caption_store import save_text, set_status
+from app.captions.store import save_text, set_status
 from app.dataset.curation import set_repeats
 from app.dataset.decisions import set_included
 from app.dataset.inventory import dataset_dir, layout_dir
@@ -19,15 +19,15 @@ from app.journal import journal_path
 from app.training.buckets import BucketSpec
 from app.training.native.dataset import read_dataset
 from app.workspace import ProjectContext, Workspace
-from tests.dataset import builders as b
-from tests.dataset.approve import approve_all
-from tests.dataset.caption_projects import (
+from tests.captions.approve import approve_all
+from tests.captions.caption_projects import (
     TRIGGER,
     caption_of,
     caption_project,
     image_id,
     mira_intent,
 )
+from tests.dataset import builders as b
 
 
 @pytest.fixture

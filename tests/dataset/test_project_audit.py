@@ -21,8 +21,8 @@ from app.gates.state import gate_state
 from app.journal import journal_path
 from app.projects import create_project
 from app.workspace import ProjectContext, Workspace
+from tests.captions.approve import approve_all
 from tests.dataset import builders as b
-from tests.dataset.approve import approve_all
 
 TRIGGER = "zkteapot"
 

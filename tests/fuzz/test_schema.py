@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from app.main import create_app
 from app.settings import Settings
 from app.workspace import Workspace
+from tests.captions.caption_projects import TRIGGER, caption_project, mira_intent, write_images
 from tests.conftest import BASE_URL
-from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent, write_images
 
 FUZZ_EXAMPLES = int(os.environ.get("LORAGATE_FUZZ_EXAMPLES", "10"))
 SLUG = "mira"

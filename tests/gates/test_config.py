@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app.findings import GateResult
 from app.gates import config as gate2
-from app.gates.result import GateResult
 from app.gates.state import gate_state
 from app.gates.store import record_result
 from app.models import Project

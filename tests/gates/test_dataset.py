@@ -8,8 +8,8 @@ from app.gates.state import gate_state, training_allowed
 from app.gates.store import record_result
 from app.projects import create_project
 from app.workspace import Workspace
+from tests.captions.approve import approve_all
 from tests.dataset import builders as b
-from tests.dataset.approve import approve_all
 
 
 def test_gate_one_blocks_then_passes_on_the_inputs_as_they_are(

@@ -1,18 +1,18 @@
 """Gate state: not run, pass, stale (with the reason) and the single training decision.
 
-A gate module is looked up as ``app.gates.{name}``; here a real module object stands in
+A gate module is looked up in ``GATE_MODULES``; here a real module object stands in
 for the dataset gate whose fingerprint reads a real file, so the staleness logic runs
 end to end without depending on later gates' code."""
 
 from __future__ import annotations
 
-import sys
 import types
 from pathlib import Path
 
 import pytest
 
-from app.gates.result import Finding, digest, make_result
+from app.findings import Finding, digest, make_result
+from app.gates import state
 from app.gates.state import gate_states, training_allowed
 from app.gates.store import record_result
 from app.models import Project
@@ -26,7 +26,7 @@ def _install_gate(monkeypatch: pytest.MonkeyPatch, name: str, watched: Path) -> 
         return {"images": digest(watched.read_text()), "intent": "fixed"}
 
     module.fingerprint = fingerprint  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, f"app.gates.{name}", module)
+    monkeypatch.setitem(state.GATE_MODULES, name, lambda: module)
 
 
 def test_states_from_not_run_to_pass_to_stale(

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.dataset.autocaption import RUN_JOB, SAMPLE_JOB
-from app.dataset.caption_store import load_captions
+from app.captions.autocaption import RUN_JOB, SAMPLE_JOB
+from app.captions.store import load_captions
 from app.dataset.inventory import dataset_dir
 from app.models import Project
 from app.projects import create_project
 from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.autocaption_setup import build_tagger, coloured_images, use_tagger
-from tests.dataset.caption_projects import TRIGGER, mira_intent
+from tests.captions.autocaption_setup import build_tagger, coloured_images, use_tagger
+from tests.captions.caption_projects import TRIGGER, mira_intent
 
 HX = {"hx-request": "true"}
 

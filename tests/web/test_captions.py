@@ -18,13 +18,13 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from app.captions.grid import PER_PAGE
+from app.captions.store import load_captions
 from app.clip_tokenizer import count_tokens
-from app.dataset.caption_grid import PER_PAGE
-from app.dataset.caption_store import load_captions
 from app.dataset.inventory import dataset_dir
 from app.journal import journal_path
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.caption_projects import (
+from tests.captions.caption_projects import (
     TRIGGER,
     caption_of,
     caption_project,

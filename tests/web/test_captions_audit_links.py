@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.dataset.project_audit import run_project_audit
 from app.workspace import Workspace
-from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent
+from tests.captions.caption_projects import TRIGGER, caption_project, mira_intent
 
 
 def test_caption_findings_lead_to_the_grid(client: TestClient, make_intent) -> None:  # type: ignore[no-untyped-def]

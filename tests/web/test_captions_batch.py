@@ -15,11 +15,11 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from app.dataset.caption_grid import COMMON_NOTE_MIN
-from app.dataset.caption_store import set_status
+from app.captions.grid import COMMON_NOTE_MIN
+from app.captions.store import set_status
 from app.dataset.decisions import set_included
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.caption_projects import (
+from tests.captions.caption_projects import (
     TRIGGER,
     caption_of,
     caption_project,

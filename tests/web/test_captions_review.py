@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.dataset.caption_store import MAX_CAPTION_CHARS, load_captions
-from app.dataset.caption_text import NOTE_CONTROL, NOTE_KEEP_TRIGGER
+from app.captions.store import MAX_CAPTION_CHARS, load_captions
+from app.captions.text import NOTE_CONTROL, NOTE_KEEP_TRIGGER
 from app.dataset.project_audit import run_project_audit
 from app.fsutil import new_file_mode
 from app.grimoire import eye_path
 from app.journal import journal_path
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.caption_projects import (
+from tests.captions.caption_projects import (
     TRIGGER,
     caption_of,
     caption_project,

@@ -21,9 +21,9 @@ from app.dataset.project_audit import run_project_audit
 from app.dataset.tasks import AUDIT_JOB, LAYOUT_JOB
 from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
+from tests.captions.approve import approve_all
+from tests.captions.caption_projects import TRIGGER, caption_project, image_id, mira_intent
 from tests.dataset import builders as b
-from tests.dataset.approve import approve_all
-from tests.dataset.caption_projects import TRIGGER, caption_project, image_id, mira_intent
 
 HX = {"hx-request": "true"}
 

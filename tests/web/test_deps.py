@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from app.web.deps import SQLITE_MAX_INT
 from app.workspace import ProjectContext, Workspace
-from tests.dataset.caption_projects import TRIGGER, caption_project, mira_intent
+from tests.captions.caption_projects import TRIGGER, caption_project, mira_intent
 
 HUGE = "99999999999999999999999"
 HX = {"hx-request": "true"}

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlmodel import select
 
+from app.findings import make_result
 from app.gates import environment as environment_gate
-from app.gates.result import make_result
 from app.gates.store import record_result
 from app.models import Event, Project
 from app.projects import create_project, get_project

@@ -14,7 +14,7 @@ from app.dataset.inventory import dataset_dir
 from app.main import create_app
 from app.projects import Intent, create_project
 from app.settings import Settings
-from tests.dataset.autocaption_setup import build_tagger, coloured_images, use_tagger
+from tests.captions.autocaption_setup import build_tagger, coloured_images, use_tagger
 
 CAPTIONER_MODULES = ("onnxruntime", "transformers")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from app.dataset.caption_text import without_first_occurrence
+from app.captions.text import without_first_occurrence
 
 
 def split_tags(caption: str) -> list[str]:
