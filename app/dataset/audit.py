@@ -14,6 +14,8 @@ from typing import Any
 
 from app.dataset.cache import AuditedFile, MetricsCache
 from app.dataset.caption_checks import caption_findings
+from app.dataset.caption_intent import CaptionIntent
+from app.dataset.caption_lint import SUPERSEDED_CODES, lint_captions
 from app.dataset.checks import finding
 from app.dataset.dataset_checks import DATASET_SUBJECT, dataset_findings
 from app.dataset.duplicates import (
@@ -53,6 +55,9 @@ class AuditOptions:
     # encoding is a warning. False for a folder audited as it is (`loragate audit DIR`),
     # which a trainer reads as it is: there a caption that is not UTF-8 blocks.
     captions_rewritten: bool = False
+    # A folder audited as it is: the content-style lint reads its caption files with this
+    # intent. None in a project, whose gate lints the captions loragate holds instead.
+    caption_intent: CaptionIntent | None = None
 
 
 @dataclass
@@ -125,6 +130,10 @@ def audit_folder(
         rewritten=options.captions_rewritten,
     )
     findings.extend(found)
+    if options.caption_intent is not None:
+        findings = [f for f in findings if f.code not in SUPERSEDED_CODES]
+        linted = [(path, sidecar.text) for path, sidecar in sidecars.items() if not sidecar.is_empty]
+        findings.extend(lint_captions(linted, options.caption_intent))
     groups = find_groups(
         [
             HashedImage(

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from app import journal
 from app.dataset.audit import SEVERITY_ORDER, AuditReport, audit_folder
-from app.dataset.caption_gate import SUPERSEDED_CODES, caption_findings, caption_parts
+from app.dataset.caption_gate import caption_findings, caption_parts
+from app.dataset.caption_lint import SUPERSEDED_CODES
 from app.dataset.caption_sync import sync_captions
 from app.dataset.dataset_checks import DATASET_SUBJECT
 from app.dataset.fingerprint import project_parts
