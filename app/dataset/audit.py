@@ -132,7 +132,9 @@ def audit_folder(
     findings.extend(found)
     if options.caption_intent is not None:
         findings = [f for f in findings if f.code not in SUPERSEDED_CODES]
-        linted = [(path, sidecar.text) for path, sidecar in sidecars.items() if not sidecar.is_empty]
+        linted = [
+            (path, sidecar.text) for path, sidecar in sidecars.items() if not sidecar.is_empty
+        ]
         findings.extend(lint_captions(linted, options.caption_intent))
     groups = find_groups(
         [

@@ -170,10 +170,10 @@ def test_the_cli_constants_match_the_audit() -> None:
     assert audit.MAX_THRESHOLD == duplicates.MAX_THRESHOLD
     from app.dataset import caption_lint, dataset_checks
 
-    assert audit.WHOLE_SET_SUBJECTS == {
+    assert {
         dataset_checks.DATASET_SUBJECT,
         caption_lint.DATASET_SUBJECT,
-    }
+    } == audit.WHOLE_SET_SUBJECTS
 
 
 def test_audit_runs_the_content_style_lint_a_project_gets(cli: CliRunner, tmp_path: Path) -> None:
