@@ -72,7 +72,7 @@ class AuditReport:
 
     def findings_about(self, path: str) -> list[Finding]:
         """Findings whose subject is this path (or a group that names it)."""
-        return [f for f in self.findings if path in f.subject.split(", ")]
+        return [f for f in self.findings if path in f.subjects]
 
 
 def audit_folder(

@@ -108,7 +108,7 @@ def _record_image_findings(ctx: ProjectContext, audit: ProjectAudit) -> None:
     for found in audit.result.findings:
         if found.code in NOT_FLAGS:
             continue
-        for path in found.subject.split(", "):
+        for path in found.subjects:
             if path in audit.rows:
                 by_path.setdefault(path, []).append(found)
     with ctx.workspace.db.writing() as session:

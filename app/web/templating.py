@@ -16,7 +16,7 @@ from app.dataset.captioners.base import source_words
 from app.grimoire import file_problems
 from app.resources import source_href
 from app.settings import REPO_ROOT
-from app.words import ordinal, plural
+from app.words import GATE_WORDS, ordinal, plural
 
 templates = Jinja2Templates(directory=REPO_ROOT / "templates")  # autoescape is on for .html
 
@@ -52,6 +52,7 @@ def grimoire_problems(request: Request) -> list[str]:
 
 
 templates.env.globals["doc_href"] = source_href
+templates.env.globals["gate_words"] = GATE_WORDS
 templates.env.globals["grimoire_problems"] = grimoire_problems
 templates.env.globals["route_exists"] = route_exists
 templates.env.filters["when"] = _when

@@ -16,7 +16,7 @@ from tests.cli.conftest import CliRunner
 from tests.dataset import builders as b
 from tests.unprivileged import open_folder, run_unprivileged
 
-FINDING_KEYS = {"code", "severity", "subject", "message", "why", "fix", "source"}
+FINDING_KEYS = {"code", "severity", "subject", "subjects", "message", "why", "fix", "source"}
 
 
 def _folder(root: Path, *, problems: bool) -> Path:
@@ -51,6 +51,11 @@ def test_audit_json_shape_and_blocking_exit(
     assert sorted(f["subject"] for f in report["findings"] if f["code"] == "duplicate.exact") == [
         "5_teapot/0.png, 5_teapot/copy.bmp",
         "5_teapot/1.png, 5_teapot/nocap.png",
+    ]
+    # ... and lists them, for a script to read without splitting names that hold ", ".
+    assert sorted(f["subjects"] for f in report["findings"] if f["code"] == "duplicate.exact") == [
+        ["5_teapot/0.png", "5_teapot/copy.bmp"],
+        ["5_teapot/1.png", "5_teapot/nocap.png"],
     ]
     assert report["stats"]["files"] == 8 and len(report["fingerprint"]) == 64
     assert b.tree_digest(folder) == before

@@ -5,7 +5,7 @@ HTMX contract checked here:
 - POST .../curate/repeats → 303 back; 422 with the reason.
 - POST .../curate/images/{id}/included → #curate-image-{id} partial (HTMX).
 - POST .../curate/layout → 303; the job writes the folder or records why not.
-- GET .../gates/dataset → the GO / NO-GO report; POST .../gates/dataset/run → 303 to it.
+- GET .../gates/dataset → the gate report; POST .../gates/dataset/run → 303 to it.
 - GET .../report → 303 to the Gate 1 report (phase 6).
 """
 
@@ -76,7 +76,7 @@ def test_the_gate_report_and_the_training_folder(client: TestClient, ctx: Projec
     )
     wait(client, ctx, AUDIT_JOB)
     report = client.get("/projects/teapot/gates/dataset").text
-    assert re.search(r'id="gate-verdict" data-status="block">NO-GO<', report)
+    assert re.search(r'id="gate-verdict" data-status="block">blocks training<', report)
     assert "Captions not approved" in report and "Why this matters" in report
     assert "dataset-report.md" in report and 'id="decided-repeats"' in report
     assert (
@@ -100,7 +100,7 @@ def test_the_gate_report_and_the_training_folder(client: TestClient, ctx: Projec
     page = client.get("/projects/teapot/curate").text
     assert 'id="layout-written"' in page and 'id="layout-marker"' in page
     report = client.get("/projects/teapot/gates/dataset").text
-    assert re.search(r'id="gate-verdict" data-status="pass">GO<', report)
+    assert re.search(r'id="gate-verdict" data-status="pass">passes<', report)
 
 
 def test_buttons_name_their_image_and_decisions_say_what_they_did(

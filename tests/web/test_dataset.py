@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import time
 import zipfile
@@ -32,7 +33,8 @@ from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB
 from app.main import create_app
 from app.models import Job, Project
 from app.projects import create_project
-from app.settings import Settings
+from app.settings import REPO_ROOT, Settings
+from app.words import GATE_WORDS
 from app.workspace import Workspace
 from tests.conftest import BASE_URL
 from tests.dataset import builders as b
@@ -85,7 +87,7 @@ def test_pages_are_linked_from_the_overview(client: TestClient, mira: Project) -
     assert 'id="import-folder"' in page and 'name="archive"' in page and "data-dropzone" in page
     assert "/static/dataset.js" in page
     assert "has not been audited yet" in client.get("/projects/mira/audit").text
-    assert "NOT RUN" in client.get("/projects/mira/gates/dataset").text
+    assert ">not run yet<" in client.get("/projects/mira/gates/dataset").text
 
 
 def test_folder_import_then_audit_findings_thumbnails_and_gate(
@@ -127,9 +129,91 @@ def test_folder_import_then_audit_findings_thumbnails_and_gate(
     assert client.get("/projects/mira/images/999999/thumb").status_code == 404
 
     gate = client.get("/projects/mira/gates/dataset").text
-    assert "NO-GO" in gate and "Exact duplicates" not in gate.split("Duplicates")[0]
+    assert ">blocks training<" in gate and "Exact duplicates" not in gate.split("Duplicates")[0]
     assert "files show exactly the same pixels" in gate
     assert 'data-status="block"' in client.get("/projects/mira").text
+
+
+GATE_WORD = re.compile(r'data-gate-status="(\w+)"[^>]*>([^<]*)<')
+GATE_PAGES = ("", "/audit", "/gates/dataset", "/captions", "/dataset", "/config", "/gates/config")
+
+
+def _gate_words_on_pages(client: TestClient) -> dict[str, list[tuple[str, str]]]:
+    pages = {path: client.get(f"/projects/mira{path}").text for path in GATE_PAGES}
+    pages["/environment"] = client.get("/projects/mira/environment").text
+    return {path: GATE_WORD.findall(page) for path, page in pages.items()}
+
+
+def test_every_page_words_a_gate_status_the_same(
+    client: TestClient, mira: Project, tmp_path: Path
+) -> None:
+    """Seven templates once had seven wordings ("blocked", "blocks", "NO-GO", "blocking"
+    for one status). Every page that shows a gate's status now says the same words."""
+    before = _gate_words_on_pages(client)
+    client.post(
+        "/projects/mira/dataset/import/folder", data={"source": str(source_folder(tmp_path / "s"))}
+    )
+    finish(client, mira)  # the audit after the import: Gate 1 blocks (drafts, duplicates)
+    after = _gate_words_on_pages(client)
+    seen: dict[str, set[str]] = {}
+    for shown in (before, after):
+        for words in shown.values():
+            for status, text in words:
+                seen.setdefault(status, set()).add(text)
+    assert seen == {
+        "not_run": {GATE_WORDS["not_run"]},
+        "block": {GATE_WORDS["block"]},
+    }, seen
+    # Each page that shows a gate status shows it through the shared words.
+    assert all(before[path] for path in ("", "/gates/dataset", "/captions", "/config"))
+    assert all(before[path] for path in ("/gates/config", "/environment"))
+    assert all(after[path] for path in ("", "/audit", "/gates/dataset", "/captions", "/dataset"))
+    assert ("block", "blocks training") in after["/dataset"]  # the import report
+
+
+def test_no_template_keeps_its_own_gate_wording() -> None:
+    for template in (REPO_ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"'(not_run|stale)'\s*:", text), template
+
+
+def test_a_file_named_with_a_comma_keeps_its_flags_and_its_group_resolves(
+    client: TestClient, mira: Project, tmp_path: Path, workspace: Workspace
+) -> None:
+    """Group findings once named their members in one string split again at ", ":
+    "tiny, too.png" lost its flags and its duplicate group lacked it on the audit page."""
+    source = tmp_path / "s"
+    for seed in range(5):
+        b.save(b.photo(700 + seed, (512, 512)), source / "8_mira" / f"{seed}.png")
+        (source / "8_mira" / f"{seed}.txt").write_text(f"{TRIGGER}, pose {seed}")
+    for name in ("tiny, too", "other"):
+        b.save(b.photo(77, (96, 96)), source / "8_mira" / f"{name}.png")
+        (source / "8_mira" / f"{name}.txt").write_text(f"{TRIGGER}, small")
+    client.post("/projects/mira/dataset/import/folder", data={"source": str(source)})
+    finish(client, mira)
+    ctx = workspace.context(mira)
+    rows = {row.path: row for row in load_rows(ctx)}
+    assert {"image.too_small", "duplicate.exact"} <= set(rows["8_mira/tiny, too.png"].finding_codes)
+
+    audit = client.get("/projects/mira/audit").text
+    group = re.search(r'<div class="dup-group dup-exact".*?</ul>', audit, re.S)
+    assert group and "8_mira/tiny, too.png" in group.group(0)
+    keep_other = re.search(
+        r"<form[^>]*>((?:(?!</form>).)*?)<button[^>]*>Keep this one\s*"
+        r'<span class="visually-hidden">\(8_mira/other.png\)',
+        group.group(0),
+        re.S,
+    )
+    assert keep_other
+    fields = re.findall(r'name="(member|keep)" value="(\d+)"', keep_other.group(1))
+    members = [int(value) for name, value in fields if name == "member"]
+    assert sorted(members) == sorted([rows["8_mira/tiny, too.png"].id, rows["8_mira/other.png"].id])
+    keep = next(int(value) for name, value in fields if name == "keep")
+    partial = client.post(
+        "/projects/mira/duplicates/keep", data={"member": members, "keep": keep}, headers=HX
+    )
+    assert partial.status_code == 200 and 'data-kind="exact"' not in partial.text
+    assert {r.path for r in load_rows(ctx) if not r.included} == {"8_mira/tiny, too.png"}
 
 
 def test_a_thumbnail_only_by_id_of_this_project(
