@@ -51,7 +51,11 @@ def wait(client: TestClient, ctx: ProjectContext, kind: str) -> dict[str, object
 
 
 def test_repeats_explained_with_the_step_count(client: TestClient, ctx: ProjectContext) -> None:
+    waiting = client.get("/projects/teapot/curate").text  # the files were put in the folder
+    assert 'id="outside-files"' in waiting and "10 new images" in " ".join(waiting.split())
+    client.post("/projects/teapot/captions/take-in")
     page = client.get("/projects/teapot/curate").text
+    assert 'id="outside-files"' not in page
     assert "40 samples per epoch" in page and "How steps are counted" in page
     assert re.search(r"<code>4_teapot</code>", page)
     changed = client.post(
@@ -133,6 +137,7 @@ def test_a_broken_file_is_never_a_bucket(client: TestClient, ctx: ProjectContext
     b.truncated_jpeg(root / "broken.jpg")
     (root / "notes.png").write_text("not a picture")
     (root / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    client.post("/projects/teapot/captions/take-in")  # the files put in the folder
     before = client.get("/projects/teapot/curate").text  # before any audit: headers only
     assert "13 files have not been checked yet" in before  # the truncated JPEG counts, so far
     run_project_audit(ctx)

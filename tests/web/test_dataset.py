@@ -30,6 +30,7 @@ from app.dataset.inventory import dataset_dir, inventory
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB
+from app.journal import journal_path
 from app.main import create_app
 from app.models import Job, Project
 from app.projects import create_project
@@ -214,6 +215,60 @@ def test_a_file_named_with_a_comma_keeps_its_flags_and_its_group_resolves(
     )
     assert partial.status_code == 200 and 'data-kind="exact"' not in partial.text
     assert {r.path for r in load_rows(ctx) if not r.included} == {"8_mira/tiny, too.png"}
+
+
+def _untouched(settings: Settings, project_dir: Path, dataset: Path) -> dict[str, bytes]:
+    """Every byte a page load could write: the database and its write-ahead log, the
+    journal, the caption files."""
+    # Not the -shm index: SQLite's readers mark their place there.
+    db = settings.database_file
+    files = [db, *db.parent.glob(db.name + "-wal")]
+    files += [journal_path(project_dir), *sorted(dataset.rglob("*.txt"))]
+    return {str(path): path.read_bytes() for path in files}
+
+
+def test_pages_only_look_at_files_changed_outside_and_a_button_picks_them_up(
+    client: TestClient, mira: Project, tmp_path: Path, workspace: Workspace, settings: Settings
+) -> None:
+    """The caption, curation and auto-caption pages took in caption files on GET (rows,
+    journal lines, rewritten caption files). Now they say what waits, and the artist's
+    POST takes it in."""
+    client.post(
+        "/projects/mira/dataset/import/folder", data={"source": str(source_folder(tmp_path / "s"))}
+    )
+    finish(client, mira)
+    ctx = workspace.context(mira)
+    dataset = dataset_dir(ctx)
+    b.save(b.photo(780, (512, 512)), dataset / "8_mira" / "new.png")
+    (dataset / "8_mira" / "new.txt").write_text("pose new, " + TRIGGER)  # trigger not first
+    (dataset / "8_mira" / "2.txt").write_text(f"{TRIGGER}, edited in another program")
+    before = _untouched(settings, ctx.dir, dataset)
+
+    pages = ("/captions", "/curate", "/captions/auto", "/audit", "/gates/dataset", "")
+    shown = {path: client.get(f"/projects/mira{path}") for path in pages}
+    assert all(page.status_code == 200 for page in shown.values())
+    assert _untouched(settings, ctx.dir, dataset) == before
+    for path in ("/captions", "/curate", "/captions/auto"):
+        notice = re.search(
+            r'<div class="notice"[^>]*id="outside-files".*?</div>', shown[path].text, re.S
+        )
+        assert notice, path
+        assert 'data-captions="1" data-images="1"' in notice.group(0)
+        assert "1 caption file not taken in yet, 1 new image" in " ".join(notice.group(0).split())
+        assert "Pick up edits made outside loragate" in notice.group(0)
+    assert "new.png" not in {row.path.split("/")[-1] for row in load_rows(ctx)}
+
+    picked = client.post(
+        "/projects/mira/captions/take-in",
+        headers={"referer": f"{BASE_URL}/projects/mira/curate"},
+        follow_redirects=False,
+    )
+    assert picked.status_code == 303
+    assert picked.headers["location"] == f"{BASE_URL}/projects/mira/curate"
+    assert "8_mira/new.png" in {row.path for row in load_rows(ctx)}
+    assert (dataset / "8_mira" / "new.txt").read_text() == f"{TRIGGER}, pose new"
+    assert "Took in 1 caption file as drafts" in journal_path(ctx.dir).read_text()
+    assert 'id="outside-files"' not in client.get("/projects/mira/captions").text
 
 
 def test_a_thumbnail_only_by_id_of_this_project(
