@@ -125,9 +125,8 @@ def sync_records(
         changed.append(row)
     gone = [row for path, row in rows.items() if path not in present]
     if not save:
-        return {row.path: row for row in changed} | {
-            path: row for path, row in rows.items() if path in present and row not in changed
-        }
+        kept = {path: row for path, row in rows.items() if path in present}
+        return kept | {row.path: row for row in changed}
     if changed or gone:
         with ctx.workspace.db.writing() as session:
             for row in changed:
