@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 Severity = Literal["block", "warn", "info"]
 Verdict = Literal["pass", "warn", "block"]
@@ -27,6 +27,16 @@ class Finding(BaseModel):
     why: str
     fix: str
     source: str  # "{resource-doc}#{anchor}", rendered at /docs/{resource-doc}#{anchor}
+    # Every path (or key) the finding is about: the subject alone, or each member of a
+    # duplicate group. Code that needs the paths reads this list and never splits the
+    # subject, which is only for reading: a file may be named "tiny, too.png".
+    subjects: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _subjects_default_to_the_subject(self) -> Finding:
+        if not self.subjects:
+            self.subjects = [self.subject]
+        return self
 
     @field_validator("message", "why", "fix", "source")
     @classmethod

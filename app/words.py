@@ -6,6 +6,15 @@ from __future__ import annotations
 
 import math
 
+# A gate's status in words: every page says the same (templates: ``gate_word`` in _gate.html).
+GATE_WORDS = {
+    "not_run": "not run yet",
+    "pass": "passes",
+    "warn": "passes with warnings",
+    "block": "blocks training",
+    "stale": "out of date",
+}
+
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     """``count`` and the noun in the right number ("repeat" → "repeats"; irregular

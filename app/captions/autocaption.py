@@ -196,10 +196,11 @@ def in_scope(caption: Caption | None, scope: str) -> bool:
     return True
 
 
-def scope_images(ctx: ProjectContext, scope: str) -> list[DatasetImage]:
+def scope_images(ctx: ProjectContext, scope: str, *, save: bool = True) -> list[DatasetImage]:
     """The included images whose caption this run may write, by path (the folder as it
-    is now: images added since the last audit count)."""
-    rows = sync_records(ctx)
+    is now: images added since the last audit count). ``save=False`` for a page's count:
+    the new images' records are not stored (GET never writes)."""
+    rows = sync_records(ctx, save=save)
     captions = load_captions(ctx)
     return [
         rows[path]

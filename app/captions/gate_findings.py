@@ -20,9 +20,6 @@ from app.findings import Finding, digest
 from app.models import DatasetImage
 from app.workspace import ProjectContext
 
-# The audit's trigger check, superseded by the lint's stricter one (trigger first).
-SUPERSEDED_CODES = frozenset({"caption.missing_trigger"})
-
 
 def _not_approved(path: str, status: str) -> Finding:
     rejected = status == "rejected"

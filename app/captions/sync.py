@@ -5,7 +5,6 @@ when that changed anything, and the whole lot journaled as one entry."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +25,35 @@ from app.dataset.records import sync_records
 from app.models import Caption, DatasetImage
 from app.words import plural
 from app.workspace import ProjectContext
+
+
+@dataclass(frozen=True)
+class OutsideFiles:
+    """What changed in the dataset folder outside loragate and waits to be picked up."""
+
+    images: list[str]  # image files loragate has no record of yet
+    captions: list[str]  # images whose caption file loragate has not taken in yet
+
+    def __bool__(self) -> bool:
+        return bool(self.images or self.captions)
+
+
+def outside_files(ctx: ProjectContext) -> OutsideFiles:
+    """Reads only (a page shows it, and GET never writes): what ``sync_captions`` would
+    take in now."""
+    rows = sync_records(ctx, save=False)
+    known = load_captions(ctx)
+    root = dataset_dir(ctx)
+    return OutsideFiles(
+        images=sorted(path for path, row in rows.items() if row.id is None),
+        captions=sorted(
+            path
+            for path, row in rows.items()
+            if (row.id is None or row.id not in known)
+            and is_trainable_image(row)
+            and sidecar_path(root, path).is_file()
+        ),
+    )
 
 
 @dataclass
@@ -106,12 +134,14 @@ def sync_captions(ctx: ProjectContext, rows: dict[str, DatasetImage] | None = No
     return report
 
 
-def take_in_for_page(ctx: ProjectContext) -> None:
-    """``sync_captions`` on a page load. Two tabs opened at the same moment may both add
-    the row of a new file; the one that loses finds it there on its next load, so that
-    is no error to show."""
-    with contextlib.suppress(IntegrityError):
-        sync_captions(ctx)
+def take_in(ctx: ProjectContext) -> SyncReport:
+    """``sync_captions`` asked for (the pages' "Pick up" button, ``loragate captions``).
+    Two at the same moment may both add the row of a new file: the one that loses takes
+    in again and finds that row there."""
+    try:
+        return sync_captions(ctx)
+    except IntegrityError:
+        return sync_captions(ctx)
 
 
 def _imported_message(report: SyncReport) -> str:

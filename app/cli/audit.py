@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.cli.common import add_json_flag, fail_usage, interrupt_at_safe_points, print_json
-from app.intent import MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word
+from app.intent import CAPTION_FORMATS, MODEL_FAMILIES, TRAINING_TYPES, check_trigger_word
 from app.paths import UnsafePathError, user_path
 from app.printable import printable
 from app.settings import Settings
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 # so that `loragate --help` and usage errors answer at once.
 DEFAULT_NEAR_THRESHOLD = 10  # app.dataset.duplicates.DEFAULT_NEAR_THRESHOLD
 MAX_THRESHOLD = 32  # app.dataset.duplicates.MAX_THRESHOLD
+# app.dataset.whole_dataset_checks.DATASET_SUBJECT and app.captions.content_lint.DATASET_SUBJECT
+WHOLE_SET_SUBJECTS = frozenset({".", "captions"})
 
 EXIT_OK, EXIT_BLOCKED = 0, 1
 _HEADINGS = {"block": "Blocking", "warn": "Warnings", "info": "Notes"}
@@ -47,6 +49,14 @@ def register(subparsers: Any) -> None:
     )
     audit.add_argument("--trigger", required=True, help="the trigger word every caption needs")
     audit.add_argument("--family", required=True, choices=sorted(MODEL_FAMILIES))
+    audit.add_argument(
+        "--format",
+        dest="caption_format",
+        choices=sorted(CAPTION_FORMATS),
+        default=None,
+        help="how the captions are written (default: what the family reads best, as a "
+        "new project would choose)",
+    )
     _add_common(audit)
     add_json_flag(audit)
     audit.set_defaults(handler=handle_audit)
@@ -109,6 +119,7 @@ def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, 
 
 
 def handle_audit(args: argparse.Namespace) -> int:
+    from app.captions.intent import CaptionIntent
     from app.dataset.folder_audit import AuditOptions
     from app.findings import make_result
 
@@ -124,6 +135,13 @@ def handle_audit(args: argparse.Namespace) -> int:
         max_pixels=Settings().max_image_pixels,
         max_file_bytes=Settings().max_file_bytes,
         workers=args.workers,
+        # The content-style lint a project's Gate 1 runs, on the caption files as they are.
+        caption_intent=CaptionIntent(
+            training_type=args.training_type,
+            trigger=args.trigger.strip(),
+            caption_format=args.caption_format
+            or MODEL_FAMILIES[args.family].recommended_caption_format,
+        ),
     )
     report, parts = _run(args, options)
     result = make_result("dataset", report.findings, parts, report.stats)
@@ -152,7 +170,7 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
         for items in by_code.values():
             # The explanation once per kind of problem, then every occurrence.
             for item in items:
-                print(f"  {_MARKS[severity]} {printable(item.message)}")
+                print(f"  {_MARKS[severity]} {printable(_located(item))}")
             if severity != "info":
                 print(f"      why: {items[0].why}")
                 print(f"      fix: {items[0].fix}")
@@ -162,6 +180,14 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
         f"({stats['excluded']} excluded), {plural(stats['captions'], 'caption')}, "
         f"{plural(stats['junk'], 'junk file')} ignored."
     )
+
+
+def _located(item: Finding) -> str:
+    """The message, led by its file when the message does not name it (the caption
+    lint's messages are written for the grid, where the picture says which)."""
+    if item.subject in WHOLE_SET_SUBJECTS or item.subject in item.message:
+        return item.message
+    return f"{item.subject}: {item.message}"
 
 
 def handle_duplicates(args: argparse.Namespace) -> int:

@@ -154,13 +154,13 @@ def _check_options(args: argparse.Namespace, action: str, images: list[str]) -> 
 
 def _list(ctx: ProjectContext, args: argparse.Namespace) -> int:
     from app.captions.grid import FILTERS, GridQuery, caption_grid
-    from app.captions.sync import take_in_for_page
+    from app.captions.sync import take_in
 
     if args.status not in FILTERS:
         fail_usage(f"--status {args.status}: choose one of {', '.join(FILTERS)}.")
     if running_job(ctx) is None:
         # As the page does: caption files dropped in the folder are listed as drafts.
-        take_in_for_page(ctx)
+        take_in(ctx)
     query = GridQuery(args.status, args.tag, args.concept)
     grid = caption_grid(ctx, query, per_page=sys.maxsize)
     if args.json:

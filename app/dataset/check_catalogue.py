@@ -9,6 +9,7 @@ Thresholds live next to the checks that use them and are explained in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.findings import Finding, Severity
@@ -532,12 +533,16 @@ def finding(
     severity: Severity | None = None,
     why: str | None = None,
     fix: str | None = None,
+    subjects: Sequence[str] = (),
 ) -> Finding:
+    """``subjects``: the paths of a finding about several files (``subject`` is then
+    their names joined for reading)."""
     check = CHECKS[code]
     return Finding(
         code=code,
         severity=severity or check.severity,
         subject=subject,
+        subjects=list(subjects),
         message=message,
         why=why or check.why,
         fix=fix or check.fix,

@@ -228,6 +228,7 @@ def duplicate_findings(
                     group.subject,
                     f"You kept these {len(group.members)} similar images on purpose: "
                     f"{group.subject}.",
+                    subjects=group.members,
                 )
             )
             continue
@@ -238,6 +239,7 @@ def duplicate_findings(
                 f"{len(group.members)} images are near-duplicates (their perceptual hashes, "
                 f"pHash and dHash, differ in at most {group.max_distance} of 64 bits; "
                 f"threshold {threshold}): {group.subject}.",
+                subjects=group.members,
             )
         )
     return found
@@ -249,4 +251,5 @@ def _exact(members: Sequence[str]) -> Finding:
         "duplicate.exact",
         subject,
         f"{len(members)} files show exactly the same pixels: {subject}.",
+        subjects=members,
     )

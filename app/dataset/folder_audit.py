@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from app.captions.content_lint import SUPERSEDED_CODES, lint_captions
+from app.captions.intent import CaptionIntent
 from app.captions.sidecar_checks import caption_findings
 from app.captions.sidecar_decode import Sidecar
 from app.dataset.cache import AuditedFile, MetricsCache
@@ -53,6 +55,9 @@ class AuditOptions:
     # encoding is a warning. False for a folder audited as it is (`loragate audit DIR`),
     # which a trainer reads as it is: there a caption that is not UTF-8 blocks.
     captions_rewritten: bool = False
+    # A folder audited as it is: the content-style lint reads its caption files with this
+    # intent. None in a project, whose gate lints the captions loragate holds instead.
+    caption_intent: CaptionIntent | None = None
 
 
 @dataclass
@@ -67,7 +72,7 @@ class AuditReport:
 
     def findings_about(self, path: str) -> list[Finding]:
         """Findings whose subject is this path (or a group that names it)."""
-        return [f for f in self.findings if path in f.subject.split(", ")]
+        return [f for f in self.findings if path in f.subjects]
 
 
 def audit_folder(
@@ -125,6 +130,12 @@ def audit_folder(
         rewritten=options.captions_rewritten,
     )
     findings.extend(found)
+    if options.caption_intent is not None:
+        findings = [f for f in findings if f.code not in SUPERSEDED_CODES]
+        linted = [
+            (path, sidecar.text) for path, sidecar in sidecars.items() if not sidecar.is_empty
+        ]
+        findings.extend(lint_captions(linted, options.caption_intent))
     groups = find_groups(
         [
             HashedImage(

@@ -60,7 +60,7 @@ def inventory(ctx: ProjectContext) -> list[DatasetItem]:
     if not dataset_dir(ctx).is_dir():
         return []
     items = []
-    for path, row in sorted(sync_records(ctx).items()):
+    for path, row in sorted(sync_records(ctx, save=False).items()):
         if row.width is None or row.height is None:
             continue  # not an image (the audit says why)
         if row.analysis_version and row.metrics.get("kind") != "image":

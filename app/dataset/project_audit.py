@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app import journal
-from app.captions.gate_findings import SUPERSEDED_CODES, caption_findings, caption_parts
+from app.captions.content_lint import SUPERSEDED_CODES
+from app.captions.gate_findings import caption_findings, caption_parts
 from app.captions.sync import sync_captions
 from app.dataset.fingerprint import project_parts
 from app.dataset.folder_audit import SEVERITY_ORDER, AuditReport, audit_folder
@@ -107,7 +108,7 @@ def _record_image_findings(ctx: ProjectContext, audit: ProjectAudit) -> None:
     for found in audit.result.findings:
         if found.code in NOT_FLAGS:
             continue
-        for path in found.subject.split(", "):
+        for path in found.subjects:
             if path in audit.rows:
                 by_path.setdefault(path, []).append(found)
     with ctx.workspace.db.writing() as session:

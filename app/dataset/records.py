@@ -90,8 +90,12 @@ def concept_repeats(ctx: ProjectContext) -> dict[str, int]:
     return {row.concept: row.repeats for row in rows}
 
 
-def sync_records(ctx: ProjectContext, scan: FolderScan | None = None) -> dict[str, DatasetImage]:
-    """Rows for exactly the files the dataset folder holds now, by path."""
+def sync_records(
+    ctx: ProjectContext, scan: FolderScan | None = None, *, save: bool = True
+) -> dict[str, DatasetImage]:
+    """Rows for exactly the files the dataset folder holds now, by path. ``save=False``
+    (a page load: GET never writes): the rows as they would be, new ones without an id,
+    nothing stored."""
     scan = scan or project_scan(ctx)
     root = scan.root
     rows = {row.path: row for row in load_rows(ctx)}
@@ -120,6 +124,9 @@ def sync_records(ctx: ProjectContext, scan: FolderScan | None = None) -> dict[st
         )
         changed.append(row)
     gone = [row for path, row in rows.items() if path not in present]
+    if not save:
+        kept = {path: row for path, row in rows.items() if path in present}
+        return kept | {row.path: row for row in changed}
     if changed or gone:
         with ctx.workspace.db.writing() as session:
             for row in changed:

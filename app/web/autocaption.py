@@ -41,13 +41,13 @@ from app.captions.captioners import CaptionRecipe, format_advice
 from app.captions.captioners.base import source_words
 from app.captions.content_lint import lint_caption
 from app.captions.grid import caption_intent
-from app.captions.sync import take_in_for_page
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
 from app.models import Job
 from app.web.answers import answers
 from app.web.deps import FormDbId, ProjectDep
 from app.web.jobs import JobsDep
+from app.web.outside import outside_for_page
 from app.web.templating import is_htmx, render
 from app.worker import JobBusy
 from app.workspace import ProjectContext
@@ -109,7 +109,7 @@ def _page_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str,
         "any_ready": bool(ready),
         "advice": {kind: format_advice(kind, ctx.project.caption_format) for kind in CAPTIONERS},  # type: ignore[arg-type]
         "scopes": SCOPES,
-        "scope_counts": {scope: len(scope_images(ctx, scope)) for scope in SCOPES},
+        "scope_counts": {scope: len(scope_images(ctx, scope, save=False)) for scope in SCOPES},
         "settings": settings,
         "max_sample": MAX_SAMPLE,
         "active_job": jobs.active(None, ctx.project.id),
@@ -127,9 +127,11 @@ def _page_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str,
 @router.get("/projects/{slug}/captions/auto", response_class=HTMLResponse, name="autocaption_page")
 def autocaption_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Choose a captioner and caption a sample; read it; then caption the rest."""
-    if jobs.active(None, ctx.project.id) is None:
-        take_in_for_page(ctx)  # caption files dropped in the folder are not "missing"
-    return render(request, "autocaption/page.html", _page_context(ctx, jobs))
+    return render(
+        request,
+        "autocaption/page.html",
+        _page_context(ctx, jobs) | {"outside": outside_for_page(ctx, jobs)},
+    )
 
 
 def _back(request: Request, ctx: ProjectContext) -> Response:

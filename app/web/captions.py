@@ -52,7 +52,7 @@ from app.captions.store import (
     save_text,
     set_status,
 )
-from app.captions.sync import take_in_for_page
+from app.captions.sync import take_in
 from app.captions.trigger_change import TriggerInUse, change_trigger_word
 from app.dataset.decisions import DecisionError, set_included
 from app.gates.state import GateState, gate_state
@@ -60,6 +60,7 @@ from app.intent import check_trigger_word
 from app.web.answers import answers
 from app.web.deps import DbId, ProjectDep, id_pairs
 from app.web.jobs import JobsDep
+from app.web.outside import outside_for_page
 from app.web.templating import is_htmx, render, toast
 from app.words import plural
 from app.workspace import ProjectContext
@@ -121,10 +122,6 @@ def captions_page(
     image: Annotated[str, Query()] = "",
 ) -> Response:
     """The grid: thumbnails, captions, filters, tag frequencies, batch operations."""
-    if jobs.active(None, ctx.project.id) is None:
-        # Caption files that appeared since (dropped in the folder) become drafts; while
-        # an import or audit runs, it does this itself.
-        take_in_for_page(ctx)
     context = _grid_context(request, ctx, jobs, GridQuery(filter, tag, concept, page, image))
     if is_htmx(request):
         return render(request, "captions/_grid.html", context)
@@ -145,7 +142,35 @@ def captions_page(
         request,
         "captions/page.html",
         context
-        | {"gate": _gate(ctx), "error": None, "page_notice": notice, "trigger_warnings": warnings},
+        | {
+            "gate": _gate(ctx),
+            "error": None,
+            "page_notice": notice,
+            "trigger_warnings": warnings,
+            "outside": outside_for_page(ctx, jobs),
+        },
+    )
+
+
+@router.post(
+    "/projects/{slug}/captions/take-in",
+    name="take_in_outside",
+    responses=answers(303, 409),
+)
+def take_in_outside(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+    """Pick up what changed in the dataset folder outside loragate: new images get their
+    records, new caption files become drafts (journaled). Back to the page it came from."""
+    if jobs.active(None, ctx.project.id) is not None:
+        message = "An import or audit is running; it picks these files up itself."
+        if is_htmx(request):
+            return toast(request, message, status_code=409)
+        raise HTTPException(status_code=409, detail=message)
+    take_in(ctx)
+    project_url = str(request.url_for("project_overview", slug=ctx.project.slug))
+    referer = request.headers.get("referer", "").split("#", 1)[0]
+    back = referer if referer.startswith(project_url) else None
+    return RedirectResponse(
+        back or str(request.url_for("phase_captions", slug=ctx.project.slug)), status_code=303
     )
 
 

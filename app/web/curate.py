@@ -19,7 +19,6 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.captions.store import is_trainable_image
-from app.captions.sync import take_in_for_page
 from app.dataset.curation import MAX_REPEATS, balance, set_repeats
 from app.dataset.decisions import DecisionError, set_included
 from app.dataset.inventory import layout_dir
@@ -29,6 +28,7 @@ from app.dataset.tasks import LAYOUT_JOB
 from app.web.answers import answers
 from app.web.deps import DbId, ProjectDep
 from app.web.jobs import JobsDep
+from app.web.outside import outside_for_page
 from app.web.templating import is_htmx, render
 from app.worker import JobBusy
 from app.workspace import ProjectContext
@@ -67,9 +67,9 @@ def _context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str, Any]
 @router.get("/projects/{slug}/curate", response_class=HTMLResponse, name="phase_curate")
 def curate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
     """Repeats, balance, include/exclude, and the training folder."""
-    if jobs.active(None, ctx.project.id) is None:
-        take_in_for_page(ctx)  # caption files dropped in the folder count in the tag balance
-    return render(request, "curate/page.html", _context(ctx, jobs))
+    return render(
+        request, "curate/page.html", _context(ctx, jobs) | {"outside": outside_for_page(ctx, jobs)}
+    )
 
 
 @router.post(

@@ -106,7 +106,7 @@ def audit_view(ctx: ProjectContext) -> AuditView:
     duplicates = []
     for found in findings:
         if found.code in DUPLICATE_CODES:
-            members = [rows[path] for path in found.subject.split(", ") if path in rows]
+            members = [rows[path] for path in found.subjects if path in rows]
             duplicates.append(DuplicateView(found, members))
             continue
         key = (found.severity, found.code)

@@ -16,7 +16,7 @@ from app.captions.captioners.base import source_words
 from app.grimoire import file_problems
 from app.resources import source_href
 from app.settings import PACKAGE_DIR
-from app.words import ordinal, plural
+from app.words import GATE_WORDS, ordinal, plural
 
 templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")  # autoescape is on for .html
 
@@ -52,6 +52,7 @@ def grimoire_problems(request: Request) -> list[str]:
 
 
 templates.env.globals["doc_href"] = source_href
+templates.env.globals["gate_words"] = GATE_WORDS
 templates.env.globals["grimoire_problems"] = grimoire_problems
 templates.env.globals["route_exists"] = route_exists
 templates.env.filters["when"] = _when

@@ -1,6 +1,6 @@
 """The caption grid in Chromium: approve by clicking thumbnails (and with the keyboard),
 edit one caption inline, remove a tag from every caption and undo it, and watch Gate 1
-turn from NO-GO to GO."""
+turn from “blocks training” to “passes”."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_approve_edit_batch_undo_and_gate_one_passes(
     # Gate 1 runs again and passes.
     page.click("#check-gate")
     expect(page.locator("#gate-verdict")).to_have_attribute("data-status", "pass", timeout=60_000)
-    expect(page.locator("#gate-verdict")).to_have_text("GO")
+    expect(page.locator("#gate-verdict")).to_have_text("passes")
     page.get_by_role("link", name="Teapot").first.click()
     expect(page.locator('#gates [data-gate="dataset"]')).to_have_attribute("data-status", "pass")
     expect(page.locator("#journal")).to_contain_text("Undid: Removed “red scarf” from 3 captions.")

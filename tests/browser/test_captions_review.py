@@ -50,7 +50,7 @@ def test_chip_conflict_tag_filter_and_why(
     card(page, "003.png").locator(".thumb-button").click()
     expect(card(page, "003.png")).to_have_attribute("data-status", "approved")
     expect(chip).to_have_attribute("data-status", "stale")
-    expect(chip).to_contain_text("Gate 1 out of date — check again")
+    expect(chip).to_contain_text("Gate 1 out of date")
 
     # The file is edited in another program; the artist types and clicks the picture.
     (dataset_dir(ctx) / "5_wash/001.txt").write_text("edited elsewhere")

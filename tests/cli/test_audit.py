@@ -16,7 +16,7 @@ from tests.cli.conftest import CliRunner
 from tests.dataset import builders as b
 from tests.unprivileged import open_folder, run_unprivileged
 
-FINDING_KEYS = {"code", "severity", "subject", "message", "why", "fix", "source"}
+FINDING_KEYS = {"code", "severity", "subject", "subjects", "message", "why", "fix", "source"}
 
 
 def _folder(root: Path, *, problems: bool) -> Path:
@@ -51,6 +51,11 @@ def test_audit_json_shape_and_blocking_exit(
     assert sorted(f["subject"] for f in report["findings"] if f["code"] == "duplicate.exact") == [
         "5_teapot/0.png, 5_teapot/copy.bmp",
         "5_teapot/1.png, 5_teapot/nocap.png",
+    ]
+    # ... and lists them, for a script to read without splitting names that hold ", ".
+    assert sorted(f["subjects"] for f in report["findings"] if f["code"] == "duplicate.exact") == [
+        ["5_teapot/0.png", "5_teapot/copy.bmp"],
+        ["5_teapot/1.png", "5_teapot/nocap.png"],
     ]
     assert report["stats"]["files"] == 8 and len(report["fingerprint"]) == 64
     assert b.tree_digest(folder) == before
@@ -168,6 +173,38 @@ def test_the_cli_constants_match_the_audit() -> None:
 
     assert audit.DEFAULT_NEAR_THRESHOLD == duplicates.DEFAULT_NEAR_THRESHOLD
     assert audit.MAX_THRESHOLD == duplicates.MAX_THRESHOLD
+    from app.dataset import caption_lint, dataset_checks
+
+    assert {
+        dataset_checks.DATASET_SUBJECT,
+        caption_lint.DATASET_SUBJECT,
+    } == audit.WHOLE_SET_SUBJECTS
+
+
+def test_audit_runs_the_content_style_lint_a_project_gets(cli: CliRunner, tmp_path: Path) -> None:
+    """A style LoRA's caption that describes the style: the caption grid and a project's
+    Gate 1 flag it, and so does `loragate audit DIR` on the same folder."""
+    folder = tmp_path / "set" / "10_paint"
+    for seed in range(3):
+        b.save(b.photo(700 + seed, (512, 512)), folder / f"{seed}.png")
+        (folder / f"{seed}.txt").write_text(f"zkstyle, a harbour at dusk, boat {seed}")
+    (folder / "0.txt").write_text(
+        "zkstyle, watercolor painting, in the style of impressionism, a harbour at dusk"
+    )
+    args = ("audit", str(tmp_path / "set"), "--type", "style", "--trigger", "zkstyle")
+    report = json.loads(cli(*args, "--family", "sd15", "--json").stdout)
+    style = [f for f in report["findings"] if f["code"] == "caption.style_word"]
+    assert [f["subject"] for f in style] == ["10_paint/0.png"]
+    assert "in the style of" in style[0]["message"]
+    assert style[0]["source"].startswith("content-style#")
+
+    text = cli(*args, "--family", "sd15").stdout
+    assert "10_paint/0.png: The caption names the style" in text
+    # The lint's own trigger check replaces the audit's: one finding, not two.
+    (folder / "1.txt").write_text("a harbour at dusk, boat")
+    again = json.loads(cli(*args, "--family", "sd15", "--json").stdout)
+    missing = [f["code"] for f in again["findings"] if f["subject"] == "10_paint/1.png"]
+    assert missing.count("caption.missing_trigger") == 1
 
 
 AUDIT = ("--type", "object", "--trigger", "zkpot", "--family", "sd15")

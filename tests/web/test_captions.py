@@ -238,6 +238,9 @@ def test_a_thousand_images_render_one_page_of_cards(
     write_images(
         dataset_dir(ctx) / "1_many", [f"{TRIGGER}, item {n}, tag{n % 7}" for n in range(996)], 8
     )
+    # Files dropped in the folder wait for the artist's "Pick up" (GET never writes).
+    assert len(load_captions(ctx)) == 3
+    assert client.post("/projects/mira/captions/take-in").status_code == 200  # redirected
     first = client.get("/projects/mira/captions")
     assert first.status_code == 200
     assert len(load_captions(ctx)) == 999

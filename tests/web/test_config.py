@@ -200,7 +200,7 @@ def test_downloads(client: TestClient, project: Project) -> None:
 def test_gate_page_runs_and_records_gate2(
     client: TestClient, project: Project, settings: Settings
 ) -> None:
-    assert "Not run yet" in client.get(f"/projects/{project.slug}/gates/config").text
+    assert ">not run yet<" in client.get(f"/projects/{project.slug}/gates/config").text
     result = client.post(f"/projects/{project.slug}/gates/config")
     assert result.status_code == 200 and 'data-status="pass"' in result.text
     overview = client.get(f"/projects/{project.slug}").text

@@ -5,7 +5,7 @@ HTMX contract checked here:
 - POST .../curate/repeats → 303 back; 422 with the reason.
 - POST .../curate/images/{id}/included → #curate-image-{id} partial (HTMX).
 - POST .../curate/layout → 303; the job writes the folder or records why not.
-- GET .../gates/dataset → the GO / NO-GO report; POST .../gates/dataset/run → 303 to it.
+- GET .../gates/dataset → the gate report; POST .../gates/dataset/run → 303 to it.
 - GET .../report → 303 to the Gate 1 report (phase 6).
 """
 
@@ -51,7 +51,11 @@ def wait(client: TestClient, ctx: ProjectContext, kind: str) -> dict[str, object
 
 
 def test_repeats_explained_with_the_step_count(client: TestClient, ctx: ProjectContext) -> None:
+    waiting = client.get("/projects/teapot/curate").text  # the files were put in the folder
+    assert 'id="outside-files"' in waiting and "10 new images" in " ".join(waiting.split())
+    client.post("/projects/teapot/captions/take-in")
     page = client.get("/projects/teapot/curate").text
+    assert 'id="outside-files"' not in page
     assert "40 samples per epoch" in page and "How steps are counted" in page
     assert re.search(r"<code>4_teapot</code>", page)
     changed = client.post(
@@ -76,7 +80,7 @@ def test_the_gate_report_and_the_training_folder(client: TestClient, ctx: Projec
     )
     wait(client, ctx, AUDIT_JOB)
     report = client.get("/projects/teapot/gates/dataset").text
-    assert re.search(r'id="gate-verdict" data-status="block">NO-GO<', report)
+    assert re.search(r'id="gate-verdict" data-status="block">blocks training<', report)
     assert "Captions not approved" in report and "Why this matters" in report
     assert "dataset-report.md" in report and 'id="decided-repeats"' in report
     assert (
@@ -100,7 +104,7 @@ def test_the_gate_report_and_the_training_folder(client: TestClient, ctx: Projec
     page = client.get("/projects/teapot/curate").text
     assert 'id="layout-written"' in page and 'id="layout-marker"' in page
     report = client.get("/projects/teapot/gates/dataset").text
-    assert re.search(r'id="gate-verdict" data-status="pass">GO<', report)
+    assert re.search(r'id="gate-verdict" data-status="pass">passes<', report)
 
 
 def test_buttons_name_their_image_and_decisions_say_what_they_did(
@@ -133,6 +137,7 @@ def test_a_broken_file_is_never_a_bucket(client: TestClient, ctx: ProjectContext
     b.truncated_jpeg(root / "broken.jpg")
     (root / "notes.png").write_text("not a picture")
     (root / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    client.post("/projects/teapot/captions/take-in")  # the files put in the folder
     before = client.get("/projects/teapot/curate").text  # before any audit: headers only
     assert "13 files have not been checked yet" in before  # the truncated JPEG counts, so far
     run_project_audit(ctx)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import time
 import zipfile
@@ -29,10 +30,12 @@ from app.dataset.inventory import dataset_dir, inventory
 from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB
+from app.journal import journal_path
 from app.main import create_app
 from app.models import Job, Project
 from app.projects import create_project
-from app.settings import Settings
+from app.settings import REPO_ROOT, Settings
+from app.words import GATE_WORDS
 from app.workspace import Workspace
 from tests.conftest import BASE_URL
 from tests.dataset import builders as b
@@ -85,7 +88,7 @@ def test_pages_are_linked_from_the_overview(client: TestClient, mira: Project) -
     assert 'id="import-folder"' in page and 'name="archive"' in page and "data-dropzone" in page
     assert "/static/dataset.js" in page
     assert "has not been audited yet" in client.get("/projects/mira/audit").text
-    assert "NOT RUN" in client.get("/projects/mira/gates/dataset").text
+    assert ">not run yet<" in client.get("/projects/mira/gates/dataset").text
 
 
 def test_folder_import_then_audit_findings_thumbnails_and_gate(
@@ -127,9 +130,145 @@ def test_folder_import_then_audit_findings_thumbnails_and_gate(
     assert client.get("/projects/mira/images/999999/thumb").status_code == 404
 
     gate = client.get("/projects/mira/gates/dataset").text
-    assert "NO-GO" in gate and "Exact duplicates" not in gate.split("Duplicates")[0]
+    assert ">blocks training<" in gate and "Exact duplicates" not in gate.split("Duplicates")[0]
     assert "files show exactly the same pixels" in gate
     assert 'data-status="block"' in client.get("/projects/mira").text
+
+
+GATE_WORD = re.compile(r'data-gate-status="(\w+)"[^>]*>([^<]*)<')
+GATE_PAGES = ("", "/audit", "/gates/dataset", "/captions", "/dataset", "/config", "/gates/config")
+
+
+def _gate_words_on_pages(client: TestClient) -> dict[str, list[tuple[str, str]]]:
+    pages = {path: client.get(f"/projects/mira{path}").text for path in GATE_PAGES}
+    pages["/environment"] = client.get("/projects/mira/environment").text
+    return {path: GATE_WORD.findall(page) for path, page in pages.items()}
+
+
+def test_every_page_words_a_gate_status_the_same(
+    client: TestClient, mira: Project, tmp_path: Path
+) -> None:
+    """Seven templates once had seven wordings ("blocked", "blocks", "NO-GO", "blocking"
+    for one status). Every page that shows a gate's status now says the same words."""
+    before = _gate_words_on_pages(client)
+    client.post(
+        "/projects/mira/dataset/import/folder", data={"source": str(source_folder(tmp_path / "s"))}
+    )
+    finish(client, mira)  # the audit after the import: Gate 1 blocks (drafts, duplicates)
+    after = _gate_words_on_pages(client)
+    seen: dict[str, set[str]] = {}
+    for shown in (before, after):
+        for words in shown.values():
+            for status, text in words:
+                seen.setdefault(status, set()).add(text)
+    assert seen == {
+        "not_run": {GATE_WORDS["not_run"]},
+        "block": {GATE_WORDS["block"]},
+    }, seen
+    # Each page that shows a gate status shows it through the shared words.
+    assert all(before[path] for path in ("", "/gates/dataset", "/captions", "/config"))
+    assert all(before[path] for path in ("/gates/config", "/environment"))
+    assert all(after[path] for path in ("", "/audit", "/gates/dataset", "/captions", "/dataset"))
+    assert ("block", "blocks training") in after["/dataset"]  # the import report
+
+
+def test_no_template_keeps_its_own_gate_wording() -> None:
+    for template in (REPO_ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"'(not_run|stale)'\s*:", text), template
+
+
+def test_a_file_named_with_a_comma_keeps_its_flags_and_its_group_resolves(
+    client: TestClient, mira: Project, tmp_path: Path, workspace: Workspace
+) -> None:
+    """Group findings once named their members in one string split again at ", ":
+    "tiny, too.png" lost its flags and its duplicate group lacked it on the audit page."""
+    source = tmp_path / "s"
+    for seed in range(5):
+        b.save(b.photo(700 + seed, (512, 512)), source / "8_mira" / f"{seed}.png")
+        (source / "8_mira" / f"{seed}.txt").write_text(f"{TRIGGER}, pose {seed}")
+    for name in ("tiny, too", "other"):
+        b.save(b.photo(77, (96, 96)), source / "8_mira" / f"{name}.png")
+        (source / "8_mira" / f"{name}.txt").write_text(f"{TRIGGER}, small")
+    client.post("/projects/mira/dataset/import/folder", data={"source": str(source)})
+    finish(client, mira)
+    ctx = workspace.context(mira)
+    rows = {row.path: row for row in load_rows(ctx)}
+    assert {"image.too_small", "duplicate.exact"} <= set(rows["8_mira/tiny, too.png"].finding_codes)
+
+    audit = client.get("/projects/mira/audit").text
+    group = re.search(r'<div class="dup-group dup-exact".*?</ul>', audit, re.S)
+    assert group and "8_mira/tiny, too.png" in group.group(0)
+    keep_other = re.search(
+        r"<form[^>]*>((?:(?!</form>).)*?)<button[^>]*>Keep this one\s*"
+        r'<span class="visually-hidden">\(8_mira/other.png\)',
+        group.group(0),
+        re.S,
+    )
+    assert keep_other
+    fields = re.findall(r'name="(member|keep)" value="(\d+)"', keep_other.group(1))
+    members = [int(value) for name, value in fields if name == "member"]
+    assert sorted(members) == sorted([rows["8_mira/tiny, too.png"].id, rows["8_mira/other.png"].id])
+    keep = next(int(value) for name, value in fields if name == "keep")
+    partial = client.post(
+        "/projects/mira/duplicates/keep", data={"member": members, "keep": keep}, headers=HX
+    )
+    assert partial.status_code == 200 and 'data-kind="exact"' not in partial.text
+    assert {r.path for r in load_rows(ctx) if not r.included} == {"8_mira/tiny, too.png"}
+
+
+def _untouched(settings: Settings, project_dir: Path, dataset: Path) -> dict[str, bytes]:
+    """Every byte a page load could write: the database and its write-ahead log, the
+    journal, the caption files."""
+    # Not the -shm index: SQLite's readers mark their place there.
+    db = settings.database_file
+    files = [db, *db.parent.glob(db.name + "-wal")]
+    files += [journal_path(project_dir), *sorted(dataset.rglob("*.txt"))]
+    return {str(path): path.read_bytes() for path in files}
+
+
+def test_pages_only_look_at_files_changed_outside_and_a_button_picks_them_up(
+    client: TestClient, mira: Project, tmp_path: Path, workspace: Workspace, settings: Settings
+) -> None:
+    """The caption, curation and auto-caption pages took in caption files on GET (rows,
+    journal lines, rewritten caption files). Now they say what waits, and the artist's
+    POST takes it in."""
+    client.post(
+        "/projects/mira/dataset/import/folder", data={"source": str(source_folder(tmp_path / "s"))}
+    )
+    finish(client, mira)
+    ctx = workspace.context(mira)
+    dataset = dataset_dir(ctx)
+    b.save(b.photo(780, (512, 512)), dataset / "8_mira" / "new.png")
+    (dataset / "8_mira" / "new.txt").write_text("pose new, " + TRIGGER)  # trigger not first
+    (dataset / "8_mira" / "2.txt").write_text(f"{TRIGGER}, edited in another program")
+    before = _untouched(settings, ctx.dir, dataset)
+
+    pages = ("/captions", "/curate", "/captions/auto", "/audit", "/gates/dataset", "")
+    shown = {path: client.get(f"/projects/mira{path}") for path in pages}
+    assert all(page.status_code == 200 for page in shown.values())
+    assert _untouched(settings, ctx.dir, dataset) == before
+    for path in ("/captions", "/curate", "/captions/auto"):
+        notice = re.search(
+            r'<div class="notice"[^>]*id="outside-files".*?</div>', shown[path].text, re.S
+        )
+        assert notice, path
+        assert 'data-captions="1" data-images="1"' in notice.group(0)
+        assert "1 caption file not taken in yet, 1 new image" in " ".join(notice.group(0).split())
+        assert "Pick up edits made outside loragate" in notice.group(0)
+    assert "new.png" not in {row.path.split("/")[-1] for row in load_rows(ctx)}
+
+    picked = client.post(
+        "/projects/mira/captions/take-in",
+        headers={"referer": f"{BASE_URL}/projects/mira/curate"},
+        follow_redirects=False,
+    )
+    assert picked.status_code == 303
+    assert picked.headers["location"] == f"{BASE_URL}/projects/mira/curate"
+    assert "8_mira/new.png" in {row.path for row in load_rows(ctx)}
+    assert (dataset / "8_mira" / "new.txt").read_text() == f"{TRIGGER}, pose new"
+    assert "Took in 1 caption file as drafts" in journal_path(ctx.dir).read_text()
+    assert 'id="outside-files"' not in client.get("/projects/mira/captions").text
 
 
 def test_a_thumbnail_only_by_id_of_this_project(

@@ -56,7 +56,7 @@ def _running_check(client: TestClient, html: str) -> int:
 def test_page_before_the_first_check_offers_to_run_it(client: TestClient, slug: str) -> None:
     page = client.get(f"/projects/{slug}/environment").text
     assert 'data-status="not_run"' in page
-    assert "Gate 3 not run yet" in page
+    assert "Gate 3 not run yet" in re.sub(r"<[^>]+>", "", page)
     assert ">Run the checks</button>" in page
     assert 'href="/docs/preflight-checklist"' in page
     assert "environment.css" in page
@@ -131,7 +131,7 @@ def test_without_htmx_the_check_redirects_to_the_page(
     assert _statuses(page)["backend"] == "block"
     assert "grimoire/studio.md names no folder for it" in page
     assert "git clone https://github.com/kohya-ss/sd-scripts" in page
-    assert "Gate 3 blocks training" in page
+    assert "Gate 3 blocks training" in re.sub(r"<[^>]+>", "", page)
 
 
 @pytest.mark.slow

@@ -19,9 +19,17 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+USAGE = "usage: python -m app.training.native JOB.json\n"
+
+
 def main(argv: list[str]) -> int:
+    # Asked for help, the usage goes to stdout and nothing is trained; no job file is ever
+    # named "-h" or "--help", so this cannot hide a real job.
+    if argv in (["-h"], ["--help"]):
+        sys.stdout.write(USAGE + "\n" + (__doc__ or "").split("\n", 1)[1].lstrip())
+        return 0
     if len(argv) != 1:
-        sys.stderr.write("usage: python -m app.training.native JOB.json\n")
+        sys.stderr.write(USAGE)
         return 2
     from app.training.native.events import ProgressWriter, claim_stdout
 

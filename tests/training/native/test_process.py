@@ -145,6 +145,21 @@ def test_wrong_usage_exits_2() -> None:
     assert result.returncode == 2 and "usage" in result.stderr and result.stdout == ""
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_prints_usage_instead_of_reading_a_job_file(flag: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.training.native", flag],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m app.training.native JOB.json")
+    assert "accelerate launch" in result.stdout
+    assert "missing_file" not in result.stdout and result.stderr == ""
+
+
 def test_stdout_is_claimed_for_events_even_against_native_writes() -> None:
     """Python prints and writes to file descriptor 1 (what a C extension does) both
     land on stderr once the trainer has claimed stdout."""
