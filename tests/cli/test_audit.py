@@ -173,11 +173,12 @@ def test_the_cli_constants_match_the_audit() -> None:
 
     assert audit.DEFAULT_NEAR_THRESHOLD == duplicates.DEFAULT_NEAR_THRESHOLD
     assert audit.MAX_THRESHOLD == duplicates.MAX_THRESHOLD
-    from app.dataset import caption_lint, dataset_checks
+    from app.captions import content_lint
+    from app.dataset import whole_dataset_checks
 
     assert {
-        dataset_checks.DATASET_SUBJECT,
-        caption_lint.DATASET_SUBJECT,
+        whole_dataset_checks.DATASET_SUBJECT,
+        content_lint.DATASET_SUBJECT,
     } == audit.WHOLE_SET_SUBJECTS
 
 
