@@ -11,10 +11,10 @@ import pytest
 from app.dataset.inventory import dataset_dir
 from app.dataset.project_audit import run_project_audit
 from app.findings import make_result
+from app.gate_records import record_result
 from app.gates import config as config_gate
 from app.gates import environment as environment_gate
 from app.gates.state import gate_states
-from app.gates.store import record_result
 from app.intent_change import change_intent
 from app.journal import journal_path
 from app.projects import IntentErrors, create_project, get_project

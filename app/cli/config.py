@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.common import add_json_flag, fail_usage, open_workspace, print_json, project_context
+from app.gate_records import record_result
 from app.gates import config as gate2
-from app.gates.store import record_result
 from app.training.assessment import assess
 from app.training.backends import (
     BACKEND_TITLES,

@@ -13,8 +13,8 @@ from typing import Any
 from app.cli.common import add_json_flag, open_workspace, print_json, project_context
 from app.environment.checklist import GROUPS, group_of
 from app.findings import GateResult
+from app.gate_records import record_result
 from app.gates.environment import evaluate, judge, machine_inputs
-from app.gates.store import record_result
 from app.resources import source_href
 
 MARKS = {"pass": "[ok]   ", "warn": "[warn] ", "block": "[BLOCK]", "skipped": "[skip] "}

@@ -18,8 +18,8 @@ from typing import Any
 from app.cli.common import add_json_flag, open_workspace, print_json, project_context
 from app.cli.recheck import CHECKABLE, busy_message, check_stale, running_job
 from app.findings import Finding
+from app.gate_records import findings_of
 from app.gates.state import GateState, gate_module, gate_states
-from app.gates.store import findings_of
 from app.resources import source_href
 
 # Occurrences of one kind of finding printed before "and N more".

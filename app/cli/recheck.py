@@ -10,8 +10,8 @@ from typing import Any
 
 from app.cli.progress import StderrProgress
 from app.findings import GateResult
+from app.gate_records import record_result
 from app.gates.state import gate_state
-from app.gates.store import record_result
 from app.models import Job
 from app.words import plural
 from app.worker import Worker

@@ -25,7 +25,7 @@ from app.dataset.records import (
 from app.dataset.report import caption_stats, write_report
 from app.dataset.whole_dataset_checks import DATASET_SUBJECT
 from app.findings import Finding, GateResult, make_result
-from app.gates.store import record_result
+from app.gate_records import record_result
 from app.models import DatasetImage
 from app.workspace import ProjectContext
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Literal
 
+from app.gate_records import GATE_TITLES, latest
 from app.gates import GATE_NAMES
-from app.gates.store import GATE_TITLES, latest
 from app.models import GateRecord
 from app.workspace import ProjectContext
 

@@ -24,9 +24,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from app.gate_records import findings_of, record_result
 from app.gates import config as gate2
 from app.gates.state import gate_state
-from app.gates.store import findings_of, record_result
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
 from app.training.assessment import Assessment, assess
 from app.training.backends import BACKEND_TITLES, BACKENDS, BackendFiles, BackendUnsupported

@@ -10,8 +10,8 @@ from typing import Any
 from app.dataset.check_catalogue import TITLES
 from app.dataset.records import load_rows, near_threshold
 from app.findings import Finding
+from app.gate_records import findings_of, latest
 from app.gates.state import GateState, gate_state
-from app.gates.store import findings_of, latest
 from app.models import DatasetImage
 from app.workspace import ProjectContext
 

@@ -20,10 +20,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.environment.checklist import GROUPS, group_of
-from app.environment.task import ENVIRONMENT_JOB
+from app.gate_records import findings_of
 from app.gates.environment import GATE
+from app.gates.environment_job import ENVIRONMENT_JOB
 from app.gates.state import gate_state
-from app.gates.store import findings_of
 from app.models import Job
 from app.web.answers import ONLY_REDIRECTS, answers
 from app.web.deps import ProjectDep

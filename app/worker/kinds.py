@@ -29,7 +29,7 @@ KINDS: dict[str, JobKind] = {
     "dataset.layout": JobKind("app.dataset.tasks:layout_job", uses=DATASET),
     "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
-    "environment.check": JobKind("app.environment.task:environment_job"),
+    "environment.check": JobKind("app.gates.environment_job:environment_job"),
 }
 
 

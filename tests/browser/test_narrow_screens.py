@@ -10,8 +10,8 @@ from playwright.sync_api import Browser, Page
 
 from app.dataset.inventory import dataset_dir
 from app.dataset.project_audit import run_project_audit
+from app.gate_records import record_result
 from app.gates.environment import evaluate
-from app.gates.store import record_result
 from app.projects import create_project
 from app.workspace import Workspace
 from tests.browser.conftest import LiveServer

@@ -109,7 +109,9 @@ def test_only_the_changed_file_is_measured_again(ctx: ProjectContext) -> None:
     (root / "04.png").unlink()
     (root / "04.txt").unlink()
     assert "4_teapot/04.png" not in {item.path for item in inventory(ctx)}
-    assert "4_teapot/04.png" not in by_path(ctx)  # the rows follow the folder
+    assert "4_teapot/04.png" in by_path(ctx)  # reading the inventory stores nothing
+    run_project_audit(ctx)
+    assert "4_teapot/04.png" not in by_path(ctx)  # the audit's rows follow the folder
 
 
 def test_keep_one_resolves_a_duplicate_group_and_excludes_the_rest(ctx: ProjectContext) -> None:

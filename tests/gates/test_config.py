@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from app.findings import GateResult
+from app.gate_records import record_result
 from app.gates import config as gate2
 from app.gates.state import gate_state
-from app.gates.store import record_result
 from app.models import Project
 from app.resources import check_source
 from app.training.config import TrainingConfig, save_config

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from app.dataset.inventory import dataset_dir
+from app.gate_records import record_result
 from app.gates import dataset as gate
 from app.gates.state import gate_state, training_allowed
-from app.gates.store import record_result
 from app.projects import create_project
 from app.workspace import Workspace
 from tests.captions.approve import approve_all

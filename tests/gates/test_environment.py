@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from app.environment import gpu
+from app.gate_records import record_result
 from app.gates.environment import evaluate, fingerprint, judge, project_inputs
 from app.gates.state import gate_state
-from app.gates.store import record_result
 from app.models import Project
 from app.projects import create_project
 from app.training.config import TrainingConfig, save_config

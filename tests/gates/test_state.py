@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from app.findings import Finding, digest, make_result
+from app.gate_records import record_result
 from app.gates import state
 from app.gates.state import gate_states, training_allowed
-from app.gates.store import record_result
 from app.models import Project
 from app.workspace import Workspace
 

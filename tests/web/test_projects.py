@@ -17,8 +17,8 @@ from PIL import Image
 from sqlmodel import select
 
 from app.findings import make_result
+from app.gate_records import record_result
 from app.gates import environment as environment_gate
-from app.gates.store import record_result
 from app.models import Event, Project
 from app.projects import create_project, get_project
 from app.settings import REPO_ROOT, Settings

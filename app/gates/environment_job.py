@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.gate_records import record_result
 from app.gates.environment import evaluate
-from app.gates.store import record_result
 from app.worker import JobHandle
 
 ENVIRONMENT_JOB = "environment.check"
