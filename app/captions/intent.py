@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.captions.text import CAPTION_FORMATS, check_trigger
 from app.captions.vocabulary import StyleTerm, parse_list, style_terms
 from app.grimoire import Eye
 from app.intent import TRAINING_TYPES
-from app.models import Project
+
+if TYPE_CHECKING:  # the tables: `loragate audit DIR` lints captions without a database
+    from app.models import Project
 
 
 @dataclass(frozen=True)
