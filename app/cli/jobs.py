@@ -10,12 +10,13 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from app.cli.common import add_json_flag, fail_usage, open_workspace, print_json, project_context
 from app.models import Job, Project
 from app.worker import FINISHED_STATES, JobBusy, Worker
+from app.worker.service import StoredEvent
 from app.workspace import Workspace
 
 # Kinds that need nothing but their project, so the command line can start them.
@@ -142,48 +143,50 @@ def handle_follow(args: argparse.Namespace) -> int:
         return 130
 
 
-def follow(worker: Worker, job_id: int) -> int:
-    """Print the job's events as they are stored; 0 when it ends done, 1 otherwise."""
+def stored_events(worker: Worker, job_id: int) -> Iterator[StoredEvent]:
+    """The job's events as they are stored (this process supervises while it reads), up
+    to its end event, or to its last event once it has finished without one."""
     last = 0
-    tty = sys.stdout.isatty()
     while True:
         worker.supervisor.run_pass()
         for event in worker.events(job_id, last):
             last = event.id or last
-            data = json.loads(event.data)
-            if event.type == "progress":
-                _print_progress(data, tty)
-            elif event.type == "end":
-                return _print_end(worker, job_id, tty)
-            elif event.type == "log":
-                print(data.get("line", ""))
+            yield event
+            if event.type == "end":
+                return
         job = worker.get(job_id)
         if job is None or (job.state in FINISHED_STATES and not worker.events(job_id, last)):
-            return _print_end(worker, job_id, tty)
+            return
         time.sleep(FOLLOW_INTERVAL)
+
+
+def follow(worker: Worker, job_id: int) -> int:
+    """Print the job's events as they are stored; 0 when it ends done, 1 otherwise."""
+    tty = sys.stdout.isatty()
+    for event in stored_events(worker, job_id):
+        data = json.loads(event.data)
+        if event.type == "progress":
+            _print_progress(data, tty)
+        elif event.type == "log":
+            print(data.get("line", ""))
+    return _print_end(worker, job_id, tty)
 
 
 def wait_for(worker: Worker, job_id: int, progress: Callable[..., None]) -> Job:
     """Follow a job this command started to its end, its progress drawn by ``progress``
     (on stderr: stdout is for the result); Ctrl-C cancels the job, then stops."""
-    last = 0
     try:
-        while True:
-            worker.supervisor.run_pass()
-            for event in worker.events(job_id, last):
-                last = event.id or last
-                if event.type == "progress":
-                    data = json.loads(event.data)
-                    progress(int(data.get("done", 0)), data.get("total"), data.get("message"))
-            job = worker.get(job_id)
-            if job is None:
-                raise LookupError(f"job {job_id} is gone")
-            if job.state in FINISHED_STATES and not worker.events(job_id, last):
-                return job
-            time.sleep(FOLLOW_INTERVAL)
+        for event in stored_events(worker, job_id):
+            if event.type == "progress":
+                data = json.loads(event.data)
+                progress(int(data.get("done", 0)), data.get("total"), data.get("message"))
     except KeyboardInterrupt:
         worker.cancel(job_id)
         raise
+    job = worker.get(job_id)
+    if job is None:
+        raise LookupError(f"job {job_id} is gone")
+    return job
 
 
 def _print_progress(data: dict[str, Any], tty: bool) -> None:
