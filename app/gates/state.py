@@ -73,13 +73,20 @@ def _environment() -> ModuleType:
     return environment
 
 
+def _dryrun() -> ModuleType:
+    from app.gates import dryrun
+
+    return dryrun
+
+
 # Imported when first asked for: each gate pulls in its whole domain (the environment
 # gate its probes, the config gate the training package), which a page that only reads
-# stored results does not need. A gate without a module yet (dryrun) is not listed.
+# stored results does not need.
 GATE_MODULES: dict[str, Callable[[], ModuleType]] = {
     "dataset": _dataset,
     "config": _config,
     "environment": _environment,
+    "dryrun": _dryrun,
 }
 
 

@@ -29,22 +29,19 @@ def gates(cli: CliRunner, *args: str) -> tuple[int, dict[str, dict[str, object]]
     return result.returncode, {gate["gate"]: gate for gate in report["gates"]}
 
 
-def test_a_new_project_has_no_gate_run_and_gate4_is_not_available(
-    cli: CliRunner, ctx: ProjectContext
-) -> None:
+def test_a_new_project_has_no_gate_run(cli: CliRunner, ctx: ProjectContext) -> None:
     code, report = gates(cli)
     assert code == 1
     assert {name: gate["status"] for name, gate in report.items()} == {
         "dataset": "not_run",
         "config": "not_run",
         "environment": "not_run",
-        "dryrun": "not_available",
+        "dryrun": "not_run",
     }
-    assert report["dryrun"]["available"] is False
     plain = cli("gates", "mira")
     assert plain.returncode == 1
     assert "Gate 1 · Dataset has not run." in plain.stdout
-    assert "Gate 4 · Dry run: not available yet" in plain.stdout
+    assert "Gate 4 · Dry run has not run." in plain.stdout
     assert "`loragate gates mira --check`" in plain.stdout
 
 
