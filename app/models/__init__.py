@@ -7,6 +7,7 @@ from app.models.event import Event
 from app.models.gate import GateRecord
 from app.models.job import Job, JobEvent
 from app.models.project import Project
+from app.models.run import Run
 
 __all__ = [
     "Caption",
@@ -21,4 +22,5 @@ __all__ = [
     "Job",
     "JobEvent",
     "Project",
+    "Run",
 ]

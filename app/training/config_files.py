@@ -4,6 +4,7 @@ offers for download, what saving writes into ``<project>/configs/<backend>/`` an
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from app.grimoire import GrimoireError
@@ -40,9 +41,14 @@ def trainer_dir(ctx: ProjectContext, backend: str) -> str | None:
 
 
 def files_for(
-    ctx: ProjectContext, assessment: Assessment, backend: str, files_dir: Path | None = None
+    ctx: ProjectContext,
+    assessment: Assessment,
+    backend: str,
+    files_dir: Path | None = None,
+    output_dir: Path | None = None,
 ) -> BackendFiles:
-    """Generate (not write) the files; raises BackendUnsupported with a plain reason."""
+    """Generate (not write) the files; raises BackendUnsupported with a plain reason.
+    ``output_dir``: where the trainer writes (a run's folder); default output/<backend>."""
     base = assessment.base_model
     detection = assessment.detection
     prediction = base.prediction_type
@@ -60,6 +66,8 @@ def files_for(
         prediction_type=prediction,
         trainer_dir=trainer_dir(ctx, backend),
     )
+    if output_dir is not None:
+        run = replace(run, output_dir=output_dir)
     return generate(backend, run)
 
 

@@ -30,6 +30,8 @@ KINDS: dict[str, JobKind] = {
     "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
     "environment.check": JobKind("app.gates.environment_job:environment_job"),
+    # A training run reads the training folder: no import or audit while it trains.
+    "training.run": JobKind("app.training.runs.supervise:run_job", gpu=True, uses=DATASET),
 }
 
 

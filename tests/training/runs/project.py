@@ -1,0 +1,92 @@
+"""A project ready to train on the tiny SD 1.5: real images, the training folder, a tiny
+CPU config, the four gates passed on the inputs as they are (planted with each gate's
+current fingerprint: Gate 4's real dry run is not what these tests are about) and,
+unless asked otherwise, the estimated cost confirmed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app.findings import make_result
+from app.gate_records import record_result
+from app.gates import GATE_NAMES
+from app.gates.state import current_parts
+from app.models import Project
+from app.projects import Intent, create_project
+from app.training.config import TrainingConfig, save_config
+from app.training.runs.cost import confirm_cost, current_estimate
+from app.workspace import ProjectContext, Workspace
+from tests.training.helpers import make_images, set_gpu, write_training_folder
+
+TINY_CONFIG: dict[str, Any] = {
+    "device": "cpu",
+    "mixed_precision": "no",
+    "resolution": 64,
+    "min_bucket_reso": 64,
+    "max_bucket_reso": 128,
+    "bucket_reso_steps": 16,
+    "network_rank": 4,
+    "network_alpha": 2.0,
+    "unet_lr": 1e-3,
+    "text_encoder_lr": 1e-3,
+    "lr_scheduler": "constant",
+    "optimizer": "adamw",
+    "train_batch_size": 2,
+    "epochs": 3,
+    "save_every_n_epochs": None,
+    "save_every_n_steps": 4,
+    "cache_latents": False,
+    "cache_text_encoder_outputs": False,
+    "gradient_checkpointing": False,
+    "min_snr_gamma": None,
+    "seed": 7,
+}
+
+
+def training_project(
+    workspace: Workspace,
+    base_model: Path,
+    *,
+    name: str = "Ink wash",
+    confirmed: bool = True,
+    **config: Any,
+) -> ProjectContext:
+    """4 images × 2 repeats at 64 px, batch 2: 4 steps an epoch, 12 steps in all."""
+    set_gpu(workspace, "NVIDIA GeForce RTX 4090", 24.0, 0.69)
+    project, _ = create_project(
+        workspace,
+        Intent(
+            name=name,
+            training_type="style",
+            trigger_word="zktrig",
+            base_model=str(base_model),
+            model_family="sd15",
+            caption_format="natural",
+            backend="native",
+        ),
+    )
+    ctx = workspace.context(project)
+    make_images(ctx.dir / "dataset", {"2_ink": [(64, 64)] * 4})
+    write_training_folder(ctx.dir)
+    save_config(ctx.dir, TrainingConfig(**(TINY_CONFIG | config)))
+    pass_gates(ctx)
+    if confirmed:
+        confirm_cost(ctx, current_estimate(ctx), "in the test's setup")
+    return ctx
+
+
+def pass_gates(ctx: ProjectContext) -> None:
+    """Record a pass for every gate on the inputs as they are now."""
+    for name in GATE_NAMES:
+        parts = current_parts(ctx, name)
+        assert parts is not None, name
+        record_result(ctx, make_result(name, [], parts))
+
+
+def project_of(workspace: Workspace, slug: str) -> Project:
+    from app.projects import get_project
+
+    project = get_project(workspace, slug)
+    assert project is not None
+    return project
