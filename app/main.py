@@ -26,6 +26,7 @@ from app.web import (
     environment,
     jobs,
     projects,
+    runs,
     studio,
 )
 from app.web.answers import complete_schema
@@ -44,6 +45,7 @@ ROUTERS = (
     jobs.router,
     config.router,
     environment.router,
+    runs.router,
     studio.router,
     docs.router,
 )

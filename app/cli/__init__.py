@@ -32,6 +32,8 @@ COMMANDS = {
     "curate": "curate",
     "gates": "gates",
     "jobs": "jobs",
+    "train": "train",
+    "monitor": "train",
 }
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -7,12 +7,19 @@ counts and the artist is asked again."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.findings import digest
+from app.fsutil import atomic_write_text
 from app.training.assessment import assess
-from app.training.project_config import confirm_estimate, current_config, read_confirmation
+from app.training.project_config import (
+    CONFIRMATION_FILE,
+    confirm_estimate,
+    current_config,
+    read_confirmation,
+)
 from app.workspace import ProjectContext
 
 
@@ -47,9 +54,11 @@ class CostEstimate:
             if self.hourly_cost
             else "no cost counted (no price per hour in studio.md)"
         )
+        duration = duration_words(self.seconds)
+        about = duration if self.seconds < 60 else f"about {duration}"
         return (
             f"{self.steps} steps at {self.seconds_per_step:.2f} s per step ({self.basis}): "
-            f"about {duration_words(self.seconds)}, {cost}"
+            f"{about}, {cost}"
         )
 
 
@@ -71,8 +80,36 @@ def current_estimate(ctx: ProjectContext) -> CostEstimate:
 
 
 def is_confirmed(ctx: ProjectContext, estimate: CostEstimate) -> bool:
+    """The artist confirmed exactly these figures, and no run has started on that
+    confirmation yet: every run's cost is confirmed before its first step."""
     confirmation = read_confirmation(ctx)
-    return confirmation is not None and confirmation.figures.get("digest") == estimate.digest
+    return (
+        confirmation is not None
+        and confirmation.figures.get("digest") == estimate.digest
+        and confirmation.figures.get("used_by_run") is None
+    )
+
+
+def use_confirmation(ctx: ProjectContext, run_number: int) -> None:
+    """Mark the stored confirmation as spent on this run (not journaled: the run's
+    start is)."""
+    confirmation = read_confirmation(ctx)
+    if confirmation is None:
+        return
+    figures = confirmation.figures | {"used_by_run": run_number}
+    atomic_write_text(
+        ctx.dir / CONFIRMATION_FILE,
+        json.dumps(
+            {
+                "config_digest": confirmation.config_digest,
+                "steps": confirmation.steps,
+                "summary": confirmation.summary,
+                "figures": figures,
+            },
+            indent=2,
+        )
+        + "\n",
+    )
 
 
 def confirm_cost(ctx: ProjectContext, estimate: CostEstimate, how: str) -> None:

@@ -18,8 +18,14 @@ from app.gates import GATE_NAMES
 from app.gates.state import current_parts, training_allowed
 from app.models import Event, Run
 from app.models.base import utcnow
-from app.training.project_config import current_config
-from app.training.runs.cost import CostEstimate, confirm_cost, current_estimate, is_confirmed
+from app.training.project_config import current_config, read_confirmation
+from app.training.runs.cost import (
+    CostEstimate,
+    confirm_cost,
+    current_estimate,
+    is_confirmed,
+    use_confirmation,
+)
 from app.training.runs.records import ACTIVE, run_dir, run_job, run_status, update_run
 from app.worker import JobBusy, Worker
 from app.workspace import ProjectContext
@@ -47,6 +53,26 @@ def check_may_train(ctx: ProjectContext) -> CostEstimate:
             [f"Confirm the estimated time and cost first: {estimate.words()}."], estimate
         )
     return estimate
+
+
+def check_run_may_start(ctx: ProjectContext, run: Run) -> None:
+    """In the run's own job, before the first trainer launch: the gates pass now, and
+    the estimate now is the one whose confirmation was spent on this very run."""
+    permission = training_allowed(ctx)
+    if not permission.allowed:
+        raise TrainingRefused(permission.reasons)
+    estimate = current_estimate(ctx)
+    confirmation = read_confirmation(ctx)
+    figures = confirmation.figures if confirmation is not None else {}
+    if (
+        figures.get("used_by_run") != run.number
+        or figures.get("digest") != run.estimate.get("digest")
+        or estimate.digest != run.estimate.get("digest")
+    ):
+        raise TrainingRefused(
+            [f"Confirm the estimated time and cost of this run first: {estimate.words()}."],
+            estimate,
+        )
 
 
 def start_training(
@@ -101,6 +127,7 @@ def start_training(
         session.flush()
         session.refresh(run)
         session.expunge(run)
+    use_confirmation(ctx, number)
     try:
         job = worker.start(KIND, project_id, {"run_id": run.id}, title=f"Training run {run.number}")
     except JobBusy:

@@ -43,7 +43,7 @@ from app.training.runs.launch import Launch, prepare_launch
 from app.training.runs.lora_check import lora_problem
 from app.training.runs.output import mentions_oom, native_events
 from app.training.runs.records import run_by_id, run_dir, update_run
-from app.training.runs.start import TrainingRefused, check_may_train
+from app.training.runs.start import TrainingRefused, check_run_may_start
 from app.worker import JobCancelled, JobHandle
 from app.workspace import ProjectContext
 
@@ -83,7 +83,7 @@ def run_job(handle: JobHandle) -> dict[str, Any]:
             if not permission.allowed:
                 raise TrainingRefused(permission.reasons)
         else:
-            check_may_train(ctx)
+            check_run_may_start(ctx, run)
     except TrainingRefused as refused:
         message = "Training was refused: " + " ".join(refused.reasons)
         update_run(ctx, run.id or 0, state="failed", message=message, finished_at=utcnow())
