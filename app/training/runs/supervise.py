@@ -183,7 +183,16 @@ class RunSupervisor:
                 elif time.monotonic() - attempt.last_output > STALL_SECONDS and not stalled:
                     stalled = True
                     _stop(process)
-        returncode = process.wait()
+        # stdout closed; the trainer may still be ending (or stuck ending).
+        while process.poll() is None:
+            if self.handle.cancelled and not cancelled:
+                cancelled = True
+                _stop(process)
+            elif time.monotonic() - attempt.last_output > STALL_SECONDS and not stalled:
+                stalled = True
+                _stop(process)
+            time.sleep(0.2)
+        returncode = process.returncode
         reader.join(5)
         self._add_seconds()
         tail = list(attempt.tail)

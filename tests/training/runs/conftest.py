@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import cli  # noqa: F401  (the fixture)
 from tests.tiny_models import build_tiny_sd15
 from tests.worker.conftest import servers  # noqa: F401  (the fixture)
 
