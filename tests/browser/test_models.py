@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,15 @@ from playwright.sync_api import Page, expect
 from app.grimoire import load_studio
 from app.settings import Settings
 from tests.browser.conftest import LiveServer
-from tests.hub.conftest import catalogue_entries, fake_hub  # noqa: F401 (a fixture)
+from tests.hub.conftest import catalogue_entries, start_fake_hub
 from tests.hub_server import FakeHub, write_catalogue
+
+
+@pytest.fixture
+def fake_hub() -> Iterator[FakeHub]:
+    hub = start_fake_hub()
+    yield hub
+    hub.stop()
 
 
 @pytest.fixture

@@ -90,13 +90,18 @@ def catalogue_entries(huge: bool = False) -> list[dict[str, object]]:
     ]
 
 
-@pytest.fixture
-def fake_hub() -> Iterator[FakeHub]:
+def start_fake_hub() -> FakeHub:
+    """The fake hub with the catalogue's three repositories, serving."""
     hub = FakeHub()
     hub.repos["test/tiny-sd15"] = Repo({"tiny.safetensors": CHECKPOINT})
     hub.repos["test/tiny-tagger"] = Repo({"model.onnx": ONNX, "selected_tags.csv": TAGS})
     hub.repos["test/tiny-gated"] = Repo({"flux.safetensors": CHECKPOINT}, gated=True)
-    hub.start()
+    return hub.start()
+
+
+@pytest.fixture
+def fake_hub() -> Iterator[FakeHub]:
+    hub = start_fake_hub()
     yield hub
     hub.stop()
 
