@@ -25,6 +25,7 @@ from app.web import (
     docs,
     environment,
     jobs,
+    models,
     projects,
     studio,
 )
@@ -36,6 +37,7 @@ from app.workspace import Workspace
 
 ROUTERS = (
     projects.router,
+    models.router,
     dataset.router,
     dataset_curation.router,
     autocaption.router,

@@ -30,6 +30,8 @@ KINDS: dict[str, JobKind] = {
     "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
     "environment.check": JobKind("app.gates.environment_job:environment_job"),
+    # Not a project's: one download at a time (two jobs of one kind exclude each other).
+    "models.pull": JobKind("app.hub.jobs:pull_job"),
 }
 
 
