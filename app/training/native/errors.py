@@ -21,7 +21,6 @@ import torch
 from app.training.failures import OOM_SIGNATURES, ErrorKind
 
 
-
 @dataclass
 class TrainingError(Exception):
     kind: ErrorKind
