@@ -109,13 +109,21 @@ class VramEstimate:
     total_gb: float
     breakdown: dict[str, float]  # part → GB, in display order
     notes: list[str] = field(default_factory=list)
+    # "calibrated on your GPU from N dry runs" when dry runs corrected it
+    # (app/training/calibration.py); the model's own figure before the correction.
+    calibration: str = ""
+    model_total_gb: float | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {
+        result: dict[str, object] = {
             "total_gb": round(self.total_gb, 2),
             "breakdown": {part: round(gb, 2) for part, gb in self.breakdown.items()},
             "notes": self.notes,
         }
+        if self.calibration:
+            result["calibration"] = self.calibration
+            result["model_total_gb"] = round(self.model_total_gb or 0.0, 2)
+        return result
 
 
 def estimate_vram(inputs: VramInputs) -> VramEstimate:
