@@ -139,7 +139,9 @@ def check_vram_arguments(args: argparse.Namespace) -> None:
     instead of an absurd estimate."""
     for name, (low, high, unit) in VRAM_LIMITS.items():
         if not low <= getattr(args, name) <= high:
-            fail_usage(f"--{name.replace('_', '-')} must be between {low} and {high}{' ' + unit if unit else ''}.")
+            fail_usage(
+                f"--{name.replace('_', '-')} must be between {low} and {high}{' ' + unit if unit else ''}."
+            )
     if args.gpu_vram is not None and not (
         math.isfinite(args.gpu_vram) and 0 < args.gpu_vram <= GPU_VRAM_MAX
     ):

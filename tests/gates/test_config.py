@@ -457,9 +457,12 @@ def test_a_memory_setting_the_trainer_cannot_do_blocks_and_names_one_that_can(
     # On sd-scripts the saving counts: fp8 and 16 swapped blocks fit 12 GB.
     assert "config.vram_overflow" not in codes(kohya), kohya.stats["vram_gb"]
     assert kohya.stats["vram_gb"] < result.stats["vram_gb"] - 10
-    assert codes(with_config(ctx, quantize_base="none", blocks_to_swap=0)).get(
-        "config.memory_setting_unsupported"
-    ) is None
+    assert (
+        codes(with_config(ctx, quantize_base="none", blocks_to_swap=0)).get(
+            "config.memory_setting_unsupported"
+        )
+        is None
+    )
 
 
 def codes_by_subject(result: GateResult) -> set[str]:

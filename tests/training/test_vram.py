@@ -113,8 +113,9 @@ def test_eager_attention_adds_maps_that_grow_with_pixels_squared() -> None:
     xformers = estimate_vram(replace(sd15, attention="xformers")).breakdown["activations"]
     assert xformers == sdpa and eager > 2 * sdpa
     big = replace(sd15, resolution=1024)
-    eager_growth = estimate_vram(replace(big, attention="eager")).breakdown["activations"] - (
-        estimate_vram(big).breakdown["activations"]
+    eager_growth = (
+        estimate_vram(replace(big, attention="eager")).breakdown["activations"]
+        - (estimate_vram(big).breakdown["activations"])
     )
     assert eager_growth == pytest.approx(16 * (eager - sdpa))
     # With checkpointing only the recomputed layer holds its maps: a small addition.
