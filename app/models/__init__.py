@@ -6,6 +6,7 @@ from app.models.dataset import DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.event import Event
 from app.models.gate import GateRecord
 from app.models.job import Job, JobEvent
+from app.models.measurement import Measurement
 from app.models.project import Project
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "GateRecord",
     "Job",
     "JobEvent",
+    "Measurement",
     "Project",
 ]
