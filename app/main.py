@@ -23,6 +23,7 @@ from app.web import (
     dataset,
     dataset_curation,
     docs,
+    dryrun,
     environment,
     jobs,
     projects,
@@ -44,6 +45,7 @@ ROUTERS = (
     jobs.router,
     config.router,
     environment.router,
+    dryrun.router,
     studio.router,
     docs.router,
 )

@@ -30,6 +30,8 @@ KINDS: dict[str, JobKind] = {
     "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
     "environment.check": JobKind("app.gates.environment_job:environment_job"),
+    # Reads the training folder the layout writes: never while an import changes it.
+    "training.dryrun": JobKind("app.gates.dryrun_job:dryrun_job", gpu=True, uses=DATASET),
 }
 
 
