@@ -57,7 +57,15 @@ def test_a_passing_dry_run_is_measured_and_shown_beside_the_estimate(
 def test_an_absurd_learning_rate_blocks_with_a_non_finite_loss(
     clean_ctx: ProjectContext, run_dry: RunDry
 ) -> None:
-    set_config(clean_ctx, unet_lr=10.0, optimizer="lion")
+    # The highest rates the config takes, at 1024× strength: diverges at step 4.
+    set_config(
+        clean_ctx,
+        unet_lr=10.0,
+        text_encoder_lr=10.0,
+        network_rank=1,
+        network_alpha=1024.0,
+        train_text_encoder=True,
+    )
     _, record = run_dry(clean_ctx, steps=5)
     assert codes(record) == ["dryrun.nan"], findings_of(record)
     assert "Lower the learning rate" in findings_of(record)[0].fix
