@@ -23,6 +23,7 @@ from app.web import (
     dataset,
     dataset_curation,
     docs,
+    dryrun,
     environment,
     jobs,
     models,
@@ -46,6 +47,7 @@ ROUTERS = (
     jobs.router,
     config.router,
     environment.router,
+    dryrun.router,
     studio.router,
     docs.router,
 )

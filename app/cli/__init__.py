@@ -31,6 +31,7 @@ COMMANDS = {
     "captions": "captions",
     "curate": "curate",
     "gates": "gates",
+    "dry-run": "dryrun",
     "jobs": "jobs",
     "models": "models",
 }

@@ -40,9 +40,14 @@ def trainer_dir(ctx: ProjectContext, backend: str) -> str | None:
 
 
 def files_for(
-    ctx: ProjectContext, assessment: Assessment, backend: str, files_dir: Path | None = None
+    ctx: ProjectContext,
+    assessment: Assessment,
+    backend: str,
+    files_dir: Path | None = None,
+    output_dir: Path | None = None,
 ) -> BackendFiles:
-    """Generate (not write) the files; raises BackendUnsupported with a plain reason."""
+    """Generate (not write) the files; raises BackendUnsupported with a plain reason.
+    ``output_dir``: where the trainer writes, when not the real run's folder."""
     base = assessment.base_model
     detection = assessment.detection
     prediction = base.prediction_type
@@ -59,6 +64,7 @@ def files_for(
         variant=detection.variant if detection is not None else "",
         prediction_type=prediction,
         trainer_dir=trainer_dir(ctx, backend),
+        output_dir=output_dir,
     )
     return generate(backend, run)
 

@@ -114,6 +114,10 @@ class VramEstimate:
     calibration: str = ""
     model_total_gb: float | None = None
 
+    @property
+    def uncalibrated_gb(self) -> float:
+        return self.total_gb if self.model_total_gb is None else self.model_total_gb
+
     def to_json(self) -> dict[str, object]:
         result: dict[str, object] = {
             "total_gb": round(self.total_gb, 2),

@@ -32,6 +32,8 @@ KINDS: dict[str, JobKind] = {
     "environment.check": JobKind("app.gates.environment_job:environment_job"),
     # Not a project's: one download at a time (two jobs of one kind exclude each other).
     "models.pull": JobKind("app.hub.jobs:pull_job"),
+    # Reads the training folder the layout writes: never while an import changes it.
+    "training.dryrun": JobKind("app.gates.dryrun_job:dryrun_job", gpu=True, uses=DATASET),
 }
 
 
