@@ -10,8 +10,8 @@ from typing import Protocol
 
 from app.findings import Finding
 from app.training.assessment import assess
-from app.training.calibration import record_measurement
 from app.training.backends import BackendUnsupported
+from app.training.calibration import record_measurement
 from app.training.config import ConfigFileError
 from app.training.dryrun.events import TrainerEvent, describe, parse_line
 from app.training.dryrun.findings import finding, from_run
