@@ -172,6 +172,8 @@ class BaseModelEntry(BaseModel):
     family: str  # sd15 | sd2 | sdxl | flux
     prediction: str = "epsilon"  # epsilon | v_prediction
     notes: str = ""
+    source: str = "local"  # a hub repository ("owner/name") it was downloaded from
+    revision: str = ""  # the hub commit it was downloaded at
 
 
 class GpuEntry(BaseModel):
@@ -209,6 +211,9 @@ class Studio(BaseModel):
     backends: BackendPaths = Field(default_factory=BackendPaths)
     captioners: CaptionerPaths = Field(default_factory=CaptionerPaths)
     loras: list[RegisteredLora] = Field(default_factory=list)
+    # Folders holding checkpoints: ComfyUI's or A1111's install folder (their
+    # models/checkpoints and models/Stable-diffusion are searched), or a plain folder.
+    model_folders: list[str] = Field(default_factory=list)
 
     def base_model(self, name: str) -> BaseModelEntry | None:
         return next((entry for entry in self.base_models if entry.name == name), None)
@@ -329,5 +334,59 @@ def update_gpu(grimoire_dir: Path, gpu: GpuEntry) -> None:
             front["gpu"] = block = _yaml().load("{}")
         for key, value in gpu.model_dump().items():
             block[key] = value
+
+    update_doc(studio_path(grimoire_dir), mutate)
+
+
+def _block_list(front: Any, key: str) -> Any:
+    """The list under ``key``, created when missing; an empty ``[]`` turns into a block
+    list, so the entries added to it read one per line like the rest of the file."""
+    items = front.get(key)
+    if not isinstance(items, list):
+        front[key] = items = _yaml().load("[]")
+    if not items:
+        items.fa.set_block_style()
+    return items
+
+
+def _append_mapping(items: Any, values: dict[str, Any]) -> None:
+    """Append a mapping to a block list. ruamel keeps the comment lines that follow a
+    list on its last entry's last key, so a plain append would land below them (the
+    next setting's heading): they move to the new last entry instead."""
+    added = _yaml().load("{}")
+    added.update(values)
+    last = items[-1] if len(items) else None
+    if isinstance(last, dict) and len(last):
+        trailing = last.ca.items.pop(list(last)[-1], None)
+        if trailing is not None:
+            added.ca.items[list(added)[-1]] = trailing
+    items.append(added)
+
+
+def record_base_model(grimoire_dir: Path, entry: BaseModelEntry) -> None:
+    """Add a base model to studio.md, or update the one of that name in place; the
+    rest of the file (comments, order, body) stays as it was."""
+
+    def mutate(front: Any) -> None:
+        models = _block_list(front, "base_models")
+        values = entry.model_dump(include={"name", "path", "family", "source", "revision"})
+        for existing in models:
+            if isinstance(existing, dict) and existing.get("name") == entry.name:
+                for key in ("path", "family", "source", "revision"):
+                    existing[key] = values[key]
+                return
+        _append_mapping(models, values)
+
+    update_doc(studio_path(grimoire_dir), mutate)
+
+
+def set_captioner_folder(grimoire_dir: Path, kind: str, folder: Path) -> None:
+    """Point ``captioners: <kind>:`` in studio.md at ``folder``, keeping its comment."""
+
+    def mutate(front: Any) -> None:
+        block = front.get("captioners")
+        if not isinstance(block, dict):
+            front["captioners"] = block = _yaml().load("{}")
+        block[kind] = str(folder)
 
     update_doc(studio_path(grimoire_dir), mutate)

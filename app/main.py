@@ -23,8 +23,10 @@ from app.web import (
     dataset,
     dataset_curation,
     docs,
+    dryrun,
     environment,
     jobs,
+    models,
     projects,
     runs,
     studio,
@@ -37,6 +39,7 @@ from app.workspace import Workspace
 
 ROUTERS = (
     projects.router,
+    models.router,
     dataset.router,
     dataset_curation.router,
     autocaption.router,
@@ -46,6 +49,7 @@ ROUTERS = (
     config.router,
     environment.router,
     runs.router,
+    dryrun.router,
     studio.router,
     docs.router,
 )

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = 89_478_485  # Pillow's own default decompression-bomb limit
     # The most one file (an image or a caption) may hold, in a folder, a zip or an upload.
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # The models offered by name (app/data/models_catalogue.toml when unset): a studio
+    # with its own mirror (HF_ENDPOINT) lists what that mirror holds, in the same format.
+    models_catalogue: Path | None = None
 
     @property
     def database_file(self) -> Path:

@@ -31,9 +31,11 @@ COMMANDS = {
     "captions": "captions",
     "curate": "curate",
     "gates": "gates",
+    "dry-run": "dryrun",
     "jobs": "jobs",
     "train": "train",
     "monitor": "train",
+    "models": "models",
 }
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -36,6 +36,7 @@ from app.training.backends import (
 )
 from app.training.config import (
     BATCH_MAX,
+    BLOCKS_TO_SWAP_MAX,
     RANK_MAX,
     RESOLUTION_MAX,
     RESOLUTION_MIN,
@@ -69,6 +70,7 @@ VRAM_LIMITS = {
     "resolution": (RESOLUTION_MIN, RESOLUTION_MAX, "pixels"),
     "batch": (1, BATCH_MAX, "images"),
     "rank": (1, RANK_MAX, ""),
+    "blocks_to_swap": (0, BLOCKS_TO_SWAP_MAX, "blocks"),
 }
 
 
@@ -109,6 +111,23 @@ def register(subparsers: Any) -> None:
     vram.add_argument("--cache-latents", action="store_true")
     vram.add_argument("--cache-text-encoder-outputs", action="store_true")
     vram.add_argument(
+        "--attention",
+        default="sdpa",
+        choices=("sdpa", "xformers", "eager"),
+        help="the attention kernel (default sdpa: what every trainer loragate writes for uses)",
+    )
+    vram.add_argument(
+        "--quantize",
+        default="none",
+        choices=("none", "fp8", "nf4"),
+        help="the base model's weights: as trained, 8-bit (fp8) or 4-bit (nf4, QLoRA)",
+    )
+    vram.add_argument("--full-bf16", action="store_true", help="LoRA and optimizer in bf16")
+    vram.add_argument(
+        "--blocks-to-swap", type=int, default=0, help="Flux blocks kept in system memory"
+    )
+    vram.add_argument("--cpu-offload", action="store_true", help="model in system memory")
+    vram.add_argument(
         "--gpu-vram", type=float, help="the GPU's memory in GB: exit 1 if it does not fit"
     )
     add_json_flag(vram)
@@ -120,7 +139,9 @@ def check_vram_arguments(args: argparse.Namespace) -> None:
     instead of an absurd estimate."""
     for name, (low, high, unit) in VRAM_LIMITS.items():
         if not low <= getattr(args, name) <= high:
-            fail_usage(f"--{name} must be between {low} and {high}{' ' + unit if unit else ''}.")
+            fail_usage(
+                f"--{name.replace('_', '-')} must be between {low} and {high}{' ' + unit if unit else ''}."
+            )
     if args.gpu_vram is not None and not (
         math.isfinite(args.gpu_vram) and 0 < args.gpu_vram <= GPU_VRAM_MAX
     ):
@@ -141,6 +162,11 @@ def handle_vram(args: argparse.Namespace) -> int:
             train_text_encoder=args.train_text_encoder,
             cache_latents=args.cache_latents,
             cache_text_encoder_outputs=args.cache_text_encoder_outputs,
+            attention=args.attention,
+            quantize_base=args.quantize,
+            full_bf16=args.full_bf16,
+            blocks_to_swap=args.blocks_to_swap,
+            cpu_offload=args.cpu_offload,
         )
     )
     fits = args.gpu_vram is None or estimate.total_gb <= args.gpu_vram

@@ -3,11 +3,12 @@ overview shows them: each gate's stored verdict, whether it is still current (a 
 whose inputs changed since it ran is stale, with the reasons) and what it found.
 
 Without ``--check`` nothing is run or written. With it, every gate that has not run or
-is out of date is checked again first, in the foreground, with progress on stderr.
+is out of date is checked again first, in order, with progress on stderr; that includes
+Gate 4, the dry run (a few real training steps, through the worker), once Gates 1-3
+pass.
 
-Exit status: 0 when Gates 1–3 have each run, none blocks and none is stale (warnings
-allowed); 1 otherwise; 2 wrong usage. Gate 4, the dry run, is not available yet and is
-shown as such.
+Exit status: 0 when all four gates have each run, none blocks and none is stale
+(warnings allowed): training may start; 1 otherwise; 2 wrong usage.
 """
 
 from __future__ import annotations
@@ -36,14 +37,15 @@ STATUS_WORDS = {
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "gates",
-        help="where Gates 1-4 stand now (exit 0 only when Gates 1-3 pass and are current)",
+        help="where Gates 1-4 stand now (exit 0 only when all four pass and are current)",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     parser.add_argument("project", metavar="PROJECT", help="the project's short name (slug)")
     parser.add_argument(
         "--check",
         action="store_true",
-        help="check again every gate that has not run or is out of date (Gate 3 takes a while)",
+        help="check again every gate that has not run or is out of date, the dry run "
+        "included once Gates 1-3 pass (Gate 3 takes a while, the dry run minutes)",
     )
     add_json_flag(parser)
     parser.set_defaults(handler=handle)
@@ -118,7 +120,7 @@ def _print(slug: str, states: list[GateState], ok: bool, note: str | None) -> No
             _print_findings(findings_of(record))
     print()
     if ok:
-        print("Gates 1-3 pass and are current.")
+        print("All four gates pass and are current: training may start.")
     else:
         print(
             f"Not every gate passes now. `loragate gates {slug} --check` checks again the "

@@ -17,8 +17,8 @@ from app.words import plural
 from app.worker import Worker
 from app.workspace import ProjectContext
 
-# The gates a command can check now (Gate 4, the dry run, does not exist yet).
-CHECKABLE = ("dataset", "config", "environment")
+# The gates a command can check, in order: each judges what the one before it judged.
+CHECKABLE = ("dataset", "config", "environment", "dryrun")
 
 
 def running_job(ctx: ProjectContext) -> Job | None:
@@ -33,8 +33,12 @@ def busy_message(job: Job) -> str:
     )
 
 
-def check_gate(ctx: ProjectContext, name: str, progress: StderrProgress) -> GateResult:
-    """Judge one gate as its inputs are now and record the result (journaled)."""
+def check_gate(ctx: ProjectContext, name: str, progress: StderrProgress) -> GateResult | None:
+    """Judge one gate as its inputs are now and record the result (journaled). The dry
+    run runs as the worker's job (it waits for the GPU like any other) and only when
+    Gates 1-3 pass: None when it did not start."""
+    if name == "dryrun":
+        return _dry_run(ctx, progress)
     if name == "dataset":
         from app.dataset.project_audit import run_project_audit  # loads the audit's modules
 
@@ -56,13 +60,30 @@ def check_gate(ctx: ProjectContext, name: str, progress: StderrProgress) -> Gate
     return result
 
 
+def _dry_run(ctx: ProjectContext, progress: StderrProgress) -> GateResult | None:
+    from app.cli.jobs import wait_for
+    from app.gates.dryrun_job import DryRunRefused, start_dry_run
+
+    worker = Worker(ctx.workspace)
+    try:
+        job = start_dry_run(worker, ctx)
+    except DryRunRefused:
+        return None
+    progress.stage("Running Gate 4 (the dry run)")
+    wait_for(worker, job.id or 0, progress)
+    progress.finish()
+    return None
+
+
 def check_dataset(ctx: ProjectContext) -> GateResult | str:
     """Gate 1 again after a command changed the dataset; or, while the server runs a
     job for this project (which may be changing it), why it was not checked."""
     job = running_job(ctx)
     if job is not None:
         return busy_message(job)
-    return check_gate(ctx, "dataset", StderrProgress())
+    result = check_gate(ctx, "dataset", StderrProgress())
+    assert result is not None  # only the dry run may not start
+    return result
 
 
 def check_stale(ctx: ProjectContext) -> list[str]:

@@ -16,6 +16,8 @@ from app.training.assessment import Assessment
 from app.training.backends import BACKEND_TITLES, kohya, simpletuner
 from app.training.config import STEPS_MAX
 from app.training.estimates import gpu_supports_bf16
+from app.training.field_docs import field_docs
+from app.training.memory_features import FEATURE_FIELD, FEATURE_WORDS, unsupported
 from app.training.model_detect import FAMILY_NAMES
 from app.training.model_specs import family_spec
 from app.training.outputs import human_bytes
@@ -473,6 +475,41 @@ def vram(a: Assessment) -> list[Finding]:
     ]
 
 
+def memory_settings(a: Assessment) -> list[Finding]:
+    """A memory setting the chosen trainer cannot carry out: the run would need the
+    memory the estimate says it saves, or the trainer stops on an unknown option."""
+    trainer = BACKEND_TITLES.get(a.backend, a.backend)
+    findings = []
+    for missing in unsupported(a.config, a.backend, a.family):
+        words = FEATURE_WORDS[missing.feature]
+        others = [BACKEND_TITLES.get(b, b) for b in missing.alternatives]
+        fix = (
+            f"Choose {' or '.join(others)} as the trainer, or turn {words} off."
+            if others
+            else f"Turn {words} off: no trainer loragate writes for can do it for "
+            f"{_family_title(a.family)}."
+        )
+        findings.append(
+            Finding(
+                code="config.memory_setting_unsupported",
+                severity="block",
+                subject=FEATURE_FIELD[missing.feature],
+                message=f"{trainer} cannot do {words} for {_family_title(a.family)}"
+                + (
+                    " (loragate's own trainer has none of the memory settings)."
+                    if a.backend == "native"
+                    else "."
+                ),
+                why="The setting would be left out of the trainer's files: the run would "
+                "need the memory it was meant to save and could stop with CUDA out of "
+                "memory.",
+                fix=fix,
+                source=field_docs()[FEATURE_FIELD[missing.feature]].source,
+            )
+        )
+    return findings
+
+
 def outputs_fit_disk(a: Assessment) -> list[Finding]:
     if a.outputs is None or a.disk is None or a.disk.free >= a.outputs.total_bytes:
         return []
@@ -625,6 +662,7 @@ RULES: tuple[Rule, ...] = (
     shuffle_keep_tokens,
     constant_with_warmup,
     min_snr_on_flux,
+    memory_settings,
     vram,
     outputs_fit_disk,
 )

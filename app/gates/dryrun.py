@@ -13,11 +13,19 @@ inside the worker's "training.dryrun" job, never in the server.
 
 from __future__ import annotations
 
-from app.findings import digest
-from app.gates.state import current_parts
+from typing import TYPE_CHECKING
+
+from app.findings import GateResult, digest, make_result
+from app.gates.state import current_parts, gate_state
 from app.workspace import ProjectContext
 
 GATE = "dryrun"
+# A dry run judges what these judged: on a config they block, it spends GPU time only
+# to fail where they already said it would.
+PREREQUISITES = ("dataset", "config", "environment")
+
+if TYPE_CHECKING:
+    from app.training.dryrun.run import Reporter
 
 
 def fingerprint(ctx: ProjectContext) -> dict[str, str]:
@@ -25,3 +33,31 @@ def fingerprint(ctx: ProjectContext) -> dict[str, str]:
         "config_gate": digest(current_parts(ctx, "config")),
         "environment_gate": digest(current_parts(ctx, "environment")),
     }
+
+
+def may_start(ctx: ProjectContext) -> list[str]:
+    """Why a dry run may not start now, in plain words (empty: it may). The one rule the
+    Dry run page, its HTTP API and ``loragate dry-run`` all ask."""
+    reasons = []
+    for name in PREREQUISITES:
+        state = gate_state(ctx, name)
+        if state.status == "not_run":
+            reasons.append(f"{state.title} has not run yet.")
+        elif state.status == "block":
+            reasons.append(f"{state.title} blocks: fix what it found first.")
+        elif state.status == "stale":
+            reasons.append(f"{state.title} is out of date ({'; '.join(state.stale_reasons)}).")
+    return reasons
+
+
+def evaluate(
+    ctx: ProjectContext, steps: int, report: Reporter, timeout: float | None = None
+) -> GateResult:
+    """Run the dry run and judge it. The fingerprint is taken before it starts: the
+    result is about the inputs the trainer actually ran on, even if they change while
+    it runs (the gate is then stale at once, as it should be)."""
+    from app.training.dryrun.run import dry_run
+
+    parts = fingerprint(ctx)
+    outcome = dry_run(ctx, steps, report, **({} if timeout is None else {"timeout": timeout}))
+    return make_result(GATE, outcome.findings, parts, outcome.stats())

@@ -6,6 +6,7 @@ from app.models.dataset import DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.event import Event
 from app.models.gate import GateRecord
 from app.models.job import Job, JobEvent
+from app.models.measurement import Measurement
 from app.models.project import Project
 from app.models.run import Run
 
@@ -21,6 +22,7 @@ __all__ = [
     "GateRecord",
     "Job",
     "JobEvent",
+    "Measurement",
     "Project",
     "Run",
 ]

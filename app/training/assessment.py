@@ -11,6 +11,7 @@ from app.dataset.inventory import DatasetItem, dataset_dir, inventory, layout_di
 from app.environment.disk import DiskSpace, disk_space
 from app.grimoire import GpuEntry, GrimoireError
 from app.training.base_model import BaseModelRefInfo, resolve_base_model
+from app.training.calibration import calibrated, vram_calibration
 from app.training.config import TrainingConfig
 from app.training.estimates import (
     DryRunMeasurement,
@@ -23,7 +24,7 @@ from app.training.model_detect import Detection, ModelFileError, detect
 from app.training.outputs import OutputEstimate, estimate_outputs
 from app.training.steps import StepPlan, plan_steps
 from app.training.training_folder import TrainingFolder, check_training_folder
-from app.training.vram import VramEstimate, estimate_for_config
+from app.training.vram import VramEstimate, VramInputs, estimate_vram
 from app.workspace import ProjectContext
 
 
@@ -62,14 +63,16 @@ class Assessment:
 
 def assess(ctx: ProjectContext, config: TrainingConfig, backend: str | None = None) -> Assessment:
     family = ctx.project.model_family
+    backend = backend or ctx.project.backend
     items = inventory(ctx)
     plan = plan_steps(items, config)
-    vram = estimate_for_config(config, family)
     studio_problem = None
     try:
         gpu = ctx.workspace.studio().gpu
     except GrimoireError as exc:
         gpu, studio_problem = GpuEntry(), str(exc)
+    inputs = VramInputs.from_config(config, family, backend)
+    vram = calibrated(estimate_vram(inputs), vram_calibration(ctx.workspace.db, gpu.name, inputs))
     dryrun = read_dryrun_measurement(ctx.dir)
     speed = estimate_speed(config, family, gpu.name, dryrun, config.digest())
     time = estimate_time_and_cost(plan.total_steps, speed, gpu.hourly_cost, gpu.currency)
@@ -83,7 +86,7 @@ def assess(ctx: ProjectContext, config: TrainingConfig, backend: str | None = No
     return Assessment(
         family=family,
         training_type=ctx.project.training_type,
-        backend=backend or ctx.project.backend,
+        backend=backend,
         config=config,
         items=items,
         plan=plan,

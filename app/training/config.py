@@ -32,6 +32,10 @@ Scheduler = Literal[
     "constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial"
 ]
 Precision = Literal["no", "fp16", "bf16"]
+# How the frozen base model's weights are stored on the GPU: as trained ("none"), 8-bit
+# floats (sd-scripts --fp8_base, ai-toolkit quantize, SimpleTuner fp8-quanto) or 4-bit
+# NormalFloat (QLoRA; SimpleTuner nf4-bnb).
+Quantization = Literal["none", "fp8", "nf4"]
 Device = Literal["cuda", "cpu"]
 
 # Upper bounds: far beyond any real LoRA run, low enough that a typo (an extra zero, a
@@ -46,6 +50,8 @@ ACCUMULATION_MAX = 1024
 RESOLUTION_MIN = 64
 RESOLUTION_MAX = 4096  # 4× SDXL's and Flux's native side; 16× the pixels
 BUCKET_RESOLUTION_MAX = 8192
+# sd-scripts' flux_train_network.py swaps at most 35 of Flux's blocks (docs/flux_train_network.md).
+BLOCKS_TO_SWAP_MAX = 35
 SEED_MAX = 2**32 - 1  # numpy's seed range, which accelerate's set_seed passes it to
 OUTPUT_NAME_MAX = 100
 PROMPTS_MAX = 100
@@ -107,6 +113,12 @@ class TrainingConfig(BaseModel):
     gradient_checkpointing: bool = True
     cache_latents: bool = True
     cache_text_encoder_outputs: bool = False
+    # For 8-16 GB cards; each is off by default and only some trainers have it (Gate 2
+    # blocks a trainer that cannot do what is asked: app/training/memory_features.py).
+    quantize_base: Quantization = "none"
+    full_bf16: bool = False
+    blocks_to_swap: int = Field(0, ge=0, le=BLOCKS_TO_SWAP_MAX)
+    cpu_offload: bool = False
 
     # Loss shaping
     noise_offset: float = Field(0.0, ge=0, le=1)

@@ -4,7 +4,6 @@ offers for download, what saving writes into ``<project>/configs/<backend>/`` an
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from app.grimoire import GrimoireError
@@ -48,7 +47,7 @@ def files_for(
     output_dir: Path | None = None,
 ) -> BackendFiles:
     """Generate (not write) the files; raises BackendUnsupported with a plain reason.
-    ``output_dir``: where the trainer writes (a run's folder); default output/<backend>."""
+    ``output_dir``: where the trainer writes, when not the real run's folder."""
     base = assessment.base_model
     detection = assessment.detection
     prediction = base.prediction_type
@@ -65,9 +64,8 @@ def files_for(
         variant=detection.variant if detection is not None else "",
         prediction_type=prediction,
         trainer_dir=trainer_dir(ctx, backend),
+        output_dir=output_dir,
     )
-    if output_dir is not None:
-        run = replace(run, output_dir=output_dir)
     return generate(backend, run)
 
 

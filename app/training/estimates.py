@@ -2,7 +2,7 @@
 
 Seconds per step come from, in order of trust:
 1. the dry run's own measurement for this config (``<project>/dryrun.json``, written by
-   Gate 4's dry run: ``{"seconds_per_step": s, "peak_vram_gb": g, "config_digest": d}``);
+   Gate 4's dry run: ``DryRunMeasurement``, keyed by ``config_digest``);
 2. a published measurement on the same GPU (``SPEED_MEASUREMENTS``), scaled to this
    run's family, pixels and batch;
 3. the nearest published measurement, scaled by the GPUs' published tensor throughput.
@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.fsutil import atomic_write_text
 from app.training.config import TrainingConfig
 from app.training.model_specs import family_spec
 
@@ -180,9 +181,42 @@ class SpeedEstimate:
 
 @dataclass(frozen=True)
 class DryRunMeasurement:
-    seconds_per_step: float
-    peak_vram_gb: float | None
+    """What Gate 4's dry run measured (``<project>/dryrun.json``), with the config it ran
+    and the estimates it checked. Only a dry run that passed writes one."""
+
+    seconds_per_step: float  # mean over the steps after the first (warm-up) one
+    peak_vram_gb: float | None  # None without CUDA
     config_digest: str | None
+    gpu_name: str | None = None  # "CPU" on a CPU run
+    steps: int = 0  # steps the dry run trained
+    backend: str = ""
+    family: str = ""
+    estimated_seconds_per_step: float | None = None  # the estimates when it ran
+    estimated_vram_gb: float | None = None
+    ran_at: str = ""  # ISO time
+    config: dict[str, object] | None = None  # the TrainingConfig it ran, as JSON
+
+    @property
+    def speed_error_percent(self) -> float | None:
+        """How far the estimate was from the measurement (+: estimated too high)."""
+        return _error_percent(self.estimated_seconds_per_step, self.seconds_per_step)
+
+    @property
+    def vram_error_percent(self) -> float | None:
+        return _error_percent(self.estimated_vram_gb, self.peak_vram_gb)
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _error_percent(estimate: float | None, measured: float | None) -> float | None:
+    if estimate is None or not measured:
+        return None
+    return (estimate - measured) / measured * 100
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def read_dryrun_measurement(project_dir: Path) -> DryRunMeasurement | None:
@@ -193,13 +227,27 @@ def read_dryrun_measurement(project_dir: Path) -> DryRunMeasurement | None:
         seconds = float(data["seconds_per_step"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    peak = data.get("peak_vram_gb")
     digest = data.get("config_digest")
+    texts = {
+        key: data[key] if isinstance(data.get(key), str) else default
+        for key, default in (("gpu_name", None), ("backend", ""), ("family", ""), ("ran_at", ""))
+    }
+    steps = data.get("steps")
+    config = data.get("config")
     return DryRunMeasurement(
         seconds,
-        float(peak) if isinstance(peak, (int, float)) else None,
+        _number(data.get("peak_vram_gb")),
         digest if isinstance(digest, str) else None,
+        steps=steps if isinstance(steps, int) else 0,
+        estimated_seconds_per_step=_number(data.get("estimated_seconds_per_step")),
+        estimated_vram_gb=_number(data.get("estimated_vram_gb")),
+        config=config if isinstance(config, dict) else None,
+        **texts,
     )
+
+
+def write_dryrun_measurement(project_dir: Path, measurement: DryRunMeasurement) -> None:
+    atomic_write_text(project_dir / DRYRUN_FILE, json.dumps(measurement.to_json(), indent=2) + "\n")
 
 
 def _scale(row: SpeedMeasurement, config: TrainingConfig, family: str) -> float:

@@ -50,8 +50,22 @@ class FamilySpec:
     flops_exponent: float
     # Activation memory kept for the backward pass, GB per megapixel per sample, with
     # and without gradient checkpointing (calibrated: app/docs/vram-calculator.md).
+    # These are for a memory-efficient attention kernel (PyTorch SDPA or xformers), which
+    # every current trainer uses; eager attention adds ``eager_attention_gb`` below.
     activation_gb_per_mp: float
     activation_gb_per_mp_checkpointed: float
+    # Eager attention keeps every self-attention's probabilities (heads × tokens², 2 bytes,
+    # plus the fp32 softmax output diffusers upcasts to) for the backward pass: GB per
+    # image at the native size, growing with tokens², i.e. pixels². With checkpointing
+    # only the layer being recomputed holds them. Counted from the architectures:
+    # Σ over self-attention layers of heads × tokens² × 4 bytes.
+    eager_attention_gb: float = 0.0
+    eager_attention_gb_checkpointed: float = 0.0
+    # With gradient checkpointing, each image after the first in a batch (GB per MP);
+    # None: the same as the first.
+    activation_gb_per_extra_mp_checkpointed: float | None = None
+    # Block swap (sd-scripts --blocks_to_swap): parameters moved off the GPU per block.
+    swap_block_params: float = 0.0
     flow_matching: bool = False  # Flux: min-SNR weighting does not apply
 
 
@@ -74,8 +88,12 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
             lora_per_rank_text=LORA_FEATURES_TEXT_ENCODERS["sd15"],
             forward_tflops=0.803,
             flops_exponent=1.08,
-            activation_gb_per_mp=14.0,
+            activation_gb_per_mp=6.3,
             activation_gb_per_mp_checkpointed=3.4,
+            # 64² latent tokens at 512 px: 5 self-attentions × 8 heads × 4096² × 4 B
+            # (2.7 GB) + the 32² level (0.2 GB); one 4096² layer with checkpointing.
+            eager_attention_gb=2.85,
+            eager_attention_gb_checkpointed=0.54,
         ),
         FamilySpec(
             key="sd2",
@@ -89,8 +107,11 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
             lora_per_rank_text=LORA_FEATURES_TEXT_ENCODERS["sd2"],
             forward_tflops=2.149,
             flops_exponent=1.08,
-            activation_gb_per_mp=14.0,
+            activation_gb_per_mp=6.3,
             activation_gb_per_mp_checkpointed=3.4,
+            # 96² tokens at 768 px: 5 layers × 5 heads × 9216² × 4 B + the 48² level.
+            eager_attention_gb=9.6,
+            eager_attention_gb_checkpointed=1.7,
         ),
         FamilySpec(
             key="sdxl",
@@ -109,6 +130,14 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
             flops_exponent=1.045,
             activation_gb_per_mp=11.0,
             activation_gb_per_mp_checkpointed=2.0,
+            # Each further 1024² image with checkpointing costs about twice the first's
+            # share: the recomputed blocks' activations and their gradients are held for
+            # the whole batch at once (app/docs/vram-calculator.md#activations).
+            activation_gb_per_extra_mp_checkpointed=4.0,
+            # 64² tokens: 10 layers × 10 heads × 4096² × 4 B (6.7 GB); 32² tokens: 60
+            # layers × 20 heads × 1024² × 4 B (5.0 GB).
+            eager_attention_gb=11.7,
+            eager_attention_gb_checkpointed=0.67,
         ),
         FamilySpec(
             key="flux",
@@ -127,6 +156,12 @@ FAMILY_SPECS: dict[str, FamilySpec] = {
             flops_exponent=0.895,
             activation_gb_per_mp=24.0,
             activation_gb_per_mp_checkpointed=3.5,
+            # 4096 image + 512 text tokens: 57 blocks × 24 heads × 4608² × 4 B.
+            eager_attention_gb=116.0,
+            eager_attention_gb_checkpointed=2.0,
+            # sd-scripts swaps n // 2 double blocks (340 M parameters each) and the rest as
+            # pairs of single blocks (142 M each): about 311 M parameters per block.
+            swap_block_params=311e6,
             flow_matching=True,
         ),
     )

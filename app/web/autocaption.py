@@ -43,6 +43,7 @@ from app.captions.content_lint import lint_caption
 from app.captions.grid import caption_intent
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
+from app.hub.offers import hub_captioners
 from app.models import Job
 from app.web.answers import answers
 from app.web.deps import FormDbId, ProjectDep
@@ -106,6 +107,7 @@ def _page_context(ctx: ProjectContext, jobs: JobsDep, **extra: Any) -> dict[str,
         "project": ctx.project,
         "captioners": CAPTIONERS,
         "setups": setups,
+        "hub_captioners": hub_captioners(ctx.settings),
         "any_ready": bool(ready),
         "advice": {kind: format_advice(kind, ctx.project.caption_format) for kind in CAPTIONERS},  # type: ignore[arg-type]
         "scopes": SCOPES,

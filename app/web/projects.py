@@ -22,7 +22,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app import journal
 from app.gates.state import gate_states, training_allowed
-from app.grimoire import GrimoireError
+from app.grimoire import GrimoireError, Studio
+from app.hub.catalogue import CatalogueError, load_catalogue
+from app.hub.found import found_models
 from app.intent import (
     CAPTION_FORMATS,
     MODEL_FAMILIES,
@@ -50,6 +52,7 @@ from app.web.answers import answers
 from app.web.deps import ProjectDep, WorkspaceDep
 from app.web.jobs import JobsDep
 from app.web.templating import render, route_exists
+from app.workspace import Workspace
 
 router = APIRouter()
 
@@ -85,22 +88,38 @@ def projects_address(request: Request) -> Response:
     return RedirectResponse(request.url_for("projects"), status_code=303)
 
 
+def base_model_choices(workspace: Workspace) -> dict[str, Any]:
+    """The base-model step's choices, read from this computer only: studio.md's models
+    by name, then checkpoints found in the Hugging Face cache and the folders studio.md
+    names (chosen by path), then the catalogue's models not here yet (to download)."""
+    studio_error = None
+    try:
+        studio = workspace.studio()
+    except GrimoireError as exc:
+        studio, studio_error = Studio(), str(exc)
+    try:
+        catalogue = load_catalogue(workspace.settings)
+    except CatalogueError as exc:
+        catalogue, studio_error = {}, str(exc)
+    found = [m for m in found_models(studio, catalogue) if m.kind == "base"]
+    here = {m.name for m in found if m.source != "local"} | {m.name for m in studio.base_models}
+    return {
+        "studio_models": studio.base_models,
+        "local_models": [m for m in found if not m.in_studio],
+        "offered": [e for e in catalogue.values() if e.kind == "base" and e.name not in here],
+        "families": MODEL_FAMILIES,
+        "studio_error": studio_error,
+    }
+
+
 def _wizard_context(
     workspace: WorkspaceDep, intent: Intent, errors: dict[str, str] | None = None
 ) -> dict[str, object]:
-    studio_error = None
-    try:
-        studio_models = workspace.studio().base_models
-    except GrimoireError as exc:
-        studio_models, studio_error = [], str(exc)
-    return {
+    return base_model_choices(workspace) | {
         "intent": intent,
         "errors": errors or {},
         "training_types": TRAINING_TYPES,
-        "families": MODEL_FAMILIES,
         "caption_formats": CAPTION_FORMATS,
-        "studio_models": studio_models,
-        "studio_error": studio_error,
         "trigger_check": check_trigger_word(intent.trigger_word) if intent.trigger_word else None,
     }
 

@@ -16,7 +16,7 @@ from app.captions.captioners.base import source_words
 from app.grimoire import file_problems
 from app.resources import source_href
 from app.settings import PACKAGE_DIR
-from app.words import GATE_WORDS, ordinal, plural
+from app.words import GATE_WORDS, human_bytes, ordinal, plural
 
 templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")  # autoescape is on for .html
 
@@ -58,6 +58,7 @@ templates.env.globals["route_exists"] = route_exists
 templates.env.filters["when"] = _when
 templates.env.filters["captioner_words"] = source_words
 templates.env.filters["plural"] = plural
+templates.env.filters["human_bytes"] = human_bytes
 templates.env.filters["ordinal"] = ordinal
 
 

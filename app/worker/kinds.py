@@ -30,6 +30,10 @@ KINDS: dict[str, JobKind] = {
     "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
     "environment.check": JobKind("app.gates.environment_job:environment_job"),
+    # Not a project's: one download at a time (two jobs of one kind exclude each other).
+    "models.pull": JobKind("app.hub.jobs:pull_job"),
+    # Reads the training folder the layout writes: never while an import changes it.
+    "training.dryrun": JobKind("app.gates.dryrun_job:dryrun_job", gpu=True, uses=DATASET),
     # A training run reads the training folder: no import or audit while it trains.
     "training.run": JobKind("app.training.runs.supervise:run_job", gpu=True, uses=DATASET),
 }

@@ -114,6 +114,22 @@ def test_vram_json_and_exit_codes(cli: CliRunner) -> None:
     assert cli("vram", "--family", "sd9").returncode == 2
 
 
+def test_vram_takes_the_attention_kernel_and_the_memory_settings(cli: CliRunner) -> None:
+    args = ["vram", "--family", "flux", "--resolution", "1024", "--batch", "1", "--rank", "16"]
+    args += ["--optimizer", "adamw8bit", "--gradient-checkpointing", "--cache-latents"]
+    args += ["--cache-text-encoder-outputs", "--json"]
+    full = json_of(cli(*args))["total_gb"]  # type: ignore[index]
+    fp8 = json_of(cli(*args, "--quantize", "fp8"))["total_gb"]  # type: ignore[index]
+    swapped = cli(*args, "--quantize", "fp8", "--blocks-to-swap", "16", "--gpu-vram", "12")
+    assert fp8 < full - 10 and swapped.returncode == 0
+    sd15 = ["vram", "--family", "sd15", "--resolution", "512", "--batch", "2", "--rank", "8"]
+    sd15 += ["--optimizer", "adamw8bit", "--precision", "fp16", "--cache-latents", "--json"]
+    sdpa = json_of(cli(*sd15))["total_gb"]  # type: ignore[index]
+    eager = json_of(cli(*sd15, "--attention", "eager"))["total_gb"]  # type: ignore[index]
+    assert eager > sdpa + 4
+    assert cli(*sd15, "--attention", "flash").returncode == 2
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "says"),
     [
@@ -123,6 +139,7 @@ def test_vram_json_and_exit_codes(cli: CliRunner) -> None:
         ("--gpu-vram", "inf", "--gpu-vram must be a number of GB above 0"),
         ("--gpu-vram", "nan", "--gpu-vram must be a number of GB above 0"),
         ("--gpu-vram", "-24", "--gpu-vram must be a number of GB above 0"),
+        ("--blocks-to-swap", "99", "--blocks-to-swap must be between 0 and 35 blocks."),
     ],
 )
 def test_vram_refuses_absurd_settings(cli: CliRunner, flag: str, value: str, says: str) -> None:

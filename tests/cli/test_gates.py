@@ -86,3 +86,23 @@ def test_check_leaves_a_project_the_server_is_working_on_alone(
     assert "is running for this project in loragate serve" in result.stdout
     assert "Nothing was checked." in result.stdout
     assert "Checking Gate" not in result.stderr
+
+
+def test_gate_four_counts_training_waits_for_the_dry_run(
+    cli: CliRunner, ctx: ProjectContext
+) -> None:
+    """Gates 1-3 recorded as passing on the inputs as they are now (their own
+    fingerprints): exit 1 until the dry run has passed too, then 0."""
+    from app.findings import make_result
+    from app.gate_records import record_result
+    from app.gates.state import current_parts
+
+    for name in ("dataset", "config", "environment"):
+        record_result(ctx, make_result(name, [], current_parts(ctx, name) or {}))
+    code, report = gates(cli)
+    assert code == 1 and report["dryrun"]["status"] == "not_run"
+    assert "Gate 4 · Dry run has not run." in cli("gates", "mira").stdout
+    record_result(ctx, make_result("dryrun", [], current_parts(ctx, "dryrun") or {}))
+    code, report = gates(cli)
+    assert code == 0
+    assert "All four gates pass and are current" in cli("gates", "mira").stdout

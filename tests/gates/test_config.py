@@ -424,3 +424,46 @@ def test_simpletuner_blocks_when_buckets_would_be_dropped(
     # One batch at a time fills every bucket.
     fixed = with_config(ctx, train_batch_size=1, gradient_accumulation_steps=1)
     assert "config.simpletuner_skips_images" not in codes(fixed)
+
+
+def test_a_memory_setting_the_trainer_cannot_do_blocks_and_names_one_that_can(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    set_gpu(workspace, "NVIDIA GeForce RTX 4070", 12.0)
+    ctx = workspace.context(
+        new_project(workspace, tmp_path, name="Fluxy", family="flux", checkpoint="flux-dev")
+    )
+    result = with_config(
+        ctx,
+        quantize_base="fp8",
+        blocks_to_swap=16,
+        min_snr_gamma=None,
+        optimizer="adamw8bit",
+        cache_text_encoder_outputs=True,
+    )
+    # The native trainer (the project's) has none of them; SimpleTuner has fp8 but not
+    # block swap; kohya sd-scripts has both.
+    native = [f for f in result.findings if f.code == "config.memory_setting_unsupported"]
+    assert {f.subject for f in native} == {"quantize_base", "blocks_to_swap"}
+    assert all(f.severity == "block" for f in native)
+    assert "has none of the memory settings" in native[0].message
+    swap = next(f for f in native if f.subject == "blocks_to_swap")
+    assert swap.fix.startswith("Choose kohya sd-scripts as the trainer")
+    assert_explained(result)
+    simpletuner = codes_by_subject(gate2.evaluate(ctx, "simpletuner"))
+    assert simpletuner == {"blocks_to_swap"}
+    kohya = gate2.evaluate(ctx, "kohya")
+    assert not codes_by_subject(kohya)
+    # On sd-scripts the saving counts: fp8 and 16 swapped blocks fit 12 GB.
+    assert "config.vram_overflow" not in codes(kohya), kohya.stats["vram_gb"]
+    assert kohya.stats["vram_gb"] < result.stats["vram_gb"] - 10
+    assert (
+        codes(with_config(ctx, quantize_base="none", blocks_to_swap=0)).get(
+            "config.memory_setting_unsupported"
+        )
+        is None
+    )
+
+
+def codes_by_subject(result: GateResult) -> set[str]:
+    return {f.subject for f in result.findings if f.code == "config.memory_setting_unsupported"}

@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 
 from app.resources import RESOURCES_DIR, load_document
+from app.training.config import TrainingConfig
 from app.training.vram import VramInputs, estimate_vram
 from app.training.vram_published import (
     HELD_OUT,
@@ -85,10 +86,74 @@ def test_each_saving_lowers_the_estimate() -> None:
     assert total(precision="no") > total() + 4  # fp32 weights
 
 
+def parts(**changes: object) -> float:
+    return estimate_vram(replace(BASE, **changes)).breakdown["activations"]  # type: ignore[arg-type]
+
+
 def test_activations_grow_with_pixels_and_batch() -> None:
-    parts = lambda **c: estimate_vram(replace(BASE, **c)).breakdown["activations"]  # noqa: E731
-    assert parts(batch_size=4) == pytest.approx(4 * parts())
     assert parts(resolution=2048) == pytest.approx(4 * parts())
+    assert parts(batch_size=4, gradient_checkpointing=False) == pytest.approx(
+        4 * parts(gradient_checkpointing=False)
+    )
+
+
+def test_each_further_sdxl_image_with_checkpointing_costs_twice_the_first() -> None:
+    """Batches of 3-4 were underestimated (the unsafe side) when every image cost the
+    first one's share: each further 1024² image now adds about 4 GB."""
+    first = parts()
+    assert parts(batch_size=2) - first == pytest.approx(2 * first)
+    assert parts(batch_size=4) == pytest.approx(7 * first)
+    assert total(batch_size=4, optimizer="adafactor", rank=8) > 18
+
+
+def test_eager_attention_adds_maps_that_grow_with_pixels_squared() -> None:
+    sd15 = VramInputs(family="sd15", resolution=512, gradient_checkpointing=False)
+    sdpa = estimate_vram(sd15).breakdown["activations"]
+    eager = estimate_vram(replace(sd15, attention="eager")).breakdown["activations"]
+    xformers = estimate_vram(replace(sd15, attention="xformers")).breakdown["activations"]
+    assert xformers == sdpa and eager > 2 * sdpa
+    big = replace(sd15, resolution=1024)
+    eager_growth = (
+        estimate_vram(replace(big, attention="eager")).breakdown["activations"]
+        - (estimate_vram(big).breakdown["activations"])
+    )
+    assert eager_growth == pytest.approx(16 * (eager - sdpa))
+    # With checkpointing only the recomputed layer holds its maps: a small addition.
+    checkpointed = replace(sd15, gradient_checkpointing=True)
+    added = (
+        estimate_vram(replace(checkpointed, attention="eager")).total_gb
+        - estimate_vram(checkpointed).total_gb
+    )
+    assert 0.3 < added < 1.0
+
+
+def test_without_mixed_precision_activations_double_too() -> None:
+    assert parts(precision="no") == pytest.approx(2 * parts())
+
+
+def test_memory_settings_take_their_share_away() -> None:
+    flux = VramInputs(family="flux", resolution=1024, cache_text_encoder_outputs=True)
+    model = lambda **c: estimate_vram(replace(flux, **c)).breakdown["transformer"]  # noqa: E731
+    assert model(quantize_base="fp8") == pytest.approx(model() / 2)
+    assert model(quantize_base="nf4") == pytest.approx(model() * 0.53 / 2)
+    assert model(blocks_to_swap=35) < 0.1 * model()
+    assert model(cpu_offload=True) == pytest.approx(model() / 10)
+    lora = estimate_vram(flux).breakdown
+    half = estimate_vram(replace(flux, full_bf16=True)).breakdown
+    assert half["LoRA weights"] == pytest.approx(lora["LoRA weights"] / 2)
+    assert half["optimizer states"] == pytest.approx(lora["optimizer states"] / 2)
+    # Block swap is Flux's (sd-scripts); an SD 1.5 estimate has no blocks to swap.
+    sd15 = VramInputs(family="sd15", resolution=512)
+    assert estimate_vram(replace(sd15, blocks_to_swap=10)).total_gb == estimate_vram(sd15).total_gb
+
+
+def test_the_estimate_counts_only_what_the_chosen_trainer_does() -> None:
+    config = TrainingConfig(resolution=1024, quantize_base="fp8", blocks_to_swap=16)
+    kohya = VramInputs.from_config(config, "flux", "kohya")
+    native = VramInputs.from_config(config, "flux", "native")
+    assert (kohya.quantize_base, kohya.blocks_to_swap) == ("fp8", 16)
+    assert (native.quantize_base, native.blocks_to_swap) == ("none", 0)
+    assert kohya.attention == native.attention == "sdpa"
 
 
 def test_breakdown_adds_up_and_names_each_part() -> None:

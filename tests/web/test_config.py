@@ -20,7 +20,11 @@ from fastapi.testclient import TestClient
 
 from app.models import Project
 from app.settings import Settings
+from app.training.calibration import record_measurement
 from app.training.config import load_config
+from app.training.project_config import current_config
+from app.training.vram import VramInputs, estimate_vram
+from app.workspace import Workspace
 from tests.training.helpers import project_on_a_4090
 
 
@@ -290,3 +294,31 @@ def test_a_broken_config_file_has_a_way_out_on_every_path(
     assert saved_values(settings, project)["preset"] == "standard"
     [kept] = project_dir.glob("training-unreadable-*.json")
     assert kept.read_text() == broken
+
+
+def test_the_page_says_when_dry_runs_on_this_gpu_calibrated_the_estimate(
+    client: TestClient, project: Project, settings: Settings
+) -> None:
+    before = client.get(f"/projects/{project.slug}/config").text
+    assert 'id="vram-calibrated"' not in before
+    workspace = Workspace(settings)
+    try:
+        ctx = workspace.context(project)
+        inputs = VramInputs.from_config(current_config(ctx), project.model_family, project.backend)
+        estimate = estimate_vram(inputs).total_gb
+        for _ in range(3):  # three dry runs that each measured 20% more
+            record_measurement(
+                workspace.db,
+                gpu_name="NVIDIA GeForce RTX 4090",
+                backend=project.backend,
+                project=project.slug,
+                inputs=inputs,
+                estimated_vram_gb=estimate,
+                measured_vram_gb=estimate * 1.2,
+            )
+    finally:
+        workspace.close()
+    html = client.get(f"/projects/{project.slug}/config").text
+    assert "Calibrated on your GPU from 3 dry runs" in html
+    shown = float(html.split('id="vram-total">')[1].split(" GB")[0])
+    assert estimate * 1.1 < shown < estimate * 1.2 + 0.05

@@ -129,8 +129,8 @@ def resolve_folder(
         wanted = " and ".join(" or ".join(names) for names, _ in needs)
         raise CaptionerUnavailable(
             f"No {label} is set up. Put a folder holding {wanted} on this computer and "
-            f"write its path as “captioners: {studio_key}:” in {STUDIO_HINT}. loragate "
-            "never downloads models."
+            f"write its path as “captioners: {studio_key}:” in {STUDIO_HINT}, or download one "
+            "by name on the auto-caption page (`loragate models pull`)."
         )
     try:
         folder = user_path(str(configured).strip())

@@ -112,7 +112,10 @@ def run_plan(
     variant: str = "",
     prediction_type: str = "epsilon",
     trainer_dir: str | None = None,
+    output_dir: Path | None = None,
 ) -> RunPlan:
+    """``output_dir``: where the trainer writes (default ``<project>/output/<backend>``;
+    the dry run sends it to its scratch folder)."""
     layout = layout_dir(ctx)
     return RunPlan(
         project=ctx.project.slug,
@@ -123,13 +126,18 @@ def run_plan(
         base_model=base_model,
         dataset_dir=layout,
         subsets=subsets_of(items, layout),
-        output_dir=ctx.dir / "output" / backend,
+        output_dir=output_dir or real_output_dir(ctx, backend),
         files_dir=files_dir.resolve(),
         config=with_steps(config, plan),
         plan=plan,
         trainer_dir=trainer_dir,
         items=tuple(item for item in items if item.included),
     )
+
+
+def real_output_dir(ctx: ProjectContext, backend: str) -> Path:
+    """Where the real run's trainer writes its checkpoints and LoRA."""
+    return ctx.dir / "output" / backend
 
 
 def generate(backend: str, run: RunPlan) -> BackendFiles:

@@ -73,6 +73,10 @@ def job(run: RunPlan, notes: list[str]) -> dict[str, Any]:
     }
     if run.family in FLAGS:
         model[FLAGS[run.family]] = True
+    if config.quantize_base == "fp8":
+        model["quantize"] = True  # optimum-quanto, qtype qfloat8 by default
+    if config.cpu_offload:
+        model["layer_offloading"] = True
     train: dict[str, Any] = {
         "batch_size": config.train_batch_size,
         "steps": config.max_train_steps,

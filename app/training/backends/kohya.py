@@ -131,6 +131,12 @@ def training_config(run: RunPlan) -> dict[str, Any]:
         values["sample_prompts"] = str(run.files_dir / PROMPTS_FILE)
         values["sample_every_n_steps"] = config.sample_every_n_steps
         values["sample_sampler"] = "euler_a" if run.family != "flux" else "euler"
+    if config.quantize_base == "fp8":
+        values["fp8_base"] = True
+    if config.full_bf16:
+        values["full_bf16"] = True
+    if config.blocks_to_swap and run.family == "flux":
+        values["blocks_to_swap"] = config.blocks_to_swap  # flux_train_network.py only
     if run.family == "sd2":
         values["v2"] = True
     if run.prediction_type == "v_prediction":

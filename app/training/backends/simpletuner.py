@@ -38,6 +38,8 @@ CONFIG_FILE = "config.json"
 BACKENDS_FILE = "multidatabackend.json"
 PROMPT_LIBRARY_FILE = "prompt_library.json"
 FAMILIES = {"sd15": "sd1x", "sd2": "sd2x", "sdxl": "sdxl", "flux": "flux"}
+# --base_model_precision values (quantisation of the base model; helpers/training/quantisation).
+BASE_PRECISION = {"fp8": "fp8-quanto", "nf4": "nf4-bnb"}
 OPTIMIZERS = {
     "adamw": "torch-adamw",
     "adamw8bit": "bnb-adamw8bit",
@@ -138,6 +140,10 @@ def training_config(run: RunPlan, notes: list[str]) -> dict[str, Any]:
         values["--prediction_type"] = "v_prediction"
     if not config.cache_latents:
         values["--vae_cache_ondemand"] = True
+    if config.quantize_base in BASE_PRECISION:
+        values["--base_model_precision"] = BASE_PRECISION[config.quantize_base]
+    if config.cpu_offload:
+        values["--enable_group_offload"] = True
     if config.save_every_n_steps:
         values["--checkpoint_step_interval"] = config.save_every_n_steps
     elif config.save_every_n_epochs:

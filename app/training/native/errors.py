@@ -5,28 +5,20 @@
 - ``missing_file``: something the run needs is not there or cannot be read.
 - ``bad_config``: the job asks for something that cannot work as written.
 - ``crash``: anything else; the traceback goes to stderr for the record.
+
+The kinds and the out-of-memory signatures live in ``app.training.failures``, shared with
+the parser of the external trainers' output.
 """
 
 from __future__ import annotations
 
 import errno
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-ErrorKind = Literal["oom", "nan", "missing_file", "bad_config", "crash"]
-
-# What an allocation failure looks like when it is not a torch.cuda.OutOfMemoryError:
-# cuBLAS/cuDNN workspace failures and errors raised from inside CUDA kernels
-# (FIELD-FACTS "OOM signatures").
-OOM_SIGNATURES = (
-    "CUDA out of memory",
-    "CUDA error: out of memory",
-    "CUBLAS_STATUS_ALLOC_FAILED",
-    "CUDNN_STATUS_NOT_ENOUGH_WORKSPACE",
-    "OutOfMemoryError",
-)
+from app.training.failures import OOM_SIGNATURES, ErrorKind
 
 
 @dataclass

@@ -25,6 +25,7 @@ from app.training.native.models import BaseModel, load_base_model
 from app.training.native.optim import build_lr_scheduler, build_optimizer, parameter_groups
 from app.training.native.order import steps_per_epoch
 from app.training.native.precision import Precision, choose_precision
+from app.training.native.samples import prompt_texts
 from app.training.native.text import TextEncoding
 
 
@@ -167,7 +168,7 @@ def _cache_text(
     if not captions.texts_are_known:
         log("text encoder outputs are not cached: shuffled captions differ at every step")
         return
-    texts = {s.caption for s in samples} | {""} | set(config.sample_prompts)
+    texts = {s.caption for s in samples} | {""} | prompt_texts(list(config.sample_prompts))
     with torch.no_grad(), precision.autocast():
         text.cache(texts)
     if precision.cuda:

@@ -313,8 +313,11 @@ class Trainer:
 
     def _finish(self, run: Run) -> Path:
         if self.job.dry_run_steps is not None:
-            # The dry run proves every kind of save the real run will make.
+            # The dry run proves every kind of save the real run will make, and draws
+            # each sample prompt once: a line that cannot be drawn fails now.
             self.saver.checkpoint(run, self.state, self.noise)
+            if self.config.sample_prompts:
+                self._samples(run)
         lora_path = Path(self.job.output_dir)
         if self.cluster.main:
             lora_path, verification = self.saver.final(run, self.state)

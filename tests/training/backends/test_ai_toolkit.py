@@ -85,3 +85,15 @@ def test_the_device_is_set_where_ai_toolkit_takes_it(make_run: PlanFactory) -> N
     gpu = generate("ai-toolkit", make_run("sd15", device="cuda"))
     assert yaml.safe_load(gpu.files["job.yaml"])["config"]["device"] == "cuda"
     assert "ACCELERATE_USE_CPU" not in gpu.command + gpu.files["launch.sh"]
+
+
+def test_memory_settings_go_under_model_where_ai_toolkit_reads_them(
+    make_run: PlanFactory,
+) -> None:
+    run = make_run("flux", quantize_base="fp8", cpu_offload=True)
+    process = process_of(generate("ai-toolkit", run).files["job.yaml"])
+    check_keys(process["model"], accepted("ai_toolkit")["model"], "model")  # type: ignore[arg-type]
+    assert process["model"]["quantize"] is True  # type: ignore[index]
+    assert process["model"]["layer_offloading"] is True  # type: ignore[index]
+    plain = process_of(generate("ai-toolkit", make_run("sdxl")).files["job.yaml"])
+    assert "quantize" not in plain["model"]  # type: ignore[operator]

@@ -128,3 +128,13 @@ def test_flux_needs_its_component_files(make_run: PlanFactory) -> None:
     (run.base_model.parent / "ae.safetensors").unlink()
     with pytest.raises(BackendUnsupported, match="ae"):
         generate("kohya", run)
+
+
+def test_memory_settings_are_written_with_sd_scripts_own_options(make_run: PlanFactory) -> None:
+    run = make_run("flux", quantize_base="fp8", full_bf16=True, blocks_to_swap=16)
+    config = tomllib.loads(generate("kohya", run).files["config.toml"])
+    check_keys(config, options_for("flux_train_network.py"), "config.toml (flux)")
+    assert (config["fp8_base"], config["full_bf16"], config["blocks_to_swap"]) == (True, True, 16)
+    plain = tomllib.loads(generate("kohya", make_run("sdxl")).files["config.toml"])
+    assert not {"fp8_base", "full_bf16", "blocks_to_swap"} & set(plain)
+    assert plain["sdpa"] is True  # the attention kernel the estimate assumes for sd-scripts

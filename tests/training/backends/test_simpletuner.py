@@ -104,3 +104,15 @@ def test_the_note_names_the_images_simpletuner_would_leave_out(make_run: PlanFac
     assert not any(
         "aspect buckets" in note for note in generate("simpletuner", make_run("sdxl")).notes
     )
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [("fp8", "fp8-quanto"), ("nf4", "nf4-bnb")])
+def test_memory_settings_use_simpletuner_options(
+    make_run: PlanFactory, ours: str, theirs: str
+) -> None:
+    run = make_run("flux", quantize_base=ours, cpu_offload=True, min_snr_gamma=None)
+    config = as_argparse_would(json.loads(generate("simpletuner", run).files["config.json"]))
+    check_keys(config, accepted("simpletuner")["config"], "config.json (flux)")
+    assert config["base_model_precision"] == theirs and config["enable_group_offload"] is True
+    plain = json.loads(generate("simpletuner", make_run("sdxl")).files["config.json"])
+    assert "--base_model_precision" not in plain and "--enable_group_offload" not in plain

@@ -170,7 +170,8 @@ def test_dry_run_trains_a_few_steps_and_proves_every_save(
     trainer = Trainer(job, _quiet())
     lora = trainer.train()
     kinds = [e["event"] for e in trainer.events.events]
-    assert kinds == ["start", "step", "step", "checkpoint", "done"]  # no samples
+    # No samples while it trains; each prompt drawn once after the save.
+    assert kinds == ["start", "step", "step", "checkpoint", "sample", "done"]
     start, done = trainer.events.events[0], trainer.events.events[-1]
     assert start["total"] == 2
     assert done["complete"] and done["seconds_per_step"] > 0

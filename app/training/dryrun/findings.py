@@ -1,0 +1,123 @@
+"""What went wrong in a dry run, as findings: one per failure, in plain words, with the
+trainer's own message (never a traceback; its last log lines go with the result)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.findings import Finding
+from app.training.dryrun.events import TrainerEvent
+from app.training.dryrun.process import TrainerRun
+
+DOC = "dry-run"
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    anchor: str
+    why: str
+    fix: str
+
+
+FAILURES = {
+    "oom": Failure(
+        "dryrun.oom",
+        "out-of-memory",
+        "The real run would stop the same way, usually minutes in, with the GPU time spent.",
+        "Turn on gradient checkpointing, cache latents, use an 8-bit optimizer, or lower the "
+        "batch size or resolution on the Config page; then run the dry run again.",
+    ),
+    "nan": Failure(
+        "dryrun.nan",
+        "the-loss-is-not-a-number",
+        "A loss that is not a number spreads into every weight: the LoRA would draw "
+        "black or noisy images.",
+        "Lower the learning rate (or check the images named), then run the dry run again.",
+    ),
+    "missing_file": Failure(
+        "dryrun.missing_file",
+        "a-missing-file",
+        "The real run needs the same file and would stop at the same place.",
+        "Check the path named: the base model on the project or in studio.md, the training "
+        "folder on the Curate page.",
+    ),
+    "bad_config": Failure(
+        "dryrun.bad_argument",
+        "a-bad-setting",
+        "The trainer refuses this setting as written, so the real run could not start.",
+        "Change the setting the message names on the Config page, then run the dry run again.",
+    ),
+    "sample": Failure(
+        "dryrun.sample_failed",
+        "a-sample-prompt-cannot-be-drawn",
+        "The real run would stop at its first sample image, after training that far.",
+        "Fix or remove that line of the sample prompts on the Config page.",
+    ),
+    "unwritable": Failure(
+        "dryrun.output_unwritable",
+        "the-output-folder-cannot-be-written",
+        "The real run would fail at its first save, often an hour in, and keep nothing.",
+        "Fix the folder's permissions, free space, or move what stands in the way.",
+    ),
+    "crash": Failure(
+        "dryrun.crash",
+        "the-trainer-crashed",
+        "Whatever stopped the trainer here would stop the real run too.",
+        "Read the trainer's last lines below; reinstall the trainer if they name a package, "
+        "or report it with the job's log.",
+    ),
+    "timeout": Failure(
+        "dryrun.timeout",
+        "it-took-too-long",
+        "A trainer that cannot finish a few steps in this time is stuck, or would take far "
+        "longer than estimated.",
+        "Check the log for a download or a wait; make sure the GPU is free and used.",
+    ),
+    "no_steps": Failure(
+        "dryrun.no_steps",
+        "the-trainer-did-not-train",
+        "Without two steps there is nothing to measure, and the real run may not train.",
+        "Check the training folder and the trainer's last lines below.",
+    ),
+}
+
+
+def finding(kind: str, message: str, subject: str = "trainer") -> Finding:
+    failure = FAILURES[kind]
+    return Finding(
+        code=failure.code,
+        severity="block",
+        subject=subject,
+        message=message,
+        why=failure.why,
+        fix=failure.fix,
+        source=f"{DOC}#{failure.anchor}",
+    )
+
+
+def from_failure(event: TrainerEvent) -> Finding:
+    """The trainer's own failure report as a finding."""
+    details = event.details
+    if "sample_prompt" in details:
+        return finding("sample", event.message, subject=str(details["sample_prompt"]))
+    kind = event.failure if event.failure in FAILURES else "crash"
+    if kind == "bad_config" and "cannot write" in event.message:
+        kind = "unwritable"
+    return finding(kind, event.message or "The trainer stopped with an error.")
+
+
+def from_run(run: TrainerRun, failure: TrainerEvent | None, steps: int) -> list[Finding]:
+    """Every finding of a dry run that reached its trainer (empty: it passed)."""
+    if run.timed_out:
+        return [finding("timeout", "The trainer did not finish its few steps in time.")]
+    if failure is not None:
+        return [from_failure(failure)]
+    if run.returncode not in (0, None):
+        last = run.tail[-1] if run.tail else "no output"
+        return [
+            finding("crash", f"The trainer stopped with exit status {run.returncode} (“{last}”).")
+        ]
+    if steps < 2:
+        return [finding("no_steps", f"The trainer reported {steps} step(s), not at least two.")]
+    return []

@@ -1,0 +1,106 @@
+"""What the dry run runs: the command the real run uses, for the project's trainer, with
+the step count lowered and every output sent to a scratch folder.
+
+The scratch folder is ``<project>/dryrun/scratch``, emptied first; the real run's output
+folder is never written (kohya, SimpleTuner and ai-toolkit resume from whatever their
+output folder holds).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.settings import REPO_ROOT
+from app.training.assessment import Assessment
+from app.training.backends import real_output_dir, write_files
+from app.training.backends.native import JOB_FILE
+from app.training.config_files import files_for
+from app.training.job import NativeJob, write_job
+from app.workspace import ProjectContext
+
+DRYRUN_DIR = "dryrun"
+DEFAULT_STEPS = 3
+MIN_STEPS, MAX_STEPS = 2, 5  # two at least: the first step is warm-up, not measured
+# Denoising steps of each dry-run sample: enough to run the sampler end to end.
+SAMPLE_STEPS = 4
+
+
+@dataclass
+class DryRunPlan:
+    backend: str
+    steps: int
+    command: list[str]
+    cwd: Path
+    scratch: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def dryrun_dir(ctx: ProjectContext) -> Path:
+    return ctx.dir / DRYRUN_DIR
+
+
+def scratch_dir(ctx: ProjectContext) -> Path:
+    return dryrun_dir(ctx) / "scratch"
+
+
+def clamp_steps(steps: int | None) -> int:
+    if steps is None:
+        return DEFAULT_STEPS
+    return max(MIN_STEPS, min(MAX_STEPS, steps))
+
+
+class OutputUnwritable(OSError):
+    """A folder the trainer must write cannot be written; ``str()`` names it."""
+
+
+def prove_writable(folder: Path) -> None:
+    """Create ``folder`` and write a file in it (removed at once): the only test that
+    holds for read-only mounts, full disks and files in the way, whoever runs it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".loragate-write-test-"):
+            pass
+    except OSError as exc:
+        raise OutputUnwritable(f"{folder} cannot be written ({exc.strerror or exc})") from None
+
+
+def fresh_scratch(ctx: ProjectContext) -> Path:
+    """The scratch folder, empty. Raises OutputUnwritable."""
+    scratch = scratch_dir(ctx)
+    try:
+        if scratch.is_dir() and not scratch.is_symlink():
+            shutil.rmtree(scratch)
+        elif scratch.exists() or scratch.is_symlink():
+            scratch.unlink()
+    except OSError as exc:
+        raise OutputUnwritable(f"{scratch} cannot be emptied ({exc.strerror or exc})") from None
+    prove_writable(scratch)
+    return scratch
+
+
+def plan_dry_run(ctx: ProjectContext, assessment: Assessment, steps: int) -> DryRunPlan:
+    """Write the trainer's files for a dry run and say how to start it. Raises
+    OutputUnwritable, and BackendUnsupported when the trainer cannot run this config."""
+    backend = assessment.backend
+    # The real run must be able to write its folder; proved here, never written to.
+    prove_writable(real_output_dir(ctx, backend))
+    scratch = fresh_scratch(ctx)
+    files = scratch / "files"
+    bundle = files_for(ctx, assessment, backend, files, output_dir=scratch / "output")
+    write_files(files, bundle)
+    if backend == "native":
+        return _native(bundle.files[JOB_FILE], files / JOB_FILE, scratch, steps)
+    raise NotImplementedError(backend)
+
+
+def _native(job_text: str, job_path: Path, scratch: Path, steps: int) -> DryRunPlan:
+    job = NativeJob.model_validate_json(job_text).model_copy(
+        update={"dry_run_steps": steps, "sample_steps": SAMPLE_STEPS}
+    )
+    write_job(job_path, job)
+    command = [sys.executable, "-m", "app.training.native", str(job_path)]
+    return DryRunPlan("native", steps, command, REPO_ROOT, scratch)

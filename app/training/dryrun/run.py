@@ -1,0 +1,136 @@
+"""One dry run from start to end: plan it, run the trainer, read what it says, measure,
+and write ``dryrun.json`` when it passed. Returns findings; never raises for anything the
+trainer or the project's files did (those are findings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from app.findings import Finding
+from app.training.assessment import assess
+from app.training.backends import BackendUnsupported
+from app.training.calibration import record_measurement
+from app.training.config import ConfigFileError
+from app.training.dryrun.events import TrainerEvent, describe, parse_line
+from app.training.dryrun.findings import finding, from_run
+from app.training.dryrun.measure import NvmlPeak, StepTimes, gpu_name
+from app.training.dryrun.plan import OutputUnwritable, plan_dry_run
+from app.training.dryrun.process import DEFAULT_TIMEOUT, run_trainer
+from app.training.estimates import (
+    DryRunMeasurement,
+    estimate_speed,
+    write_dryrun_measurement,
+)
+from app.training.project_config import current_config
+from app.training.vram import VramInputs
+from app.workspace import ProjectContext
+
+
+class Reporter(Protocol):
+    def line(self, text: str) -> None: ...
+
+    def progress(self, done: int, total: int, message: str) -> None: ...
+
+
+@dataclass
+class DryRunOutcome:
+    backend: str
+    steps_asked: int
+    findings: list[Finding] = field(default_factory=list)
+    measurement: DryRunMeasurement | None = None
+    steps: int = 0  # steps the trainer reported
+    log_tail: list[str] = field(default_factory=list)
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "backend": self.backend,
+            "steps_asked": self.steps_asked,
+            "steps": self.steps,
+            "measurement": self.measurement.to_json() if self.measurement else None,
+            "log_tail": self.log_tail,
+        }
+
+
+def dry_run(
+    ctx: ProjectContext, steps: int, report: Reporter, timeout: float = DEFAULT_TIMEOUT
+) -> DryRunOutcome:
+    outcome = DryRunOutcome(ctx.project.backend, steps)
+    try:
+        config = current_config(ctx)
+    except ConfigFileError as exc:
+        outcome.findings.append(finding("bad_config", str(exc), subject="training.json"))
+        return outcome
+    assessment = assess(ctx, config)
+    outcome.backend = assessment.backend
+    report.progress(0, steps, "Writing the trainer's files")
+    try:
+        plan = plan_dry_run(ctx, assessment, steps)
+    except OutputUnwritable as exc:
+        outcome.findings.append(finding("unwritable", f"The folder {exc}.", subject="output"))
+        return outcome
+    except BackendUnsupported as exc:
+        outcome.findings.append(finding("bad_config", str(exc), subject="backend"))
+        return outcome
+    times = StepTimes()
+    failures: list[TrainerEvent] = []
+
+    def on_line(text: str) -> None:
+        event = parse_line(plan.backend, text)
+        # loragate's trainer prints JSON for loragate; the log shows it in words.
+        readable = event is not None and plan.backend == "native"
+        report.line(describe(event) if readable and event else text)
+        if event is None:
+            return
+        times.add(event)
+        if event.kind == "step":
+            report.progress(times.steps, steps, f"Step {times.steps} of {steps}")
+        elif event.kind == "saved":
+            report.progress(times.steps, steps, "Saved a checkpoint and read it back")
+        elif event.kind == "sample":
+            report.progress(times.steps, steps, "Drew a sample image")
+        elif event.kind == "failure":
+            failures.append(event)
+
+    report.progress(0, steps, "Loading the model")
+    with NvmlPeak() as nvml:
+        run = run_trainer(plan, on_line, timeout)
+    outcome.steps = times.steps
+    outcome.log_tail = run.tail
+    outcome.findings = from_run(run, failures[0] if failures else None, times.steps)
+    if outcome.findings or times.seconds_per_step is None:
+        return outcome
+    peak = times.peak_vram_gb
+    if peak is None and config.device == "cuda":
+        peak = nvml.peak_gb  # a trainer that does not report its own peak
+    gpu = assessment.gpu
+    estimated = estimate_speed(config, assessment.family, gpu.name)
+    outcome.measurement = DryRunMeasurement(
+        seconds_per_step=round(times.seconds_per_step, 4),
+        peak_vram_gb=peak,
+        config_digest=config.digest(),
+        gpu_name=gpu_name(config.device),
+        steps=times.steps,
+        backend=plan.backend,
+        family=assessment.family,
+        estimated_seconds_per_step=round(estimated.seconds_per_step, 4),
+        estimated_vram_gb=round(assessment.vram.total_gb, 3),
+        ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        config=config.model_dump(mode="json"),
+    )
+    write_dryrun_measurement(ctx.dir, outcome.measurement)
+    # The series the next estimate on this GPU is calibrated by: against the model's own
+    # figure, not the already calibrated one, so corrections do not compound.
+    record_measurement(
+        ctx.workspace.db,
+        gpu_name=outcome.measurement.gpu_name,
+        backend=plan.backend,
+        project=ctx.project.slug,
+        inputs=VramInputs.from_config(config, assessment.family, plan.backend),
+        estimated_vram_gb=assessment.vram.uncalibrated_gb,
+        measured_vram_gb=peak,
+        estimated_seconds_per_step=estimated.seconds_per_step,
+        measured_seconds_per_step=times.seconds_per_step,
+    )
+    return outcome

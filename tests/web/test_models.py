@@ -1,0 +1,35 @@
+"""Models by name on the pages, without the network: the auto-caption page offers the
+catalogue's captioners, and a name the catalogue lacks is refused plainly.
+
+HTMX contract: POST /models/pull answers the download's box, or a toast (422) naming
+the known models."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from app.models import Project
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_the_autocaption_page_offers_the_catalogue_captioners(
+    client: TestClient, project: Project
+) -> None:
+    page = client.get(f"/projects/{project.slug}/captions/auto")
+    assert page.status_code == 200
+    assert "Download wd-vit-tagger-v3" in page.text
+    assert "Download blip-base" in page.text
+
+
+def test_the_interview_offers_the_catalogue_base_models(client: TestClient) -> None:
+    page = client.get("/projects/new")
+    assert "Download sdxl-base-1.0" in page.text
+    assert "accept its terms" in page.text  # FLUX.1 [dev] is gated
+
+
+def test_an_unknown_model_name_is_refused_with_the_known_names(client: TestClient) -> None:
+    answer = client.post("/models/pull", data={"model": "sd99"}, headers=HTMX)
+    assert answer.status_code == 422
+    assert "“sd99” is not a model loragate offers by name" in answer.text
+    assert "sdxl-base-1.0" in answer.text
