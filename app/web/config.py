@@ -42,6 +42,7 @@ from app.training.project_config import (
     read_confirmation,
     save_changes,
 )
+from app.training.runs.records import fitted_run
 from app.web.answers import ONLY_REDIRECTS, answers, media
 from app.web.config_form import CHECKBOX_MARKER, config_from_form, field_choices, field_kind
 from app.web.deps import ProjectDep
@@ -151,6 +152,7 @@ def _page_context(
             "family": MODEL_FAMILIES.get(ctx.project.model_family),
             "checkbox_marker": CHECKBOX_MARKER,
             "gate": gate_state(ctx, "config"),
+            "fitted": fitted_run(ctx),
         }
     )
     return context

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from app.settings import REPO_ROOT
 from app.training.assessment import assess
-from app.training.backends import BackendUnsupported, write_files
+from app.training.backends import BackendUnsupported, checked_output_name, write_files
 from app.training.config import TrainingConfig
 from app.training.config_files import files_for
 from app.training.job import NativeJob, write_job
@@ -30,6 +30,8 @@ class Launch:
     cwd: Path
     output_dir: Path
     total_steps: int
+    resume: bool
+    final_lora: Path  # where the finished LoRA must be, unless the trainer names it
 
     @property
     def command(self) -> str:
@@ -54,7 +56,8 @@ def prepare_launch(
         job_path = output_dir / JOB_FILE
         write_job(job_path, job)
         argv = [sys.executable, "-m", "app.training.native", str(job_path)]
-        return Launch(argv, REPO_ROOT, output_dir, job.config.max_train_steps)
+        final = output_dir / f"{checked_output_name(job.config, job.project)}.safetensors"
+        return Launch(argv, REPO_ROOT, output_dir, job.config.max_train_steps, resume, final)
     files_dir = output_dir / "files"
     bundle = files_for(ctx, assessment, backend, files_dir, output_dir)
     write_files(files_dir, bundle)
@@ -63,4 +66,6 @@ def prepare_launch(
         files_dir,
         output_dir,
         assessment.plan.total_steps,
+        resume,
+        output_dir / f"{checked_output_name(config, ctx.project.slug)}.safetensors",
     )

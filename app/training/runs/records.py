@@ -116,3 +116,13 @@ def run_job(ctx: ProjectContext, run: Run) -> Job | None:
         return None
     with ctx.workspace.db.reading() as session:
         return session.get(Job, run.job_id)
+
+
+def fitted_run(ctx: ProjectContext) -> Run | None:
+    """The newest run that had to climb the OOM ladder: the config page shows what
+    finally fitted (its settings are the run's, not the saved config's)."""
+    with ctx.workspace.db.reading() as session:
+        runs = session.exec(
+            select(Run).where(Run.project_id == ctx.project.id).order_by(col(Run.number).desc())
+        ).all()
+    return next((run for run in runs if run.rungs), None)

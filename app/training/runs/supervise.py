@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import subprocess
 import threading
 import time
@@ -41,9 +40,19 @@ from app.training.runs import ladder
 from app.training.runs.gpu_sampler import GpuSampler
 from app.training.runs.launch import Launch, prepare_launch
 from app.training.runs.lora_check import lora_problem
-from app.training.runs.output import mentions_oom, native_events
+from app.training.runs.output import mentions_oom
 from app.training.runs.records import run_by_id, run_dir, update_run
 from app.training.runs.start import TrainingRefused, check_run_may_start
+from app.training.trainer_output import (
+    Failure,
+    Finished,
+    LineSplitter,
+    Progress,
+    Sample,
+    Saved,
+    TrainerEvent,
+    parse_line,
+)
 from app.worker import JobCancelled, JobHandle
 from app.workspace import ProjectContext
 
@@ -56,17 +65,19 @@ TERMINATE_GRACE = 10.0
 
 @dataclass
 class Outcome:
-    kind: str  # finished | oom | nan | missing_file | bad_config | crash | stalled | cancelled
+    # finished | oom | nan | missing_file | bad_config | bad_argument | crash | stalled |
+    # cancelled
+    kind: str
     message: str = ""
     step: int = 0
-    done: dict[str, Any] | None = None
+    lora: str = ""  # finished: the final LoRA file
 
 
 @dataclass
 class Attempt:
-    events: list[dict[str, Any]] = field(default_factory=list)
-    error: dict[str, Any] | None = None
-    done: dict[str, Any] | None = None
+    failure: Failure | None = None
+    finished: Finished | None = None
+    final_save: str | None = None  # a save without a step number: the final LoRA
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     last_output: float = field(default_factory=time.monotonic)
 
@@ -88,7 +99,19 @@ def run_job(handle: JobHandle) -> dict[str, Any]:
         message = "Training was refused: " + " ".join(refused.reasons)
         update_run(ctx, run.id or 0, state="failed", message=message, finished_at=utcnow())
         raise RuntimeError(message) from None
-    return RunSupervisor(handle, ctx, run).supervise(resume=resuming)
+    try:
+        return RunSupervisor(handle, ctx, run).supervise(resume=resuming)
+    except (JobCancelled, RunFailed):
+        raise
+    except Exception as exc:
+        # A fault of the supervisor itself: the run must not go on saying "training".
+        message = f"loragate's run supervisor stopped with an error: {exc}. Resume continues."
+        update_run(ctx, run.id or 0, state="interrupted", message=message, finished_at=utcnow())
+        raise
+
+
+class RunFailed(RuntimeError):
+    """The run ended as failed; its row and the journal already say why."""
 
 
 class RunSupervisor:
@@ -106,6 +129,7 @@ class RunSupervisor:
         self.lines_window = (0.0, 0)
         self.config = ladder.with_rungs(TrainingConfig.model_validate(run.config), run.rungs)
         self.gpu = GpuSampler(self.config.device)
+        self.lock = threading.Lock()  # the stdout and stderr readers take turns
 
     # -- the whole run --------------------------------------------------------------
     def supervise(self, *, resume: bool) -> dict[str, Any]:
@@ -147,6 +171,7 @@ class RunSupervisor:
     def _attempt(self, launch: Launch) -> Outcome:
         self.attempt_started = time.monotonic()
         self.handle.log(f"Launching: {launch.command}")
+        self.handle.event("start", total=self.total, resume=launch.resume, command=launch.command)
         attempt = Attempt()
         process = subprocess.Popen(
             launch.argv,
@@ -156,95 +181,94 @@ class RunSupervisor:
             stderr=subprocess.PIPE,
             env=os.environ | {"PYTHONUNBUFFERED": "1"},
         )
-        assert process.stdout is not None and process.stderr is not None
-        reader = threading.Thread(
-            target=self._read_stderr, args=(process.stderr, attempt), daemon=True
-        )
-        reader.start()
-        stalled = cancelled = False
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            buffer = b""
-            while True:
-                ready = selector.select(timeout=0.5)
-                if ready:
-                    chunk = os.read(process.stdout.fileno(), 65536)
-                    if not chunk:
-                        break
-                    attempt.last_output = time.monotonic()
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    for raw in lines:
-                        for event in native_events(raw.decode("utf-8", "replace")):
-                            self._on_event(event, attempt)
-                if self.handle.cancelled and not cancelled:
-                    cancelled = True
+        readers = [
+            threading.Thread(target=self._read, args=(stream, attempt), daemon=True)
+            for stream in (process.stdout, process.stderr)
+        ]
+        for reader in readers:
+            reader.start()
+        stopped = ""  # why loragate stopped the trainer: cancelled | stalled | nan
+        while process.poll() is None or any(reader.is_alive() for reader in readers):
+            if not stopped and process.poll() is None:
+                if self.handle.cancelled:
+                    stopped = "cancelled"
+                elif attempt.failure is not None and attempt.failure.kind == "nan":
+                    stopped = "nan"  # a backend that trains on after a NaN: not here
+                elif time.monotonic() - attempt.last_output > STALL_SECONDS:
+                    stopped = "stalled"
+                if stopped:
                     _stop(process)
-                elif time.monotonic() - attempt.last_output > STALL_SECONDS and not stalled:
-                    stalled = True
-                    _stop(process)
-        # stdout closed; the trainer may still be ending (or stuck ending).
-        while process.poll() is None:
-            if self.handle.cancelled and not cancelled:
-                cancelled = True
-                _stop(process)
-            elif time.monotonic() - attempt.last_output > STALL_SECONDS and not stalled:
-                stalled = True
-                _stop(process)
-            time.sleep(0.2)
+            time.sleep(0.1)
         returncode = process.returncode
-        reader.join(5)
         self._add_seconds()
+        return self._outcome(attempt, returncode, stopped, launch)
+
+    def _outcome(self, attempt: Attempt, returncode: int, stopped: str, launch: Launch) -> Outcome:
         tail = list(attempt.tail)
-        if cancelled or self.handle.cancelled:
+        step = self.last_step
+        if stopped == "cancelled" or self.handle.cancelled:
             return Outcome("cancelled")
-        if stalled:
+        if stopped == "stalled":
             return Outcome(
                 "stalled",
                 f"The trainer printed nothing for {STALL_SECONDS / 60:g} minutes and was "
-                f"stopped at step {self.last_step}. Its last lines: {_lines(tail)}",
-                self.last_step,
+                f"stopped at step {step}. Its last lines: {_lines(tail)}",
+                step,
             )
-        if attempt.error is not None:
-            error = attempt.error
-            kind = str(error.get("kind", "crash"))
-            return Outcome(kind, str(error.get("message", "")), int(error.get("step") or 0))
+        failure = attempt.failure
+        if failure is not None and (returncode != 0 or stopped or self.run.backend == "native"):
+            where = failure.step if failure.step is not None else step
+            message = failure.message or f"The trainer failed ({failure.kind})."
+            if failure.kind == "nan" and self.run.backend != "native":
+                message = (
+                    f"The loss stopped being a number at step {where + 1}: training stopped "
+                    f"rather than spread it into the LoRA ({message}). Lower the learning rate."
+                )
+            return Outcome(failure.kind, message, where)
         if returncode != 0:
             if mentions_oom(tail):
-                return Outcome("oom", "The GPU ran out of memory.", self.last_step)
-            said = " It had said it finished: that is not trusted." if attempt.done else ""
+                return Outcome("oom", "The GPU ran out of memory.", step)
+            said = " It had said it finished: that is not trusted." if attempt.finished else ""
             return Outcome(
                 "crash",
-                f"The trainer exited with status {returncode} at step {self.last_step}.{said} "
+                f"The trainer exited with status {returncode} at step {step}.{said} "
                 f"Its last lines: {_lines(tail)}",
-                self.last_step,
+                step,
             )
-        if attempt.done is None:
+        if attempt.finished is None:
             return Outcome(
                 "crash",
-                f"The trainer exited at step {self.last_step} without saying it finished. "
+                f"The trainer exited at step {step} without saying it finished. "
                 f"Its last lines: {_lines(tail)}",
-                self.last_step,
+                step,
             )
-        return Outcome("finished", "", self.last_step, attempt.done)
+        if not attempt.finished.complete:
+            return Outcome(
+                "crash", f"The trainer stopped at step {step} of {self.total} before the end.", step
+            )
+        path = attempt.finished.path or attempt.final_save or str(launch.final_lora)
+        return Outcome("finished", "", step, path)
 
-    def _read_stderr(self, stream: Any, attempt: Attempt) -> None:
-        buffer = b""
+    def _read(self, stream: Any, attempt: Attempt) -> None:
+        splitter = LineSplitter()
         while True:
-            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536)
+            chunk = os.read(stream.fileno(), 65536)
+            lines = splitter.feed(chunk) if chunk else splitter.close()
+            if chunk:
+                attempt.last_output = time.monotonic()
+            for line in lines:
+                event = parse_line(self.run.backend, line)
+                with self.lock:
+                    if event is None or isinstance(event, Failure):
+                        self._on_log_line(line, attempt)
+                    if event is not None:
+                        self._on_event(event, attempt)
             if not chunk:
-                break
-            attempt.last_output = time.monotonic()
-            buffer += chunk
-            *lines, buffer = buffer.replace(b"\r", b"\n").split(b"\n")
-            for raw in lines:
-                line = raw.decode("utf-8", "replace").rstrip()
-                if line:
-                    self._on_log_line(line, attempt)
+                return
 
     def _on_log_line(self, line: str, attempt: Attempt) -> None:
         attempt.tail.append(line)
-        print(line, flush=True)  # the job's log keeps every line
+        print(line, flush=True)  # the job's log keeps every line but progress bars
         second, count = self.lines_window
         now = time.monotonic()
         if now - second >= 1.0:
@@ -254,62 +278,47 @@ class RunSupervisor:
         self.lines_window = (second, count + 1)
 
     # -- the trainer's events ---------------------------------------------------------
-    def _on_event(self, event: dict[str, Any], attempt: Attempt) -> None:
-        kind = event.get("event")
-        if kind == "step":
+    def _on_event(self, event: TrainerEvent, attempt: Attempt) -> None:
+        if isinstance(event, Progress):
+            self.total = event.total or self.total
             self._on_step(event)
-        elif kind == "start":
-            self.total = int(event.get("total") or self.total)
+        elif isinstance(event, Saved):
+            if event.step is None:
+                attempt.final_save = event.path
+            else:
+                self._on_checkpoint(event)
+        elif isinstance(event, Sample):
             self.handle.event(
-                "start",
-                total=self.total,
-                resumed_from=event.get("resumed_from"),
-                device=event.get("device"),
+                "sample", step=event.step, path=_relative(Path(event.path), self.folder)
             )
-        elif kind == "checkpoint":
-            self._on_checkpoint(event)
-        elif kind == "sample":
-            path = Path(str(event.get("path", "")))
-            self.handle.event(
-                "sample",
-                step=event.get("step"),
-                index=event.get("index"),
-                prompt=event.get("prompt"),
-                path=_relative(path, self.folder),
-            )
-        elif kind == "done":
-            attempt.done = event
-        elif kind == "error":
-            attempt.error = event
+        elif isinstance(event, Finished):
+            attempt.finished = event
+        elif isinstance(event, Failure) and attempt.failure is None:
+            attempt.failure = event  # the first is the cause; later ones are its echoes
 
-    def _on_step(self, event: dict[str, Any]) -> None:
-        step = int(event.get("step") or 0)
+    def _on_step(self, event: Progress) -> None:
+        step = event.step
         if step <= self.last_step:
             return  # redone after a relaunch from an earlier checkpoint: already stored
         self.last_step = step
-        self.total = int(event.get("total") or self.total)
-        seconds_per_step = event.get("seconds_per_step")
-        eta = (
-            (self.total - step) * float(seconds_per_step)
-            if isinstance(seconds_per_step, int | float)
-            else None
-        )
+        per_step = event.seconds_per_step
+        eta = (self.total - step) * per_step if per_step is not None else event.eta_seconds
         sample = self.gpu.sample()
-        loss = event.get("loss")
-        self.last_loss = float(loss) if isinstance(loss, int | float) else self.last_loss
+        if event.loss is not None:
+            self.last_loss = event.loss
         elapsed = self._seconds()
         self.handle.event(
             "step",
             step=step,
             total=self.total,
-            epoch=event.get("epoch"),
-            loss=loss,
-            smoothed_loss=event.get("smoothed_loss"),
-            lr=event.get("lr"),
-            seconds_per_step=seconds_per_step,
+            epoch=event.epoch,
+            loss=event.loss,
+            smoothed_loss=event.smoothed_loss,
+            lr=event.lr,
+            seconds_per_step=per_step,
             eta_seconds=None if eta is None else round(eta, 1),
-            vram_used_gb=sample.used_gb if sample else event.get("peak_vram_gb"),
-            vram_total_gb=sample.total_gb if sample else event.get("vram_total_gb"),
+            vram_used_gb=sample.used_gb if sample else event.peak_vram_gb,
+            vram_total_gb=sample.total_gb if sample else None,
             gpu_util=sample.utilisation if sample else None,
             elapsed_seconds=round(elapsed, 1),
             cost=round(self._cost(elapsed), 4),
@@ -319,11 +328,14 @@ class RunSupervisor:
         if time.monotonic() - self.last_row >= ROW_INTERVAL:
             self._save_progress()
 
-    def _on_checkpoint(self, event: dict[str, Any]) -> None:
+    def _on_checkpoint(self, event: Saved) -> None:
+        lora = Path(event.path)
         entry = {
-            "step": int(event.get("step") or 0),
-            "path": _relative(Path(str(event.get("path", ""))), self.folder),
-            "lora": _relative(Path(str(event.get("lora_path", ""))), self.folder),
+            "step": event.step,
+            "path": _relative(
+                lora.parent if lora.name == "lora.safetensors" else lora, self.folder
+            ),
+            "lora": _relative(lora, self.folder),
         }
         kept = [c for c in self.run.checkpoints if (self.folder / c["path"]).exists()]
         self.run = update_run(self.ctx, self.run.id or 0, checkpoints=[*kept, entry])
@@ -403,12 +415,9 @@ class RunSupervisor:
         return False
 
     def _finish(self, outcome: Outcome) -> dict[str, Any]:
-        done = outcome.done or {}
-        lora = Path(str(done.get("lora_path", "")))
-        if not done.get("complete"):
-            self._fail(
-                f"The trainer stopped at step {self.last_step} of {self.total} before the end."
-            )
+        lora = Path(outcome.lora)
+        if not lora.is_absolute():
+            lora = self.folder / lora
         problem = lora_problem(lora)
         if problem:
             self._fail(problem)
@@ -432,7 +441,7 @@ class RunSupervisor:
         self._save_progress(state="failed", message=message)
         self.handle.event("run", state="failed", kind=kind, message=message)
         self._journal("training.failed", f"Training run {self.run.number} failed: {message}")
-        raise RuntimeError(message)
+        raise RunFailed(message)
 
     def _journal(self, kind: str, message: str) -> None:
         with self.ctx.workspace.db.writing() as session:
