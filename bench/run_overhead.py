@@ -31,14 +31,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.runs.records import get_run, run_dir
+from app.runs.start import start_training
 from app.settings import REPO_ROOT, Settings
-from app.training.runs.records import get_run, run_dir
-from app.training.runs.start import start_training
 from app.worker import Worker
 from app.workspace import Workspace
 from tests.live_server import free_port, wait_until_serving
+from tests.runs.project import training_project
 from tests.tiny_models import build_tiny_sd15
-from tests.training.runs.project import training_project
 
 GOAL = 0.05
 

@@ -1,6 +1,6 @@
 """``loragate train PROJECT [--yes-cost] [--detach]`` and ``loragate monitor
 PROJECT[/RUN] [--json]``: training from the command line, through the same
-``app.training.runs.start`` the Start button uses.
+``app.runs.start`` the Start button uses.
 
 ``train`` shows the gates' verdict and the estimated time and cost, and asks before it
 starts (``--yes-cost`` answers yes, after printing the figures it confirms; the
@@ -50,8 +50,8 @@ def register(subparsers: Any) -> None:
 
 def handle_train(args: argparse.Namespace) -> int:
     from app.gates.state import training_allowed
-    from app.training.runs.cost import current_estimate, is_confirmed
-    from app.training.runs.start import TrainingRefused, start_training
+    from app.runs.cost import current_estimate, is_confirmed
+    from app.runs.start import TrainingRefused, start_training
     from app.worker import JobBusy, Worker
 
     workspace = open_workspace()
@@ -105,7 +105,7 @@ def handle_train(args: argparse.Namespace) -> int:
 
 
 def handle_monitor(args: argparse.Namespace) -> int:
-    from app.training.runs.records import get_run, list_runs
+    from app.runs.records import get_run, list_runs
     from app.worker import Worker
 
     slug, _, number = args.run.partition("/")
@@ -130,8 +130,8 @@ def handle_monitor(args: argparse.Namespace) -> int:
 def run_events(worker: Any, ctx: Any, run_id: int) -> Iterator[tuple[str, dict[str, Any]]]:
     """The run's stored events (this process supervises while it reads) up to the end
     event of its newest job."""
-    from app.training.runs.records import run_by_id
-    from app.training.runs.stream import events_after
+    from app.runs.records import run_by_id
+    from app.runs.stream import events_after
     from app.worker import FINISHED_STATES
 
     last = 0
@@ -154,7 +154,7 @@ def run_events(worker: Any, ctx: Any, run_id: int) -> Iterator[tuple[str, dict[s
 
 
 def monitor(worker: Any, ctx: Any, run_id: int, *, as_json: bool) -> int:
-    from app.training.runs.records import run_by_id, run_job, run_status
+    from app.runs.records import run_by_id, run_job, run_status
 
     tty = sys.stdout.isatty() and not as_json
     for kind, data in run_events(worker, ctx, run_id):

@@ -164,7 +164,7 @@ class Confirmation:
     config_digest: str
     steps: int
     summary: str
-    # The figures confirmed (app/training/runs/cost.py): training starts only when they
+    # The figures confirmed (app/runs/cost.py): training starts only when they
     # are the figures of the estimate now.
     figures: dict[str, Any] = field(default_factory=dict)
 

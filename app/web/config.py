@@ -28,6 +28,7 @@ from app.gate_records import findings_of, record_result
 from app.gates import config as gate2
 from app.gates.state import gate_state
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
+from app.runs.records import fitted_run
 from app.training.assessment import Assessment, assess
 from app.training.backends import BACKEND_TITLES, BACKENDS, BackendFiles, BackendUnsupported
 from app.training.config import ConfigFileError, TrainingConfig, config_path
@@ -42,7 +43,6 @@ from app.training.project_config import (
     read_confirmation,
     save_changes,
 )
-from app.training.runs.records import fitted_run
 from app.web.answers import ONLY_REDIRECTS, answers, media
 from app.web.config_form import CHECKBOX_MARKER, config_from_form, field_choices, field_kind
 from app.web.deps import ProjectDep

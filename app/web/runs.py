@@ -2,7 +2,7 @@
 confirm), a run's page (live loss and VRAM charts), its event stream, its history for
 the charts, its sample images, and Cancel / Resume / the answer to a question.
 
-Every start goes through ``app.training.runs.start``: no form field or header can skip
+Every start goes through ``app.runs.start``: no form field or header can skip
 the gates or the cost confirmation.
 
 HTMX contract:
@@ -31,10 +31,9 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from app.gates.state import gate_states, training_allowed
 from app.models import Run
 from app.paths import UnsafePathError, safe_join
-from app.training.config import ConfigFileError
-from app.training.runs.cost import current_estimate, is_confirmed
-from app.training.runs.records import get_run, list_runs, run_dir, run_job, run_status
-from app.training.runs.start import (
+from app.runs.cost import current_estimate, is_confirmed
+from app.runs.records import get_run, list_runs, run_dir, run_job, run_status
+from app.runs.start import (
     TrainingRefused,
     active_run,
     answer_question,
@@ -42,7 +41,8 @@ from app.training.runs.start import (
     resume_run,
     start_training,
 )
-from app.training.runs.stream import history, run_stream
+from app.runs.stream import history, run_stream
+from app.training.config import ConfigFileError
 from app.web.answers import answers, media
 from app.web.deps import SQLITE_MAX_INT, DbId, ProjectDep
 from app.web.jobs import PING_SECONDS, JobsDep

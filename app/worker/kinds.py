@@ -35,7 +35,7 @@ KINDS: dict[str, JobKind] = {
     # Reads the training folder the layout writes: never while an import changes it.
     "training.dryrun": JobKind("app.gates.dryrun_job:dryrun_job", gpu=True, uses=DATASET),
     # A training run reads the training folder: no import or audit while it trains.
-    "training.run": JobKind("app.training.runs.supervise:run_job", gpu=True, uses=DATASET),
+    "training.run": JobKind("app.runs.supervise:run_job", gpu=True, uses=DATASET),
 }
 
 

@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 
 from app.workspace import Workspace
 from tests.browser.conftest import LiveServer
-from tests.training.runs.conftest import tiny_sd15  # noqa: F401  (the fixture)
-from tests.training.runs.project import training_project
+from tests.runs.conftest import tiny_sd15  # noqa: F401  (the fixture)
+from tests.runs.project import training_project
 
 TOTAL = 10
 

@@ -14,8 +14,8 @@ from app.gates import GATE_NAMES
 from app.gates.state import current_parts
 from app.models import Project
 from app.projects import Intent, create_project
+from app.runs.cost import confirm_cost, current_estimate
 from app.training.config import TrainingConfig, save_config
-from app.training.runs.cost import confirm_cost, current_estimate
 from app.workspace import ProjectContext, Workspace
 from tests.training.helpers import make_images, set_gpu, write_training_folder
 

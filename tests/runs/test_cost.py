@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from app.runs.cost import confirm_cost, current_estimate, is_confirmed
+from app.runs.records import run_status
+from app.runs.start import TrainingRefused, cancel_run, start_training
 from app.training.estimates import DRYRUN_FILE
-from app.training.runs.cost import confirm_cost, current_estimate, is_confirmed
-from app.training.runs.records import run_status
-from app.training.runs.start import TrainingRefused, cancel_run, start_training
 from app.worker import Worker
 from app.workspace import Workspace
+from tests.runs.project import training_project
 from tests.training.helpers import set_gpu
-from tests.training.runs.project import training_project
 
 
 def test_a_changed_estimate_asks_again(workspace: Workspace, tiny_sd15: Path) -> None:
@@ -51,7 +51,7 @@ def test_a_confirmation_is_spent_by_one_run(workspace: Workspace, tiny_sd15: Pat
     run = cancel_run(ctx, worker, run)
     job = worker.wait(run.job_id or 0, 120)
     assert job is not None and job.state == "cancelled"
-    from app.training.runs.records import get_run, run_job
+    from app.runs.records import get_run, run_job
 
     stored = get_run(ctx, run.number)
     assert stored is not None

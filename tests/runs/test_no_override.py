@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.models import Job, Run
+from app.runs.cost import current_estimate
+from app.runs.records import list_runs, runs_dir
+from app.runs.start import TrainingRefused, start_training
 from app.training.config import load_config, save_config
-from app.training.runs.cost import current_estimate
-from app.training.runs.records import list_runs, runs_dir
-from app.training.runs.start import TrainingRefused, start_training
 from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
 from tests.cli.conftest import CliRunner
-from tests.training.runs.project import training_project
+from tests.runs.project import training_project
 
 OVERRIDES = {"LORAGATE_SKIP_GATES": "1", "LORAGATE_OVERRIDE": "1", "LORAGATE_FORCE": "1"}
 

@@ -34,15 +34,15 @@ from app import journal
 from app.gates.state import training_allowed
 from app.models import Run
 from app.models.base import utcnow
+from app.runs import ladder
+from app.runs.gpu_sampler import GpuSampler
+from app.runs.launch import Launch, prepare_launch
+from app.runs.lora_check import lora_problem
+from app.runs.output import mentions_oom
+from app.runs.records import run_by_id, run_dir, update_run
+from app.runs.start import TrainingRefused, check_run_may_start
 from app.training.backends import BackendUnsupported
 from app.training.config import TrainingConfig
-from app.training.runs import ladder
-from app.training.runs.gpu_sampler import GpuSampler
-from app.training.runs.launch import Launch, prepare_launch
-from app.training.runs.lora_check import lora_problem
-from app.training.runs.output import mentions_oom
-from app.training.runs.records import run_by_id, run_dir, update_run
-from app.training.runs.start import TrainingRefused, check_run_may_start
 from app.training.trainer_output import (
     Failure,
     Finished,

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.training.runs.records import get_run, run_dir
-from app.training.runs.start import start_training
+from app.runs.records import get_run, run_dir
+from app.runs.start import start_training
 from app.worker import Worker
 from app.workspace import Workspace
-from tests.training.runs.project import training_project
+from tests.runs.project import training_project
 from tests.worker.conftest import stored_events
 
 

@@ -3,8 +3,8 @@ nothing or cannot apply, asks before the resolution rung, and ends."""
 
 from __future__ import annotations
 
+from app.runs import ladder
 from app.training.config import TrainingConfig
-from app.training.runs import ladder
 
 
 def _climb(config: TrainingConfig) -> list[tuple[str, dict[str, object]]]:

@@ -18,15 +18,15 @@ from app.gates import GATE_NAMES
 from app.gates.state import current_parts, training_allowed
 from app.models import Event, Run
 from app.models.base import utcnow
-from app.training.project_config import current_config, read_confirmation
-from app.training.runs.cost import (
+from app.runs.cost import (
     CostEstimate,
     confirm_cost,
     current_estimate,
     is_confirmed,
     use_confirmation,
 )
-from app.training.runs.records import ACTIVE, run_dir, run_job, run_status, update_run
+from app.runs.records import ACTIVE, run_dir, run_job, run_status, update_run
+from app.training.project_config import current_config, read_confirmation
 from app.worker import JobBusy, Worker
 from app.workspace import ProjectContext
 
@@ -214,8 +214,8 @@ def cancel_run(ctx: ProjectContext, worker: Worker, run: Run) -> Run:
 def answer_question(ctx: ProjectContext, worker: Worker, run: Run, agree: bool) -> Run:
     """The artist's answer to the lower-resolution rung: agree → the run continues with
     it; no → it stops with the diagnosis."""
+    from app.runs import ladder
     from app.training.config import TrainingConfig
-    from app.training.runs import ladder
 
     if run.state != "waiting" or not run.question:
         raise TrainingRefused([f"Run {run.number} is not waiting for an answer."])

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 
 from app.models import Run
-from app.training.runs.records import get_run, run_dir
+from app.runs.records import get_run, run_dir
 from app.worker.process import is_alive
 from app.workspace import ProjectContext, Workspace
-from tests.training.runs.project import training_project
+from tests.runs.project import training_project
 from tests.worker.conftest import Server, read_job, stored_events, wait_for
 from tests.worker.test_stream import read_events
 
