@@ -18,29 +18,14 @@ from app.runs.cost import confirm_cost, current_estimate
 from app.training.config import TrainingConfig, save_config
 from app.workspace import ProjectContext, Workspace
 from tests.training.helpers import make_images, set_gpu, write_training_folder
+from tests.training.native.conftest import BASE_CONFIG
 
-TINY_CONFIG: dict[str, Any] = {
-    "device": "cpu",
-    "mixed_precision": "no",
-    "resolution": 64,
-    "min_bucket_reso": 64,
-    "max_bucket_reso": 128,
-    "bucket_reso_steps": 16,
-    "network_rank": 4,
-    "network_alpha": 2.0,
-    "unet_lr": 1e-3,
-    "text_encoder_lr": 1e-3,
-    "lr_scheduler": "constant",
+# The native trainer's tests' tiny CPU config, three epochs with a checkpoint every 2 steps.
+TINY_CONFIG: dict[str, Any] = BASE_CONFIG | {
     "optimizer": "adamw",
-    "train_batch_size": 2,
     "epochs": 3,
-    "save_every_n_epochs": None,
     "save_every_n_steps": 2,
-    "cache_latents": False,
     "cache_text_encoder_outputs": False,
-    "gradient_checkpointing": False,
-    "min_snr_gamma": None,
-    "seed": 7,
 }
 
 
