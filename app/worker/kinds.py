@@ -30,6 +30,9 @@ KINDS: dict[str, JobKind] = {
     "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
     "environment.check": JobKind("app.gates.environment_job:environment_job"),
+    # Reads the project's LoRA files and writes only under <project>/evaluation/: it
+    # shares nothing with the dataset's jobs; one GPU job at a time.
+    "evaluation.grid": JobKind("app.evaluation.job:grid_job", gpu=True),
 }
 
 
