@@ -24,6 +24,7 @@ from app.web import (
     dataset_curation,
     docs,
     environment,
+    evaluation,
     jobs,
     projects,
     studio,
@@ -44,6 +45,7 @@ ROUTERS = (
     jobs.router,
     config.router,
     environment.router,
+    evaluation.router,
     studio.router,
     docs.router,
 )

@@ -42,6 +42,7 @@ JOB_PAGES = {
     "captions.sample": "autocaption_page",
     "captions.auto": "autocaption_page",
     "environment.check": "environment_page",
+    "evaluation.grid": "phase_evaluate",
 }
 
 

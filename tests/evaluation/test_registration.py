@@ -69,7 +69,11 @@ def test_recommend_register_and_register_again(
     assert after.endswith("---\n# Studio notes\n\nKeep  this   spacing.\n")
     loras = load_studio(eval_ctx.workspace.grimoire_dir).loras
     assert [lora.name for lora in loras] == ["older-style", "mira"]
-    assert (loras[1].weight, loras[1].weight_range, loras[1].trigger_word) == (0.5, [0.5, 1.0], "zkmira")
+    assert (loras[1].weight, loras[1].weight_range, loras[1].trigger_word) == (
+        0.5,
+        [0.5, 1.0],
+        "zkmira",
+    )
     assert loras[1].dataset_size == 2 and loras[1].notes == "soft ink look"
     assert entry.path == str(copied)
 
