@@ -25,6 +25,7 @@ from app.web import (
     docs,
     dryrun,
     environment,
+    evaluation,
     jobs,
     models,
     projects,
@@ -48,6 +49,7 @@ ROUTERS = (
     config.router,
     environment.router,
     dryrun.router,
+    evaluation.router,
     studio.router,
     docs.router,
 )

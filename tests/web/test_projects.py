@@ -347,3 +347,13 @@ def test_trainer_and_captioner_folders_no_file_system_holds_are_explained(
         assert client.get(page + "/config/files/kohya.zip").status_code < 500
         captioners = client.get(page + "/captions/auto")
         assert captioners.status_code == 200
+
+
+def test_every_job_kind_resumes_to_a_page_that_exists() -> None:
+    """Resume builds its page link from JOB_PAGES: a name that is no route would be a
+    500 on the Resume button (the environment check's was, once)."""
+    from app.main import ROUTERS
+    from app.web.jobs import JOB_PAGES
+
+    names = {getattr(route, "name", None) for router in ROUTERS for route in router.routes}
+    assert {kind: page for kind, page in JOB_PAGES.items() if page not in names} == {}
