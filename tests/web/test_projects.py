@@ -171,10 +171,11 @@ def test_the_home_page_says_what_works_today_and_what_is_coming(client: TestClie
     assert "Then it trains" not in page
     today, _, coming = page.partition("Coming later, not there yet")
     assert "Works today:</strong> Intent, import, audit, captions, curate" in today
-    assert "Dry run, train, evaluate, diagnose, register" in coming
+    assert "dry run, evaluate, diagnose, register" in today
+    assert "Train." in coming
     readme = (REPO_ROOT / "README.md").read_text()
     assert "Then it trains, streams loss and VRAM live" not in readme
-    assert "**Coming in later issues, not there yet:** the dry run (Gate 4)" in readme
+    assert "**Coming in later issues, not there yet:** starting training" in readme
     assert "make run" in readme and "## Recipes" in readme
 
 
