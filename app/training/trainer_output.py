@@ -72,6 +72,9 @@ class Progress:
 
 @dataclass(slots=True)
 class Saved:
+    """sd-scripts prints its line before it writes the file, ai-toolkit after: a Saved
+    followed by a failure may name a partial file (check it before resuming from it)."""
+
     path: str  # the LoRA file written (native: the checkpoint's LoRA)
     step: int | None = None  # None where the file name carries no step
 
