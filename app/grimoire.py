@@ -196,11 +196,16 @@ class CaptionerPaths(BaseModel):
 
 class RegisteredLora(BaseModel):
     name: str
-    path: str
+    path: str  # the file in the studio's LoRA folder
     trigger_word: str
     family: str
-    weight: float = 1.0
+    weight: float = 1.0  # the recommended strength
+    weight_range: list[float] = Field(default_factory=list)  # [low, high] that still work
+    base_model: str = ""
+    caption_format: str = ""
+    dataset_size: int | None = None
     project: str = ""
+    source: str = ""  # the file in the project it was copied from
     registered_at: str = ""
     notes: str = ""
 
@@ -210,6 +215,9 @@ class Studio(BaseModel):
     gpu: GpuEntry = Field(default_factory=GpuEntry)
     backends: BackendPaths = Field(default_factory=BackendPaths)
     captioners: CaptionerPaths = Field(default_factory=CaptionerPaths)
+    # Where registering copies a finished LoRA (the folder your image tool reads LoRAs
+    # from). None: ``loras/`` beside studio.md.
+    lora_folder: str | None = None
     loras: list[RegisteredLora] = Field(default_factory=list)
     # Folders holding checkpoints: ComfyUI's or A1111's install folder (their
     # models/checkpoints and models/Stable-diffusion are searched), or a plain folder.
@@ -310,16 +318,27 @@ def file_problems(grimoire_dir: Path) -> list[str]:
 
 
 def register_lora(grimoire_dir: Path, lora: RegisteredLora) -> None:
-    """Add (or replace, by name) a LoRA in studio.md, keeping everything else as it was."""
+    """Add a LoRA to studio.md, or update the entry of that name where it stands,
+    keeping everything else as it was."""
 
     def mutate(front: Any) -> None:
         loras = front.get("loras")
-        if loras is None:
+        if not isinstance(loras, list):
             front["loras"] = loras = _yaml().load("[]")
-        for index, existing in enumerate(list(loras)):
-            if isinstance(existing, dict) and existing.get("name") == lora.name:
-                del loras[index]
-        loras.append(lora.model_dump())
+        if not loras and hasattr(loras, "fa"):
+            loras.fa.set_block_style()  # "loras: []" grows into one entry per block
+        entry = lora.model_dump()
+        same = [item for item in loras if isinstance(item, dict) and item.get("name") == lora.name]
+        if not same:
+            loras.append(entry)
+            return
+        kept = same[0]
+        for key, value in entry.items():
+            kept[key] = value  # in place: the entry's comments and position stay
+        for key in [key for key in kept if key not in entry]:
+            del kept[key]
+        for extra in same[1:]:  # a hand-made duplicate is folded into the first
+            loras.remove(extra)
 
     update_doc(studio_path(grimoire_dir), mutate)
 

@@ -25,6 +25,7 @@ from app.web import (
     docs,
     dryrun,
     environment,
+    evaluation,
     jobs,
     models,
     projects,
@@ -50,6 +51,7 @@ ROUTERS = (
     environment.router,
     runs.router,
     dryrun.router,
+    evaluation.router,
     studio.router,
     docs.router,
 )

@@ -55,7 +55,9 @@ BACKEND_NAMES = ("native", "kohya", "simpletuner", "ai-toolkit")
 MAX_LINE = 65_536
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, a cost
+# that shows at a hundred thousand redraws.
+@dataclass(slots=True)
 class Progress:
     step: int  # optimizer steps done
     total: int | None = None
@@ -68,26 +70,29 @@ class Progress:
     peak_vram_gb: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Saved:
+    """sd-scripts prints its line before it writes the file, ai-toolkit after: a Saved
+    followed by a failure may name a partial file (check it before resuming from it)."""
+
     path: str  # the LoRA file written (native: the checkpoint's LoRA)
     step: int | None = None  # None where the file name carries no step
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sample:
     path: str
     step: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Failure:
     kind: FailureKind
     message: str  # the trainer's own words (the exception line), or the native message
     step: int | None = None  # where the output names it
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Finished:
     path: str | None = None  # the final LoRA, where the line names it
     complete: bool = True  # native: false when the job's stop_after_steps ended it early
@@ -117,25 +122,25 @@ class LineSplitter:
         text = self._decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
         if not text:
             return []
-        parts = _BREAK.split(self._partial + text)
+        parts = _BREAK.split(_strip_ansi(self._partial + text))
         partial = parts.pop()
         if len(partial) > MAX_LINE:
             parts.append(partial)
             partial = ""
         self._partial = partial
-        return [line for line in map(clean, parts) if line]
+        # rstrip: tqdm pads a shorter redraw with blanks.
+        return [line for line in (part.rstrip() for part in parts) if line]
 
     def close(self) -> list[str]:
-        tail = self._partial + self._decoder.decode(b"", final=True)
+        tail = _strip_ansi(self._partial + self._decoder.decode(b"", final=True))
         self._partial = ""
-        return [line for line in map(clean, _BREAK.split(tail)) if line]
+        return [line for line in (part.rstrip() for part in _BREAK.split(tail)) if line]
 
 
-def clean(line: str) -> str:
-    """One line without ANSI codes and trailing blanks (tqdm pads a shorter redraw)."""
-    if "\x1b" in line:
-        line = _ANSI.sub("", line)
-    return line.rstrip()
+def _strip_ansi(text: str) -> str:
+    """Without ANSI codes. A code cut by the end of a read is left whole in the partial
+    line (an unfinished code does not match) and removed once its end arrives."""
+    return _ANSI.sub("", text) if "\x1b" in text else text
 
 
 def split_output(data: bytes | str) -> list[str]:
@@ -150,83 +155,70 @@ def split_output(data: bytes | str) -> list[str]:
 # {rate}{postfix}]", where the rate is "2.50it/s", or "1.23s/it" below one step a
 # second, and "?it/s" before the first step.
 _BAR = re.compile(
-    r"^(?P<desc>.*?):\s*\d+%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*"
-    r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+),\s*(?P<rate>[\d.]+|\?)(?P<unit>it/s|s/it)"
-    r"(?:,\s*(?P<postfix>.*))?\]$"
+    r"\|\s*(\d+)/(\d+)\s*\[[\d:]+<([\d:?]+),\s*([\d.]+|\?)(it/s|s/it)(?:,\s*(.*))?\]$"
 )
 _SIMPLETUNER_DESC = re.compile(r"Epoch (\d+)/\d+,? Steps$")
-_AI_TOOLKIT_PAIR = re.compile(r"([\w/]+): (\S+)")
+# One value of a postfix: tqdm's set_postfix writes "key=value, key=value";
+# ai-toolkit's set_postfix_str "lr: 1.0e-04 loss: 1.234e-01".
+_AVR_LOSS = re.compile(r"(?:^|, )avr_loss=([^,]+)")
+_STEP_LOSS = re.compile(r"(?:^|, )step_loss=([^,]+)")
+_TQDM_LR = re.compile(r"(?:^|, )lr=([^,]+)")
+_TOOLKIT_LOSS = re.compile(r"(?:^| )loss: (\S+)")
+_TOOLKIT_LR = re.compile(r"^lr: (\S+)")
 
 
 def _seconds(interval: str) -> float | None:
     """tqdm's "MM:SS" or "H:MM:SS"."""
     if "?" in interval:
         return None
-    seconds = 0.0
+    seconds = 0
     for part in interval.split(":"):
         seconds = seconds * 60 + int(part)
-    return seconds
+    return float(seconds)
 
 
-def _number(text: str | None) -> float | None:
-    if text is None:
+def _value(pattern: re.Pattern[str], postfix: str) -> float | None:
+    match = pattern.search(postfix)
+    if match is None:
         return None
     try:
-        return float(text)
+        return float(match[1])
     except ValueError:
         return None
 
 
-def _tqdm_pairs(postfix: str) -> dict[str, str]:
-    """``set_postfix(**values)``: "key=value, key=value"."""
-    pairs = {}
-    for item in postfix.split(", "):
-        key, sep, value = item.partition("=")
-        if sep:
-            pairs[key.strip()] = value.strip()
-    return pairs
-
-
 def _bar(backend: str, line: str) -> Progress | Failure | None:
-    match = _BAR.match(line)
+    percent = line.find("%|")
+    bar_end = line.find("|", percent + 2)
+    match = _BAR.match(line, bar_end) if bar_end > 0 else None
     if match is None:
         return None
-    desc, postfix = match["desc"], match["postfix"] or ""
+    desc = line[: line.rfind(":", 0, percent)]
+    postfix = match[6] or ""
     epoch = loss = smoothed = lr = None
     if backend == "kohya":
         if not desc.endswith("steps") or desc.endswith("validation steps"):
             return None
-        smoothed = _number(_tqdm_pairs(postfix).get("avr_loss"))
+        smoothed = _value(_AVR_LOSS, postfix)
     elif backend == "simpletuner":
         epoch_match = _SIMPLETUNER_DESC.search(desc)
         if epoch_match is None:
             return None
         epoch = int(epoch_match[1])
-        pairs = _tqdm_pairs(postfix)
-        loss, lr = _number(pairs.get("step_loss")), _number(pairs.get("lr"))
+        loss, lr = _value(_STEP_LOSS, postfix), _value(_TQDM_LR, postfix)
     else:  # ai-toolkit: the desc is the job's name; only the training bar has this postfix
         if not postfix.startswith("lr: "):
             return None
-        pairs = dict(_AI_TOOLKIT_PAIR.findall(postfix))
-        loss, lr = _number(pairs.get("loss")), _number(pairs.get("lr"))
-    step, total = int(match["n"]), int(match["total"])
+        loss, lr = _value(_TOOLKIT_LOSS, postfix), _value(_TOOLKIT_LR, postfix)
+    step = int(match[1])
     for value in (loss, smoothed):
         if value is not None and not math.isfinite(value):
             return Failure("nan", f"The loss became {value} by step {step}.", step)
-    rate = _number(match["rate"])
+    rate = match[4]
     per_step = None
-    if rate:
-        per_step = rate if match["unit"] == "s/it" else 1 / rate
-    return Progress(
-        step=step,
-        total=total,
-        loss=loss,
-        smoothed_loss=smoothed,
-        lr=lr,
-        seconds_per_step=per_step,
-        eta_seconds=_seconds(match["remaining"]),
-        epoch=epoch,
-    )
+    if rate != "?" and float(rate):
+        per_step = float(rate) if match[5] == "s/it" else 1 / float(rate)
+    return Progress(step, int(match[2]), loss, smoothed, lr, per_step, _seconds(match[3]), epoch)
 
 
 # Failure signatures ------------------------------------------------------------------

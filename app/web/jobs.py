@@ -41,8 +41,9 @@ JOB_PAGES = {
     "dataset.layout": "phase_curate",
     "captions.sample": "autocaption_page",
     "captions.auto": "autocaption_page",
-    "environment.check": "environment_page",
+    "environment.check": "phase_environment",
     "training.dryrun": "phase_dryrun",
+    "evaluation.grid": "phase_evaluate",
 }
 
 

@@ -73,6 +73,7 @@ def projects_page(
         "projects/list.html",
         {
             "projects": list_projects(workspace, archived=archived),
+            "registered": _registered_loras(workspace),
             "showing_archived": archived,
             "archived_count": 0 if archived else count_archived(workspace),
             "phases": PHASES,
@@ -80,6 +81,19 @@ def projects_page(
             "done": done,
         },
     )
+
+
+def _registered_loras(workspace: WorkspaceDep) -> dict[str, list[str]]:
+    """The studio's LoRAs by the project that registered them."""
+    try:
+        loras = workspace.studio().loras
+    except GrimoireError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for lora in loras:
+        if lora.project:
+            found.setdefault(lora.project, []).append(f"{lora.name} (weight {lora.weight:g})")
+    return found
 
 
 @router.get("/projects", include_in_schema=False)

@@ -36,6 +36,9 @@ KINDS: dict[str, JobKind] = {
     "training.dryrun": JobKind("app.gates.dryrun_job:dryrun_job", gpu=True, uses=DATASET),
     # A training run reads the training folder: no import or audit while it trains.
     "training.run": JobKind("app.runs.supervise:run_job", gpu=True, uses=DATASET),
+    # Reads the project's LoRA files and writes only under <project>/evaluation/: it
+    # shares nothing with the dataset's jobs; one GPU job at a time.
+    "evaluation.grid": JobKind("app.evaluation.job:grid_job", gpu=True),
 }
 
 

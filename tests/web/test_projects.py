@@ -171,10 +171,11 @@ def test_the_home_page_says_what_works_today_and_what_is_coming(client: TestClie
     assert "Then it trains" not in page
     today, _, coming = page.partition("Coming later, not there yet")
     assert "Works today:</strong> Intent, import, audit, captions, curate" in today
-    assert "Dry run, train, evaluate, diagnose, register" in coming
+    assert "dry run, evaluate, diagnose, register" in today
+    assert "Train." in coming
     readme = (REPO_ROOT / "README.md").read_text()
     assert "Then it trains, streams loss and VRAM live" not in readme
-    assert "**Coming in later issues, not there yet:** the dry run (Gate 4)" in readme
+    assert "**Coming in later issues, not there yet:** starting training" in readme
     assert "make run" in readme and "## Recipes" in readme
 
 
@@ -347,3 +348,13 @@ def test_trainer_and_captioner_folders_no_file_system_holds_are_explained(
         assert client.get(page + "/config/files/kohya.zip").status_code < 500
         captioners = client.get(page + "/captions/auto")
         assert captioners.status_code == 200
+
+
+def test_every_job_kind_resumes_to_a_page_that_exists() -> None:
+    """Resume builds its page link from JOB_PAGES: a name that is no route would be a
+    500 on the Resume button (the environment check's was, once)."""
+    from app.main import ROUTERS
+    from app.web.jobs import JOB_PAGES
+
+    names = {getattr(route, "name", None) for router in ROUTERS for route in router.routes}
+    assert {kind: page for kind, page in JOB_PAGES.items() if page not in names} == {}

@@ -5,10 +5,17 @@ A step is one optimizer update over ``gradient_accumulation_steps`` batches (per
 process, when several GPUs train together: see ``distributed``). The loss of every
 batch is checked before its gradients are used: a non-finite loss stops the run at
 once, naming the step and that batch's images, instead of training on.
+
+Test-only switch: ``LORAGATE_TEST_INJECT_OOM_AT_STEP=k`` makes optimizer step k raise
+``torch.OutOfMemoryError``, only when the job has gradient checkpointing off, so a test
+can stand in for a config that fits only with gradient checkpointing (the OOM ladder's
+first rung) on a machine without a GPU. It surfaces as the normal ``error`` event of
+kind "oom". Nothing outside the tests sets it.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections import deque
@@ -39,6 +46,7 @@ from app.training.native.verify import Verification
 SMOOTHING = 0.9  # exponential moving average of the loss shown as "smoothed"
 TIMING_WINDOW = 20  # steps averaged for seconds per step
 SEED_STRIDE = 1_000_003  # apart enough that processes' noise seeds never meet
+INJECT_OOM_VARIABLE = "LORAGATE_TEST_INJECT_OOM_AT_STEP"  # test-only: see the docstring
 
 
 class Trainer:
@@ -54,6 +62,7 @@ class Trainer:
         self.noise = torch.Generator()
         self.run: Run | None = None
         self._step_times: deque[float] = deque(maxlen=TIMING_WINDOW)
+        self._inject_oom_at = _injected_oom_step()
 
     def train(self) -> Path:
         """Train to the end (or to ``stop_after_steps``); returns the LoRA file. Raises
@@ -149,6 +158,10 @@ class Trainer:
         """One optimizer update over the batches of ``group`` (indices into the
         samples), with its ``step`` event."""
         started = time.perf_counter()
+        if self._inject_oom_at == self.state.step + 1 and not self.config.gradient_checkpointing:
+            raise torch.OutOfMemoryError(
+                f"CUDA out of memory (injected by {INJECT_OOM_VARIABLE}, a test-only switch)"
+            )
         run.optimizer.zero_grad(set_to_none=True)
         losses = []
         for batch_indices in group:
@@ -340,6 +353,12 @@ class Trainer:
             seconds_per_step=self.seconds_per_step,
             peak_vram_gb=peak,
         )
+
+
+def _injected_oom_step() -> int | None:
+    """The step the test-only switch fails at, if a test set it."""
+    value = os.environ.get(INJECT_OOM_VARIABLE, "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def _time_ids(batch: list[Sample]) -> torch.Tensor:

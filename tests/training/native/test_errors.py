@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,8 +21,17 @@ from app.training.native import trainer as trainer_module
 from app.training.native.errors import TrainingError, classify, is_out_of_memory
 from app.training.native.events import ProgressWriter
 from app.training.native.jobfile import load_job
-from app.training.native.trainer import Trainer
+from app.training.native.trainer import INJECT_OOM_VARIABLE, Trainer
+from app.training.trainer_output import (
+    Failure,
+    Finished,
+    Progress,
+    TrainerEvent,
+    parse_line,
+    split_output,
+)
 from tests.training.native.conftest import MakeJob
+from tests.training.native.process import run_trainer
 
 
 def _train_expecting_error(job) -> tuple[TrainingError, list[dict]]:  # type: ignore[no-untyped-def]
@@ -303,3 +313,35 @@ def test_a_truncated_image_stops_the_run_before_the_model_loads(
     assert caught.value.kind == "missing_file"
     assert "2_ink/cut.png" in caught.value.message and "fine.png" not in caught.value.message
     assert trainer.run is None
+
+
+@pytest.mark.slow
+def test_the_test_only_oom_switch_fails_without_gradient_checkpointing_only(
+    make_job: MakeJob, sd15_ref: BaseModelRef, tmp_path: Path
+) -> None:
+    """LORAGATE_TEST_INJECT_OOM_AT_STEP (test-only) stands in for a config that fits only
+    with gradient checkpointing: the trainer, run as the supervisor runs it, reports the
+    normal out-of-memory error at that step, and the same job with the OOM ladder's
+    first rung (gradient checkpointing on) trains to the end."""
+    env = dict(os.environ) | {INJECT_OOM_VARIABLE: "2"}
+    events: dict[bool, list[TrainerEvent]] = {}
+    logs: dict[bool, str] = {}
+    for checkpointing in (False, True):
+        job = make_job(sd15_ref, max_train_steps=3, gradient_checkpointing=checkpointing)
+        process = run_trainer(job, tmp_path / f"job-{checkpointing}.json", env=env)
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == (0 if checkpointing else 1), stderr[-3000:]
+        parsed = [parse_line("native", line) for line in split_output(stdout)]
+        events[checkpointing] = [event for event in parsed if event is not None]
+        logs[checkpointing] = stderr
+
+    failing = events[False]
+    assert [e.step for e in failing if isinstance(e, Progress)] == [0, 1]  # start, step 1
+    failure = failing[-1]
+    assert isinstance(failure, Failure) and failure.kind == "oom" and failure.step == 1
+    assert "out of memory" in failure.message
+    assert "Traceback" not in logs[False]  # a reported failure, not a crash
+
+    fitted = events[True]
+    assert [e.step for e in fitted if isinstance(e, Progress)] == [0, 1, 2, 3]
+    assert isinstance(fitted[-1], Finished) and not any(isinstance(e, Failure) for e in fitted)
