@@ -67,5 +67,16 @@ def prepare_launch(
         output_dir,
         assessment.plan.total_steps,
         resume,
-        output_dir / f"{checked_output_name(config, ctx.project.slug)}.safetensors",
+        final_lora(backend, output_dir, checked_output_name(config, ctx.project.slug)),
     )
+
+
+def final_lora(backend: str, output_dir: Path, name: str) -> Path:
+    """Where each external backend writes the finished LoRA when its output does not
+    name it: SimpleTuner always as pytorch_lora_weights.safetensors, ai-toolkit in a
+    folder named after its job, sd-scripts as ``--output_name``."""
+    if backend == "simpletuner":
+        return output_dir / "pytorch_lora_weights.safetensors"
+    if backend == "ai-toolkit":
+        return output_dir / name / f"{name}.safetensors"
+    return output_dir / f"{name}.safetensors"

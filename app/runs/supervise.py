@@ -20,6 +20,7 @@ one stored are passed on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -29,6 +30,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from app import journal
 from app.gates.state import training_allowed
@@ -78,6 +81,7 @@ class Attempt:
     failure: Failure | None = None
     finished: Finished | None = None
     final_save: str | None = None  # a save without a step number: the final LoRA
+    failure_step: int = 0  # the step the first failure names, or the one in progress
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     last_output: float = field(default_factory=time.monotonic)
 
@@ -216,14 +220,29 @@ class RunSupervisor:
                 step,
             )
         failure = attempt.failure
-        if failure is not None and (returncode != 0 or stopped or self.run.backend == "native"):
-            where = failure.step if failure.step is not None else step
+        if failure is not None and failure.kind == "nan" and self.run.backend != "native":
+            # Whatever the exit status: a run that saw a non-finite loss is not finished.
+            where = (
+                f"at step {failure.step}"
+                if failure.step is not None
+                # ai-toolkit prints "loss is nan" without a step; its bar lags behind.
+                else f"after step {attempt.failure_step - 1} (the trainer does not say which)"
+            )
+            return Outcome(
+                "nan",
+                f"The loss stopped being a number {where}: training stopped rather than "
+                f"spread it into the LoRA ({failure.message}). Lower the learning rate, or "
+                "check the images of that step.",
+                attempt.failure_step,
+            )
+        if failure is not None and (returncode != 0 or self.run.backend == "native"):
             message = failure.message or f"The trainer failed ({failure.kind})."
-            if failure.kind == "nan" and self.run.backend != "native":
-                message = (
-                    f"The loss stopped being a number at step {where + 1}: training stopped "
-                    f"rather than spread it into the LoRA ({message}). Lower the learning rate."
+            if self.run.backend != "native":
+                message += (
+                    f" (The trainer exited with status {returncode} at step {step}. "
+                    f"Its last lines: {_lines(tail)})"
                 )
+            where = failure.step if failure.step is not None else step
             return Outcome(failure.kind, message, where)
         if returncode != 0:
             if mentions_oom(tail):
@@ -295,6 +314,7 @@ class RunSupervisor:
             attempt.finished = event
         elif isinstance(event, Failure) and attempt.failure is None:
             attempt.failure = event  # the first is the cause; later ones are its echoes
+            attempt.failure_step = event.step if event.step is not None else self.last_step + 1
 
     def _on_step(self, event: Progress) -> None:
         step = event.step
@@ -451,11 +471,22 @@ class RunSupervisor:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+    """End the trainer and everything it started (a launch script's trainer, an
+    accelerate launcher's workers): SIGTERM, then SIGKILL after the grace period. They
+    share the job's process group (so a Cancel or a killed job reaches them), so they
+    are found as this process's descendants, not by group."""
     try:
-        process.wait(TERMINATE_GRACE)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        family = [psutil.Process(process.pid)]
+        family += family[0].children(recursive=True)
+    except psutil.NoSuchProcess:
+        return
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.terminate()
+    _gone, alive = psutil.wait_procs(family, timeout=TERMINATE_GRACE)
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
 
 
 def _relative(path: Path, folder: Path) -> str:

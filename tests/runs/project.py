@@ -35,6 +35,8 @@ def training_project(
     *,
     name: str = "Ink wash",
     confirmed: bool = True,
+    backend: str = "native",
+    family: str = "sd15",
     **config: Any,
 ) -> ProjectContext:
     """4 images at 64 px, batch 2: 2 steps an epoch, 6 steps in all, a checkpoint every 2."""
@@ -46,9 +48,9 @@ def training_project(
             training_type="style",
             trigger_word="zktrig",
             base_model=str(base_model),
-            model_family="sd15",
+            model_family=family,
             caption_format="natural",
-            backend="native",
+            backend=backend,
         ),
     )
     ctx = workspace.context(project)
