@@ -91,7 +91,9 @@ def run_job(handle: JobHandle) -> dict[str, Any]:
     run = run_by_id(ctx, int(handle.params.get("run_id", 0)))
     if run is None:
         raise RuntimeError("This training run no longer exists.")
-    resuming = bool(handle.params.get("resume")) and run.started_at is not None
+    # A run that has started before continues from its checkpoints, however its job was
+    # started again (the run page's Resume, or the generic Resume of its job).
+    resuming = run.started_at is not None
     try:
         if resuming:
             permission = training_allowed(ctx)
@@ -144,6 +146,11 @@ class RunSupervisor:
             state="running",
             message="",
             started_at=run.started_at or utcnow(),
+            finished_at=None,
+            job_id=self.handle.id,
+            job_ids=run.job_ids
+            if self.handle.id in run.job_ids
+            else [*run.job_ids, self.handle.id],
         )
         self.handle.event("run", state="running", number=run.number)
         while True:
