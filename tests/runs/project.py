@@ -37,6 +37,7 @@ def training_project(
     confirmed: bool = True,
     backend: str = "native",
     family: str = "sd15",
+    image_side: int = 64,
     **config: Any,
 ) -> ProjectContext:
     """4 images at 64 px, batch 2: 2 steps an epoch, 6 steps in all, a checkpoint every 2."""
@@ -54,7 +55,7 @@ def training_project(
         ),
     )
     ctx = workspace.context(project)
-    make_images(ctx.dir / "dataset", {"1_ink": [(64, 64)] * 4})
+    make_images(ctx.dir / "dataset", {"1_ink": [(image_side, image_side)] * 4})
     write_training_folder(ctx.dir)
     save_config(ctx.dir, TrainingConfig(**(TINY_CONFIG | config)))
     pass_gates(ctx)
