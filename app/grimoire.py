@@ -304,19 +304,30 @@ def file_problems(grimoire_dir: Path) -> list[str]:
     return found
 
 
-def register_lora(grimoire_dir: Path, lora: RegisteredLora) -> None:
-    """Add (or replace, by name) a LoRA in studio.md, keeping everything else as it was."""
+def _put_by_name(grimoire_dir: Path, key: str, item: dict[str, Any]) -> None:
+    """Add (or replace, by name) one entry of a list in studio.md, keeping everything
+    else as it was."""
 
     def mutate(front: Any) -> None:
-        loras = front.get("loras")
-        if loras is None:
-            front["loras"] = loras = _yaml().load("[]")
-        for index, existing in enumerate(list(loras)):
-            if isinstance(existing, dict) and existing.get("name") == lora.name:
-                del loras[index]
-        loras.append(lora.model_dump())
+        entries = front.get(key)
+        if entries is None:
+            front[key] = entries = _yaml().load("[]")
+        for index, existing in enumerate(list(entries)):
+            if isinstance(existing, dict) and existing.get("name") == item["name"]:
+                del entries[index]
+        entries.append(item)
 
     update_doc(studio_path(grimoire_dir), mutate)
+
+
+def register_lora(grimoire_dir: Path, lora: RegisteredLora) -> None:
+    """Add (or replace, by name) a LoRA in studio.md, keeping everything else as it was."""
+    _put_by_name(grimoire_dir, "loras", lora.model_dump())
+
+
+def register_base_model(grimoire_dir: Path, model: BaseModelEntry) -> None:
+    """Add (or replace, by name) a base model in studio.md."""
+    _put_by_name(grimoire_dir, "base_models", model.model_dump())
 
 
 def update_gpu(grimoire_dir: Path, gpu: GpuEntry) -> None:

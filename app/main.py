@@ -22,6 +22,7 @@ from app.web import (
     curate,
     dataset,
     dataset_curation,
+    demo,
     docs,
     environment,
     jobs,
@@ -46,6 +47,7 @@ ROUTERS = (
     environment.router,
     studio.router,
     docs.router,
+    demo.router,
 )
 
 

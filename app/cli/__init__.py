@@ -32,6 +32,7 @@ COMMANDS = {
     "curate": "curate",
     "gates": "gates",
     "jobs": "jobs",
+    "demo": "demo",
 }
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
