@@ -33,6 +33,7 @@ COMMANDS = {
     "gates": "gates",
     "jobs": "jobs",
     "demo": "demo",
+    "bundle": "bundle",
 }
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

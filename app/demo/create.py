@@ -17,6 +17,7 @@ from app.dataset.tasks import import_params
 from app.demo import (
     DEMO_MODEL_NAME,
     DEMO_PROJECT_NAME,
+    DEMO_RESOLUTION,
     DEMO_TRIGGER,
     DemoRefused,
     is_demo,
@@ -81,8 +82,8 @@ def demo_config(slug: str) -> TrainingConfig:
     quick = build_preset("quick", "style", "sd15", device="cpu").config(slug)
     return quick.model_copy(
         update={
-            "resolution": 64,
-            "min_bucket_reso": 64,
+            "resolution": DEMO_RESOLUTION,
+            "min_bucket_reso": DEMO_RESOLUTION,
             "max_bucket_reso": 128,
             "bucket_reso_steps": 64,
             "network_rank": 4,

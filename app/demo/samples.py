@@ -50,6 +50,13 @@ SAMPLES: tuple[Sample, ...] = (
         "coins.png", "coins, many coins, grid, monochrome", "Brooklyn Museum, no known restrictions"
     ),
     Sample("horse.png", "horse, silhouette, white background", "CC0, Andreas Preuss"),
+    Sample("brick.png", "brick wall, bricks, mortar, close-up", "CC0, CC0Textures"),
+    Sample("grass.png", "grass, blades of grass, close-up, nature", "CC0, CC0Textures"),
+    Sample("gravel.png", "gravel, stones, ground, close-up", "CC0, CC0Textures"),
+    Sample("retina.jpg", "retina, eye, blood vessels, medical image", "CC0, Mikael Häggström"),
+    Sample(
+        "clock_motion.png", "wall clock, motion blur, numbers", "public domain, Stefan van der Walt"
+    ),
 )
 # The planted flaws, by the file name they get in the demo's folder.
 DUPLICATE = ("chelsea.png", "chelsea-again.png")
