@@ -104,11 +104,20 @@ def _bundle_files(ctx: ProjectContext, assessment: Assessment, model_name: str) 
         ),
     )
     if backend == "native":
-        dry = _native_dry_run(dry)
+        real, dry = _native_cache(real), _native_cache(_native_dry_run(dry))
     for folder, generated in (("config", real), ("config-dryrun", dry)):
         for name, text in generated.files.items():
             files[f"{folder}/{name}"] = text
     return files
+
+
+def _native_cache(files: BackendFiles) -> BackendFiles:
+    """One latent cache for the dry run and the run, outside output/ (which comes home)."""
+    job = NativeJob.model_validate_json(files.files["job.json"])
+    job = job.model_copy(update={"cache_dir": str(_in_bundle("cache"))})
+    return dataclasses.replace(
+        files, files=files.files | {"job.json": job.model_dump_json(indent=2) + "\n"}
+    )
 
 
 def _native_dry_run(files: BackendFiles) -> BackendFiles:

@@ -13,8 +13,10 @@ from app.models import Project
 DEMO_MODEL_NAME = "demo-noise (not a real model)"
 DEMO_PROJECT_NAME = "Demo · sample photos"
 DEMO_TRIGGER = "dmxq"
-# The side the tiny model is built for: its latents are 8×8 (app/demo/tiny_model.py).
-DEMO_RESOLUTION = 64
+# The side the demo trains at: small enough for a CPU, large enough that its aspect
+# buckets work at the 64-pixel step every SD 1.5 trainer needs (the tiny model itself
+# takes any multiple of 16).
+DEMO_RESOLUTION = 128
 # Said wherever the demo's model is named: the overview, the config page, the studio.
 DEMO_MODEL_WORDS = (
     "a tiny model with random weights, built on this computer for the demo: it trains on "

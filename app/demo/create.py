@@ -77,14 +77,14 @@ def _free_name(workspace: Workspace) -> str:
 
 
 def demo_config(slug: str) -> TrainingConfig:
-    """The Quick preset sized for a CPU and the tiny model: 64-pixel images (the model's
-    latents are 8×8), a small rank, full precision (CPUs have no fast half precision)."""
+    """The Quick preset sized for a CPU and the tiny model: 128-pixel images, a small
+    rank, full precision (CPUs have no fast half precision)."""
     quick = build_preset("quick", "style", "sd15", device="cpu").config(slug)
     return quick.model_copy(
         update={
             "resolution": DEMO_RESOLUTION,
-            "min_bucket_reso": DEMO_RESOLUTION,
-            "max_bucket_reso": 128,
+            "min_bucket_reso": DEMO_RESOLUTION // 2,
+            "max_bucket_reso": DEMO_RESOLUTION * 2,
             "bucket_reso_steps": 64,
             "network_rank": 4,
             "network_alpha": 2.0,

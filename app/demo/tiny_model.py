@@ -31,10 +31,9 @@ from transformers import (
     CLIPTokenizer,
 )
 
-from app.demo import DEMO_RESOLUTION
 from app.training.native.models import write_tokenizer
 
-TINY_RESOLUTION = DEMO_RESOLUTION  # pixels; latents 8×8
+TINY_RESOLUTION = 64  # pixels; latents 8×8
 SCHEDULER_ARGS = {
     "beta_start": 0.00085,
     "beta_end": 0.012,
