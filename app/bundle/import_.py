@@ -60,7 +60,7 @@ def _refuse_links_and_special(archive: zipfile.ZipFile) -> None:
             what = "a link" if stat.S_ISLNK(mode) else "a special file (device, pipe or socket)"
             raise ResultsRefused(
                 f"The archive holds “{entry.filename}”, {what}. A run's results are plain "
-                "files only; nothing was imported."
+                "files only. Nothing was imported."
             )
 
 
@@ -129,7 +129,7 @@ def import_results(ctx: ProjectContext, archive_path: Path) -> ImportedRun:
         except (zipfile.BadZipFile, OSError):
             raise ResultsRefused(
                 f"{archive_path.name} is not a zip archive (or it is damaged). Import the "
-                "results.zip the bundle's launch script packed."
+                "results.zip the bundle's launch script packed. Nothing was imported."
             ) from None
         with archive:
             try:
