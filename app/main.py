@@ -17,6 +17,7 @@ from app.captions.store import MAX_CAPTION_CHARS
 from app.settings import PACKAGE_DIR, Settings
 from app.web import (
     autocaption,
+    bundle,
     captions,
     config,
     curate,
@@ -48,6 +49,7 @@ ROUTERS = (
     studio.router,
     docs.router,
     demo.router,
+    bundle.router,
 )
 
 

@@ -42,6 +42,9 @@ JOB_PAGES = {
     "captions.sample": "autocaption_page",
     "captions.auto": "autocaption_page",
     "environment.check": "environment_page",
+    "bundle.export": "phase_config",
+    "bundle.import": "phase_config",
+    "demo.setup": "project_overview",
 }
 
 

@@ -31,6 +31,8 @@ KINDS: dict[str, JobKind] = {
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
     # Builds the demo's tiny model, then is the import job (app/demo/tasks.py).
     "demo.setup": JobKind("app.demo.tasks:setup_job", uses=DATASET),
+    "bundle.export": JobKind("app.bundle.tasks:export_job", uses=DATASET),
+    "bundle.import": JobKind("app.bundle.tasks:import_job", uses=frozenset({"runs"})),
     "environment.check": JobKind("app.gates.environment_job:environment_job"),
 }
 
