@@ -17,11 +17,13 @@ from app.captions.store import MAX_CAPTION_CHARS
 from app.settings import PACKAGE_DIR, Settings
 from app.web import (
     autocaption,
+    bundle,
     captions,
     config,
     curate,
     dataset,
     dataset_curation,
+    demo,
     docs,
     dryrun,
     environment,
@@ -52,6 +54,8 @@ ROUTERS = (
     evaluation.router,
     studio.router,
     docs.router,
+    demo.router,
+    bundle.router,
 )
 
 

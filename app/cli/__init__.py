@@ -34,6 +34,8 @@ COMMANDS = {
     "dry-run": "dryrun",
     "jobs": "jobs",
     "models": "models",
+    "demo": "demo",
+    "bundle": "bundle",
 }
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.dataset.inventory import inventory
+from app.demo import is_demo
 from app.environment import gpu as gpu_probe
 from app.environment.backend_findings import backend_findings, ready_alternatives
 from app.environment.backends import BackendSetup, locate
@@ -50,6 +51,7 @@ class Inputs:
     paths: BackendPaths
     output_dir: Path
     problems: tuple[Finding, ...] = field(default=())
+    demo: bool = False  # the demo project (app/demo): its tiny model trains on the CPU
 
 
 def project_inputs(ctx: ProjectContext) -> Inputs:
@@ -97,6 +99,7 @@ def project_inputs(ctx: ProjectContext) -> Inputs:
         paths,
         ctx.dir,
         tuple(problems),
+        demo=is_demo(ctx.project),
     )
 
 
@@ -219,7 +222,7 @@ def judge(
     trainer_python = (imports.python_version if imports else None) or torch.python_version
 
     findings = list(inputs.problems)
-    findings += device_findings(config, gpus, torch, run)
+    findings += device_findings(config, gpus, torch, run, demo=inputs.demo)
     findings += torch_findings(torch, gpus, wants_gpu=config.device == "cuda")
     if smoke_skipped is None:
         for result in smoke:

@@ -43,6 +43,7 @@ from app.training.project_config import (
     save_changes,
 )
 from app.web.answers import ONLY_REDIRECTS, answers, media
+from app.web.bundle import bundle_view
 from app.web.config_form import CHECKBOX_MARKER, config_from_form, field_choices, field_kind
 from app.web.deps import ProjectDep
 from app.web.templating import render
@@ -151,6 +152,7 @@ def _page_context(
             "family": MODEL_FAMILIES.get(ctx.project.model_family),
             "checkbox_marker": CHECKBOX_MARKER,
             "gate": gate_state(ctx, "config"),
+            "bundle": bundle_view(ctx),
         }
     )
     return context

@@ -271,6 +271,8 @@ def _overview(
             "caption_formats": CAPTION_FORMATS,
             "done": done,
             "error": error,
+            # A job started with the project (the demo's) shows its progress here.
+            "active_job": request.app.state.jobs.active(None, ctx.project.id),
         },
         status_code=status_code,
     )
