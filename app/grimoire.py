@@ -8,6 +8,8 @@ ruamel.yaml so the person's own comments and key order survive loragate's writes
 
 from __future__ import annotations
 
+import copy
+
 import errno
 import hashlib
 import io
@@ -355,9 +357,21 @@ def _append_mapping(items: Any, values: dict[str, Any]) -> None:
     added.update(values)
     last = items[-1] if len(items) else None
     if isinstance(last, dict) and len(last):
-        trailing = last.ca.items.pop(list(last)[-1], None)
-        if trailing is not None:
-            added.ca.items[list(added)[-1]] = trailing
+        slot = last.ca.items.get(list(last)[-1])
+        token = slot[2] if slot and len(slot) > 2 else None
+        if token is not None and "\n" in token.value:
+            inline, following = token.value.split("\n", 1)
+            if not inline.strip():
+                following = token.value
+                del last.ca.items[list(last)[-1]]
+            else:
+                # An end-of-line comment ("weight: 0.8  # found by hand") stays where
+                # the artist wrote it; only the lines after it move.
+                token.value = inline + "\n"
+            if following:
+                moved = copy.copy(token)
+                moved.value = following
+                added.ca.items[list(added)[-1]] = [None, None, moved, None]
     items.append(added)
 
 
