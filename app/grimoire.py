@@ -9,7 +9,6 @@ ruamel.yaml so the person's own comments and key order survive loragate's writes
 from __future__ import annotations
 
 import copy
-
 import errno
 import hashlib
 import io
