@@ -21,16 +21,10 @@ from app.findings import Finding
 from app.gate_records import findings_of
 from app.gates.state import GateState, gate_module, gate_states
 from app.resources import source_href
+from app.words import GATE_WORDS
 
 # Occurrences of one kind of finding printed before "and N more".
 SHOWN_PER_CODE = 3
-STATUS_WORDS = {
-    "pass": "passes",
-    "warn": "passes with warnings",
-    "block": "BLOCKS",
-    "stale": "is out of date",
-    "not_run": "has not run",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -109,11 +103,11 @@ def _print(slug: str, states: list[GateState], ok: bool, note: str | None) -> No
             continue
         record = state.record
         when = f" (checked {record.created_at:%Y-%m-%d %H:%M} UTC)" if record else ""
-        print(f"{state.title} {STATUS_WORDS[state.status]}{when}.")
+        print(f"{state.title} {GATE_WORDS[state.status]}{when}.")
         if state.status == "stale":
             print(f"  Since then: {'; '.join(state.stale_reasons)}.")
             if record is not None:
-                print(f"  When it was checked it said: {STATUS_WORDS[record.verdict]}.")
+                print(f"  When it was checked it said: {GATE_WORDS[record.verdict]}.")
         if record is not None and state.status in ("block", "warn", "stale"):
             _print_findings(findings_of(record))
     print()

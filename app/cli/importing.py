@@ -22,7 +22,7 @@ from app.cli.common import add_json_flag, open_workspace, print_json, project_co
 from app.cli.jobs import wait_for
 from app.cli.progress import StderrProgress
 from app.cli.recheck import busy_message
-from app.words import plural
+from app.words import GATE_WORDS, plural
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 TITLE = "Importing and auditing images"
@@ -118,9 +118,8 @@ def handle(args: argparse.Namespace) -> int:
                 print(f"  {line}")
             if len(items) > LISTED:
                 print(f"  … and {len(items) - LISTED} more (--json lists them all)")
-    words = {"pass": "passes", "warn": "passes with warnings", "block": "blocks"}
     print(
-        f"Gate 1 {words[summary['verdict']]}: {plural(summary['images'], 'image')} to train, "
+        f"Gate 1 {GATE_WORDS[summary['verdict']]}: {plural(summary['images'], 'image')} to train, "
         f"{summary['block']} blocking, {plural(summary['warn'], 'warning')}."
     )
     if summary["block"]:

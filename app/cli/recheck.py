@@ -13,7 +13,7 @@ from app.findings import GateResult
 from app.gate_records import record_result
 from app.gates.state import gate_state
 from app.models import Job
-from app.words import plural
+from app.words import GATE_WORDS, plural
 from app.worker import Worker
 from app.workspace import ProjectContext
 
@@ -77,9 +77,6 @@ def check_stale(ctx: ProjectContext) -> list[str]:
     return checked
 
 
-VERDICT_WORDS = {"pass": "passes", "warn": "passes with warnings", "block": "blocks"}
-
-
 def outcome_json(outcome: GateResult | str | None) -> dict[str, Any] | None:
     """What ``check_dataset`` came to, for ``--json`` (None: it was not asked for)."""
     if outcome is None:
@@ -101,7 +98,7 @@ def outcome_line(outcome: GateResult | str, slug: str) -> str:
         return f"Gate 1 was not checked: {outcome}"
     counts = Counter(finding.severity for finding in outcome.findings)
     line = (
-        f"Gate 1 {VERDICT_WORDS[outcome.verdict]}: {counts['block']} blocking, "
+        f"Gate 1 {GATE_WORDS[outcome.verdict]}: {counts['block']} blocking, "
         f"{plural(counts['warn'], 'warning')}."
     )
     if outcome.verdict == "block":
