@@ -16,7 +16,7 @@ import argparse
 from typing import Any
 
 from app.cli.common import add_json_flag, open_workspace, print_json, project_context
-from app.cli.recheck import CHECKABLE, busy_message, check_stale, running_job
+from app.cli.recheck import CHECKABLE, check_stale, foreground
 from app.findings import Finding
 from app.gate_records import findings_of
 from app.gates.state import GateState, gate_module, gate_states
@@ -57,11 +57,11 @@ def handle(args: argparse.Namespace) -> int:
         ctx = project_context(workspace, args.project)
         note = None
         if args.check:
-            job = running_job(ctx)
-            if job is None:
-                check_stale(ctx)
-            else:
-                note = busy_message(job) + " Nothing was checked."
+            with foreground(ctx) as busy:
+                if busy is None:
+                    check_stale(ctx)
+                else:
+                    note = busy + " Nothing was checked."
         states = gate_states(ctx)
         ok = passes(states)
         if args.json:

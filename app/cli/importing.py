@@ -55,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
     from app.dataset.inventory import dataset_dir
     from app.dataset.staging import ArchiveRefused, StagingFolder, unpack_zip
     from app.dataset.tasks import IMPORT_JOB, import_params
-    from app.worker import JobBusy, Worker
+    from app.worker import JobBusy, JobRefused, Worker
 
     workspace = open_workspace()
     try:
@@ -92,6 +92,9 @@ def handle(args: argparse.Namespace) -> int:
         except JobBusy as exc:
             progress.finish()
             return _refuse(args, busy_message(exc.job))
+        except JobRefused as exc:  # archived, deleted or held by another command meanwhile
+            progress.finish()
+            return _refuse(args, str(exc))
         # The same job the Import page starts, in a child process under the worker's
         # one lock; this command follows it to its end.
         ended = wait_for(worker, job.id or 0, progress)

@@ -6,6 +6,8 @@ current for ``loragate gates --check``."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from app.cli.progress import StderrProgress
@@ -14,16 +16,31 @@ from app.gate_records import record_result
 from app.gates.state import gate_state
 from app.models import Job
 from app.words import GATE_WORDS, plural
-from app.worker import Worker
+from app.worker import claim_project
+from app.worker.refusals import JobBusy, ProjectClaimed
 from app.workspace import ProjectContext
 
 # The gates a command can check now (Gate 4, the dry run, does not exist yet).
 CHECKABLE = ("dataset", "config", "environment")
 
 
-def running_job(ctx: ProjectContext) -> Job | None:
-    """The job ``loragate serve`` runs for this project now (an import, an audit...)."""
-    return Worker(ctx.workspace).active(None, ctx.project.id)
+@contextmanager
+def foreground(ctx: ProjectContext) -> Iterator[str | None]:
+    """Hold the project while this command works on it in its foreground: no job starts
+    on it, and it is neither archived nor deleted, until the block ends
+    (``app.worker.claims``; the check and the hold are one step under the worker's write
+    lock). Yields None when held; otherwise why not (a job of ``loragate serve`` or
+    another command is at work on the project), and the command leaves it alone."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(claim_project(ctx.workspace, ctx.project.id or 0))
+        except JobBusy as busy:
+            yield busy_message(busy.job)
+            return
+        except ProjectClaimed as claimed:
+            yield str(claimed)
+            return
+        yield None
 
 
 def busy_message(job: Job) -> str:
@@ -59,10 +76,8 @@ def check_gate(ctx: ProjectContext, name: str, progress: StderrProgress) -> Gate
 def check_dataset(ctx: ProjectContext) -> GateResult | str:
     """Gate 1 again after a command changed the dataset; or, while the server runs a
     job for this project (which may be changing it), why it was not checked."""
-    job = running_job(ctx)
-    if job is not None:
-        return busy_message(job)
-    return check_gate(ctx, "dataset", StderrProgress())
+    with foreground(ctx) as busy:
+        return busy if busy is not None else check_gate(ctx, "dataset", StderrProgress())
 
 
 def check_stale(ctx: ProjectContext) -> list[str]:
