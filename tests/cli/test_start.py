@@ -38,3 +38,21 @@ def test_the_audit_of_an_empty_folder_loads_neither_scipy_nor_the_database(
     result = run_probe(settings, probe)
     assert result.stderr.strip().splitlines()[-1] == "1 []", result.stderr
     assert "The dataset has no usable images." in result.stdout
+
+
+# What listing jobs has no use for: it reads job rows and never the grimoire's YAML or a
+# job's process.
+UNUSED_BY_THE_JOB_LIST = ("ruamel.yaml", "app.grimoire", "psutil")
+
+
+def test_the_job_list_loads_neither_the_grimoire_reader_nor_psutil(settings: Settings) -> None:
+    probe = (
+        "import sys\n"
+        "from app.cli import main\n"
+        "status = main(['jobs'])\n"
+        f"unused = {UNUSED_BY_THE_JOB_LIST!r}\n"
+        "print(status, [name for name in unused if name in sys.modules], file=sys.stderr)\n"
+    )
+    result = run_probe(settings, probe)
+    assert result.stderr.strip().splitlines()[-1] == "0 []", result.stderr
+    assert "No jobs yet." in result.stdout
