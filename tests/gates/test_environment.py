@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from app.environment import gpu
+from app import gpu_probe as gpu
 from app.gate_records import record_result
 from app.gates.environment import evaluate, fingerprint, judge, project_inputs
 from app.gates.state import gate_state
