@@ -36,7 +36,7 @@ from app.web import (
 from app.web.answers import complete_schema
 from app.web.security import SecurityMiddleware
 from app.web.templating import is_htmx, render, toast
-from app.worker import Worker
+from app.worker import JobRefused, Worker
 from app.workspace import Workspace
 
 ROUTERS = (
@@ -136,6 +136,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"status": exc.status_code, "message": message},
             status_code=exc.status_code,
         )
+
+    @app.exception_handler(JobRefused)
+    async def job_refused(request: Request, exc: JobRefused) -> Response:
+        # A start refused where the page had nothing better to say (the project was
+        # archived, deleted or claimed by a command while the page was open).
+        if is_htmx(request):
+            return toast(request, str(exc), status_code=409)
+        return render(request, "error.html", {"status": 409, "message": str(exc)}, status_code=409)
 
     @app.exception_handler(RequestValidationError)
     async def unreadable_request(request: Request, exc: RequestValidationError) -> Response:

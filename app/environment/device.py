@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.environment import cuda_matrix
+from app import cuda_matrix
 from app.environment.cpu_speed import (
     CPU_SECONDS_PER_STEP,
     MEASURED_ON,
     cpu_seconds,
     human_duration,
 )
-from app.environment.gpu import GpuReport
 from app.environment.torch_info import TorchProbe
 from app.findings import Finding
+from app.gpu_probe import GpuReport
 from app.intent import MODEL_FAMILIES
 from app.training.config import TrainingConfig
 from app.training.outputs import human_bytes

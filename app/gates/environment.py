@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app import gpu_probe
 from app.dataset.inventory import inventory
 from app.demo import is_demo
-from app.environment import gpu as gpu_probe
+from app.disk_space import disk_space
 from app.environment.backend_findings import backend_findings, ready_alternatives
 from app.environment.backends import BackendSetup, locate
 from app.environment.checklist import Probed, build_checks
 from app.environment.device import RunSize, device_findings
-from app.environment.disk import disk_findings, disk_space
+from app.environment.disk import disk_findings
 from app.environment.memory import memory_findings, system_memory
 from app.environment.probes import Progress, run_probes
 from app.environment.python_version import python_findings
