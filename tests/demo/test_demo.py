@@ -12,8 +12,8 @@ from sqlmodel import select
 
 from app.demo import DEMO_MODEL_NAME, DEMO_MODEL_WORDS
 from app.environment.device import RunSize, device_findings
-from app.environment.gpu import GpuReport
 from app.environment.torch_info import TorchProbe
+from app.gpu_probe import GpuReport
 from app.models import Project
 from app.resources import check_source
 from app.settings import Settings

@@ -51,7 +51,7 @@ class NvmlPeak:
     (None without an NVIDIA driver)."""
 
     def __init__(self) -> None:
-        from app.environment.gpu import load_nvml
+        from app.gpu_probe import load_nvml
 
         self._nvml: Any = load_nvml()
         self._handles: list[Any] = []
@@ -102,7 +102,7 @@ def gpu_name(device: str) -> str | None:
     """The GPU the dry run measured on ("CPU" for a CPU run), from NVML."""
     if device != "cuda":
         return "CPU"
-    from app.environment.gpu import probe_gpus
+    from app.gpu_probe import probe_gpus
 
     report = probe_gpus()
     return report.devices[0].name if report.devices else None
