@@ -101,7 +101,7 @@ def test_gate_four_counts_training_waits_for_the_dry_run(
         record_result(ctx, make_result(name, [], current_parts(ctx, name) or {}))
     code, report = gates(cli)
     assert code == 1 and report["dryrun"]["status"] == "not_run"
-    assert "Gate 4 · Dry run has not run." in cli("gates", "mira").stdout
+    assert "Gate 4 · Dry run not run yet." in cli("gates", "mira").stdout
     record_result(ctx, make_result("dryrun", [], current_parts(ctx, "dryrun") or {}))
     code, report = gates(cli)
     assert code == 0
