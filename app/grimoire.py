@@ -8,6 +8,7 @@ ruamel.yaml so the person's own comments and key order survive loragate's writes
 
 from __future__ import annotations
 
+import copy
 import errno
 import hashlib
 import io
@@ -322,15 +323,12 @@ def register_lora(grimoire_dir: Path, lora: RegisteredLora) -> None:
     keeping everything else as it was."""
 
     def mutate(front: Any) -> None:
-        loras = front.get("loras")
-        if not isinstance(loras, list):
-            front["loras"] = loras = _yaml().load("[]")
-        if not loras and hasattr(loras, "fa"):
-            loras.fa.set_block_style()  # "loras: []" grows into one entry per block
+        loras = _block_list(front, "loras")
         entry = lora.model_dump()
         same = [item for item in loras if isinstance(item, dict) and item.get("name") == lora.name]
         if not same:
-            loras.append(entry)
+            # As base models are added: the comments after the list stay after it.
+            _append_mapping(loras, entry)
             return
         kept = same[0]
         for key, value in entry.items():
@@ -368,17 +366,46 @@ def _block_list(front: Any, key: str) -> Any:
     return items
 
 
+def _pop_trailing_comment(node: Any) -> Any:
+    """Take the comment lines ruamel keeps after a block collection's last item: they
+    sit on its innermost last item (a hand-written entry may end with a list), in slot
+    2 of a mapping key and slot 0 of a list index, after that item's own end-of-line
+    comment when it has one (which stays)."""
+    if not len(node):
+        return None
+    last = list(node)[-1] if isinstance(node, dict) else len(node) - 1
+    value = node[last]
+    if isinstance(value, dict | list):
+        found = _pop_trailing_comment(value)
+        if found is not None:
+            return found
+    slot = node.ca.items.get(last)
+    position = 2 if isinstance(node, dict) else 0
+    token = slot[position] if slot else None
+    if token is None:
+        return None
+    if token.value.startswith("\n"):  # no end-of-line comment: every line moves
+        slot[position] = None
+        if not any(slot):
+            del node.ca.items[last]
+        return token
+    own_line, _, following = token.value.partition("\n")
+    if not following:
+        return None
+    moved = copy.copy(token)
+    token.value, moved.value = own_line + "\n", "\n" + following
+    return moved
+
+
 def _append_mapping(items: Any, values: dict[str, Any]) -> None:
-    """Append a mapping to a block list. ruamel keeps the comment lines that follow a
-    list on its last entry's last key, so a plain append would land below them (the
-    next setting's heading): they move to the new last entry instead."""
+    """Append a mapping (its last value a scalar) to a block list. ruamel keeps the
+    comment lines that follow a list on its last entry, so a plain append would land
+    below them (the next setting's heading): they move to the new last entry instead."""
     added = _yaml().load("{}")
     added.update(values)
-    last = items[-1] if len(items) else None
-    if isinstance(last, dict) and len(last):
-        trailing = last.ca.items.pop(list(last)[-1], None)
-        if trailing is not None:
-            added.ca.items[list(added)[-1]] = trailing
+    trailing = _pop_trailing_comment(items)
+    if trailing is not None:
+        added.ca.items[list(added)[-1]] = [None, None, trailing, None]
     items.append(added)
 
 

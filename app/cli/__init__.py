@@ -34,6 +34,7 @@ COMMANDS = {
     "dry-run": "dryrun",
     "jobs": "jobs",
     "models": "models",
+    "eval-grid": "evaluate",
 }
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
