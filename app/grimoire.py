@@ -348,29 +348,46 @@ def _block_list(front: Any, key: str) -> Any:
     return items
 
 
+def _pop_trailing_comment(node: Any) -> Any:
+    """Take the comment lines ruamel keeps after a block collection's last item: they
+    sit on its innermost last item (a hand-written entry may end with a list), in slot
+    2 of a mapping key and slot 0 of a list index, after that item's own end-of-line
+    comment when it has one (which stays)."""
+    if not len(node):
+        return None
+    last = list(node)[-1] if isinstance(node, dict) else len(node) - 1
+    value = node[last]
+    if isinstance(value, dict | list):
+        found = _pop_trailing_comment(value)
+        if found is not None:
+            return found
+    slot = node.ca.items.get(last)
+    position = 2 if isinstance(node, dict) else 0
+    token = slot[position] if slot else None
+    if token is None:
+        return None
+    if token.value.startswith("\n"):  # no end-of-line comment: every line moves
+        slot[position] = None
+        if not any(slot):
+            del node.ca.items[last]
+        return token
+    own_line, _, following = token.value.partition("\n")
+    if not following:
+        return None
+    moved = copy.copy(token)
+    token.value, moved.value = own_line + "\n", "\n" + following
+    return moved
+
+
 def _append_mapping(items: Any, values: dict[str, Any]) -> None:
-    """Append a mapping to a block list. ruamel keeps the comment lines that follow a
-    list on its last entry's last key, so a plain append would land below them (the
-    next setting's heading): they move to the new last entry instead."""
+    """Append a mapping (its last value a scalar) to a block list. ruamel keeps the
+    comment lines that follow a list on its last entry, so a plain append would land
+    below them (the next setting's heading): they move to the new last entry instead."""
     added = _yaml().load("{}")
     added.update(values)
-    last = items[-1] if len(items) else None
-    if isinstance(last, dict) and len(last):
-        slot = last.ca.items.get(list(last)[-1])
-        token = slot[2] if slot and len(slot) > 2 else None
-        if token is not None and "\n" in token.value:
-            inline, following = token.value.split("\n", 1)
-            if not inline.strip():
-                following = token.value
-                del last.ca.items[list(last)[-1]]
-            else:
-                # An end-of-line comment ("weight: 0.8  # found by hand") stays where
-                # the artist wrote it; only the lines after it move.
-                token.value = inline + "\n"
-            if following:
-                moved = copy.copy(token)
-                moved.value = following
-                added.ca.items[list(added)[-1]] = [None, None, moved, None]
+    trailing = _pop_trailing_comment(items)
+    if trailing is not None:
+        added.ca.items[list(added)[-1]] = [None, None, trailing, None]
     items.append(added)
 
 

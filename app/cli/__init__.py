@@ -36,6 +36,7 @@ COMMANDS = {
     "models": "models",
     "demo": "demo",
     "bundle": "bundle",
+    "eval-grid": "evaluate",
 }
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
