@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from app import journal
 from app.findings import Finding, GateResult
 from app.models import GateRecord, Project
-from app.words import plural
+from app.words import GATE_WORDS, plural
 from app.workspace import ProjectContext
 
 GATE_TITLES = {
@@ -16,8 +16,6 @@ GATE_TITLES = {
     "environment": "Gate 3 · Environment",
     "dryrun": "Gate 4 · Dry run",
 }
-
-_VERDICT_WORDS = {"pass": "passed", "warn": "passed with warnings", "block": "blocked"}
 
 
 def record_result(ctx: ProjectContext, result: GateResult) -> GateRecord:
@@ -35,7 +33,7 @@ def record_result(ctx: ProjectContext, result: GateResult) -> GateRecord:
     blocking = [f for f in result.findings if f.severity == "block"]
     warnings = [f for f in result.findings if f.severity == "warn"]
     summary = (
-        f"{GATE_TITLES.get(result.gate, result.gate)} {_VERDICT_WORDS[result.verdict]}: "
+        f"{GATE_TITLES.get(result.gate, result.gate)} {GATE_WORDS[result.verdict]}: "
         f"{len(blocking)} blocking, {plural(len(warnings), 'warning')}."
     )
     with ctx.workspace.db.writing() as session:

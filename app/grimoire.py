@@ -8,6 +8,7 @@ ruamel.yaml so the person's own comments and key order survive loragate's writes
 
 from __future__ import annotations
 
+import copy
 import errno
 import hashlib
 import io
@@ -318,29 +319,8 @@ def file_problems(grimoire_dir: Path) -> list[str]:
 
 
 def register_lora(grimoire_dir: Path, lora: RegisteredLora) -> None:
-    """Add a LoRA to studio.md, or update the entry of that name where it stands,
-    keeping everything else as it was."""
-
-    def mutate(front: Any) -> None:
-        loras = front.get("loras")
-        if not isinstance(loras, list):
-            front["loras"] = loras = _yaml().load("[]")
-        if not loras and hasattr(loras, "fa"):
-            loras.fa.set_block_style()  # "loras: []" grows into one entry per block
-        entry = lora.model_dump()
-        same = [item for item in loras if isinstance(item, dict) and item.get("name") == lora.name]
-        if not same:
-            loras.append(entry)
-            return
-        kept = same[0]
-        for key, value in entry.items():
-            kept[key] = value  # in place: the entry's comments and position stay
-        for key in [key for key in kept if key not in entry]:
-            del kept[key]
-        for extra in same[1:]:  # a hand-made duplicate is folded into the first
-            loras.remove(extra)
-
-    update_doc(studio_path(grimoire_dir), mutate)
+    """Add a LoRA to studio.md, or update the entry of that name where it stands."""
+    _put_by_name(grimoire_dir, "loras", lora.model_dump())
 
 
 def update_gpu(grimoire_dir: Path, gpu: GpuEntry) -> None:
@@ -368,35 +348,75 @@ def _block_list(front: Any, key: str) -> Any:
     return items
 
 
+def _pop_trailing_comment(node: Any) -> Any:
+    """Take the comment lines ruamel keeps after a block collection's last item: they
+    sit on its innermost last item (a hand-written entry may end with a list), in slot
+    2 of a mapping key and slot 0 of a list index, after that item's own end-of-line
+    comment when it has one (which stays)."""
+    if not len(node):
+        return None
+    last = list(node)[-1] if isinstance(node, dict) else len(node) - 1
+    value = node[last]
+    if isinstance(value, dict | list):
+        found = _pop_trailing_comment(value)
+        if found is not None:
+            return found
+    slot = node.ca.items.get(last)
+    position = 2 if isinstance(node, dict) else 0
+    token = slot[position] if slot else None
+    if token is None:
+        return None
+    if token.value.startswith("\n"):  # no end-of-line comment: every line moves
+        slot[position] = None
+        if not any(slot):
+            del node.ca.items[last]
+        return token
+    own_line, _, following = token.value.partition("\n")
+    if not following:
+        return None
+    moved = copy.copy(token)
+    token.value, moved.value = own_line + "\n", "\n" + following
+    return moved
+
+
 def _append_mapping(items: Any, values: dict[str, Any]) -> None:
-    """Append a mapping to a block list. ruamel keeps the comment lines that follow a
-    list on its last entry's last key, so a plain append would land below them (the
-    next setting's heading): they move to the new last entry instead."""
+    """Append a mapping (its last value a scalar) to a block list. ruamel keeps the
+    comment lines that follow a list on its last entry, so a plain append would land
+    below them (the next setting's heading): they move to the new last entry instead."""
     added = _yaml().load("{}")
     added.update(values)
-    last = items[-1] if len(items) else None
-    if isinstance(last, dict) and len(last):
-        trailing = last.ca.items.pop(list(last)[-1], None)
-        if trailing is not None:
-            added.ca.items[list(added)[-1]] = trailing
+    trailing = _pop_trailing_comment(items)
+    if trailing is not None:
+        added.ca.items[list(added)[-1]] = [None, None, trailing, None]
     items.append(added)
 
 
-def record_base_model(grimoire_dir: Path, entry: BaseModelEntry) -> None:
-    """Add a base model to studio.md, or update the one of that name in place; the
-    rest of the file (comments, order, body) stays as it was."""
+def _put_by_name(grimoire_dir: Path, key: str, values: dict[str, Any]) -> None:
+    """Add an entry to one of studio.md's lists, or update the entry of that name in
+    place: the keys given are set, keys the artist wrote by hand stay, its comments and
+    position stay, a hand-made duplicate is folded into the first; the rest of the file
+    (comments, order, body) stays as it was."""
 
     def mutate(front: Any) -> None:
-        models = _block_list(front, "base_models")
-        values = entry.model_dump(include={"name", "path", "family", "source", "revision"})
-        for existing in models:
-            if isinstance(existing, dict) and existing.get("name") == entry.name:
-                for key in ("path", "family", "source", "revision"):
-                    existing[key] = values[key]
-                return
-        _append_mapping(models, values)
+        items = _block_list(front, key)
+        same = [
+            item for item in items if isinstance(item, dict) and item.get("name") == values["name"]
+        ]
+        if not same:
+            _append_mapping(items, values)
+            return
+        kept = same[0]
+        for name, value in values.items():
+            kept[name] = value
+        for extra in same[1:]:
+            items.remove(extra)
 
     update_doc(studio_path(grimoire_dir), mutate)
+
+
+def record_base_model(grimoire_dir: Path, entry: BaseModelEntry) -> None:
+    """Add a base model to studio.md, or update the one of that name in place."""
+    _put_by_name(grimoire_dir, "base_models", entry.model_dump(exclude_unset=True))
 
 
 def set_captioner_folder(grimoire_dir: Path, kind: str, folder: Path) -> None:

@@ -17,11 +17,13 @@ from app.captions.store import MAX_CAPTION_CHARS
 from app.settings import PACKAGE_DIR, Settings
 from app.web import (
     autocaption,
+    bundle,
     captions,
     config,
     curate,
     dataset,
     dataset_curation,
+    demo,
     docs,
     dryrun,
     environment,
@@ -35,7 +37,7 @@ from app.web import (
 from app.web.answers import complete_schema
 from app.web.security import SecurityMiddleware
 from app.web.templating import is_htmx, render, toast
-from app.worker import Worker
+from app.worker import JobRefused, Worker
 from app.workspace import Workspace
 
 ROUTERS = (
@@ -54,6 +56,8 @@ ROUTERS = (
     evaluation.router,
     studio.router,
     docs.router,
+    demo.router,
+    bundle.router,
 )
 
 
@@ -134,6 +138,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"status": exc.status_code, "message": message},
             status_code=exc.status_code,
         )
+
+    @app.exception_handler(JobRefused)
+    async def job_refused(request: Request, exc: JobRefused) -> Response:
+        # A start refused where the page had nothing better to say (the project was
+        # archived, deleted or claimed by a command while the page was open).
+        if is_htmx(request):
+            return toast(request, str(exc), status_code=409)
+        return render(request, "error.html", {"status": 409, "message": str(exc)}, status_code=409)
 
     @app.exception_handler(RequestValidationError)
     async def unreadable_request(request: Request, exc: RequestValidationError) -> Response:

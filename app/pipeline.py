@@ -57,7 +57,7 @@ PHASES: tuple[Phase, ...] = (
         6,
         "report",
         "Report",
-        "The GO / NO-GO dataset report: every blocking finding, why and how to fix it.",
+        "Gate 1's dataset report: every blocking finding, why and how to fix it.",
         "dataset",
     ),
     Phase(

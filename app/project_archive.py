@@ -6,8 +6,12 @@ Archiving and restoring are journaled in the project's own journal. A deleted pr
 has no journal left to write to, so its deletion is logged (the server's log) with what
 was removed.
 
-A project with a job running (an import, an audit, a check) is neither archived nor
-deleted: the job would write into rows or files that are being put away.
+A project with a job running (an import, an audit, a check), or held by a command
+(``app.worker.claims``), is neither archived nor deleted: the job would write into rows
+or files that are being put away. That is checked inside the write transaction that
+archives or deletes, the one in which a job start is decided too (``BEGIN IMMEDIATE``,
+``app.worker.queue``): a start decided after it finds the project archived or gone
+and refuses.
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from app import journal
 from app.models import Caption, DatasetImage, Project
 from app.models.base import utcnow
 from app.projects import write_project_file
 from app.words import plural
-from app.worker import Worker
+from app.worker.queue import refuse_while_busy
+from app.worker.refusals import JobBusy, ProjectClaimed
 from app.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -73,13 +78,17 @@ def _folder_bytes(folder: Path) -> int:
     return total
 
 
-def _refuse_if_busy(jobs: Worker | None, project: Project, doing: str) -> None:
-    running = jobs.active(None, project.id) if jobs is not None else None
-    if running is not None:
+def _refuse_if_busy(workspace: Workspace, session: Session, project: Project, doing: str) -> None:
+    """Inside the transaction that archives or deletes: no job and no command at work."""
+    try:
+        refuse_while_busy(workspace, session, project.id)
+    except JobBusy as busy:
         raise ProjectActionError(
-            f"“{running.title}” is running for this project. Wait for it to finish (or "
-            f"cancel it), then {doing} the project."
-        )
+            f"“{busy.job.title or busy.job.kind}” is running for this project. Wait for it "
+            f"to finish (or cancel it), then {doing} the project."
+        ) from None
+    except ProjectClaimed as claimed:
+        raise ProjectActionError(f"{claimed} Nothing was changed.") from None
 
 
 def deletion_plan(workspace: Workspace, project: Project) -> DeletionPlan:
@@ -103,29 +112,29 @@ def deletion_plan(workspace: Workspace, project: Project) -> DeletionPlan:
     )
 
 
-def delete_project(
-    workspace: Workspace, project: Project, confirm: str, jobs: Worker | None = None
-) -> DeletionPlan:
+def delete_project(workspace: Workspace, project: Project, confirm: str) -> DeletionPlan:
     """Delete the project's rows and folder once ``confirm`` is its name (or its folder
-    name). The folder is first renamed aside, so a failure in the database puts it back
-    untouched, and nothing is removed from disk before the rows are gone."""
+    name). The folder is renamed aside inside the transaction that finds no job and
+    deletes the rows, so a failure in the database puts it back untouched, and nothing
+    is removed from disk before the rows are gone."""
     if confirm.strip() not in (project.name, project.slug):
         raise ProjectActionError(
             f"Type the project's name, “{project.name}”, to confirm. Nothing was deleted."
         )
-    _refuse_if_busy(jobs, project, "delete")
     plan = deletion_plan(workspace, project)
     aside = plan.folder.with_name(f".{plan.slug}.deleting")
-    moved = plan.folder.is_dir()
-    if moved:
-        if aside.exists():
-            shutil.rmtree(aside)  # left by a deletion that stopped half-way
-        plan.folder.rename(aside)
+    if aside.exists():
+        shutil.rmtree(aside)  # left by a deletion that stopped half-way
+    moved = False
     try:
         with workspace.db.writing() as session:
             row = session.get(Project, project.id)
             if row is None:
                 raise ProjectActionError(f"The project “{project.name}” no longer exists.")
+            _refuse_if_busy(workspace, session, row, "delete")
+            if plan.folder.is_dir():
+                plan.folder.rename(aside)
+                moved = True
             # Every table that belongs to a project references it ON DELETE CASCADE.
             session.delete(row)
     except BaseException:
@@ -138,19 +147,17 @@ def delete_project(
     return plan
 
 
-def _set_archived(
-    workspace: Workspace, project: Project, archived: bool, jobs: Worker | None
-) -> Project:
+def _set_archived(workspace: Workspace, project: Project, archived: bool) -> Project:
     if archived == (project.archived_at is not None):
         state = "archived" if archived else "in the project list"
         raise ProjectActionError(f"“{project.name}” is already {state}.")
-    if archived:
-        _refuse_if_busy(jobs, project, "archive")
     folder = workspace.project_dir(project.slug)
     with workspace.db.writing() as session:
         row = session.get(Project, project.id)
         if row is None:
             raise ProjectActionError(f"The project “{project.name}” no longer exists.")
+        if archived:
+            _refuse_if_busy(workspace, session, row, "archive")
         row.archived_at = utcnow() if archived else None
         session.add(row)
         message = (
@@ -165,9 +172,9 @@ def _set_archived(
     return row
 
 
-def archive_project(workspace: Workspace, project: Project, jobs: Worker | None = None) -> Project:
-    return _set_archived(workspace, project, True, jobs)
+def archive_project(workspace: Workspace, project: Project) -> Project:
+    return _set_archived(workspace, project, True)
 
 
 def restore_project(workspace: Workspace, project: Project) -> Project:
-    return _set_archived(workspace, project, False, None)
+    return _set_archived(workspace, project, False)

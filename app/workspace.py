@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
 from app.dataset.staging import remove_stale_staging
 from app.db import Database
-from app.grimoire import Eye, Studio, load_eye, load_studio
 from app.models import Job, Project
 from app.paths import safe_join
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.grimoire import Eye, Studio
 
 
 class Workspace:
@@ -40,10 +43,16 @@ class Workspace:
     def project_dir(self, slug: str) -> Path:
         return safe_join(self.settings.training_dir, slug)
 
+    # The grimoire's YAML reader (ruamel.yaml) is loaded by the first caller that reads
+    # it, not by every command that opens the workspace (``loragate jobs`` never does).
     def studio(self) -> Studio:
+        from app.grimoire import load_studio
+
         return load_studio(self.grimoire_dir)
 
     def eye(self) -> Eye:
+        from app.grimoire import load_eye
+
         return load_eye(self.grimoire_dir)
 
     def context(self, project: Project) -> ProjectContext:

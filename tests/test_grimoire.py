@@ -61,6 +61,67 @@ def test_register_lora_keeps_comments_and_body(grimoire_dir: Path) -> None:
     assert [lora.path for lora in load_studio(grimoire_dir).loras] == ["/loras/v2.safetensors"]
 
 
+STUDIO_WITH_LORAS_FIRST = """---
+# LoRAs I use.
+loras:
+  - name: mine
+    path: /loras/mine.safetensors
+    trigger_word: zkmine
+    family: sd15
+{ending}#  - name: example
+#    weight: 0.8
+
+# The GPU I train on.
+gpu:
+  name:
+---
+My notes.
+"""
+
+
+@pytest.mark.parametrize(
+    "ending",
+    ["    weight_range:\n      - 0.5\n      - 1.0\n", "    weight: 0.8   # found by hand\n"],
+    ids=["entry-ending-in-a-list", "entry-ending-in-a-comment"],
+)
+def test_registered_loras_stay_above_the_comments_that_follow_the_list(
+    grimoire_dir: Path, ending: str
+) -> None:
+    studio_file = grimoire_dir / "studio.md"
+    studio_file.write_text(STUDIO_WITH_LORAS_FIRST.format(ending=ending))
+    for name in ("inkwash-v1", "inkwash-v2"):
+        register_lora(
+            grimoire_dir,
+            RegisteredLora(
+                name=name, path=f"/loras/{name}.safetensors", trigger_word="zk", family="sd15"
+            ),
+        )
+    lines = studio_file.read_text().splitlines()
+    # The entries read one after the other; the example and the next setting's heading
+    # stay below the list, above the setting they describe.
+    assert [line for line in lines if line.startswith("  - name:")] == [
+        "  - name: mine",
+        "  - name: inkwash-v1",
+        "  - name: inkwash-v2",
+    ]
+    gpu = lines.index("gpu:")
+    last_entry = max(i for i, line in enumerate(lines[:gpu]) if line.startswith("  "))
+    assert lines[last_entry + 1 : gpu + 1] == [
+        "#  - name: example",
+        "#    weight: 0.8",
+        "",
+        "# The GPU I train on.",
+        "gpu:",
+    ]
+    assert [lora.name for lora in load_studio(grimoire_dir).loras] == [
+        "mine",
+        "inkwash-v1",
+        "inkwash-v2",
+    ]
+    assert studio_file.read_text().endswith("---\nMy notes.\n")
+    assert ending in studio_file.read_text()  # the entry's own end stays with it
+
+
 def test_broken_yaml_is_a_plain_error(grimoire_dir: Path) -> None:
     (grimoire_dir / "studio.md").write_text("---\nbase_models: [unclosed\n---\nbody\n")
     with pytest.raises(GrimoireError, match="not valid YAML"):

@@ -10,15 +10,15 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "app"
 
 # Still tied both ways: the dataset needs the training buckets and config, training
-# reads the dataset's inventory; environment probes name the training backends, which
-# ask the environment for the GPU. Untangling them is more than a move. Gate results are
+# reads the dataset's inventory. Untangling them is more than a move. Gate results are
 # stored by the project audit and the environment job (app.gate_records) only. Captions
 # stand on the dataset's files and rows, while the audit, the layout and curation read
-# the captions.
+# the captions. (The environment stands on training; the GPU and disk probes training
+# reads too are modules beside both: app/gpu_probe.py, app/cuda_matrix.py,
+# app/disk_space.py.)
 NOT_YET_UNTANGLED = {
     ("captions", "dataset"),
     ("dataset", "training"),
-    ("environment", "training"),
 }
 
 

@@ -49,7 +49,8 @@ def test_every_requirement_is_locked_at_a_version_pyproject_allows() -> None:
 
 def test_the_torch_build_is_left_to_the_machine() -> None:
     pins = lock_pins()
-    assert not {"torch", "triton", "sympy", "networkx"} & set(pins)
+    # networkx is pinned since scikit-image (the demo's photos) needs it too.
+    assert not {"torch", "triton", "sympy"} & set(pins)
     assert not [name for name in pins if name.startswith("nvidia-cu")]
 
 

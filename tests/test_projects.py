@@ -159,9 +159,9 @@ def test_a_project_with_a_job_running_is_not_put_away(
     job = worker.start(HOLD, project.id, title="Auditing")
     try:
         with pytest.raises(ProjectActionError, match="“Auditing” is running"):
-            delete_project(workspace, project, project.name, worker)
+            delete_project(workspace, project, project.name)
         with pytest.raises(ProjectActionError, match="“Auditing” is running"):
-            archive_project(workspace, project, worker)
+            archive_project(workspace, project)
     finally:
         worker.cancel(job.id or 0)
         worker.wait(job.id or 0, 60)

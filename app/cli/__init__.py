@@ -36,6 +36,9 @@ COMMANDS = {
     "train": "train",
     "monitor": "train",
     "models": "models",
+    "demo": "demo",
+    "bundle": "bundle",
+    "eval-grid": "evaluate",
 }
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

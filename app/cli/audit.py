@@ -21,7 +21,7 @@ from app.intent import CAPTION_FORMATS, MODEL_FAMILIES, TRAINING_TYPES, check_tr
 from app.paths import UnsafePathError, user_path
 from app.printable import printable
 from app.settings import Settings
-from app.words import plural
+from app.words import GATE_WORDS, plural
 
 if TYPE_CHECKING:
     from app.dataset.folder_audit import AuditOptions, AuditReport
@@ -153,10 +153,9 @@ def handle_audit(args: argparse.Namespace) -> int:
 
 
 def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -> None:
-    words = {"pass": "PASSES", "warn": "PASSES WITH WARNINGS", "block": "BLOCKED"}[verdict]
     counts = stats["findings"]
     print(
-        f"Gate 1 · Dataset {words}: {plural(stats['included'], 'image')} to train, "
+        f"Gate 1 · Dataset {GATE_WORDS[verdict]}: {plural(stats['included'], 'image')} to train, "
         f"{counts['block']} blocking, {counts['warn']} warnings, {counts['info']} notes."
     )
     for severity in ("block", "warn", "info"):

@@ -27,7 +27,7 @@ from app.cli.common import (
     project_context,
 )
 from app.cli.images import Named, named_images
-from app.cli.recheck import check_dataset, outcome_json, outcome_line, running_job
+from app.cli.recheck import check_dataset, foreground, outcome_json, outcome_line
 
 if TYPE_CHECKING:
     from app.captions.grid import Card
@@ -158,9 +158,10 @@ def _list(ctx: ProjectContext, args: argparse.Namespace) -> int:
 
     if args.status not in FILTERS:
         fail_usage(f"--status {args.status}: choose one of {', '.join(FILTERS)}.")
-    if running_job(ctx) is None:
-        # As the page does: caption files dropped in the folder are listed as drafts.
-        take_in(ctx)
+    with foreground(ctx) as busy:
+        if busy is None:
+            # As the page does: caption files dropped in the folder are listed as drafts.
+            take_in(ctx)
     query = GridQuery(args.status, args.tag, args.concept)
     grid = caption_grid(ctx, query, per_page=sys.maxsize)
     if args.json:

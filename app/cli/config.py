@@ -62,6 +62,7 @@ from app.training.project_config import (
     start_over_hint,
 )
 from app.training.vram import VramInputs, estimate_vram
+from app.words import GATE_WORDS
 
 OPTIMIZERS = ("adamw", "adamw8bit", "prodigy", "lion", "adafactor")
 # The largest GPU memory `--gpu-vram` takes, in GB: well above any single GPU sold.
@@ -349,9 +350,8 @@ def handle_config(args: argparse.Namespace) -> int:
         f"Time: about {time.duration_words()} ({time.seconds_per_step:.2f} s/step, {time.basis})"
         + (f"; cost {time.cost:.2f} {time.currency}" if time.hourly_cost else "")
     )
-    words = {"pass": "passes", "warn": "passes with warnings", "block": "BLOCKS"}
     print(
-        f"Gate 2 {words[result.verdict]}"
+        f"Gate 2 {GATE_WORDS[result.verdict]}"
         + ("." if recorded else f" for {BACKEND_TITLES[backend]}.")
     )
     if not recorded:

@@ -19,9 +19,9 @@ from app.cli.common import add_json_flag, open_workspace, print_json, project_co
 from app.cli.jobs import wait_for
 from app.cli.progress import StderrProgress
 from app.cli.recheck import busy_message
+from app.words import GATE_WORDS
 
 EXIT_OK, EXIT_BLOCKED = 0, 1
-VERDICT_WORDS = {"pass": "passes", "warn": "passes with warnings", "block": "BLOCKS"}
 
 
 def register(subparsers: Any) -> None:
@@ -86,7 +86,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _print(result: dict[str, Any]) -> None:
-    print(f"Gate 4 · Dry run {VERDICT_WORDS[result['verdict']]}.")
+    print(f"Gate 4 · Dry run {GATE_WORDS[result['verdict']]}.")
     measured = result.get("measurement")
     if measured:
         print(f"  {measured_line(measured)}")

@@ -16,9 +16,9 @@ from app.findings import GateResult
 from app.gate_records import record_result
 from app.gates.environment import evaluate, judge, machine_inputs
 from app.resources import source_href
+from app.words import GATE_WORDS
 
 MARKS = {"pass": "[ok]   ", "warn": "[warn] ", "block": "[BLOCK]", "skipped": "[skip] "}
-VERDICT_WORDS = {"pass": "passes", "warn": "passes with warnings", "block": "BLOCKS training"}
 
 
 def register(subparsers: Any) -> None:
@@ -53,7 +53,7 @@ def handle_env(args: argparse.Namespace) -> int:
 
 
 def print_report(result: GateResult, where: str) -> None:
-    print(f"Gate 3 · Environment {VERDICT_WORDS[result.verdict]} {where}\n")
+    print(f"Gate 3 · Environment {GATE_WORDS[result.verdict]} {where}\n")
     checks = {check["key"]: check for check in result.stats.get("checks", [])}
     for key, title in GROUPS:
         check = checks.get(key, {"status": "pass", "facts": []})

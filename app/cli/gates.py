@@ -17,21 +17,15 @@ import argparse
 from typing import Any
 
 from app.cli.common import add_json_flag, open_workspace, print_json, project_context
-from app.cli.recheck import CHECKABLE, busy_message, check_stale, running_job
+from app.cli.recheck import CHECKABLE, FOREGROUND, check_stale, foreground
 from app.findings import Finding
 from app.gate_records import findings_of
 from app.gates.state import GateState, gate_module, gate_states
 from app.resources import source_href
+from app.words import GATE_WORDS
 
 # Occurrences of one kind of finding printed before "and N more".
 SHOWN_PER_CODE = 3
-STATUS_WORDS = {
-    "pass": "passes",
-    "warn": "passes with warnings",
-    "block": "BLOCKS",
-    "stale": "is out of date",
-    "not_run": "has not run",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -65,11 +59,13 @@ def handle(args: argparse.Namespace) -> int:
         ctx = project_context(workspace, args.project)
         note = None
         if args.check:
-            job = running_job(ctx)
-            if job is None:
-                check_stale(ctx)
-            else:
-                note = busy_message(job) + " Nothing was checked."
+            with foreground(ctx) as busy:
+                if busy is None:
+                    check_stale(ctx, FOREGROUND)
+                else:
+                    note = busy + " Nothing was checked."
+            if busy is None:
+                check_stale(ctx, ("dryrun",))
         states = gate_states(ctx)
         ok = passes(states)
         if args.json:
@@ -111,11 +107,11 @@ def _print(slug: str, states: list[GateState], ok: bool, note: str | None) -> No
             continue
         record = state.record
         when = f" (checked {record.created_at:%Y-%m-%d %H:%M} UTC)" if record else ""
-        print(f"{state.title} {STATUS_WORDS[state.status]}{when}.")
+        print(f"{state.title} {GATE_WORDS[state.status]}{when}.")
         if state.status == "stale":
             print(f"  Since then: {'; '.join(state.stale_reasons)}.")
             if record is not None:
-                print(f"  When it was checked it said: {STATUS_WORDS[record.verdict]}.")
+                print(f"  When it was checked it said: {GATE_WORDS[record.verdict]}.")
         if record is not None and state.status in ("block", "warn", "stale"):
             _print_findings(findings_of(record))
     print()

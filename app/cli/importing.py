@@ -22,7 +22,7 @@ from app.cli.common import add_json_flag, open_workspace, print_json, project_co
 from app.cli.jobs import wait_for
 from app.cli.progress import StderrProgress
 from app.cli.recheck import busy_message
-from app.words import plural
+from app.words import GATE_WORDS, plural
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 TITLE = "Importing and auditing images"
@@ -55,7 +55,7 @@ def handle(args: argparse.Namespace) -> int:
     from app.dataset.inventory import dataset_dir
     from app.dataset.staging import ArchiveRefused, StagingFolder, unpack_zip
     from app.dataset.tasks import IMPORT_JOB, import_params
-    from app.worker import JobBusy, Worker
+    from app.worker import JobBusy, JobRefused, Worker
 
     workspace = open_workspace()
     try:
@@ -92,6 +92,9 @@ def handle(args: argparse.Namespace) -> int:
         except JobBusy as exc:
             progress.finish()
             return _refuse(args, busy_message(exc.job))
+        except JobRefused as exc:  # archived, deleted or held by another command meanwhile
+            progress.finish()
+            return _refuse(args, str(exc))
         # The same job the Import page starts, in a child process under the worker's
         # one lock; this command follows it to its end.
         ended = wait_for(worker, job.id or 0, progress)
@@ -118,9 +121,8 @@ def handle(args: argparse.Namespace) -> int:
                 print(f"  {line}")
             if len(items) > LISTED:
                 print(f"  … and {len(items) - LISTED} more (--json lists them all)")
-    words = {"pass": "passes", "warn": "passes with warnings", "block": "blocks"}
     print(
-        f"Gate 1 {words[summary['verdict']]}: {plural(summary['images'], 'image')} to train, "
+        f"Gate 1 {GATE_WORDS[summary['verdict']]}: {plural(summary['images'], 'image')} to train, "
         f"{summary['block']} blocking, {plural(summary['warn'], 'warning')}."
     )
     if summary["block"]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.cli.common import add_json_flag, fail_usage, open_workspace, print_json, project_context
 from app.models import Job, Project
-from app.worker import FINISHED_STATES, JobBusy, Worker
+from app.worker import FINISHED_STATES, JobBusy, JobRefused, Worker
 from app.worker.service import StoredEvent
 from app.workspace import Workspace
 
@@ -104,6 +104,9 @@ def handle_start(args: argparse.Namespace) -> int:
         sys.stderr.write(
             f"loragate: {exc} Wait for it to finish, or cancel it (job {exc.job.id}).\n"
         )
+        return 1
+    except JobRefused as exc:
+        sys.stderr.write(f"loragate: {exc}\n")
         return 1
     if args.json:
         print_json(job_record(job, {ctx.project.id or 0: ctx.project.slug}))

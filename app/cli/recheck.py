@@ -6,6 +6,8 @@ current for ``loragate gates --check``."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from app.cli.progress import StderrProgress
@@ -13,17 +15,35 @@ from app.findings import GateResult
 from app.gate_records import record_result
 from app.gates.state import gate_state
 from app.models import Job
-from app.words import plural
-from app.worker import Worker
+from app.words import GATE_WORDS, plural
+from app.worker import Worker, claim_project
+from app.worker.refusals import JobBusy, ProjectClaimed
 from app.workspace import ProjectContext
 
 # The gates a command can check, in order: each judges what the one before it judged.
-CHECKABLE = ("dataset", "config", "environment", "dryrun")
+# The first three run in the command's foreground, holding the project; the dry run is
+# a worker job (the GPU's queue decides when it runs), started after the hold ends.
+FOREGROUND = ("dataset", "config", "environment")
+CHECKABLE = (*FOREGROUND, "dryrun")
 
 
-def running_job(ctx: ProjectContext) -> Job | None:
-    """The job ``loragate serve`` runs for this project now (an import, an audit...)."""
-    return Worker(ctx.workspace).active(None, ctx.project.id)
+@contextmanager
+def foreground(ctx: ProjectContext) -> Iterator[str | None]:
+    """Hold the project while this command works on it in its foreground: no job starts
+    on it, and it is neither archived nor deleted, until the block ends
+    (``app.worker.claims``; the check and the hold are one step under the worker's write
+    lock). Yields None when held; otherwise why not (a job of ``loragate serve`` or
+    another command is at work on the project), and the command leaves it alone."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(claim_project(ctx.workspace, ctx.project.id or 0))
+        except JobBusy as busy:
+            yield busy_message(busy.job)
+            return
+        except ProjectClaimed as claimed:
+            yield str(claimed)
+            return
+        yield None
 
 
 def busy_message(job: Job) -> str:
@@ -78,27 +98,20 @@ def _dry_run(ctx: ProjectContext, progress: StderrProgress) -> GateResult | None
 def check_dataset(ctx: ProjectContext) -> GateResult | str:
     """Gate 1 again after a command changed the dataset; or, while the server runs a
     job for this project (which may be changing it), why it was not checked."""
-    job = running_job(ctx)
-    if job is not None:
-        return busy_message(job)
-    result = check_gate(ctx, "dataset", StderrProgress())
-    assert result is not None  # only the dry run may not start
-    return result
+    with foreground(ctx) as busy:
+        return busy if busy is not None else check_gate(ctx, "dataset", StderrProgress())
 
 
-def check_stale(ctx: ProjectContext) -> list[str]:
-    """Check every gate that has not run or is out of date, in order (Gate 2 judges
-    Gate 1's dataset); returns the names checked."""
+def check_stale(ctx: ProjectContext, names: tuple[str, ...] = CHECKABLE) -> list[str]:
+    """Check every gate of ``names`` that has not run or is out of date, in order (Gate 2
+    judges Gate 1's dataset); returns the names checked."""
     checked = []
     progress = StderrProgress()
-    for name in CHECKABLE:
+    for name in names:
         if gate_state(ctx, name).status in ("not_run", "stale"):
             check_gate(ctx, name, progress)
             checked.append(name)
     return checked
-
-
-VERDICT_WORDS = {"pass": "passes", "warn": "passes with warnings", "block": "blocks"}
 
 
 def outcome_json(outcome: GateResult | str | None) -> dict[str, Any] | None:
@@ -122,7 +135,7 @@ def outcome_line(outcome: GateResult | str, slug: str) -> str:
         return f"Gate 1 was not checked: {outcome}"
     counts = Counter(finding.severity for finding in outcome.findings)
     line = (
-        f"Gate 1 {VERDICT_WORDS[outcome.verdict]}: {counts['block']} blocking, "
+        f"Gate 1 {GATE_WORDS[outcome.verdict]}: {counts['block']} blocking, "
         f"{plural(counts['warn'], 'warning')}."
     )
     if outcome.verdict == "block":

@@ -21,7 +21,7 @@ Captions live in ``app.captions``.
 - ``project_audit``: Gate 1's audit of a project (folder audit, captions, journal, result)
 - ``fingerprint``: the digests of what Gate 1 judged, to tell when it is stale
 - ``stats``: the numbers the stats panel shows
-- ``report``: the GO / NO-GO dataset report
+- ``report``: Gate 1's dataset report (Markdown beside the journal)
 - ``thumbs``: cached thumbnails for the audit pages
 - ``decisions``: include/exclude, keep one of a duplicate group, intentional near-duplicates
 - ``curation``: repeats per concept and the balance training will see

@@ -1,4 +1,4 @@
-"""The GO / NO-GO dataset report: Gate 1's verdict, every finding with why, fix and
+"""The dataset report: Gate 1's verdict (in the shared words, ``app.words.GATE_WORDS``), every finding with why, fix and
 source, what the artist decided (exclusions, intentional near-duplicates, repeats) and
 the dataset's numbers. The Gate 1 page shows it; every time the gate runs it is also
 written as Markdown to ``<project>/dataset-report.md``, beside the journal.
@@ -18,11 +18,10 @@ from app.dataset.records import intentional_groups, load_rows
 from app.findings import Finding, GateResult
 from app.fsutil import atomic_write_text
 from app.models import DatasetImage
-from app.words import plural
+from app.words import GATE_WORDS, plural
 from app.workspace import ProjectContext
 
 REPORT_FILE = "dataset-report.md"
-VERDICT_WORDS = {"pass": "GO", "warn": "GO, with warnings", "block": "NO-GO"}
 SEVERITY_HEADINGS = {"block": "Blocking", "warn": "Warnings", "info": "Notes"}
 # A kind with more findings than this lists the first ones and says how many more.
 ITEMS_PER_KIND = 25
@@ -119,7 +118,7 @@ def report_markdown(ctx: ProjectContext, result: GateResult, decided: Decisions)
     lines = [
         f"# Dataset report: {ctx.project.name}",
         "",
-        f"**{VERDICT_WORDS[result.verdict]}**: Gate 1 · Dataset, checked "
+        f"**Gate 1 · Dataset {GATE_WORDS[result.verdict]}**: checked "
         f"{result.ran_at:%Y-%m-%d %H:%M} UTC on {plural(stats.get('included', 0), 'image')}: "
         f"{counts['block']} blocking, {plural(counts['warn'], 'warning')}, "
         f"{plural(counts['info'], 'note')}.",

@@ -8,15 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.environment import cuda_matrix
+from app import cuda_matrix
+from app.disk_space import DiskSpace
 from app.environment.backends import BackendSetup, ImportCheck
-from app.environment.disk import DiskSpace
-from app.environment.gpu import GpuReport
 from app.environment.memory import MemoryInfo, run_need
 from app.environment.python_version import loragate_python
 from app.environment.smoke import PRECISION_WORDS, SmokeResult
 from app.environment.torch_info import TorchProbe
 from app.findings import Finding
+from app.gpu_probe import GpuReport
 from app.training.config import TrainingConfig
 from app.training.outputs import OutputEstimate, human_bytes
 

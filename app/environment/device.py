@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.environment import cuda_matrix
+from app import cuda_matrix
 from app.environment.cpu_speed import (
     CPU_SECONDS_PER_STEP,
     MEASURED_ON,
     cpu_seconds,
     human_duration,
 )
-from app.environment.gpu import GpuReport
 from app.environment.torch_info import TorchProbe
 from app.findings import Finding
+from app.gpu_probe import GpuReport
 from app.intent import MODEL_FAMILIES
 from app.training.config import TrainingConfig
 from app.training.outputs import human_bytes
@@ -77,10 +77,11 @@ def _nvml_error(gpus: GpuReport) -> str:
 
 
 def device_findings(
-    config: TrainingConfig, gpus: GpuReport, probe: TorchProbe, run: RunSize
+    config: TrainingConfig, gpus: GpuReport, probe: TorchProbe, run: RunSize, *, demo: bool = False
 ) -> list[Finding]:
+    """``demo``: the project is the demo (app/demo), whose tiny model is meant for the CPU."""
     if config.device == "cpu":
-        return _cpu_findings(config, gpus, run)
+        return _cpu_findings(config, gpus, run, demo=demo)
     findings: list[Finding] = []
     torch_sees = probe.available and bool(probe.devices)
     if gpus.status != "ok" and not torch_sees:
@@ -181,20 +182,43 @@ def _per_device_findings(config: TrainingConfig, gpus: GpuReport) -> list[Findin
     return findings
 
 
-def _cpu_findings(config: TrainingConfig, gpus: GpuReport, run: RunSize) -> list[Finding]:
-    findings = [
-        Finding(
-            code="device.cpu",
-            severity="info",
-            subject="device",
-            message="The config trains on the CPU (device cpu). " + cpu_time_words(run),
-            why="The CPU is fine for a tiny test model; for a real model every step takes "
-            "minutes instead of about a second.",
-            fix="Nothing to do for a test. For a real LoRA set device to cuda and train on a "
-            "machine with an NVIDIA GPU.",
-            source="preflight-checklist#training-on-the-cpu",
-        )
-    ]
+def _demo_cpu_finding(run: RunSize) -> Finding:
+    real = RunSize(run.family, None, run.batch)
+    return Finding(
+        code="device.demo_cpu",
+        severity="info",
+        subject="device",
+        message="This is the demo: it trains on the CPU, on purpose. Its model is tiny and "
+        "random, so the CPU runs the whole training in a minute or two. A real model is "
+        f"another matter: {cpu_time_words(real)} A real run has thousands of steps.",
+        why="A real model's training step is about a thousand times the demo's work: a GPU "
+        "runs those multiplications thousands at a time, a CPU a few dozen.",
+        fix="Nothing to do for the demo. For a real LoRA, train on an NVIDIA GPU: your "
+        "own, or a rented one with the cloud bundle (Config page, “Export for a rented GPU”).",
+        source="preflight-checklist#the-demo-runs-on-the-cpu",
+    )
+
+
+def _cpu_findings(
+    config: TrainingConfig, gpus: GpuReport, run: RunSize, *, demo: bool = False
+) -> list[Finding]:
+    findings = (
+        [_demo_cpu_finding(run)]
+        if demo
+        else [
+            Finding(
+                code="device.cpu",
+                severity="info",
+                subject="device",
+                message="The config trains on the CPU (device cpu). " + cpu_time_words(run),
+                why="The CPU is fine for a tiny test model; for a real model every step takes "
+                "minutes instead of about a second.",
+                fix="Nothing to do for a test. For a real LoRA set device to cuda and train on a "
+                "machine with an NVIDIA GPU.",
+                source="preflight-checklist#training-on-the-cpu",
+            )
+        ]
+    )
     if gpus.status != "ok":
         findings.append(
             Finding(

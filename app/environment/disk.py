@@ -3,10 +3,7 @@ samples, and the latent cache beside the dataset) against what the run will writ
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
-from pathlib import Path
-
+from app.disk_space import DiskSpace
 from app.findings import Finding
 from app.training.outputs import OutputEstimate, human_bytes
 
@@ -14,22 +11,6 @@ from app.training.outputs import OutputEstimate, human_bytes
 # estimate that is an estimate.
 MARGIN_FRACTION = 0.2
 MARGIN_MINIMUM = 2 * 1024**3
-
-
-@dataclass(frozen=True)
-class DiskSpace:
-    path: Path  # the folder measured (the nearest one that exists)
-    total: int
-    free: int
-
-
-def disk_space(path: Path) -> DiskSpace:
-    """Free space on the filesystem that holds ``path`` (which may not exist yet)."""
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    usage = shutil.disk_usage(probe)
-    return DiskSpace(probe, usage.total, usage.free)
 
 
 def margin(estimate: OutputEstimate) -> int:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.environment import cuda_matrix
+from app import cuda_matrix
 from app.environment.child import ChildOutcome, run_child, script, signal_name
-from app.environment.gpu import GpuReport
 from app.findings import Finding, Severity
+from app.gpu_probe import GpuReport
 
 PROBE_TIMEOUT = 90.0
 _VERSION_LINE = re.compile(r"^(__version__|cuda|hip)\s*(?::[^=]*)?=\s*(.+)$", re.M)

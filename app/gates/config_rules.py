@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.demo import DEMO_RESOLUTION, is_demo_model
 from app.environment.trainer_fit import family_problem
 from app.findings import Finding
 from app.gates.training_folder_rule import training_folder
@@ -136,7 +137,9 @@ def alpha_above_rank(a: Assessment) -> list[Finding]:
 
 
 def resolution(a: Assessment) -> list[Finding]:
-    native = family_spec(a.family).native_resolution
+    # The demo's tiny model was built for its own size, not its family's.
+    demo = is_demo_model(a.base_model.reference)
+    native = DEMO_RESOLUTION if demo else family_spec(a.family).native_resolution
     side = a.config.resolution
     if side == native:
         return []

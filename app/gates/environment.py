@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app import gpu_probe
 from app.dataset.inventory import inventory
-from app.environment import gpu as gpu_probe
+from app.demo import is_demo
+from app.disk_space import disk_space
 from app.environment.backend_findings import backend_findings, ready_alternatives
 from app.environment.backends import BackendSetup, locate
 from app.environment.checklist import Probed, build_checks
 from app.environment.device import RunSize, device_findings
-from app.environment.disk import disk_findings, disk_space
+from app.environment.disk import disk_findings
 from app.environment.memory import memory_findings, system_memory
 from app.environment.probes import Progress, run_probes
 from app.environment.python_version import python_findings
@@ -50,6 +52,7 @@ class Inputs:
     paths: BackendPaths
     output_dir: Path
     problems: tuple[Finding, ...] = field(default=())
+    demo: bool = False  # the demo project (app/demo): its tiny model trains on the CPU
 
 
 def project_inputs(ctx: ProjectContext) -> Inputs:
@@ -97,6 +100,7 @@ def project_inputs(ctx: ProjectContext) -> Inputs:
         paths,
         ctx.dir,
         tuple(problems),
+        demo=is_demo(ctx.project),
     )
 
 
@@ -219,7 +223,7 @@ def judge(
     trainer_python = (imports.python_version if imports else None) or torch.python_version
 
     findings = list(inputs.problems)
-    findings += device_findings(config, gpus, torch, run)
+    findings += device_findings(config, gpus, torch, run, demo=inputs.demo)
     findings += torch_findings(torch, gpus, wants_gpu=config.device == "cuda")
     if smoke_skipped is None:
         for result in smoke:

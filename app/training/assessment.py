@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.dataset.inventory import DatasetItem, dataset_dir, inventory, layout_dir
-from app.environment.disk import DiskSpace, disk_space
+from app.disk_space import DiskSpace, disk_space
 from app.grimoire import GpuEntry, GrimoireError
 from app.training.base_model import BaseModelRefInfo, resolve_base_model
 from app.training.calibration import calibrated, vram_calibration

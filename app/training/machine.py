@@ -2,15 +2,15 @@
 device to train on and how often each image appears per epoch.
 
 The device is the machine's as far as loragate can tell without importing PyTorch in the
-server: CUDA when NVML sees an NVIDIA GPU (app/environment/gpu.py, cached) or studio.md
+server: CUDA when NVML sees an NVIDIA GPU (app/gpu_probe.py, cached) or studio.md
 names one (the artist trains on a GPU elsewhere, e.g. rented), the CPU otherwise. A
 config saved before keeps the device it has; Gate 3 then checks it against the machine.
 """
 
 from __future__ import annotations
 
+from app import gpu_probe
 from app.dataset.inventory import DatasetItem
-from app.environment import gpu as gpu_probe
 from app.grimoire import GpuEntry, GrimoireError
 from app.training.config import Device
 from app.workspace import ProjectContext

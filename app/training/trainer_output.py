@@ -90,6 +90,9 @@ class Failure:
     kind: FailureKind
     message: str  # the trainer's own words (the exception line), or the native message
     step: int | None = None  # where the output names it
+    # native only: what its error event adds (the sample prompt that failed, the batch's
+    # images for nan, the settings in force for oom)
+    details: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -375,7 +378,13 @@ def _native(line: str) -> TrainerEvent | None:
     if kind == "sample":
         return Sample(path=record["path"], step=record.get("step"))
     if kind == "error":
-        return Failure(record["kind"], record.get("message", ""), record.get("step"))
+        details = record.get("details")
+        return Failure(
+            record["kind"],
+            record.get("message", ""),
+            record.get("step"),
+            details if isinstance(details, dict) and details else None,
+        )
     if kind == "done":
         return Finished(path=record.get("lora_path"), complete=bool(record.get("complete", True)))
     return None

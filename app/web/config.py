@@ -44,6 +44,7 @@ from app.training.project_config import (
     save_changes,
 )
 from app.web.answers import ONLY_REDIRECTS, answers, media
+from app.web.bundle import bundle_view
 from app.web.config_form import CHECKBOX_MARKER, config_from_form, field_choices, field_kind
 from app.web.deps import ProjectDep
 from app.web.templating import render
@@ -153,6 +154,7 @@ def _page_context(
             "checkbox_marker": CHECKBOX_MARKER,
             "gate": gate_state(ctx, "config"),
             "fitted": fitted_run(ctx),
+            "bundle": bundle_view(ctx),
         }
     )
     return context

@@ -307,7 +307,7 @@ def run_audit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
 
 @router.get("/projects/{slug}/gates/dataset", response_class=HTMLResponse, name="gate_dataset")
 def gate_page(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
-    """Gate 1's report: GO or NO-GO, every finding with why and how to fix it, what was
+    """Gate 1's report: whether it passes, every finding with why and how to fix it, what was
     decided, the dataset's numbers; the same report is in <project>/dataset-report.md."""
     report = report_path(ctx)
     context = audit_view(ctx).as_context() | {
@@ -335,5 +335,5 @@ def run_gate_dataset(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Respon
     **ONLY_REDIRECTS,
 )
 def report_page(request: Request, ctx: ProjectDep) -> Response:
-    """Phase 6 is Gate 1's GO / NO-GO report."""
+    """Phase 6 is Gate 1's report."""
     return RedirectResponse(request.url_for("gate_dataset", slug=ctx.project.slug), status_code=303)

@@ -44,6 +44,9 @@ JOB_PAGES = {
     "environment.check": "phase_environment",
     "training.dryrun": "phase_dryrun",
     "evaluation.grid": "phase_evaluate",
+    "bundle.export": "phase_config",
+    "bundle.import": "phase_config",
+    "demo.setup": "project_overview",
 }
 
 

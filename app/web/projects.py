@@ -50,7 +50,6 @@ from app.projects import (
 )
 from app.web.answers import answers
 from app.web.deps import ProjectDep, WorkspaceDep
-from app.web.jobs import JobsDep
 from app.web.templating import render, route_exists
 from app.workspace import Workspace
 
@@ -271,6 +270,8 @@ def _overview(
             "caption_formats": CAPTION_FORMATS,
             "done": done,
             "error": error,
+            # A job started with the project (the demo's) shows its progress here.
+            "active_job": request.app.state.jobs.active(None, ctx.project.id),
         },
         status_code=status_code,
     )
@@ -318,10 +319,10 @@ def intent_submit(request: Request, ctx: ProjectDep, form: AnswerFormDep) -> Res
 
 
 @router.post("/projects/{slug}/archive", name="project_archive", responses=answers(303, 409))
-def archive_submit(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
+def archive_submit(request: Request, ctx: ProjectDep) -> Response:
     """Hide the project from the list; every row and file is kept (journaled)."""
     try:
-        archive_project(ctx.workspace, ctx.project, jobs)
+        archive_project(ctx.workspace, ctx.project)
     except ProjectActionError as exc:
         return _overview(request, ctx, error=str(exc), status_code=409)
     url = request.url_for("projects")
@@ -351,12 +352,11 @@ def delete_page(request: Request, ctx: ProjectDep) -> Response:
 def delete_submit(
     request: Request,
     ctx: ProjectDep,
-    jobs: JobsDep,
     confirm_name: Annotated[str, Form()] = "",
 ) -> Response:
     """Delete the project's rows and folder once its name is typed (logged)."""
     try:
-        delete_project(ctx.workspace, ctx.project, confirm_name, jobs)
+        delete_project(ctx.workspace, ctx.project, confirm_name)
     except ProjectActionError as exc:
         plan = deletion_plan(ctx.workspace, ctx.project)
         context = {"project": ctx.project, "plan": plan, "error": str(exc)}

@@ -35,7 +35,12 @@ def _form_of(workspace: WorkspaceDep) -> tuple[GpuForm, str | None]:
 
 
 def _context(workspace: WorkspaceDep, form: GpuForm, **extra: Any) -> dict[str, Any]:
+    try:
+        base_models = workspace.studio().base_models
+    except GrimoireError:
+        base_models = []
     return {
+        "base_models": base_models,
         "form": form,
         "errors": {},
         "studio_file": studio_path(workspace.grimoire_dir),

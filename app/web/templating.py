@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from app.captions.captioners.base import source_words
+from app.demo import DEMO_MODEL_WORDS, is_demo_model
 from app.grimoire import file_problems
 from app.resources import source_href
 from app.settings import PACKAGE_DIR
@@ -52,6 +53,8 @@ def grimoire_problems(request: Request) -> list[str]:
 
 
 templates.env.globals["doc_href"] = source_href
+templates.env.globals["is_demo_model"] = is_demo_model
+templates.env.globals["demo_model_words"] = DEMO_MODEL_WORDS
 templates.env.globals["gate_words"] = GATE_WORDS
 templates.env.globals["grimoire_problems"] = grimoire_problems
 templates.env.globals["route_exists"] = route_exists

@@ -5,7 +5,9 @@
   transaction), ``cancel``; ``process``: spawning in its own session, pid + start time,
   process-group signals; ``child``: the child's side (``JobHandle``, event lines, the
   log); ``eventfile``: writing and tailing JSON lines; ``supervisor``: tailing into
-  SQLite, adoption after a restart, ending jobs; ``stream``: events as SSE.
+  SQLite, adoption after a restart, ending jobs; ``stream``: events as SSE;
+  ``claims``: a command's hold on a project (no start, archive or deletion meanwhile);
+  ``refusals``: why a start is refused, in plain words (``JobRefused``).
 
 Why not an existing queue. Huey's ``SqliteStorage`` keeps a task queue, a schedule
 and a result store in SQLite and runs tasks in consumer processes; RQ and Celery need
@@ -24,7 +26,17 @@ one ``BEGIN IMMEDIATE`` transaction in ``queue.start``, and the supervision is o
 from __future__ import annotations
 
 from app.worker.child import JobCancelled, JobHandle
-from app.worker.queue import ACTIVE_STATES, FINISHED_STATES, JobBusy
+from app.worker.queue import ACTIVE_STATES, FINISHED_STATES, claim_project
+from app.worker.refusals import JobBusy, JobRefused
 from app.worker.service import Worker
 
-__all__ = ["ACTIVE_STATES", "FINISHED_STATES", "JobBusy", "JobCancelled", "JobHandle", "Worker"]
+__all__ = [
+    "ACTIVE_STATES",
+    "FINISHED_STATES",
+    "JobBusy",
+    "JobCancelled",
+    "JobHandle",
+    "JobRefused",
+    "Worker",
+    "claim_project",
+]

@@ -29,6 +29,10 @@ KINDS: dict[str, JobKind] = {
     "dataset.layout": JobKind("app.dataset.tasks:layout_job", uses=DATASET),
     "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
+    # Builds the demo's tiny model, then is the import job (app/demo/tasks.py).
+    "demo.setup": JobKind("app.demo.tasks:setup_job", uses=DATASET),
+    "bundle.export": JobKind("app.bundle.tasks:export_job", uses=DATASET),
+    "bundle.import": JobKind("app.bundle.tasks:import_job", uses=frozenset({"runs"})),
     "environment.check": JobKind("app.gates.environment_job:environment_job"),
     # Not a project's: one download at a time (two jobs of one kind exclude each other).
     "models.pull": JobKind("app.hub.jobs:pull_job"),

@@ -11,8 +11,10 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    from types import ModuleType
 
 # Start times are floats read from /proc: compare them with a little slack.
 START_TIME_SLACK = 0.05
@@ -43,7 +45,16 @@ def launch(job_file: Path, log_path: Path) -> ProcessId:
     return ProcessId(process.pid, _start_time(process.pid) or 0.0)
 
 
+def _psutil() -> ModuleType:
+    # Loaded by the first look at a process, not with the worker: ``loragate jobs`` lists
+    # jobs from their rows and never looks (psutil is a hundredth of a second of its start).
+    import psutil
+
+    return psutil
+
+
 def _start_time(pid: int) -> float | None:
+    psutil = _psutil()
     try:
         return float(psutil.Process(pid).create_time())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
@@ -54,6 +65,7 @@ def is_alive(pid: int | None, started: float | None) -> bool:
     """True when the process with this pid is the one started then, and not a zombie."""
     if pid is None or started is None:
         return False
+    psutil = _psutil()
     try:
         process = psutil.Process(pid)
         if abs(process.create_time() - started) > START_TIME_SLACK:

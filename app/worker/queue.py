@@ -5,6 +5,10 @@ SQLite's write lock, and the second one sees the first one's job.
 
 The child is spawned inside that transaction too, so a job row is never committed as
 running without its process (and a spawn that fails leaves no row behind).
+
+The same transaction refuses a start for a project that is archived or deleted, or that
+a command holds (``claims``): archiving, deleting and claiming decide in a write
+transaction of their own, so whichever comes first, the other sees it.
 """
 
 from __future__ import annotations
@@ -12,30 +16,26 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.models import Job, JobEvent
+from app.models import Job, JobEvent, Project
 from app.models.base import utcnow
 from app.settings import Settings
+from app.worker.claims import open_claim, refuse_if_claimed, take_claim
 from app.worker.eventfile import END
 from app.worker.kinds import KINDS, exclude_each_other, kind_of
 from app.worker.process import end_group, is_alive, launch, signal_group
+from app.worker.refusals import JobBusy, ProjectPutAway
 from app.workspace import Workspace
 
 ACTIVE_STATES = ("queued", "running")
 FINISHED_STATES = ("done", "failed", "cancelled", "interrupted")
 CANCELLED_MESSAGE = "Cancelled. Nothing was lost."
-
-
-class JobBusy(RuntimeError):
-    """Another job that excludes this one is running or waiting on the project."""
-
-    def __init__(self, job: Job) -> None:
-        super().__init__(f"“{job.title or job.kind}” is already running.")
-        self.job = job
 
 
 def job_folder(settings: Settings, job_id: int) -> Path:
@@ -50,7 +50,8 @@ def start(
     title: str = "",
 ) -> Job:
     """The one way to start work: a job row, running in its child or queued for its
-    GPU. Raises JobBusy when a job of the project excludes it (``kinds``)."""
+    GPU. Raises JobBusy when a job of the project excludes it (``kinds``), ProjectPutAway
+    when the project is archived or gone, ProjectClaimed while a command holds it."""
     spec = kind_of(kind)
     launched: int | None = None
     try:
@@ -60,6 +61,8 @@ def start(
                 if other.project_id == project_id and exclude_each_other(kind, other.kind):
                     session.expunge(other)  # the rollback would expire it
                     raise JobBusy(other)
+            refuse_put_away(session, project_id)
+            refuse_if_claimed(workspace.settings, project_id)
             job = Job(
                 project_id=project_id,
                 kind=kind,
@@ -83,6 +86,48 @@ def start(
             end_group(launched)  # the row was not committed: its process must not run
         raise
     return job
+
+
+def refuse_put_away(session: Session, project_id: int | None) -> None:
+    """Inside a start's transaction: an archived or deleted project starts nothing."""
+    if project_id is None:
+        return
+    project = session.get(Project, project_id)
+    if project is None or project.archived_at is not None:
+        if project is not None:
+            session.expunge(project)  # the message reads its name after the rollback
+        raise ProjectPutAway(project)
+
+
+def refuse_while_busy(workspace: Workspace, session: Session, project_id: int | None) -> None:
+    """Inside a write transaction that is about to work on the whole project (archive,
+    delete, a command's claim): raise JobBusy when any job of the project is queued or
+    running, ProjectClaimed while a command holds it."""
+    busy = session.exec(
+        select(Job)
+        .where(Job.project_id == project_id, col(Job.state).in_(ACTIVE_STATES))
+        .order_by(col(Job.id))
+    ).first()
+    if busy is not None:
+        session.expunge(busy)
+        raise JobBusy(busy)
+    refuse_if_claimed(workspace.settings, project_id)
+
+
+@contextmanager
+def claim_project(workspace: Workspace, project_id: int) -> Iterator[None]:
+    """Hold the project for this process's foreground work (``claims``): no job of it
+    starts, and it is neither archived nor deleted, until the block ends. Raises JobBusy
+    when a job of the project is queued or running (the command then leaves it alone),
+    ProjectClaimed when another command holds it."""
+    fd = open_claim(workspace.settings, project_id)
+    try:
+        with workspace.db.writing() as session:
+            refuse_while_busy(workspace, session, project_id)
+            take_claim(fd)
+        yield
+    finally:
+        os.close(fd)  # the only descriptor of this open file: the claim ends with it
 
 
 def _launch(settings: Settings, job: Job) -> int:

@@ -68,4 +68,4 @@ def test_environment_checklist_from_block_to_pass(
     expect(light).not_to_have_attribute("data-status", "not_run")
     expect(light).not_to_have_attribute("data-status", "block")
     expect(light).not_to_have_attribute("data-status", "stale")
-    expect(page.locator("#journal")).to_contain_text("Gate 3 · Environment blocked")
+    expect(page.locator("#journal")).to_contain_text("Gate 3 · Environment blocks training")

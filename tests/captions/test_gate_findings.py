@@ -1,6 +1,6 @@
 """Gate 1 complete: approvals, outside edits and the content-style lint (per training
 type) in its findings; its fingerprint following approvals, exclusions, repeats and the
-intent; the GO / NO-GO report written beside the journal on every run."""
+intent; the dataset report written beside the journal on every run."""
 
 from __future__ import annotations
 
@@ -113,12 +113,14 @@ def teapot(workspace: Workspace, make_intent) -> ProjectContext:  # type: ignore
     return project_ctx
 
 
-def test_approving_every_caption_turns_the_gate_from_no_go_to_go(teapot: ProjectContext) -> None:
+def test_approving_every_caption_turns_the_gate_from_blocking_to_passing(
+    teapot: ProjectContext,
+) -> None:
     blocked = run_project_audit(teapot, workers=1).result
     assert blocked.verdict == "block"
     assert {f.code for f in blocked.findings if f.severity == "block"} == {"caption.not_approved"}
     report = (teapot.dir / REPORT_FILE).read_text()
-    assert report.startswith("# Dataset report: Teapot\n\n**NO-GO**")
+    assert report.startswith("# Dataset report: Teapot\n\n**Gate 1 · Dataset blocks training**")
     assert "### Captions not approved (10)" in report
     assert "Source: app/docs/captioning-guide.md#approving-captions" in report
 
@@ -130,7 +132,7 @@ def test_approving_every_caption_turns_the_gate_from_no_go_to_go(teapot: Project
     assert passed.verdict == "pass", [f.message for f in passed.findings]
     assert passed.stats["captions_approved"] == 10
     report = (teapot.dir / REPORT_FILE).read_text()
-    assert "**GO**" in report and "- 4_teapot: 10 images × 4 = 40" in report
+    assert "**Gate 1 · Dataset passes**" in report and "- 4_teapot: 10 images × 4 = 40" in report
     assert gate_state(teapot, "dataset").status == "pass"
 
 

@@ -73,7 +73,11 @@ def test_config_exits_1_when_gate2_blocks(
     assert isinstance(payload, dict) and payload["verdict"] == "block"
     assert "config.vram_overflow" in {f["code"] for f in payload["findings"]}
     plain = cli("config", project.slug, "--out", str(tmp_path / "o2"))
-    assert plain.returncode == 1 and "Gate 2 BLOCKS" in plain.stdout and "why:" in plain.stdout
+    assert (
+        plain.returncode == 1
+        and "Gate 2 blocks training" in plain.stdout
+        and "why:" in plain.stdout
+    )
 
 
 def test_config_usage_errors_exit_2(cli: CliRunner, project: Project, tmp_path: Path) -> None:
@@ -296,7 +300,7 @@ def test_a_blocked_config_writes_nothing_not_even_the_folder(
     config_path.write_text(json.dumps(data))
     out = tmp_path / "blocked"
     plain = cli("config", project.slug, "--out", str(out))
-    assert plain.returncode == 1 and "Gate 2 BLOCKS" in plain.stdout
+    assert plain.returncode == 1 and "Gate 2 blocks training" in plain.stdout
     assert f"Nothing was written to {out}" in plain.stdout
     machine = json_of(cli("config", project.slug, "--out", str(out), "--json"))
     assert isinstance(machine, dict) and machine["files"] == [] and machine["command"] is None

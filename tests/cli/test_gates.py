@@ -40,8 +40,8 @@ def test_a_new_project_has_no_gate_run(cli: CliRunner, ctx: ProjectContext) -> N
     }
     plain = cli("gates", "mira")
     assert plain.returncode == 1
-    assert "Gate 1 · Dataset has not run." in plain.stdout
-    assert "Gate 4 · Dry run has not run." in plain.stdout
+    assert "Gate 1 · Dataset not run yet." in plain.stdout
+    assert "Gate 4 · Dry run not run yet." in plain.stdout
     assert "`loragate gates mira --check`" in plain.stdout
 
 
@@ -53,7 +53,7 @@ def test_blocking_findings_are_listed_once_per_kind(cli: CliRunner, ctx: Project
     codes = [finding["code"] for finding in report["dataset"]["findings"]]  # type: ignore[union-attr]
     assert codes.count("caption.not_approved") == 5
     plain = cli("gates", "mira").stdout
-    assert "Gate 1 · Dataset BLOCKS" in plain
+    assert "Gate 1 · Dataset blocks training" in plain
     assert plain.count("is a draft: nobody has approved it yet.") == 3
     assert "… and 2 more like it." in plain
     assert plain.count("fix: Read it in the caption grid") == 1
@@ -73,7 +73,7 @@ def test_a_gate_whose_inputs_changed_is_stale_with_the_reason(
     assert code == 1 and report["dataset"]["status"] == "stale"
     assert "captions changed" in report["dataset"]["stale_reasons"]  # type: ignore[operator]
     plain = cli("gates", "mira").stdout
-    assert "Gate 1 · Dataset is out of date" in plain and "Since then: " in plain
+    assert "Gate 1 · Dataset out of date (checked " in plain and "Since then: " in plain
 
 
 def test_check_leaves_a_project_the_server_is_working_on_alone(
@@ -101,7 +101,7 @@ def test_gate_four_counts_training_waits_for_the_dry_run(
         record_result(ctx, make_result(name, [], current_parts(ctx, name) or {}))
     code, report = gates(cli)
     assert code == 1 and report["dryrun"]["status"] == "not_run"
-    assert "Gate 4 · Dry run has not run." in cli("gates", "mira").stdout
+    assert "Gate 4 · Dry run not run yet." in cli("gates", "mira").stdout
     record_result(ctx, make_result("dryrun", [], current_parts(ctx, "dryrun") or {}))
     code, report = gates(cli)
     assert code == 0

@@ -22,19 +22,39 @@ UNUSED_BY_AN_EMPTY_AUDIT = (
 )
 
 
+def command_loading(
+    settings: Settings, argv: list[str], unused: tuple[str, ...]
+) -> tuple[str, str]:
+    """Run the command in a fresh interpreter: (its exit status and which of ``unused``
+    it loaded, its standard output)."""
+    probe = (
+        "import sys\n"
+        "from app.cli import main\n"
+        f"status = main({argv!r})\n"
+        f"unused = {unused!r}\n"
+        "print(status, [name for name in unused if name in sys.modules], file=sys.stderr)\n"
+    )
+    result = run_probe(settings, probe)
+    return result.stderr.strip().splitlines()[-1], result.stdout
+
+
 def test_the_audit_of_an_empty_folder_loads_neither_scipy_nor_the_database(
     settings: Settings, tmp_path: Path
 ) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    probe = (
-        "import sys\n"
-        "from app.cli import main\n"
-        f"status = main(['audit', {str(empty)!r}, '--type', 'style', '--trigger', 'zq', "
-        "'--family', 'sdxl'])\n"
-        f"unused = {UNUSED_BY_AN_EMPTY_AUDIT!r}\n"
-        "print(status, [name for name in unused if name in sys.modules], file=sys.stderr)\n"
-    )
-    result = run_probe(settings, probe)
-    assert result.stderr.strip().splitlines()[-1] == "1 []", result.stderr
-    assert "The dataset has no usable images." in result.stdout
+    argv = ["audit", str(empty), "--type", "style", "--trigger", "zq", "--family", "sdxl"]
+    loaded, out = command_loading(settings, argv, UNUSED_BY_AN_EMPTY_AUDIT)
+    assert loaded == "1 []"
+    assert "The dataset has no usable images." in out
+
+
+# What listing jobs has no use for: it reads job rows and never the grimoire's YAML or a
+# job's process.
+UNUSED_BY_THE_JOB_LIST = ("ruamel.yaml", "app.grimoire", "psutil")
+
+
+def test_the_job_list_loads_neither_the_grimoire_reader_nor_psutil(settings: Settings) -> None:
+    loaded, out = command_loading(settings, ["jobs"], UNUSED_BY_THE_JOB_LIST)
+    assert loaded == "0 []"
+    assert "No jobs yet." in out

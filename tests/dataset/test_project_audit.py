@@ -97,7 +97,7 @@ def test_flagged_images_are_journaled_once(ctx: ProjectContext) -> None:
     journal = journal_path(ctx.dir).read_text()
     assert journal.count("Flagged 4_teapot/05.png") == 1
     assert journal.count("Flagged") == 1  # captions awaiting review are not flags
-    assert journal.count("Gate 1 · Dataset blocked") == 2
+    assert journal.count("Gate 1 · Dataset blocks training") == 2
 
 
 def test_only_the_changed_file_is_measured_again(ctx: ProjectContext) -> None:

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from app.environment.device import RunSize, device_findings
-from app.environment.gpu import probe_gpus
 from app.environment.torch_info import probe_torch
+from app.gpu_probe import probe_gpus
 from app.training.config import TrainingConfig
 from tests.environment.fakes import GIB, FakeNvml, cuda_probe, rtx
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.environment.disk import DiskSpace, disk_findings, disk_space
+from app.disk_space import DiskSpace, disk_space
+from app.environment.disk import disk_findings
 from app.environment.memory import (
     RUNTIME_OVERHEAD,
     MemoryInfo,

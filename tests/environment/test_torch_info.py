@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.environment.gpu import GpuReport, probe_gpus
 from app.environment.torch_info import probe_torch, read_install, recommended_index, torch_findings
+from app.gpu_probe import GpuReport, probe_gpus
 from tests.environment.fakes import CU126_ARCHES, FakeNvml, cuda_probe, rtx
 
 NO_GPU = GpuReport("library_missing", error="NVML Shared Library Not Found")

@@ -235,7 +235,7 @@ def test_outputs_larger_than_the_free_disk_block(ctx: ProjectContext) -> None:
     disk with only 1 MB free stands in for a full one (this machine's is not full)."""
     from dataclasses import replace
 
-    from app.environment.disk import DiskSpace, disk_space
+    from app.disk_space import DiskSpace, disk_space
     from app.gates.config_rules import outputs_fit_disk
     from app.training.assessment import assess
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from app.environment import gpu
+from app import gpu_probe as gpu
 from app.gate_records import record_result
 from app.gates.environment import evaluate, fingerprint, judge, project_inputs
 from app.gates.state import gate_state
@@ -64,7 +64,7 @@ def test_cpu_config_passes_and_goes_stale_when_the_precision_changes(
 
     record_result(ctx, result)
     assert gate_state(ctx, "environment").status == result.verdict
-    assert "Gate 3 · Environment passed" in (ctx.dir / "journal.md").read_text()
+    assert "Gate 3 · Environment passes" in (ctx.dir / "journal.md").read_text()
 
     save_config(ctx.dir, TrainingConfig(device="cpu", mixed_precision="no", max_train_steps=200))
     state = gate_state(ctx, "environment")

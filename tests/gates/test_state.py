@@ -50,7 +50,7 @@ def test_states_from_not_run_to_pass_to_stale(
     assert not permission.allowed
     assert "Gate 1 · Dataset is out of date (the images changed)" in permission.reasons[0]
     assert (
-        "Gate 1 · Dataset passed: 0 blocking, 0 warnings." in (ctx.dir / "journal.md").read_text()
+        "Gate 1 · Dataset passes: 0 blocking, 0 warnings." in (ctx.dir / "journal.md").read_text()
     )
 
 

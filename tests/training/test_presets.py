@@ -9,8 +9,8 @@ import itertools
 import pytest
 
 from app.dataset.inventory import DatasetItem
-from app.environment.gpu import GpuDevice, GpuReport
 from app.gates import config_rules
+from app.gpu_probe import GpuDevice, GpuReport
 from app.grimoire import GpuEntry
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
 from app.resources import check_source

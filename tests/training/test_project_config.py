@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app import journal
-from app.environment import gpu as gpu_probe
+from app import gpu_probe, journal
 from app.gates import config as gate2
 from app.training.config import load_config
 from app.training.project_config import (

@@ -212,7 +212,7 @@ def test_gate_page_runs_and_records_gate2(
         f"/projects/{project.slug}/config" in overview
         and f"/projects/{project.slug}/gates/config" in overview
     )
-    assert "Gate 2 · Config passed" in overview
+    assert "Gate 2 · Config passes" in overview
     client.post(
         f"/projects/{project.slug}/config",
         data=form_of(saved_values_or_default(settings, project), network_rank="64"),

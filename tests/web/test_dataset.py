@@ -34,7 +34,7 @@ from app.journal import journal_path
 from app.main import create_app
 from app.models import Job, Project
 from app.projects import create_project
-from app.settings import REPO_ROOT, Settings
+from app.settings import PACKAGE_DIR, Settings
 from app.words import GATE_WORDS
 from app.workspace import Workspace
 from tests.conftest import BASE_URL
@@ -173,7 +173,9 @@ def test_every_page_words_a_gate_status_the_same(
 
 
 def test_no_template_keeps_its_own_gate_wording() -> None:
-    for template in (REPO_ROOT / "templates").rglob("*.html"):
+    templates = list((PACKAGE_DIR / "templates").rglob("*.html"))
+    assert templates
+    for template in templates:
         text = template.read_text()
         assert not re.search(r"'(not_run|stale)'\s*:", text), template
 

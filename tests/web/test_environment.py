@@ -99,7 +99,7 @@ def test_running_the_checks_shows_the_lights_and_updates_the_overview(
     assert light is not None and light.group(1) in ("pass", "warn")
     assert f'href="http://127.0.0.1:8765/projects/{slug}/gates/environment"' in overview
     assert f'href="http://127.0.0.1:8765/projects/{slug}/environment"' in overview  # phase 8
-    assert "Gate 3 · Environment passed" in overview  # the journal
+    assert "Gate 3 · Environment passes" in overview  # the journal
 
     # Changing a setting the gate judged makes it stale, on the page and the overview.
     save_config(settings.training_dir / slug, TrainingConfig(device="cpu", num_gpus=2))

@@ -101,6 +101,8 @@ def training_config(run: RunPlan, notes: list[str]) -> dict[str, Any]:
         "--model_family": FAMILIES[run.family],
         "--pretrained_model_name_or_path": str(run.base_model),
         "--output_dir": str(run.output_dir),
+        # Default "logs", under the folder it runs from: kept with the run's output.
+        "--logging_dir": str(run.output_dir / "logs"),
         "--data_backend_config": str(run.files_dir / BACKENDS_FILE),
         "--lora_rank": config.network_rank,
         "--lora_alpha": float(config.network_alpha),
@@ -217,7 +219,13 @@ def generate(run: RunPlan) -> BackendFiles:
         train = " ".join([*accelerate_prefix(config), "-m", "simpletuner.train"])
     else:
         train = "simpletuner-train"
-    command = f"CONFIG_BACKEND=json CONFIG_PATH={quote(run.files_dir / CONFIG_FILE)} {train}"
+    # SimpleTuner's console shows only errors unless SIMPLETUNER_LOG_LEVEL says otherwise
+    # (helpers/log_format.py reads it from the environment, default ERROR), and its
+    # "Training has completed." is an INFO line: without it no run could be seen to end.
+    command = (
+        f"CONFIG_BACKEND=json CONFIG_PATH={quote(run.files_dir / CONFIG_FILE)} "
+        f"SIMPLETUNER_LOG_LEVEL=INFO {train}"
+    )
     files["launch.sh"] = launch_script([command], run.trainer_dir)
     notes.append(
         "SimpleTuner resumes from the newest checkpoint in its output folder: clear "

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.findings import Finding
-from app.training.dryrun.events import TrainerEvent
 from app.training.dryrun.process import TrainerRun
+from app.training.trainer_output import Failure as TrainerFailure
 
 DOC = "dry-run"
 
@@ -42,7 +42,7 @@ FAILURES = {
         "Check the path named: the base model on the project or in studio.md, the training "
         "folder on the Curate page.",
     ),
-    "bad_config": Failure(
+    "bad_argument": Failure(
         "dryrun.bad_argument",
         "a-bad-setting",
         "The trainer refuses this setting as written, so the real run could not start.",
@@ -83,6 +83,11 @@ FAILURES = {
 }
 
 
+# The native trainer's own word for a setting it refuses ("bad_config") is the external
+# trainers' "bad_argument": the same finding.
+ARGUMENT_KINDS = {"bad_config": "bad_argument"}
+
+
 def finding(kind: str, message: str, subject: str = "trainer") -> Finding:
     failure = FAILURES[kind]
     return Finding(
@@ -96,28 +101,44 @@ def finding(kind: str, message: str, subject: str = "trainer") -> Finding:
     )
 
 
-def from_failure(event: TrainerEvent) -> Finding:
+def from_failure(failure: TrainerFailure) -> Finding:
     """The trainer's own failure report as a finding."""
-    details = event.details
+    details = failure.details or {}
     if "sample_prompt" in details:
-        return finding("sample", event.message, subject=str(details["sample_prompt"]))
-    kind = event.failure if event.failure in FAILURES else "crash"
-    if kind == "bad_config" and "cannot write" in event.message:
+        return finding("sample", failure.message, subject=str(details["sample_prompt"]))
+    kind = ARGUMENT_KINDS.get(failure.kind, failure.kind)
+    kind = kind if kind in FAILURES else "crash"
+    if kind == "bad_argument" and "cannot write" in failure.message:
         kind = "unwritable"
-    return finding(kind, event.message or "The trainer stopped with an error.")
+    return finding(kind, failure.message or "The trainer stopped with an error.")
 
 
-def from_run(run: TrainerRun, failure: TrainerEvent | None, steps: int) -> list[Finding]:
-    """Every finding of a dry run that reached its trainer (empty: it passed)."""
+def from_run(
+    run: TrainerRun, failure: TrainerFailure | None, steps: int, finished: bool
+) -> list[Finding]:
+    """Every finding of a dry run that reached its trainer (empty: it passed).
+
+    A failure line counts when the trainer then exits with an error, or when it is one
+    a trainer survives but the real run must not (a loss that is not a number: every
+    external trainer trains on; an out-of-memory error: ai-toolkit skips the batch).
+    The exit status decides the rest: a trainer that said it finished and exits with an
+    error failed (fluxgym#465)."""
     if run.timed_out:
         return [finding("timeout", "The trainer did not finish its few steps in time.")]
-    if failure is not None:
+    failed = run.returncode not in (0, None) or run.stopped
+    if failure is not None and (failed or failure.kind in ("nan", "oom")):
         return [from_failure(failure)]
-    if run.returncode not in (0, None):
-        last = run.tail[-1] if run.tail else "no output"
+    last = run.tail[-1] if run.tail else "no output"
+    if failed:
+        after = " after saying it had finished" if finished else ""
         return [
-            finding("crash", f"The trainer stopped with exit status {run.returncode} (“{last}”).")
+            finding(
+                "crash",
+                f"The trainer stopped with exit status {run.returncode}{after} (“{last}”).",
+            )
         ]
     if steps < 2:
         return [finding("no_steps", f"The trainer reported {steps} step(s), not at least two.")]
+    if not finished:
+        return [finding("crash", f"The trainer ended without saying it had finished (“{last}”).")]
     return []

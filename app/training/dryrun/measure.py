@@ -1,7 +1,12 @@
 """What the dry run measures: seconds per step over the steps after the first (the first
 is warm-up everywhere: kernels are chosen, memory pools fill), and peak GPU memory, as
 the trainer reports it or, for a trainer that does not, as NVML sees the GPU's used
-memory grow while it runs."""
+memory grow while it runs.
+
+A step's time is when its progress line was read: the same clock for every trainer.
+A progress bar redraws at most every 0.1 s, so a line may stand for several steps; the
+rate is taken between the first step seen after the first and the last, per step
+between them."""
 
 from __future__ import annotations
 
@@ -10,36 +15,39 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.training.dryrun.events import TrainerEvent
+from app.training.trainer_output import Progress, TrainerEvent
 
 SAMPLE_SECONDS = 0.2  # how often NVML is asked while an external trainer runs
 
 
 @dataclass
 class StepTimes:
-    times: list[float] = field(default_factory=list)  # when each step ended
+    # (step, when its line was read): each step once, in order. A redraw of a step
+    # already seen (tqdm redraws to show a new postfix) is not its end.
+    marks: list[tuple[int, float]] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)  # the trainer's own peak figures
-    losses: list[float] = field(default_factory=list)
 
-    def add(self, event: TrainerEvent) -> None:
-        if event.kind != "step":
+    def add(self, event: TrainerEvent, when: float) -> None:
+        if not isinstance(event, Progress) or event.step < 1:
             return
-        self.times.append(event.time)
         if event.peak_vram_gb is not None:
             self.peaks.append(float(event.peak_vram_gb))
-        if event.loss is not None:
-            self.losses.append(float(event.loss))
+        if self.marks and event.step <= self.marks[-1][0]:
+            return
+        self.marks.append((event.step, when))
 
     @property
     def steps(self) -> int:
-        return len(self.times)
+        """The last step the trainer reported."""
+        return self.marks[-1][0] if self.marks else 0
 
     @property
     def seconds_per_step(self) -> float | None:
-        """Mean over the steps after the first; None with fewer than two steps."""
-        if len(self.times) < 2:
+        """Mean over the steps after the first seen; None with fewer than two seen."""
+        if len(self.marks) < 2:
             return None
-        return (self.times[-1] - self.times[0]) / (len(self.times) - 1)
+        (first, start), (last, end) = self.marks[0], self.marks[-1]
+        return (end - start) / (last - first)
 
     @property
     def peak_vram_gb(self) -> float | None:
@@ -51,7 +59,7 @@ class NvmlPeak:
     (None without an NVIDIA driver)."""
 
     def __init__(self) -> None:
-        from app.environment.gpu import load_nvml
+        from app.gpu_probe import load_nvml
 
         self._nvml: Any = load_nvml()
         self._handles: list[Any] = []
@@ -102,7 +110,7 @@ def gpu_name(device: str) -> str | None:
     """The GPU the dry run measured on ("CPU" for a CPU run), from NVML."""
     if device != "cuda":
         return "CPU"
-    from app.environment.gpu import probe_gpus
+    from app.gpu_probe import probe_gpus
 
     report = probe_gpus()
     return report.devices[0].name if report.devices else None

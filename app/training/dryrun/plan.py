@@ -4,6 +4,15 @@ the step count lowered and every output sent to a scratch folder.
 The scratch folder is ``<project>/dryrun/scratch``, emptied first; the real run's output
 folder is never written (kohya, SimpleTuner and ai-toolkit resume from whatever their
 output folder holds).
+
+For kohya sd-scripts, SimpleTuner and ai-toolkit the dry run runs the real run's
+``launch.sh``, written by the same adapter (app/training/backends) from the same config
+with three changes: the run is ``steps`` long, it saves a checkpoint before its last step
+(a save in the middle of training, then the final one) and draws its samples at the
+last step; and the output folder is the scratch folder's. Every path those trainers
+write under follows the output folder: kohya's checkpoints and ``sample/``, SimpleTuner's
+checkpoints, ``cache/`` (its latents and text embeddings) and ``logs/``, ai-toolkit's
+``training_folder`` with its samples.
 """
 
 from __future__ import annotations
@@ -11,14 +20,14 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app.settings import REPO_ROOT
 from app.training.assessment import Assessment
 from app.training.backends import real_output_dir, write_files
 from app.training.backends.native import JOB_FILE
-from app.training.config_files import files_for
+from app.training.config_files import TRAINER_DIRS, files_for, trainer_dir
 from app.training.job import NativeJob, write_job
 from app.workspace import ProjectContext
 
@@ -53,6 +62,10 @@ def clamp_steps(steps: int | None) -> int:
     return max(MIN_STEPS, min(MAX_STEPS, steps))
 
 
+class TrainerMissing(LookupError):
+    """The external trainer's folder is not named in studio.md; ``str()`` says what to set."""
+
+
 class OutputUnwritable(OSError):
     """A folder the trainer must write cannot be written; ``str()`` names it."""
 
@@ -84,17 +97,46 @@ def fresh_scratch(ctx: ProjectContext) -> Path:
 
 def plan_dry_run(ctx: ProjectContext, assessment: Assessment, steps: int) -> DryRunPlan:
     """Write the trainer's files for a dry run and say how to start it. Raises
-    OutputUnwritable, and BackendUnsupported when the trainer cannot run this config."""
+    OutputUnwritable, TrainerMissing, and BackendUnsupported when the trainer cannot run
+    this config."""
     backend = assessment.backend
     # The real run must be able to write its folder; proved here, never written to.
     prove_writable(real_output_dir(ctx, backend))
+    if backend in NEEDS_CLONE and trainer_dir(ctx, backend) is None:
+        raise TrainerMissing(
+            f"The dry run runs your {NEEDS_CLONE[backend]} from its folder: set "
+            f"backends.{TRAINER_DIRS[backend]} in grimoire/studio.md to that folder."
+        )
     scratch = fresh_scratch(ctx)
     files = scratch / "files"
+    if backend != "native":
+        assessment = lowered(assessment, steps)
     bundle = files_for(ctx, assessment, backend, files, output_dir=scratch / "output")
     write_files(files, bundle)
     if backend == "native":
         return _native(bundle.files[JOB_FILE], files / JOB_FILE, scratch, steps)
-    raise NotImplementedError(backend)
+    # launch.sh changes into the trainer's folder itself, as in the real run.
+    return DryRunPlan(backend, steps, ["bash", str(files / "launch.sh")], scratch, scratch)
+
+
+# The trainers whose launch script runs a file of their clone; SimpleTuner may be
+# installed with pip (``simpletuner-train`` on PATH).
+NEEDS_CLONE = {"kohya": "sd-scripts", "ai-toolkit": "ai-toolkit"}
+
+
+def lowered(assessment: Assessment, steps: int) -> Assessment:
+    """The assessment an external trainer's dry run is written from: ``steps`` long, a
+    checkpoint saved before the last step and the final one at it, samples at the last
+    step. The step plan carries the length (every adapter writes ``max_train_steps``
+    from it)."""
+    config = assessment.config
+    update: dict[str, object] = {
+        "save_every_n_steps": max(1, steps - 1),
+        "save_every_n_epochs": None,
+        "sample_every_n_steps": steps if config.sample_prompts else None,
+    }
+    plan = replace(assessment.plan, total_steps=steps, epochs=1)
+    return replace(assessment, config=config.model_copy(update=update), plan=plan)
 
 
 def _native(job_text: str, job_path: Path, scratch: Path, steps: int) -> DryRunPlan:

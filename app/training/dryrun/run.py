@@ -4,6 +4,7 @@ trainer or the project's files did (those are findings)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -13,10 +14,10 @@ from app.training.assessment import assess
 from app.training.backends import BackendUnsupported
 from app.training.calibration import record_measurement
 from app.training.config import ConfigFileError
-from app.training.dryrun.events import TrainerEvent, describe, parse_line
 from app.training.dryrun.findings import finding, from_run
+from app.training.dryrun.log import describe
 from app.training.dryrun.measure import NvmlPeak, StepTimes, gpu_name
-from app.training.dryrun.plan import OutputUnwritable, plan_dry_run
+from app.training.dryrun.plan import OutputUnwritable, TrainerMissing, plan_dry_run
 from app.training.dryrun.process import DEFAULT_TIMEOUT, run_trainer
 from app.training.estimates import (
     DryRunMeasurement,
@@ -24,6 +25,14 @@ from app.training.estimates import (
     write_dryrun_measurement,
 )
 from app.training.project_config import current_config
+from app.training.trainer_output import (
+    Failure,
+    Finished,
+    Progress,
+    Sample,
+    Saved,
+    parse_line,
+)
 from app.training.vram import VramInputs
 from app.workspace import ProjectContext
 
@@ -60,7 +69,7 @@ def dry_run(
     try:
         config = current_config(ctx)
     except ConfigFileError as exc:
-        outcome.findings.append(finding("bad_config", str(exc), subject="training.json"))
+        outcome.findings.append(finding("bad_argument", str(exc), subject="training.json"))
         return outcome
     assessment = assess(ctx, config)
     outcome.backend = assessment.backend
@@ -70,35 +79,51 @@ def dry_run(
     except OutputUnwritable as exc:
         outcome.findings.append(finding("unwritable", f"The folder {exc}.", subject="output"))
         return outcome
+    except TrainerMissing as exc:
+        outcome.findings.append(finding("missing_file", str(exc), subject="studio.md"))
+        return outcome
     except BackendUnsupported as exc:
-        outcome.findings.append(finding("bad_config", str(exc), subject="backend"))
+        outcome.findings.append(finding("bad_argument", str(exc), subject="backend"))
         return outcome
     times = StepTimes()
-    failures: list[TrainerEvent] = []
+    failures: list[Failure] = []
+    finished: list[Finished] = []
 
-    def on_line(text: str) -> None:
+    def on_line(text: str) -> bool:
+        """Report the line; True stops the trainer."""
         event = parse_line(plan.backend, text)
         # loragate's trainer prints JSON for loragate; the log shows it in words.
-        readable = event is not None and plan.backend == "native"
+        readable = event is not None and plan.backend == "native" and text.startswith("{")
         report.line(describe(event) if readable and event else text)
         if event is None:
-            return
-        times.add(event)
-        if event.kind == "step":
+            return False
+        times.add(event, time.monotonic())
+        if isinstance(event, Progress) and event.step > 0:
             report.progress(times.steps, steps, f"Step {times.steps} of {steps}")
-        elif event.kind == "saved":
-            report.progress(times.steps, steps, "Saved a checkpoint and read it back")
-        elif event.kind == "sample":
+        elif isinstance(event, Saved):
+            report.progress(times.steps, steps, "Saved a checkpoint")
+        elif isinstance(event, Sample):
             report.progress(times.steps, steps, "Drew a sample image")
-        elif event.kind == "failure":
-            failures.append(event)
+        elif isinstance(event, Failure):
+            # loragate's trainer reports its own failure with what caused it (the
+            # sample prompt): that report comes before any traceback line it printed.
+            if readable:
+                failures.insert(0, event)
+            else:
+                failures.append(event)
+            # External trainers train on past a loss that is not a number; nothing
+            # after it can be measured or trusted.
+            return event.kind == "nan"
+        elif isinstance(event, Finished):
+            finished.append(event)
+        return False
 
     report.progress(0, steps, "Loading the model")
     with NvmlPeak() as nvml:
         run = run_trainer(plan, on_line, timeout)
     outcome.steps = times.steps
     outcome.log_tail = run.tail
-    outcome.findings = from_run(run, failures[0] if failures else None, times.steps)
+    outcome.findings = from_run(run, failures[0] if failures else None, times.steps, bool(finished))
     if outcome.findings or times.seconds_per_step is None:
         return outcome
     peak = times.peak_vram_gb

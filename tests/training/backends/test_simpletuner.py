@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -91,6 +92,9 @@ def test_prompts_and_launch(make_run: PlanFactory) -> None:
     argv = shlex.split(bundle.command)
     assert argv[0] == "CONFIG_BACKEND=json" and argv[1].startswith("CONFIG_PATH=")
     assert "simpletuner.train" in argv and argv[argv.index("--num_processes") + 1] == "2"
+    # Its "Training has completed." is an INFO line, hidden at its default level (ERROR).
+    assert "SIMPLETUNER_LOG_LEVEL=INFO" in argv[: argv.index("accelerate")]
+    assert config["--logging_dir"] == str(Path(config["--output_dir"]) / "logs")
 
 
 def test_the_note_names_the_images_simpletuner_would_leave_out(make_run: PlanFactory) -> None:

@@ -109,3 +109,17 @@ def test_a_missing_base_model_blocks(
         moved.rename(tiny_sd15)
     assert codes(record) == ["dryrun.missing_file"], findings_of(record)
     assert str(tiny_sd15) in findings_of(record)[0].message
+
+
+def test_an_injected_out_of_memory_error_blocks(
+    clean_ctx: ProjectContext, run_dry: RunDry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The native trainer's test-only switch, LORAGATE_TEST_INJECT_OOM_AT_STEP (named as
+    such: no real GPU runs out of memory here). The worker's job process inherits this
+    process's environment and the trainer inherits the job's."""
+    monkeypatch.setenv("LORAGATE_TEST_INJECT_OOM_AT_STEP", "2")
+    set_config(clean_ctx, gradient_checkpointing=False)
+    job, record = run_dry(clean_ctx, steps=3)
+    assert codes(record) == ["dryrun.oom"], (findings_of(record), log_of(job))
+    assert "gradient checkpointing" in findings_of(record)[0].fix
+    assert job.result["measurement"] is None

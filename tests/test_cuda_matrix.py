@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.environment import cuda_matrix
+from app import cuda_matrix
 from app.resources import RESOURCES_DIR
 from tests.environment.fakes import CU126_ARCHES, CU128_ARCHES
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.environment.cuda_matrix import from_nvml_cuda
+from app.cuda_matrix import from_nvml_cuda
 
 NvmlStatus = Literal["ok", "package_missing", "library_missing", "driver_error", "no_gpu"]
 

@@ -9,7 +9,7 @@ import sys
 import pynvml
 import pytest
 
-from app.environment import gpu
+from app import gpu_probe as gpu
 from tests.environment.fakes import GIB, FakeNvml, own_pid, rtx
 
 no_driver_here = ctypes.util.find_library("nvidia-ml") is None

@@ -1,0 +1,88 @@
+"""The cloud GPU bundle on the demo's tiny model: export refuses unless Gates 1 and 2
+pass now; the round trip unpacks the bundle, runs its launch script's native path as a
+real process (the bundle's own copy of loragate, on the CPU), and imports the results."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from app.bundle.export import ExportRefused, export_bundle
+from app.bundle.import_ import import_results
+from app.journal import recent
+from app.training.config import TrainingConfig, load_config
+from app.training.project_config import save_changes
+from app.workspace import Workspace
+from tests.demo.ready import ready_demo
+
+
+@pytest.mark.slow
+def test_export_refuses_unless_gates_1_and_2_pass_now(workspace: Workspace, tmp_path: Path) -> None:
+    ctx = ready_demo(workspace)
+    out = tmp_path / "bundle.zip"
+    config = load_config(ctx.dir)
+    assert config is not None
+    save_changes(ctx, TrainingConfig.model_validate(config.model_dump() | {"network_rank": 8}))
+    with pytest.raises(ExportRefused, match="Gate 2 · Config is out of date"):
+        export_bundle(ctx, out)
+    assert not out.exists() and list(tmp_path.glob(".bundle.zip.*")) == []
+
+
+@pytest.mark.slow
+def test_export_refuses_a_project_whose_gate_1_never_ran(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from tests.training.helpers import new_project
+
+    ctx = workspace.context(new_project(workspace, tmp_path))
+    with pytest.raises(ExportRefused, match="Gate 1 · Dataset has not been run"):
+        export_bundle(ctx, tmp_path / "bundle.zip")
+    assert not (tmp_path / "bundle.zip").exists()
+
+
+@pytest.mark.slow
+def test_bundle_round_trip_on_the_tiny_model(workspace: Workspace, tmp_path: Path) -> None:
+    ctx = ready_demo(workspace, epochs=2)  # a checkpoint after the first epoch
+    out = tmp_path / "bundle.zip"
+    exported = export_bundle(ctx, out, gpu_title="A100 80 GB", include_model=True)
+    assert exported.gpu.title == "A100 80 GB"
+
+    rig = tmp_path / "rented"
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(rig)
+    top = rig / f"{ctx.project.slug}-bundle"
+    manifest = json.loads((top / "manifest.json").read_text())
+    assert set(manifest["gates"]) == {"dataset", "config"}
+    assert all(gate["fingerprint"] for gate in manifest["gates"].values())
+    readme = (top / "README.md").read_text()
+    assert "A100 80 GB" in readme and "USD" in readme
+    assert len(list((top / "dataset" / "1_default").glob("*.txt"))) == 13  # flaws excluded
+
+    # The launch script's native path, run for real: the bundle's copy of loragate, in
+    # this Python (its requirements are here), on the CPU the demo config names.
+    env = os.environ | {"LORAGATE_PYTHON": sys.executable}
+    env.pop("PYTHONPATH", None)  # the bundle's own loragate, not this checkout's
+    ran = subprocess.run(
+        ["bash", str(top / "launch.sh")], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "dry run" in ran.stdout
+    events = (top / "logs" / "train-events.jsonl").read_text().splitlines()
+    assert json.loads(events[-1])["event"] == "done"
+
+    imported = import_results(ctx, top / "results.zip")
+    run = ctx.dir / "runs" / "imported-1"
+    assert imported.path == run
+    assert imported.loras == [f"{ctx.project.slug}.safetensors"]
+    assert (run / f"{ctx.project.slug}.safetensors").stat().st_size > 0
+    assert any((run / "checkpoints").iterdir())
+    assert (run / "logs" / "train-events.jsonl").is_file()
+    assert not (run / "cache").exists()  # latents stay on the rented machine
+    with workspace.db.reading() as session:
+        assert recent(session, ctx.project)[0].kind == "run.imported"

@@ -1,0 +1,133 @@
+"""Importing a rented GPU's results: a good results.zip lands in runs/imported-<n>/ as a
+local run is laid out, and is journaled; every kind of hostile archive is refused whole
+with a plain message, and nothing is written (no run folder, no temporary folder)."""
+
+from __future__ import annotations
+
+import io
+import stat
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.bundle.import_ import ResultsRefused, import_results
+from app.journal import recent
+from app.settings import Settings
+from app.workspace import ProjectContext, Workspace
+from tests.training.helpers import new_project
+
+LORA = b"\x08\x00\x00\x00\x00\x00\x00\x00{}      "  # an empty safetensors file
+
+
+@pytest.fixture
+def ctx(workspace: Workspace, tmp_path: Path) -> ProjectContext:
+    return workspace.context(new_project(workspace, tmp_path, training_folder=False))
+
+
+def _zip(path: Path, entries: dict[str, bytes], *, modes: dict[str, int] | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (modes or {}).get(name, stat.S_IFREG | 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return path
+
+
+GOOD = {
+    "output/ink-wash.safetensors": LORA,
+    "output/checkpoints/step-00000010/lora.safetensors": LORA,
+    "logs/train-events.jsonl": b'{"event": "step", "step": 1, "loss": 0.1}\n',
+    "logs/loss.csv": b"step,loss\n1,0.1\n",
+}
+
+
+def test_a_results_zip_becomes_a_run_folder_and_a_journal_line(
+    ctx: ProjectContext, tmp_path: Path, workspace: Workspace
+) -> None:
+    imported = import_results(ctx, _zip(tmp_path / "results.zip", GOOD))
+    run = ctx.dir / "runs" / "imported-1"
+    assert imported.path == run and imported.loras == ["ink-wash.safetensors"]
+    assert (run / "checkpoints" / "step-00000010" / "lora.safetensors").read_bytes() == LORA
+    assert (run / "logs" / "loss.csv").is_file()
+    second = import_results(ctx, _zip(tmp_path / "again.zip", GOOD))
+    assert second.path.name == "imported-2"
+    with workspace.db.reading() as session:
+        assert recent(session, ctx.project)[0].kind == "run.imported"
+
+
+def _slip(tmp: Path, settings: Settings) -> Path:
+    return _zip(tmp / "a.zip", GOOD | {"../../escaped.txt": b"x"})
+
+
+def _absolute(tmp: Path, settings: Settings) -> Path:
+    return _zip(tmp / "a.zip", GOOD | {"/etc/owned.txt": b"x"})
+
+
+def _symlink(tmp: Path, settings: Settings) -> Path:
+    link = "output/link.safetensors"
+    return _zip(tmp / "a.zip", GOOD | {link: b"/etc/passwd"}, modes={link: stat.S_IFLNK | 0o777})
+
+
+def _device(tmp: Path, settings: Settings) -> Path:
+    device = "output/null"
+    return _zip(tmp / "a.zip", GOOD | {device: b""}, modes={device: stat.S_IFCHR | 0o666})
+
+
+def _ratio_bomb(tmp: Path, settings: Settings) -> Path:
+    return _zip(tmp / "a.zip", GOOD | {"logs/zeros.log": bytes(8 * 1024**2)})
+
+
+def _too_large(tmp: Path, settings: Settings) -> Path:
+    settings.max_zip_uncompressed_bytes = 64
+    return _zip(tmp / "a.zip", GOOD)
+
+
+def _too_many(tmp: Path, settings: Settings) -> Path:
+    settings.max_zip_entries = 3
+    return _zip(tmp / "a.zip", GOOD)
+
+
+def _tar(tmp: Path, settings: Settings) -> Path:
+    path = tmp / "a.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        info = tarfile.TarInfo("output/ink-wash.safetensors")
+        info.size = len(LORA)
+        archive.addfile(info, io.BytesIO(LORA))
+    return path
+
+
+def _no_lora(tmp: Path, settings: Settings) -> Path:
+    return _zip(tmp / "a.zip", {"output/notes.txt": b"x", "logs/train.log": b"crashed"})
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (_slip, "zip slip"),
+        (_absolute, "zip slip"),
+        (_symlink, "a link"),
+        (_device, "a special file"),
+        (_ratio_bomb, "zip bombs"),
+        (_too_large, "would unpack to"),
+        (_too_many, "holds 4 entries"),
+        (_tar, "not a zip archive"),
+        (_no_lora, "holds no LoRA"),
+    ],
+)
+def test_a_hostile_or_wrong_archive_is_refused_and_nothing_is_written(
+    ctx: ProjectContext,
+    tmp_path: Path,
+    make: Callable[[Path, Settings], Path],
+    words: str,
+) -> None:
+    archive = make(tmp_path, ctx.settings)
+    with pytest.raises(ResultsRefused, match=words) as refused:
+        import_results(ctx, archive)
+    assert "Nothing was imported." in str(refused.value)
+    runs = ctx.dir / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []
+    assert not (tmp_path / "escaped.txt").exists()
