@@ -67,7 +67,7 @@ format: install
 # CPU benchmarks; bench/gpu_*.py need an NVIDIA GPU and are run by hand there.
 BENCHES ?= bench/dedup.py bench/audit.py bench/cli_start.py bench/audit_memory.py bench/caption_lint.py \
 	bench/caption_grid.py bench/native_step.py bench/native_memory.py bench/model_numbers.py \
-	bench/events.py bench/trainer_output.py bench/eval_grid.py
+	bench/events.py bench/trainer_output.py bench/eval_grid.py bench/run_overhead.py
 
 bench: install
 	@for script in $(BENCHES); do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -31,6 +31,7 @@ from app.web import (
     jobs,
     models,
     projects,
+    runs,
     studio,
 )
 from app.web.answers import complete_schema
@@ -50,6 +51,7 @@ ROUTERS = (
     jobs.router,
     config.router,
     environment.router,
+    runs.router,
     dryrun.router,
     evaluation.router,
     studio.router,

@@ -33,6 +33,8 @@ COMMANDS = {
     "gates": "gates",
     "dry-run": "dryrun",
     "jobs": "jobs",
+    "train": "train",
+    "monitor": "train",
     "models": "models",
     "demo": "demo",
     "bundle": "bundle",

@@ -8,6 +8,7 @@ from app.models.gate import GateRecord
 from app.models.job import Job, JobEvent
 from app.models.measurement import Measurement
 from app.models.project import Project
+from app.models.run import Run
 
 __all__ = [
     "Caption",
@@ -23,4 +24,5 @@ __all__ = [
     "JobEvent",
     "Measurement",
     "Project",
+    "Run",
 ]

@@ -9,7 +9,7 @@ journal.md) is its history. No table of its own.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app import journal
@@ -164,23 +164,37 @@ class Confirmation:
     config_digest: str
     steps: int
     summary: str
+    # The figures confirmed (app/runs/cost.py): training starts only when they
+    # are the figures of the estimate now.
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 def read_confirmation(ctx: ProjectContext) -> Confirmation | None:
     try:
         data = json.loads((ctx.dir / CONFIRMATION_FILE).read_text("utf-8"))
-        return Confirmation(str(data["config_digest"]), int(data["steps"]), str(data["summary"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        figures = data.get("figures") or {}
+        return Confirmation(
+            str(data["config_digest"]),
+            int(data["steps"]),
+            str(data["summary"]),
+            figures if isinstance(figures, dict) else {},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def confirm_estimate(ctx: ProjectContext, config_digest: str, steps: int, summary: str) -> None:
+def confirm_estimate(
+    ctx: ProjectContext,
+    config_digest: str,
+    steps: int,
+    summary: str,
+    figures: dict[str, Any] | None = None,
+) -> None:
     """Record that the artist accepted the time and cost shown for this config."""
-    atomic_write_text(
-        ctx.dir / CONFIRMATION_FILE,
-        json.dumps({"config_digest": config_digest, "steps": steps, "summary": summary}, indent=2)
-        + "\n",
-    )
+    record = {"config_digest": config_digest, "steps": steps, "summary": summary}
+    if figures is not None:
+        record["figures"] = figures
+    atomic_write_text(ctx.dir / CONFIRMATION_FILE, json.dumps(record, indent=2) + "\n")
     with ctx.workspace.db.writing() as session:
         journal.record(
             session,
@@ -188,5 +202,5 @@ def confirm_estimate(ctx: ProjectContext, config_digest: str, steps: int, summar
             ctx.dir,
             "config.estimate_confirmed",
             f"You confirmed the estimate: {summary}.",
-            {"config_digest": config_digest, "steps": steps},
+            {"config_digest": config_digest, "steps": steps, "figures": figures or {}},
         )

@@ -28,6 +28,7 @@ from app.gate_records import findings_of, record_result
 from app.gates import config as gate2
 from app.gates.state import gate_state
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
+from app.runs.records import fitted_run
 from app.training.assessment import Assessment, assess
 from app.training.backends import BACKEND_TITLES, BACKENDS, BackendFiles, BackendUnsupported
 from app.training.config import ConfigFileError, TrainingConfig, config_path
@@ -152,6 +153,7 @@ def _page_context(
             "family": MODEL_FAMILIES.get(ctx.project.model_family),
             "checkbox_marker": CHECKBOX_MARKER,
             "gate": gate_state(ctx, "config"),
+            "fitted": fitted_run(ctx),
             "bundle": bundle_view(ctx),
         }
     )

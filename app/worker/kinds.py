@@ -38,6 +38,8 @@ KINDS: dict[str, JobKind] = {
     "models.pull": JobKind("app.hub.jobs:pull_job"),
     # Reads the training folder the layout writes: never while an import changes it.
     "training.dryrun": JobKind("app.gates.dryrun_job:dryrun_job", gpu=True, uses=DATASET),
+    # A training run reads the training folder: no import or audit while it trains.
+    "training.run": JobKind("app.runs.supervise:run_job", gpu=True, uses=DATASET),
     # Reads the project's LoRA files and writes only under <project>/evaluation/: it
     # shares nothing with the dataset's jobs; one GPU job at a time.
     "evaluation.grid": JobKind("app.evaluation.job:grid_job", gpu=True),

@@ -169,13 +169,12 @@ def test_unreadable_requests_get_a_plain_page_not_json(client: TestClient, proje
 def test_the_home_page_says_what_works_today_and_what_is_coming(client: TestClient) -> None:
     page = client.get("/").text
     assert "Then it trains" not in page
-    today, _, coming = page.partition("Coming later, not there yet")
-    assert "Works today:</strong> Intent, import, audit, captions, curate" in today
-    assert "dry run, evaluate, diagnose, register" in today
-    assert "Train." in coming
+    assert "Coming later, not there yet" not in page  # every phase has its page now
+    assert "Works today:</strong> Intent, import, audit, captions, curate" in page
+    assert "dry run, train, evaluate, diagnose, register" in page
     readme = (REPO_ROOT / "README.md").read_text()
     assert "Then it trains, streams loss and VRAM live" not in readme
-    assert "**Coming in later issues, not there yet:** starting training" in readme
+    assert "training runs started from the Train page or `loragate train`" in readme
     assert "make run" in readme and "## Recipes" in readme
 
 

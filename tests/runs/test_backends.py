@@ -1,0 +1,93 @@
+"""The supervisor on the external backends, through fake clones that print each one's
+real progress format and failure signatures (tests/training/fake_backends): every
+scenario ends as it must. A clean run finishes with its LoRA checked; an exit 1 after
+"complete" is a failure; a NaN stops the run at its step; a missing file or a bad
+argument fails in the trainer's words; a crash in the middle of a checkpoint fails; a
+trainer that goes silent is stopped as stalled; an out-of-memory failure climbs the
+ladder up to the rung that needs the artist's answer, and "no" stops it with a
+diagnosis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.grimoire import studio_path, update_doc
+from app.runs.records import get_run, run_dir
+from app.runs.start import answer_question, start_training
+from app.worker import Worker
+from app.workspace import Workspace
+from tests.runs.project import training_project
+from tests.training.fake_backends import install_fake_backend
+
+K = 4
+STUDIO_KEYS = {"kohya": "kohya", "simpletuner": "simpletuner", "ai-toolkit": "ai_toolkit"}
+# scenario → (run state, words its message must hold)
+EXPECTED = {
+    "ok": ("finished", "Finished"),
+    "exit1_after_complete": ("failed", "that is not trusted"),
+    "nan_at_step": ("failed", "stopped being a number"),
+    "missing_file": ("failed", ""),
+    "bad_argument": ("failed", ""),
+    "crash_mid_checkpoint": ("failed", "exited with status"),
+    "hang": ("failed", "printed nothing"),
+    "oom_at_step": ("waiting", "one resolution step lower"),
+}
+CASES = [("kohya", scenario) for scenario in EXPECTED] + [
+    (backend, scenario)
+    for backend in ("simpletuner", "ai-toolkit")
+    for scenario in ("ok", "nan_at_step", "exit1_after_complete")
+]
+
+
+def _use_clone(workspace: Workspace, backend: str, clone: Path) -> None:
+    def mutate(front: Any) -> None:
+        front["backends"][STUDIO_KEYS[backend]] = str(clone)
+
+    update_doc(studio_path(workspace.grimoire_dir), mutate)
+
+
+@pytest.mark.parametrize(("backend", "scenario"), CASES)
+def test_each_scenario_ends_as_it_must(
+    backend: str,
+    scenario: str,
+    workspace: Workspace,
+    tiny_sd15: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clone = install_fake_backend(tmp_path / "clone", backend, {"scenario": scenario, "step": K})
+    monkeypatch.setenv("PATH", f"{clone / 'bin'}:{Path('/usr/bin')}:{Path('/bin')}")
+    monkeypatch.setenv("SIMPLETUNER_LOG_LEVEL", "INFO")
+    monkeypatch.setenv("LORAGATE_TRAINING_STALL_SECONDS", "4")
+    _use_clone(workspace, backend, clone)
+    ctx = training_project(
+        workspace, tiny_sd15, backend=backend, family="sdxl", device="cuda", resolution=128
+    )
+    worker = Worker(workspace)
+    run = start_training(ctx, worker)
+    worker.wait(run.job_id or 0, 120)
+    run = get_run(ctx, run.number)  # type: ignore[assignment]
+    assert run is not None
+    state, words = EXPECTED[scenario]
+    assert run.state == state, run.message
+    assert words in run.message
+    if scenario == "ok":
+        assert (run_dir(ctx, run.number) / run.output_files[0]).is_file()
+        assert run.step == run.total_steps
+    if scenario == "oom_at_step":
+        # cuda, batch 2, nothing cached: every rung before the resolution one was taken
+        assert [r["rung"] for r in run.rungs] == [
+            "gradient_checkpointing",
+            "cache",
+            "optimizer_8bit",
+            "batch",
+        ]
+        run = answer_question(ctx, worker, run, agree=False)
+        assert run.state == "failed" and "ran out of memory at every setting" in run.message
+    if scenario == "nan_at_step" and backend != "ai-toolkit":  # its "loss is nan" has no step
+        assert f"at step {K}" in run.message
+    if state == "failed":
+        assert run.finished_at is not None
