@@ -9,16 +9,15 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parent.parent / "app"
 
-# Still tied both ways: the dataset needs the training buckets and config, training
-# reads the dataset's inventory. Untangling them is more than a move. Gate results are
-# stored by the project audit and the environment job (app.gate_records) only. Captions
-# stand on the dataset's files and rows, while the audit, the layout and curation read
-# the captions. (The environment stands on training; the GPU and disk probes training
-# reads too are modules beside both: app/gpu_probe.py, app/cuda_matrix.py,
-# app/disk_space.py.)
+# Still tied both ways: captions stand on the dataset's files and rows, while the folder
+# audit, its report and the importer read the captions. (Training reads the dataset's
+# inventory and buckets; what needs the training config as well, the project audit,
+# curation and the layout, is app.curation above both. Gate results are stored by the
+# project audit and the environment job (app.gate_records) only. The environment stands
+# on training; the GPU and disk probes training reads too are modules beside both:
+# app/gpu_probe.py, app/cuda_matrix.py, app/disk_space.py.)
 NOT_YET_UNTANGLED = {
     ("captions", "dataset"),
-    ("dataset", "training"),
 }
 
 
