@@ -91,8 +91,8 @@ def _repeats(values: list[str], concepts: dict[str, int]) -> dict[str, int]:
 
 def handle(args: argparse.Namespace) -> int:
     from app.curation.balance import balance, set_repeats
+    from app.curation.report import decisions
     from app.dataset.decisions import DecisionError, set_included
-    from app.dataset.report import decisions
 
     workspace = open_workspace()
     try:

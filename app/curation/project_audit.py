@@ -10,9 +10,10 @@ from app import journal
 from app.captions.content_lint import SUPERSEDED_CODES
 from app.captions.gate_findings import caption_findings, caption_parts
 from app.captions.sync import sync_captions
+from app.curation.fingerprint import project_parts
+from app.curation.folder_audit import SEVERITY_ORDER, AuditOptions, AuditReport, audit_folder
+from app.curation.report import caption_stats, write_report
 from app.dataset.buckets import BucketSpec
-from app.dataset.fingerprint import project_parts
-from app.dataset.folder_audit import SEVERITY_ORDER, AuditOptions, AuditReport, audit_folder
 from app.dataset.measure_folder import CheckCancelled, Progress
 from app.dataset.records import (
     ProjectCache,
@@ -23,7 +24,6 @@ from app.dataset.records import (
     project_scan,
     sync_records,
 )
-from app.dataset.report import caption_stats, write_report
 from app.dataset.whole_dataset_checks import DATASET_SUBJECT
 from app.findings import Finding, GateResult, make_result
 from app.gate_records import record_result

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from app import journal
+from app.curation.importer import ImportReport, import_folder
 from app.curation.layout import LayoutRefused, write_layout
 from app.curation.project_audit import ProjectAudit, run_project_audit
-from app.dataset.importer import ImportReport, import_folder
 from app.dataset.inventory import dataset_dir
 from app.dataset.measure_folder import Progress
 from app.dataset.staging import hold_staging, remove_staging

@@ -1,10 +1,11 @@
-"""Datasets: the images of a project, from import to their audit and decisions.
-Captions live in ``app.captions``; the project audit, curation, the kohya folder training
-reads and the dataset's jobs in ``app.curation``, above this package and training.
+"""Datasets: the images of a project, their rows, what is measured and checked about
+each image and about them all, and the artist's decisions on them. It imports neither the
+captions (``app.captions`` stands on it) nor the training config (``app.training``
+stands on it); what needs them all, from the import of images with their sidecars to
+the kohya folder training reads, is ``app.curation``, above the three.
 
 - ``files``: what a dataset folder holds, from a walk that never follows a link
 - ``staging``: unpacking a zip or a browser upload into a staging folder
-- ``importer``: copying images and their sidecars from a folder into a project's dataset
 - ``records``: the project's ``datasetimage`` rows, kept in step with the files
 - ``inventory``: what the dataset holds, as the config and training phases need it
 - ``pillow_guard``: opening untrusted images with Pillow from any thread
@@ -19,10 +20,6 @@ reads and the dataset's jobs in ``app.curation``, above this package and trainin
 - ``duplicates``: exact and near-duplicate groups
 - ``buckets``: aspect-ratio buckets as kohya sd-scripts makes them
 - ``sizes``: how many images each kind of LoRA needs, per model family
-- ``folder_audit``: the audit of one folder (scan, measure, judge), behind ``loragate audit``
-- ``fingerprint``: the digests of what Gate 1 judged, to tell when it is stale
-- ``stats``: the numbers the stats panel shows
-- ``report``: Gate 1's dataset report (Markdown beside the journal)
 - ``thumbs``: cached thumbnails for the audit pages
 - ``decisions``: include/exclude, keep one of a duplicate group, intentional near-duplicates
 """

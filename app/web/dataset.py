@@ -20,11 +20,11 @@ from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app import journal
+from app.curation.importer import ImportRefused, validate_source
+from app.curation.report import decisions, report_path
 from app.curation.tasks import AUDIT_JOB, IMPORT_JOB, import_params
-from app.dataset.importer import ImportRefused, validate_source
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
-from app.dataset.report import decisions, report_path
 from app.dataset.staging import (
     ArchiveRefused,
     StagingFolder,
