@@ -114,7 +114,7 @@ def naive(paths: list[Path]) -> float:
 
 
 def full_audit(folder: Path, cache: MemoryCache) -> tuple[float, object]:
-    from app.dataset.folder_audit import AuditOptions, audit_folder
+    from app.curation.folder_audit import AuditOptions, audit_folder
 
     options = AuditOptions(training_type="style", trigger="zkbench", family="sdxl")
     started = time.perf_counter()

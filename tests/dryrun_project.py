@@ -11,8 +11,8 @@ from typing import Any
 from app.captions.batch import approve_shown
 from app.captions.store import load_captions
 from app.captions.sync import sync_captions
+from app.curation.layout import write_layout
 from app.dataset.inventory import dataset_dir
-from app.dataset.layout import write_layout
 from app.gate_records import record_result
 from app.gates import config as gate2
 from app.gates import environment as gate3

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from app.curation.project_audit import run_project_audit
 from app.dataset.inventory import dataset_dir
-from app.dataset.project_audit import run_project_audit
 from app.findings import make_result
 from app.gate_records import record_result
 from app.gates import config as config_gate

@@ -30,8 +30,8 @@ NOBODY = 65534
 PRELOAD = """
 from PIL import Image
 Image.init()
-import app.cli.audit, app.dataset.folder_audit, app.dataset.cache, app.dataset.fingerprint
-import app.dataset.importer, app.findings, app.dataset.measure_folder
+import app.cli.audit, app.curation.folder_audit, app.dataset.cache, app.curation.fingerprint
+import app.curation.importer, app.findings, app.dataset.measure_folder
 import importlib.readers, app.intent
 import imagehash, scipy.fftpack  # measuring an image imports them on first use
 app.intent.check_trigger_word("zkpot")  # loads word lists from the venv, under /root

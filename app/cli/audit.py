@@ -24,7 +24,7 @@ from app.settings import Settings
 from app.words import GATE_WORDS, plural
 
 if TYPE_CHECKING:
-    from app.dataset.folder_audit import AuditOptions, AuditReport
+    from app.curation.folder_audit import AuditOptions, AuditReport
     from app.findings import Finding
 
 # The audit's modules (Pillow, NumPy, SciPy, the tokenizer) load when a command runs,
@@ -103,9 +103,9 @@ def _folder(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, dict[str, str]]:
+    from app.curation.fingerprint import folder_parts
+    from app.curation.folder_audit import audit_folder
     from app.dataset.cache import FolderCache
-    from app.dataset.fingerprint import folder_parts
-    from app.dataset.folder_audit import audit_folder
 
     folder = _folder(args)
     settings = Settings()
@@ -120,7 +120,7 @@ def _run(args: argparse.Namespace, options: AuditOptions) -> tuple[AuditReport, 
 
 def handle_audit(args: argparse.Namespace) -> int:
     from app.captions.intent import CaptionIntent
-    from app.dataset.folder_audit import AuditOptions
+    from app.curation.folder_audit import AuditOptions
     from app.findings import make_result
 
     # The wizard's rules for a trigger word (a comma would split it into two tags).
@@ -190,7 +190,7 @@ def _located(item: Finding) -> str:
 
 
 def handle_duplicates(args: argparse.Namespace) -> int:
-    from app.dataset.folder_audit import AuditOptions
+    from app.curation.folder_audit import AuditOptions
 
     # Captions and the dataset's kind do not matter for duplicates.
     options = AuditOptions(

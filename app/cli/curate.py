@@ -26,7 +26,7 @@ from app.cli.recheck import check_dataset, outcome_json, outcome_line
 from app.words import plural
 
 if TYPE_CHECKING:
-    from app.dataset.curation import Balance
+    from app.curation.balance import Balance
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 
@@ -70,7 +70,7 @@ def register(subparsers: Any) -> None:
 
 def _repeats(values: list[str], concepts: dict[str, int]) -> dict[str, int]:
     """``CONCEPT=N`` pairs, checked against the dataset's concepts before any change."""
-    from app.dataset.curation import MAX_REPEATS
+    from app.curation.balance import MAX_REPEATS
 
     wanted: dict[str, int] = {}
     for value in values:
@@ -90,9 +90,9 @@ def _repeats(values: list[str], concepts: dict[str, int]) -> dict[str, int]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from app.dataset.curation import balance, set_repeats
+    from app.curation.balance import balance, set_repeats
+    from app.curation.report import decisions
     from app.dataset.decisions import DecisionError, set_included
-    from app.dataset.report import decisions
 
     workspace = open_workspace()
     try:

@@ -51,10 +51,10 @@ def _refuse(args: argparse.Namespace, message: str) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from app.dataset.importer import ImportRefused, validate_source
+    from app.curation.importer import ImportRefused, validate_source
+    from app.curation.tasks import IMPORT_JOB, import_params
     from app.dataset.inventory import dataset_dir
     from app.dataset.staging import ArchiveRefused, StagingFolder, unpack_zip
-    from app.dataset.tasks import IMPORT_JOB, import_params
     from app.worker import JobBusy, JobRefused, Worker
 
     workspace = open_workspace()

@@ -60,7 +60,7 @@ def check_gate(ctx: ProjectContext, name: str, progress: StderrProgress) -> Gate
     if name == "dryrun":
         return _dry_run(ctx, progress)
     if name == "dataset":
-        from app.dataset.project_audit import run_project_audit  # loads the audit's modules
+        from app.curation.project_audit import run_project_audit  # loads the audit's modules
 
         progress.stage("Checking Gate 1 (the dataset)")
         result = run_project_audit(ctx, progress=progress).result

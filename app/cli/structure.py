@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from app.dataset.layout import LayoutRefused, write_layout
+    from app.curation.layout import LayoutRefused, write_layout
 
     workspace = open_workspace()
     try:

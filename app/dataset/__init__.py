@@ -1,9 +1,11 @@
-"""Datasets: the images of a project, from import to the kohya folder training reads.
-Captions live in ``app.captions``.
+"""Datasets: the images of a project, their rows, what is measured and checked about
+each image and about them all, and the artist's decisions on them. It imports neither the
+captions (``app.captions`` stands on it) nor the training config (``app.training``
+stands on it); what needs them all, from the import of images with their sidecars to
+the kohya folder training reads, is ``app.curation``, above the three.
 
 - ``files``: what a dataset folder holds, from a walk that never follows a link
 - ``staging``: unpacking a zip or a browser upload into a staging folder
-- ``importer``: copying images and their sidecars from a folder into a project's dataset
 - ``records``: the project's ``datasetimage`` rows, kept in step with the files
 - ``inventory``: what the dataset holds, as the config and training phases need it
 - ``pillow_guard``: opening untrusted images with Pillow from any thread
@@ -16,15 +18,8 @@ Captions live in ``app.captions``.
 - ``per_image_checks``: findings about one image, from its measurements
 - ``whole_dataset_checks``: findings about the dataset as a whole (size, diversity, buckets)
 - ``duplicates``: exact and near-duplicate groups
+- ``buckets``: aspect-ratio buckets as kohya sd-scripts makes them
 - ``sizes``: how many images each kind of LoRA needs, per model family
-- ``folder_audit``: the audit of one folder (scan, measure, judge), behind ``loragate audit``
-- ``project_audit``: Gate 1's audit of a project (folder audit, captions, journal, result)
-- ``fingerprint``: the digests of what Gate 1 judged, to tell when it is stale
-- ``stats``: the numbers the stats panel shows
-- ``report``: Gate 1's dataset report (Markdown beside the journal)
 - ``thumbs``: cached thumbnails for the audit pages
 - ``decisions``: include/exclude, keep one of a duplicate group, intentional near-duplicates
-- ``curation``: repeats per concept and the balance training will see
-- ``layout``: writing the kohya training folder
-- ``tasks``: the dataset's jobs (import, audit, layout) run by ``app.worker``
 """

@@ -6,11 +6,11 @@ import math
 from pathlib import PurePosixPath
 from typing import Any
 
+from app.dataset.buckets import BucketSpec, place
 from app.dataset.check_catalogue import finding
 from app.dataset.files import IMAGE_SUFFIXES
 from app.findings import Finding
 from app.intent import MODEL_FAMILIES
-from app.training.buckets import BucketSpec, place
 
 # sqrt(width × height) relative to the family's training side. Below FAR_BELOW the image
 # is enlarged more than 2× on each side (block); below BELOW, by more than ~10% (warn).

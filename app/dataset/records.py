@@ -18,15 +18,11 @@ from sqlmodel import col, select
 from app.dataset.cache import AuditedFile
 from app.dataset.duplicates import DEFAULT_NEAR_THRESHOLD, hex_to_int, to_signed
 from app.dataset.files import FileEntry, FolderScan, scan_folder
-from app.dataset.folder_audit import AuditOptions
 from app.dataset.inventory import concept_of, dataset_dir
 from app.dataset.measure_file import ANALYSIS_VERSION, probe_header
 from app.models import ConceptRepeats, DatasetImage, DatasetSettings, DuplicateDecision
 from app.models.base import utcnow
 from app.paths import safe_join
-from app.training.buckets import BucketSpec, bucket_spec
-from app.training.config import ConfigFileError
-from app.training.project_config import current_config
 from app.workspace import ProjectContext
 
 
@@ -40,31 +36,6 @@ def near_threshold(ctx: ProjectContext) -> int:
     with ctx.workspace.db.reading() as session:
         row = session.get(DatasetSettings, ctx.project.id)
     return row.near_duplicate_threshold if row else DEFAULT_NEAR_THRESHOLD
-
-
-def project_buckets(ctx: ProjectContext) -> BucketSpec | None:
-    """The bucketing of the project's training config (the Standard preset until one is
-    saved), which Curate's balance and the step count use too; None when training.json
-    cannot be read (the audit then uses the family's default)."""
-    try:
-        return bucket_spec(current_config(ctx))
-    except ConfigFileError:
-        return None
-
-
-def audit_options(ctx: ProjectContext, *, workers: int | None = None) -> AuditOptions:
-    project = ctx.project
-    return AuditOptions(
-        training_type=project.training_type,
-        trigger=project.trigger_word,
-        family=project.model_family,
-        near_threshold=near_threshold(ctx),
-        max_pixels=ctx.settings.max_image_pixels,
-        max_file_bytes=ctx.settings.max_file_bytes,
-        workers=workers,
-        buckets=project_buckets(ctx),
-        captions_rewritten=True,  # sync_captions takes every caption in as plain UTF-8
-    )
 
 
 def load_rows(ctx: ProjectContext) -> list[DatasetImage]:
@@ -82,7 +53,7 @@ def rows_by_id(ctx: ProjectContext, ids: Sequence[int]) -> list[DatasetImage]:
 
 
 def concept_repeats(ctx: ProjectContext) -> dict[str, int]:
-    """Repeats the artist set per concept (app.dataset.curation), by concept."""
+    """Repeats the artist set per concept (app.curation.balance), by concept."""
     with ctx.workspace.db.reading() as session:
         rows = session.exec(
             select(ConceptRepeats).where(ConceptRepeats.project_id == ctx.project.id)

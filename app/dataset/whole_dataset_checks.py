@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from app.dataset.buckets import BucketSpec, place
 from app.dataset.check_catalogue import finding
 from app.dataset.duplicates import hex_to_int, is_flat
 from app.dataset.per_image_checks import BELOW, SHARPNESS_MIN, bucket_spec, size_scale
 from app.dataset.sizes import size_advice
 from app.findings import Finding
 from app.intent import MODEL_FAMILIES, TRAINING_TYPES
-from app.training.buckets import BucketSpec, place
 from app.words import plural
 
 DATASET_SUBJECT = "."  # the folder itself

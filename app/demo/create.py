@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
+from app.curation.tasks import import_params
 from app.dataset.staging import StagingFolder
-from app.dataset.tasks import import_params
 from app.demo import (
     DEMO_MODEL_NAME,
     DEMO_PROJECT_NAME,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.dataset.tasks import import_job
+from app.curation.tasks import import_job
 from app.demo.model import ensure_demo_model
 from app.worker import JobHandle
 

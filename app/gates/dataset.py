@@ -10,7 +10,7 @@ groups), ``intent`` (training type, trigger word, family).
 
 from __future__ import annotations
 
-from app.dataset.project_audit import audit_project, current_parts
+from app.curation.project_audit import audit_project, current_parts
 from app.findings import GateResult
 from app.workspace import ProjectContext
 

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.dataset.buckets import BucketSpec
 from app.fsutil import atomic_write_text
 
 CONFIG_FILE = "training.json"
@@ -200,3 +201,15 @@ def load_config(project_dir: Path) -> TrainingConfig | None:
 
 def save_config(project_dir: Path, config: TrainingConfig) -> None:
     atomic_write_text(config_path(project_dir), config.model_dump_json(indent=2) + "\n")
+
+
+def bucket_spec(config: TrainingConfig) -> BucketSpec:
+    """The bucketing a training config asks for."""
+    return BucketSpec(
+        resolution=config.resolution,
+        enabled=config.enable_bucket,
+        min_reso=config.min_bucket_reso,
+        max_reso=config.max_bucket_reso,
+        step=config.bucket_reso_steps,
+        no_upscale=config.bucket_no_upscale,
+    )

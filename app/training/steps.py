@@ -8,7 +8,7 @@
 - one epoch is ``ceil(batches / (GPUs × gradient accumulation))`` optimizer steps;
 - the run is ``epochs × steps per epoch``.
 
-The native trainer uses the same bucketing (app/training/buckets.py), so the number shown
+The native trainer uses the same bucketing (app/dataset/buckets.py), so the number shown
 is the number the trainer will run, and every backend gets it written explicitly as
 ``max_train_steps``.
 """
@@ -19,9 +19,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.dataset.buckets import BucketCount, count_batches
 from app.dataset.inventory import DatasetItem
-from app.training.buckets import BucketCount, bucket_spec, count_batches
-from app.training.config import TrainingConfig
+from app.training.config import TrainingConfig, bucket_spec
 from app.words import plural
 
 

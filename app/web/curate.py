@@ -19,12 +19,12 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app.captions.store import is_trainable_image
-from app.dataset.curation import MAX_REPEATS, balance, set_repeats
+from app.curation.balance import MAX_REPEATS, balance, set_repeats
+from app.curation.layout import layout_marker
+from app.curation.tasks import LAYOUT_JOB
 from app.dataset.decisions import DecisionError, set_included
 from app.dataset.inventory import layout_dir
-from app.dataset.layout import layout_marker
 from app.dataset.records import load_rows, rows_by_id
-from app.dataset.tasks import LAYOUT_JOB
 from app.web.answers import answers
 from app.web.deps import DbId, ProjectDep
 from app.web.jobs import JobsDep

@@ -20,10 +20,11 @@ from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from app import journal
-from app.dataset.importer import ImportRefused, validate_source
+from app.curation.importer import ImportRefused, validate_source
+from app.curation.report import decisions, report_path
+from app.curation.tasks import AUDIT_JOB, IMPORT_JOB, import_params
 from app.dataset.inventory import dataset_dir
 from app.dataset.records import load_rows
-from app.dataset.report import decisions, report_path
 from app.dataset.staging import (
     ArchiveRefused,
     StagingFolder,
@@ -31,7 +32,6 @@ from app.dataset.staging import (
     save_uploads,
     unpack_zip,
 )
-from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB, import_params
 from app.intent import MODEL_FAMILIES
 from app.web.answers import FILE, ONLY_REDIRECTS, answers, multipart_body
 from app.web.dataset_view import audit_view

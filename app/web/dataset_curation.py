@@ -24,6 +24,8 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from app import journal
+from app.curation.project_audit import run_project_audit
+from app.curation.tasks import AUDIT_JOB
 from app.dataset.decisions import (
     DecisionError,
     keep_one,
@@ -32,9 +34,7 @@ from app.dataset.decisions import (
     set_near_threshold,
 )
 from app.dataset.inventory import dataset_dir
-from app.dataset.project_audit import run_project_audit
 from app.dataset.records import rows_by_id, sync_records
-from app.dataset.tasks import AUDIT_JOB
 from app.dataset.thumbs import THUMB_MEDIA_TYPE, thumbnail_for
 from app.models import Event
 from app.web.answers import answers

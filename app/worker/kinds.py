@@ -24,9 +24,9 @@ class JobKind:
 DATASET = frozenset({"dataset"})
 
 KINDS: dict[str, JobKind] = {
-    "dataset.import": JobKind("app.dataset.tasks:import_job", uses=DATASET),
-    "dataset.audit": JobKind("app.dataset.tasks:audit_job", uses=DATASET),
-    "dataset.layout": JobKind("app.dataset.tasks:layout_job", uses=DATASET),
+    "dataset.import": JobKind("app.curation.tasks:import_job", uses=DATASET),
+    "dataset.audit": JobKind("app.curation.tasks:audit_job", uses=DATASET),
+    "dataset.layout": JobKind("app.curation.tasks:layout_job", uses=DATASET),
     "captions.sample": JobKind("app.captions.autocaption:sample_job", gpu=True, uses=DATASET),
     "captions.auto": JobKind("app.captions.autocaption:run_job", gpu=True, uses=DATASET),
     # Builds the demo's tiny model, then is the import job (app/demo/tasks.py).

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from app.curation.project_audit import run_project_audit
 from app.dataset.inventory import dataset_dir
-from app.dataset.project_audit import run_project_audit
 from app.projects import create_project
 from app.workspace import Workspace
 from tests.browser.conftest import LiveServer

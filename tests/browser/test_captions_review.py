@@ -8,8 +8,8 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from app.captions.store import save_text
+from app.curation.project_audit import run_project_audit
 from app.dataset.inventory import dataset_dir
-from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.workspace import Workspace
 from tests.browser.conftest import LiveServer

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
+from app.curation.project_audit import run_project_audit
 from app.dataset.inventory import dataset_dir
-from app.dataset.project_audit import run_project_audit
 from app.gate_records import record_result
 from app.gates.environment import evaluate
 from app.projects import create_project

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from app.captions.store import load_captions, set_status
-from app.dataset.curation import set_repeats
+from app.curation.balance import set_repeats
+from app.curation.project_audit import audit_project, run_project_audit
+from app.curation.report import REPORT_FILE
 from app.dataset.decisions import set_included
 from app.dataset.inventory import dataset_dir
-from app.dataset.project_audit import audit_project, run_project_audit
-from app.dataset.report import REPORT_FILE
 from app.gates.state import gate_state
 from app.grimoire import eye_path
 from app.models import Project

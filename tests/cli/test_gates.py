@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from app.captions.store import save_text
-from app.dataset.project_audit import run_project_audit
+from app.curation.project_audit import run_project_audit
 from app.models import Job
 from app.workspace import ProjectContext, Workspace
 from tests.captions.caption_projects import TRIGGER, caption_project, image_id, mira_intent

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app.curation.folder_audit import AuditOptions, AuditReport, audit_folder
 from app.dataset.cache import MemoryCache
-from app.dataset.folder_audit import AuditOptions, AuditReport, audit_folder
 from tests.dataset import builders as b
 
 TRIGGER = "zkmira"

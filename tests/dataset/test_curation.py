@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from app.captions.sync import sync_captions
-from app.dataset.curation import balance, set_repeats
+from app.curation.balance import balance, set_repeats
+from app.curation.project_audit import audit_project
 from app.dataset.decisions import DecisionError
 from app.dataset.inventory import dataset_dir, inventory
-from app.dataset.project_audit import audit_project
 from app.dataset.records import load_rows
 from app.dataset.whole_dataset_checks import bucket_counts
 from app.journal import journal_path

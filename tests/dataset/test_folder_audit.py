@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from app.curation.folder_audit import AuditOptions, audit_folder
 from app.dataset.cache import MemoryCache
 from app.dataset.check_catalogue import CHECKS
-from app.dataset.folder_audit import AuditOptions, audit_folder
 from app.findings import verdict_of
 from tests.dataset import builders as b
 from tests.dataset.conftest import AuditedFolder

@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 
 from app.captions.captioners.base import open_image
-from app.dataset.importer import identify
+from app.curation.importer import identify
 from app.dataset.measure_file import analyze_bytes, pixel_digest, probe_header
 from app.dataset.thumbs import write_thumbnail
 from tests.dataset import builders as b
@@ -94,7 +94,7 @@ READ_ALL = """
 import sys
 from pathlib import Path
 from app.dataset.measure_file import analyze_path
-from app.dataset.importer import identify
+from app.curation.importer import identify
 from app.dataset.thumbs import write_thumbnail
 for name in sys.argv[1:]:
     path = Path(name)

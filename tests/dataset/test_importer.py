@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from app.curation.importer import ImportRefused, import_folder, validate_source
 from app.dataset.files import BAD_NAME_REASON, is_clean_name
-from app.dataset.importer import ImportRefused, import_folder, validate_source
 from app.fsutil import new_file_mode
 from tests.dataset import builders as b
 from tests.unprivileged import open_folder, run_unprivileged
@@ -292,7 +292,7 @@ def test_unreadable_files_and_folders_are_refused_and_the_import_completes() -> 
             path.chmod(0o777)
         result = run_unprivileged(
             "import json; from pathlib import Path\n"
-            "from app.dataset.importer import import_folder\n"
+            "from app.curation.importer import import_folder\n"
             f"report = import_folder(Path({str(source)!r}), Path({str(root / 'ds')!r}), "
             f"max_pixels={LIMIT})\n"
             "print(json.dumps(report.to_json()))"

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from app.captions.store import save_text, set_status
-from app.dataset.curation import set_repeats
+from app.curation.balance import set_repeats
+from app.curation.layout import MARKER, LayoutRefused, write_layout
+from app.dataset.buckets import BucketSpec
 from app.dataset.decisions import set_included
 from app.dataset.inventory import dataset_dir, layout_dir
-from app.dataset.layout import MARKER, LayoutRefused, write_layout
 from app.journal import journal_path
-from app.training.buckets import BucketSpec
 from app.training.native.dataset import read_dataset
 from app.workspace import ProjectContext, Workspace
 from tests.captions.approve import approve_all

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.curation.project_audit import run_project_audit
 from app.dataset.decisions import (
     DecisionError,
     keep_one,
@@ -15,7 +16,6 @@ from app.dataset.decisions import (
     set_near_threshold,
 )
 from app.dataset.inventory import dataset_dir, inventory
-from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.gates.state import gate_state
 from app.journal import journal_path

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from app.curation.importer import import_folder
+from app.curation.layout import write_layout
+from app.curation.project_audit import run_project_audit
 from app.dataset.decisions import set_included
-from app.dataset.importer import import_folder
 from app.dataset.inventory import dataset_dir
-from app.dataset.layout import write_layout
-from app.dataset.project_audit import run_project_audit
 from app.demo import DEMO_MODEL_NAME, DEMO_TRIGGER
 from app.demo.create import demo_config
 from app.demo.model import ensure_demo_model, register_demo_model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.training.buckets import BucketSpec, bucket_resolutions, count_batches, place
+from app.dataset.buckets import BucketSpec, bucket_resolutions, count_batches, place
 
 SDXL = BucketSpec(resolution=1024, min_reso=256, max_reso=2048, step=64)
 SD15 = BucketSpec(resolution=512, min_reso=256, max_reso=1024, step=64)

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.dataset.inventory import DatasetItem
-from app.training.buckets import bucket_spec
-from app.training.config import TrainingConfig
+from app.training.config import TrainingConfig, bucket_spec
 from app.training.native.dataset import read_dataset
 from app.training.native.order import steps_per_epoch
 from app.training.steps import plan_steps

@@ -8,7 +8,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from app.dataset.project_audit import run_project_audit
+from app.curation.project_audit import run_project_audit
 from app.workspace import Workspace
 from tests.captions.caption_projects import TRIGGER, caption_project, mira_intent
 

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from app.captions.store import MAX_CAPTION_CHARS, load_captions
 from app.captions.text import NOTE_CONTROL, NOTE_KEEP_TRIGGER
-from app.dataset.project_audit import run_project_audit
+from app.curation.project_audit import run_project_audit
 from app.fsutil import new_file_mode
 from app.grimoire import eye_path
 from app.journal import journal_path

@@ -16,9 +16,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from app.curation.project_audit import run_project_audit
+from app.curation.tasks import AUDIT_JOB, LAYOUT_JOB
 from app.dataset.inventory import dataset_dir, layout_dir
-from app.dataset.project_audit import run_project_audit
-from app.dataset.tasks import AUDIT_JOB, LAYOUT_JOB
 from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
 from tests.captions.approve import approve_all

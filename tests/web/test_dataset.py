@@ -26,10 +26,10 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from app.curation.project_audit import run_project_audit
+from app.curation.tasks import AUDIT_JOB, IMPORT_JOB
 from app.dataset.inventory import dataset_dir, inventory
-from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
-from app.dataset.tasks import AUDIT_JOB, IMPORT_JOB
 from app.journal import journal_path
 from app.main import create_app
 from app.models import Job, Project

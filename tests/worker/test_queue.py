@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from app.dataset.tasks import import_params
+from app.curation.tasks import import_params
 from app.models import Job, Project
 from app.projects import create_project
 from app.worker import JobBusy, Worker

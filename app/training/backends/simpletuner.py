@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from app.dataset.buckets import Size, count_batches
 from app.dataset.inventory import DatasetItem
 from app.training.backends import (
     BackendFiles,
@@ -30,8 +31,7 @@ from app.training.backends import (
     launch_script,
     quote,
 )
-from app.training.buckets import Size, bucket_spec, count_batches
-from app.training.config import TrainingConfig
+from app.training.config import TrainingConfig, bucket_spec
 from app.words import plural
 
 CONFIG_FILE = "config.json"

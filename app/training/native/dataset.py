@@ -1,6 +1,6 @@
 """The training set as sd-scripts reads a kohya layout: ``{repeats}_{concept}/``
 folders under the dataset folder, each image with a ``.txt`` caption beside it (first
-line only), placed in an aspect-ratio bucket by ``app.training.buckets``."""
+line only), placed in an aspect-ratio bucket by ``app.dataset.buckets``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from app.dataset.buckets import BucketSpec, Placement, place
 from app.dataset.inventory import IMAGE_SUFFIXES, KOHYA_FOLDER
-from app.training.buckets import BucketSpec, Placement, place
 from app.training.native.captions import split_tags, trigger_first
 from app.training.native.errors import TrainingError
 from app.training.native.events import log

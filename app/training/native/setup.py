@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from app.training.buckets import bucket_spec
+from app.training.config import bucket_spec
 from app.training.job import NativeJob
 from app.training.native.captions import CaptionMaker
 from app.training.native.dataset import Sample, check_bucket_multiple, read_dataset

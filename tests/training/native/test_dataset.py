@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from app.training.buckets import BucketSpec, count_batches
+from app.dataset.buckets import BucketSpec, count_batches
 from app.training.native.dataset import (
     check_bucket_multiple,
     dataset_dirs,

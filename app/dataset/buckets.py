@@ -14,10 +14,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.training.config import TrainingConfig
 
 Size = tuple[int, int]  # (width, height)
 
@@ -34,18 +30,6 @@ class BucketSpec:
     @property
     def max_area(self) -> int:
         return self.resolution * self.resolution
-
-
-def bucket_spec(config: TrainingConfig) -> BucketSpec:
-    """The bucketing a training config asks for."""
-    return BucketSpec(
-        resolution=config.resolution,
-        enabled=config.enable_bucket,
-        min_reso=config.min_bucket_reso,
-        max_reso=config.max_bucket_reso,
-        step=config.bucket_reso_steps,
-        no_upscale=config.bucket_no_upscale,
-    )
 
 
 @dataclass(frozen=True)

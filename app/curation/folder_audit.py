@@ -16,6 +16,8 @@ from app.captions.content_lint import SUPERSEDED_CODES, lint_captions
 from app.captions.intent import CaptionIntent
 from app.captions.sidecar_checks import caption_findings
 from app.captions.sidecar_decode import Sidecar
+from app.curation.stats import dataset_stats
+from app.dataset.buckets import BucketSpec
 from app.dataset.cache import AuditedFile, MetricsCache
 from app.dataset.check_catalogue import finding
 from app.dataset.duplicates import (
@@ -29,11 +31,9 @@ from app.dataset.duplicates import (
 from app.dataset.files import FolderScan, scan_folder
 from app.dataset.measure_folder import CheckCancelled, MeasureCounts, Progress, measure
 from app.dataset.per_image_checks import image_findings
-from app.dataset.stats import dataset_stats
 from app.dataset.whole_dataset_checks import DATASET_SUBJECT, dataset_findings
 from app.findings import Finding
 from app.settings import DEFAULT_MAX_FILE_BYTES, Settings
-from app.training.buckets import BucketSpec
 
 SEVERITY_ORDER = {"block": 0, "warn": 1, "info": 2}
 

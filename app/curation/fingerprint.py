@@ -11,8 +11,8 @@ from __future__ import annotations
 from hashlib import sha256
 from typing import TYPE_CHECKING
 
+from app.curation.folder_audit import AuditOptions
 from app.dataset.files import FolderScan
-from app.dataset.folder_audit import AuditOptions
 from app.findings import digest
 from app.paths import safe_join
 

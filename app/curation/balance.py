@@ -20,13 +20,13 @@ from app import journal
 from app.captions.grid import TAG_PANEL_SIZE
 from app.captions.store import is_trainable_image, load_captions
 from app.captions.text import TagCount, tag_frequency
+from app.curation.report import ConceptLine, concept_lines
+from app.dataset.buckets import BucketCount
 from app.dataset.decisions import DecisionError
 from app.dataset.inventory import inventory
 from app.dataset.records import load_rows
-from app.dataset.report import ConceptLine, concept_lines
 from app.models import ConceptRepeats, DatasetImage
 from app.models.base import utcnow
-from app.training.buckets import BucketCount
 from app.training.config import ConfigFileError
 from app.training.project_config import current_config
 from app.training.steps import StepPlan, plan_steps

@@ -17,7 +17,7 @@ from app.findings import Finding
 from app.intent import MODEL_FAMILIES
 
 if TYPE_CHECKING:
-    from app.dataset.folder_audit import AuditOptions
+    from app.curation.folder_audit import AuditOptions
 
 # Short side, in pixels.
 RESOLUTION_BINS = ((0, 256), (256, 512), (512, 768), (768, 1024), (1024, 1536), (1536, 2048))

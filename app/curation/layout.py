@@ -30,8 +30,8 @@ from pathlib import Path, PurePosixPath
 
 from app import journal
 from app.captions.store import is_trainable_image, load_captions
+from app.curation.project_audit import run_project_audit
 from app.dataset.inventory import dataset_dir, layout_dir
-from app.dataset.project_audit import run_project_audit
 from app.dataset.records import load_rows
 from app.fsutil import fsync_dir
 from app.models.base import utcnow

@@ -10,26 +10,54 @@ from app import journal
 from app.captions.content_lint import SUPERSEDED_CODES
 from app.captions.gate_findings import caption_findings, caption_parts
 from app.captions.sync import sync_captions
-from app.dataset.fingerprint import project_parts
-from app.dataset.folder_audit import SEVERITY_ORDER, AuditReport, audit_folder
+from app.curation.fingerprint import project_parts
+from app.curation.folder_audit import SEVERITY_ORDER, AuditOptions, AuditReport, audit_folder
+from app.curation.report import caption_stats, write_report
+from app.dataset.buckets import BucketSpec
 from app.dataset.measure_folder import CheckCancelled, Progress
 from app.dataset.records import (
     ProjectCache,
-    audit_options,
     excluded_paths,
     intentional_groups,
     load_rows,
+    near_threshold,
     project_scan,
     sync_records,
 )
-from app.dataset.report import caption_stats, write_report
 from app.dataset.whole_dataset_checks import DATASET_SUBJECT
 from app.findings import Finding, GateResult, make_result
 from app.gate_records import record_result
 from app.models import DatasetImage
+from app.training.config import ConfigFileError, bucket_spec
+from app.training.project_config import current_config
 from app.workspace import ProjectContext
 
 GATE = "dataset"
+
+
+def project_buckets(ctx: ProjectContext) -> BucketSpec | None:
+    """The bucketing of the project's training config (the Standard preset until one is
+    saved), which Curate's balance and the step count use too; None when training.json
+    cannot be read (the audit then uses the family's default)."""
+    try:
+        return bucket_spec(current_config(ctx))
+    except ConfigFileError:
+        return None
+
+
+def audit_options(ctx: ProjectContext, *, workers: int | None = None) -> AuditOptions:
+    project = ctx.project
+    return AuditOptions(
+        training_type=project.training_type,
+        trigger=project.trigger_word,
+        family=project.model_family,
+        near_threshold=near_threshold(ctx),
+        max_pixels=ctx.settings.max_image_pixels,
+        max_file_bytes=ctx.settings.max_file_bytes,
+        workers=workers,
+        buckets=project_buckets(ctx),
+        captions_rewritten=True,  # sync_captions takes every caption in as plain UTF-8
+    )
 
 
 @dataclass

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from app import journal
-from app.dataset.importer import ImportReport, import_folder
+from app.curation.importer import ImportReport, import_folder
+from app.curation.layout import LayoutRefused, write_layout
+from app.curation.project_audit import ProjectAudit, run_project_audit
 from app.dataset.inventory import dataset_dir
-from app.dataset.layout import LayoutRefused, write_layout
 from app.dataset.measure_folder import Progress
-from app.dataset.project_audit import ProjectAudit, run_project_audit
 from app.dataset.staging import hold_staging, remove_staging
 from app.worker import JobCancelled, JobHandle
 from app.workspace import ProjectContext
