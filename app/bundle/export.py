@@ -242,6 +242,8 @@ def export_bundle(
         "name": ctx.project.name,
         "backend": assessment.backend,
         "trainer": pinned_words(assessment.backend),
+        # What the run trains with: recorded on the imported run, as a local run's.
+        "config": assessment.config.model_dump(mode="json"),
         "created_at": utcnow().isoformat(),
         "gates": {
             name: {

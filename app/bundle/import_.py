@@ -1,7 +1,11 @@
 """``loragate bundle import``: a rented GPU's results (the ``results.zip`` the bundle's
-launch script packs: ``output/`` and ``logs/``) come home into
-``<project>/runs/imported-<n>/``, laid out as a local run: the final LoRA at the top,
-``checkpoints/``, ``samples/``, the logs and the loss history under ``logs/``.
+launch script packs: ``output/``, ``logs/`` and the bundle's ``manifest.json``) come home
+as a run of the project: a Run record numbered as local runs are, its folder
+``<project>/runs/<number>/`` laid out as a local run's (the final LoRA at the top,
+``checkpoints/``, ``samples/``, the logs under ``logs/``), finished, with the backend and
+config the manifest names and the loss history read from the trainer's own log by the
+one trainer-output parser (app/training/trainer_output.py). The Runs page, the run's
+page and evaluation then treat it as a local run.
 
 The archive comes from a machine loragate does not control, so it is judged whole before
 anything lands: the zip guards of app/dataset/staging.py (entry count, total size,
@@ -12,21 +16,28 @@ and renamed into place: a refused or failed import writes nothing.
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from app import journal
-from app.bundle import LOGS_DIR, OUTPUT_DIR
+from app.bundle import LOGS_DIR, MANIFEST, OUTPUT_DIR
 from app.dataset.staging import ArchiveRefused, check_archive, unpack_zip
+from app.run_folders import runs_root
+from app.runs.imported import RunFolderTaken, add_finished_run
+from app.training.trainer_output import BACKEND_NAMES, Progress, parse_line, split_output
 from app.workspace import ProjectContext
 
-RUNS_DIRNAME = "runs"
-IMPORTED_PREFIX = "imported-"
 LORA_SUFFIX = ".safetensors"
+# The training's own log, as the launch script writes it (the dry run's beside it is
+# not the run): the native trainer's JSON lines, an external trainer's console.
+TRAIN_LOGS = {"native": "train-events.jsonl"}
+TRAIN_LOG = "train.log"
 
 
 class ResultsRefused(ValueError):
@@ -39,17 +50,14 @@ class ImportedRun:
     loras: list[str] = field(default_factory=list)  # at the top: the final LoRA
     checkpoints: int = 0
     files: int = 0
+    number: int = 0  # the Run record's
 
     def summary(self) -> str:
         return (
-            f"Imported a rented GPU's run into {self.path.name}: "
+            f"Imported a rented GPU's run as run {self.number} (runs/{self.number}): "
             f"{', '.join(self.loras) or 'no final LoRA'}, {self.checkpoints} checkpoint file(s), "
             f"{self.files} files in all."
         )
-
-
-def runs_dir(ctx: ProjectContext) -> Path:
-    return ctx.dir / RUNS_DIRNAME
 
 
 def _refuse_links_and_special(archive: zipfile.ZipFile) -> None:
@@ -78,13 +86,47 @@ def _content_root(unpacked: Path) -> Path:
     )
 
 
-def _next_name(runs: Path) -> str:
-    numbers = [
-        int(child.name[len(IMPORTED_PREFIX) :])
-        for child in runs.iterdir()
-        if child.name.startswith(IMPORTED_PREFIX) and child.name[len(IMPORTED_PREFIX) :].isdigit()
-    ]
-    return f"{IMPORTED_PREFIX}{max(numbers, default=0) + 1}"
+def _manifest(root: Path) -> dict[str, Any]:
+    """The bundle's manifest the launch script packs beside the results; {} when the
+    archive has none (packed by hand): the run is then recorded without a config."""
+    try:
+        data = json.loads((root / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _backend(manifest: dict[str, Any], run: Path) -> str:
+    backend = manifest.get("backend")
+    if isinstance(backend, str) and backend in BACKEND_NAMES:
+        return backend
+    return "native" if (run / LOGS_DIR / TRAIN_LOGS["native"]).is_file() else "unknown"
+
+
+def loss_history(backend: str, logs: Path) -> list[dict[str, Any]]:
+    """The training's steps (step, total, epoch, loss, smoothed loss, lr, s/step) read
+    from its log by the same parser the supervisor reads a live trainer with; a step
+    printed again (a progress bar redrawn) counts once."""
+    path = logs / TRAIN_LOGS.get(backend, TRAIN_LOG)
+    if backend not in BACKEND_NAMES or not path.is_file():
+        return []
+    steps: dict[int, dict[str, Any]] = {}
+    for line in split_output(path.read_bytes()):
+        try:
+            event = parse_line(backend, line)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(event, Progress) and event.step > 0:
+            steps[event.step] = {
+                "step": event.step,
+                "total": event.total,
+                "epoch": event.epoch,
+                "loss": event.loss,
+                "smoothed_loss": event.smoothed_loss,
+                "lr": event.lr,
+                "seconds_per_step": event.seconds_per_step,
+            }
+    return [steps[step] for step in sorted(steps)]
 
 
 def _arrange(root: Path, run: Path) -> None:
@@ -117,8 +159,8 @@ def _describe(run: Path) -> ImportedRun:
 
 
 def import_results(ctx: ProjectContext, archive_path: Path) -> ImportedRun:
-    """Bring a results archive into ``runs/imported-<n>/``, or ResultsRefused."""
-    runs = runs_dir(ctx)
+    """Bring a results archive in as the project's next run, or ResultsRefused."""
+    runs = runs_root(ctx.dir)
     runs.mkdir(parents=True, exist_ok=True)
     # On the same disk as the runs, so the last step is a rename.
     work = runs / f".importing-{uuid.uuid4().hex}"
@@ -148,6 +190,7 @@ def import_results(ctx: ProjectContext, archive_path: Path) -> ImportedRun:
                 "a run is imported whole or not at all. Nothing was imported."
             )
         root = _content_root(work / "unpacked")
+        manifest = _manifest(root)
         staged = work / "run"
         _arrange(root, staged)
         described = _describe(staged)
@@ -156,19 +199,36 @@ def import_results(ctx: ProjectContext, archive_path: Path) -> ImportedRun:
                 f"The archive's {OUTPUT_DIR}/ holds no LoRA (.safetensors): the run may have "
                 "stopped early; its logs are in the archive. Nothing was imported."
             )
-        name = _next_name(runs)
-        target = runs / name
-        staged.rename(target)
+        return record_imported_run(ctx, staged, manifest, archive_path.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    imported = _describe(target)
-    record_imported_run(ctx, imported, archive_path.name)
-    return imported
 
 
-def record_imported_run(ctx: ProjectContext, imported: ImportedRun, source: str) -> None:
-    """The one place an imported run is recorded: the journal for now; the run registry
-    (a Run row, evaluated like a local run) is wired here once it exists."""
+def record_imported_run(
+    ctx: ProjectContext,
+    staged: Path,
+    manifest: dict[str, Any],
+    source: str,
+) -> ImportedRun:
+    """The one place an imported run is recorded: a finished Run record (its folder
+    moved to runs/<number>/) and the journal line."""
+    backend = _backend(manifest, staged)
+    config = manifest.get("config")
+    gpu = manifest.get("gpu")
+    where = gpu.get("title") if isinstance(gpu, dict) else None
+    try:
+        run = add_finished_run(
+            ctx,
+            staged,
+            backend=backend,
+            config=config if isinstance(config, dict) else {},
+            steps=loss_history(backend, staged / LOGS_DIR),
+            message=f"Trained on a rented GPU ({where or 'not named'}), imported from {source}.",
+        )
+    except RunFolderTaken as exc:
+        raise ResultsRefused(f"{exc} Nothing was imported.") from None
+    imported = _describe(runs_root(ctx.dir) / str(run.number))
+    imported.number = run.number
     with ctx.workspace.db.writing() as session:
         journal.record(
             session,
@@ -177,10 +237,13 @@ def record_imported_run(ctx: ProjectContext, imported: ImportedRun, source: str)
             "run.imported",
             imported.summary(),
             {
-                "folder": imported.path.name,
+                "run": run.number,
+                "backend": backend,
                 "source": source,
                 "loras": imported.loras,
                 "checkpoints": imported.checkpoints,
                 "files": imported.files,
+                "steps": run.step,
             },
         )
+    return imported

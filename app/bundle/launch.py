@@ -14,7 +14,7 @@ import shlex
 from functools import cache
 from importlib import resources
 
-from app.bundle import LOGS_DIR, OUTPUT_DIR, PLACEHOLDER, RESULTS_ARCHIVE
+from app.bundle import LOGS_DIR, MANIFEST, OUTPUT_DIR, PLACEHOLDER, RESULTS_ARCHIVE
 
 # The CUDA build of PyTorch the native trainer is installed with (the Makefile's GPU line).
 TORCH_PIN = "torch==2.13.0"
@@ -123,7 +123,9 @@ def launch_script(backend: str, project: str, model_file: str) -> str:
         'echo "loragate: training"',
         _run(backend, "config", "train"),
         f"rm -f {RESULTS_ARCHIVE}",
-        f'"${{PYTHON:-python3}}" -m zipfile -c {RESULTS_ARCHIVE} {OUTPUT_DIR} {LOGS_DIR}',
+        # The manifest goes home with the results: the run is recorded with its backend
+        # and config.
+        f'"${{PYTHON:-python3}}" -m zipfile -c {RESULTS_ARCHIVE} {OUTPUT_DIR} {LOGS_DIR} {MANIFEST}',
         f'echo "loragate: done. Bring $HERE/{RESULTS_ARCHIVE} home and import it:'
         f' loragate bundle import {project} {RESULTS_ARCHIVE}"',
     ]

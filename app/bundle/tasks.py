@@ -45,4 +45,4 @@ def import_job(handle: JobHandle) -> dict[str, Any]:
     finally:
         remove_staging(staging)
     handle.progress(1, 1, "Done")
-    return {"folder": imported.path.name, "summary": imported.summary()}
+    return {"folder": imported.path.name, "run": imported.number, "summary": imported.summary()}

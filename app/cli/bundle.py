@@ -1,8 +1,8 @@
 """``loragate bundle export PROJECT --out FILE`` and ``loragate bundle import PROJECT FILE``:
 train on a rented GPU without losing the gates. Export packs the checked dataset, the
 trainer's config, a launch script and a README with the time and cost on a named
-rented GPU (Gates 1 and 2 must pass); import brings the run's results.zip back into
-``runs/imported-<n>/``, refusing a hostile archive whole.
+rented GPU (Gates 1 and 2 must pass); import brings the run's results.zip back as the
+project's next run (``runs/<number>/``, on the Runs page), refusing a hostile archive whole.
 
 Exit status: 0 done, 1 refused (the reason is printed; nothing was written), 2 wrong usage.
 """

@@ -102,14 +102,14 @@ def _named(loras: list[LoraFile], name: str) -> LoraFile:
 
 
 def _of_run(ctx: ProjectContext, run: int, checkpoints: list[str]) -> list[LoraFile]:
-    from app.evaluation.loras import LoraNotFound, loras_of_run
+    from app.evaluation.loras import LoraNotFound, final_of_run, loras_of_run
 
     try:
         files = loras_of_run(ctx.dir, run)
     except LoraNotFound as exc:
         fail_usage(f"{exc}\n{_known(_listed(ctx))}")
     if not checkpoints:
-        return [next((lora for lora in files if lora.final), files[-1])]
+        return [final_of_run(ctx.dir, run)]
     if ALL in checkpoints:
         return files
     chosen = []

@@ -1,6 +1,7 @@
 """The LoRA files of a project that can be evaluated, found on disk (not in a table):
 
-- ``runs/<n>/``: a training run's folder. Its final LoRA (``*.safetensors`` in the run
+- ``runs/<n>/``: a training run's folder (app/run_folders.py), trained here or imported
+  from a rented GPU. Its final LoRA (``*.safetensors`` in the run
   folder itself), the native trainer's checkpoints (``checkpoints/step-NNNNNNNN/
   lora.safetensors``, complete ones only) and an external trainer's intermediate saves
   beside the final one (sd-scripts names them ``name-000004.safetensors``).
@@ -11,7 +12,7 @@ A LoRA is named by its path relative to the project folder (its ``id``), which e
 page, job and command passes around and ``find_lora`` checks against this list: a
 request can only ever name one of these files.
 
-``run_number`` is the one link to a Run record: the lead wires it to the runs table.
+``run_number`` is the one link to a Run record (``run_of`` in run_numbers.py reads it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-RUNS_DIR, OUTPUT_DIR, IMPORTED_DIR = "runs", "output", "loras"
+from app.run_folders import RUNS_DIRNAME as RUNS_DIR
+
+OUTPUT_DIR, IMPORTED_DIR = "output", "loras"
 SUFFIX = ".safetensors"
 # app/training/native/checkpoint.py: a checkpoint folder counts once its marker exists.
 CHECKPOINT_FOLDER = re.compile(r"^step-(\d{8})$")
@@ -50,15 +53,11 @@ class LoraFile:
 
 def run_number(lora: LoraFile) -> int | None:
     """The run a LoRA belongs to (the number of its ``runs/<n>`` folder), or None for
-    files from elsewhere. The one place the lead ties a file to a Run record."""
+    files from elsewhere. The one place a file is tied to a Run record."""
     parts = lora.group.split("/")
     if len(parts) == 2 and parts[0] == RUNS_DIR and parts[1].isdigit():
         return int(parts[1])
     return None
-
-
-def run_folder(project_dir: Path, run: int) -> Path:
-    return project_dir / RUNS_DIR / str(run)
 
 
 def _is_file(path: Path) -> bool:
@@ -138,6 +137,12 @@ def loras_of_run(project_dir: Path, run: int) -> list[LoraFile]:
     if not found:
         raise LoraNotFound(f"Run {run} has no LoRA file yet (nothing in {group}/).")
     return found
+
+
+def final_of_run(project_dir: Path, run: int) -> LoraFile:
+    """The run's final LoRA (its newest save when it has none yet); LoraNotFound."""
+    files = loras_of_run(project_dir, run)
+    return next((lora for lora in files if lora.final), files[-1])
 
 
 def default_lora(loras: list[LoraFile]) -> LoraFile | None:

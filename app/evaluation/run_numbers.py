@@ -1,22 +1,24 @@
 """The numbers diagnosis reasons with (``RunNumbers``), gathered from the project: the
-run's config (its ``job.json`` when the run folder has one, else the project's current
-config), the step maths over the dataset, the captions' tag frequencies, the loss
-series the trainer wrote, and the effect and leak curves of the grid.
+run's config, the step maths over the dataset, the captions' tag frequencies, the loss
+series the run stored, and the effect and leak curves of the grid.
 
-``loss_series`` reads the native trainer's JSON-lines events (``{"event": "step",
-"loss": ...}``) from ``*.jsonl`` files in a run folder; the lead points it at the Run
-record's event file when runs are stored.
+A run's facts come from its Run record (app/runs), the one place a run trained here or
+imported from a rented GPU keeps them: its config with the OOM ladder's rungs applied
+(what really trained) and the loss of each step event it stored. A LoRA from elsewhere
+(an ``output/`` folder, ``loras/``) has no run: the project's current config stands in.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from app.evaluation.curves import Curves
+from app.evaluation.loras import LoraFile, run_number
+from app.models import Run
+from app.runs.ladder import with_rungs
+from app.runs.records import get_run
+from app.runs.stream import step_losses
 from app.training.config import ConfigFileError, TrainingConfig
 from app.workspace import ProjectContext
 
@@ -54,25 +56,11 @@ class RunNumbers:
     curves: Curves | None = None
 
 
-def loss_series(run_dir: Path | None) -> list[float | None]:
-    if run_dir is None or not run_dir.is_dir():
-        return []
-    losses: list[float | None] = []
-    for path in sorted(run_dir.glob("*.jsonl")):
-        try:
-            lines = path.read_text("utf-8", errors="replace").splitlines()
-        except OSError:
-            continue
-        for line in lines[:MAX_LOSS_POINTS]:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and event.get("event") == "step" and "loss" in event:
-                value = event["loss"]
-                number = value if isinstance(value, int | float) else None
-                losses.append(number if number is not None and math.isfinite(number) else None)
-    return losses
+def run_of(ctx: ProjectContext, lora: LoraFile | None) -> Run | None:
+    """The Run record a LoRA file belongs to (its ``runs/<number>/`` folder's run), or
+    None for a file from elsewhere or a folder no run owns."""
+    number = run_number(lora) if lora is not None else None
+    return get_run(ctx, number) if number is not None else None
 
 
 def tag_counts(captions: list[str], trigger: str) -> list[TagCount]:
@@ -88,31 +76,30 @@ def tag_counts(captions: list[str], trigger: str) -> list[TagCount]:
     return [TagCount(tag, n, n / total) for tag, n in counts.most_common(TOP_TAGS)]
 
 
-def _run_config(ctx: ProjectContext, run_dir: Path | None) -> TrainingConfig:
-    from app.training.job import read_job
-    from app.training.project_config import current_config
+def _run_config(ctx: ProjectContext, run: Run | None) -> TrainingConfig:
+    from app.training.project_config import current_config, default_config
 
-    if run_dir is not None and (run_dir / "job.json").is_file():
+    if run is not None and run.config:
         try:
-            return read_job(run_dir / "job.json").config
-        except (OSError, ValueError):
-            pass
+            return with_rungs(TrainingConfig.model_validate(run.config), run.rungs)
+        except ValueError:
+            pass  # a config of an older loragate that no longer validates
     try:
         return current_config(ctx)
     except ConfigFileError:
-        from app.training.project_config import default_config
-
         return default_config(ctx)
 
 
 def run_numbers(
-    ctx: ProjectContext, run_dir: Path | None = None, curves: Curves | None = None
+    ctx: ProjectContext, lora: LoraFile | None = None, curves: Curves | None = None
 ) -> RunNumbers:
+    """The numbers of the run ``lora`` belongs to (the project's own when none)."""
     from app.dataset.inventory import inventory
     from app.evaluation.job import training_captions
     from app.training.steps import plan_steps
 
-    config = _run_config(ctx, run_dir)
+    run = run_of(ctx, lora)
+    config = _run_config(ctx, run)
     plan = plan_steps(inventory(ctx), config)
     captions = training_captions(ctx)
     trigger = ctx.project.trigger_word.lower()
@@ -135,6 +122,6 @@ def run_numbers(
         captions=len(captions),
         trigger_share=with_trigger / len(captions) if captions else 1.0,
         tags=tag_counts(captions, ctx.project.trigger_word),
-        loss=loss_series(run_dir),
+        loss=step_losses(ctx.workspace.db, run, MAX_LOSS_POINTS) if run is not None else [],
         curves=curves,
     )

@@ -11,9 +11,9 @@ from sqlmodel import Session, col, func, select
 
 from app.models import Job, Run
 from app.models.base import utcnow
+from app.run_folders import run_folder, runs_root
 from app.workspace import ProjectContext
 
-RUNS_DIRNAME = "runs"
 ACTIVE = ("queued", "running")
 ENDED = ("finished", "failed", "cancelled", "interrupted")
 STATE_WORDS = {
@@ -33,12 +33,12 @@ LOST_MESSAGE = (
 
 
 def runs_dir(ctx: ProjectContext) -> Path:
-    return ctx.dir / RUNS_DIRNAME
+    return runs_root(ctx.dir)
 
 
 def run_dir(ctx: ProjectContext, number: int) -> Path:
     """``<project>/runs/<number>/``: checkpoints/, samples/ and the final LoRA."""
-    return runs_dir(ctx) / str(number)
+    return run_folder(ctx.dir, number)
 
 
 def next_number(session: Session, project_id: int) -> int:

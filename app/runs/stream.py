@@ -14,12 +14,14 @@ included. Nothing stored is thinned.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
 
+from app.db import Database
 from app.models import Run
 from app.worker import FINISHED_STATES, Worker
 from app.worker.eventfile import END
@@ -35,10 +37,36 @@ def _in(ids: list[int]) -> str:
     return ",".join("?" * len(ids)) or "NULL"
 
 
-def _rows(worker: Worker, sql: str, params: list[Any]) -> list[Any]:
-    with worker.db.reading() as session:
+def _query(db: Database, sql: str, params: list[Any]) -> list[Any]:
+    with db.reading() as session:
         connection = session.connection().connection.dbapi_connection
         return connection.cursor().execute(sql, params).fetchall()  # type: ignore[union-attr]
+
+
+def _rows(worker: Worker, sql: str, params: list[Any]) -> list[Any]:
+    return _query(worker.db, sql, params)
+
+
+def step_losses(db: Database, run: Run, limit: int = 100_000) -> list[float | None]:
+    """The stored steps' losses of the run, in step order, all of its jobs together (at
+    most ``limit``, the first ones): what diagnosis reads the loss curve's shape from.
+    None for a loss that was not a finite number (written as NaN or Infinity, which
+    SQLite's JSON functions refuse to read, or as the text "nan" by an import); steps
+    without a loss are left out."""
+    ids = list(run.job_ids)
+    sql = (
+        "SELECT json_valid(data), CASE WHEN json_valid(data) THEN json_extract(data, '$.loss') "
+        f"END FROM jobevent WHERE job_id IN ({_in(ids)}) AND type = 'step' ORDER BY id LIMIT ?"
+    )
+    losses: list[float | None] = []
+    for valid, value in _query(db, sql, [*ids, limit]):
+        if not valid:
+            losses.append(None)
+        elif isinstance(value, int | float):
+            losses.append(float(value) if math.isfinite(value) else None)
+        elif isinstance(value, str):
+            losses.append(None)
+    return losses
 
 
 def frames_after(worker: Worker, job_ids: list[int], after: int, limit: int) -> list[Any]:

@@ -89,7 +89,7 @@ def bundle_download(ctx: ProjectDep) -> Response:
     **ONLY_REDIRECTS,
 )
 async def bundle_import(request: Request, ctx: ProjectDep, jobs: JobsDep) -> Response:
-    """Bring a rented GPU's results.zip into runs/imported-<n>/ (a job)."""
+    """Bring a rented GPU's results.zip in as the next run, runs/<number>/ (a job)."""
     limit = ctx.settings.max_upload_bytes
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():

@@ -28,7 +28,6 @@ from app.evaluation.loras import (
     default_lora,
     find_lora,
     list_loras,
-    run_folder,
 )
 from app.evaluation.recommendation import RecommendationRefused, read_recommendation, recommend
 from app.evaluation.registration import RegistrationRefused, default_name, register
@@ -106,8 +105,7 @@ def _view(
     main = _panel(ctx, chosen)
     other = _panel(ctx, _lora_or_none(ctx, compare_id))
     curves = Curves.from_json(main["sheet"]["curves"]) if main and main["sheet"] else None
-    run = chosen.run if chosen else None
-    numbers = run_numbers(ctx, run_folder(ctx.dir, run) if run is not None else None, curves)
+    numbers = run_numbers(ctx, chosen, curves)
     ticked = list(dict.fromkeys([*symptoms, *measured_symptoms(numbers)]))
     try:
         registered = [
@@ -254,8 +252,7 @@ def fix(
     chosen = _lora_or_none(ctx, lora)
     sheet = read_sheet(ctx.dir, chosen.id) if chosen else None
     curves = Curves.from_json(sheet["curves"]) if sheet else None
-    run = chosen.run if chosen else None
-    numbers = run_numbers(ctx, run_folder(ctx.dir, run) if run is not None else None, curves)
+    numbers = run_numbers(ctx, chosen, curves)
     try:
         apply_fix(ctx, numbers, code)
     except FixRefused as exc:

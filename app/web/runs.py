@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import anyio.to_thread
 from fastapi import APIRouter, Form, Header, HTTPException, Query, Request
 from sse_starlette import EventSourceResponse
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from app.evaluation.loras import LoraNotFound, final_of_run, find_lora, run_number
+from app.evaluation.recommendation import Recommendation, read_recommendation
 from app.gates.state import gate_states, training_allowed
 from app.models import Run
 from app.paths import UnsafePathError, safe_join
@@ -83,11 +86,31 @@ def _start_context(ctx: ProjectContext) -> dict[str, Any]:
 def runs_page(request: Request, ctx: ProjectDep) -> Response:
     """The project's runs, newest first, and Start."""
     runs = [(run, run_status(run, run_job(ctx, run))) for run in list_runs(ctx)]
+    recommendation, recommended_run = _recommended(ctx)
     return render(
         request,
         "runs/list.html",
-        {"project": ctx.project, "runs": runs, "active": active_run(ctx)} | _start_context(ctx),
+        {
+            "project": ctx.project,
+            "runs": runs,
+            "active": active_run(ctx),
+            "recommendation": recommendation,
+            "recommended_run": recommended_run,
+        }
+        | _start_context(ctx),
     )
+
+
+def _recommended(ctx: ProjectContext) -> tuple[Recommendation | None, int | None]:
+    """The project's recommended checkpoint and weight, and the run that holds it
+    (None when the file is no longer there or comes from outside the runs)."""
+    recommendation = read_recommendation(ctx)
+    if recommendation is None:
+        return None, None
+    try:
+        return recommendation, run_number(find_lora(ctx.dir, recommendation.lora))
+    except LoraNotFound:
+        return recommendation, None
 
 
 @router.post("/projects/{slug}/runs", response_class=HTMLResponse, responses=answers(303, 409))
@@ -126,7 +149,22 @@ def run_page(request: Request, ctx: ProjectDep, number: DbId) -> Response:
 
 def _status_context(ctx: ProjectContext, run: Run) -> dict[str, Any]:
     job = run_job(ctx, run)
-    return {"project": ctx.project, "run": run, "status": run_status(run, job), "job": job}
+    status = run_status(run, job)
+    return {
+        "project": ctx.project,
+        "run": run,
+        "status": status,
+        "job": job,
+        "evaluate_query": _evaluate_query(ctx, run) if status.state == "finished" else "",
+    }
+
+
+def _evaluate_query(ctx: ProjectContext, run: Run) -> str:
+    """The Evaluation page's query with this run's final LoRA chosen ("" without one)."""
+    try:
+        return urlencode({"lora": final_of_run(ctx.dir, run.number).id})
+    except LoraNotFound:
+        return ""
 
 
 @router.get("/projects/{slug}/runs/{number}/status", response_class=HTMLResponse, name="run_status")

@@ -16,6 +16,7 @@ import pytest
 from app.bundle.export import ExportRefused, export_bundle
 from app.bundle.import_ import import_results
 from app.journal import recent
+from app.runs.records import get_run
 from app.training.config import TrainingConfig, load_config
 from app.training.project_config import save_changes
 from app.workspace import Workspace
@@ -77,8 +78,11 @@ def test_bundle_round_trip_on_the_tiny_model(workspace: Workspace, tmp_path: Pat
     assert json.loads(events[-1])["event"] == "done"
 
     imported = import_results(ctx, top / "results.zip")
-    run = ctx.dir / "runs" / "imported-1"
-    assert imported.path == run
+    run = ctx.dir / "runs" / "1"
+    assert imported.path == run and imported.number == 1
+    record = get_run(ctx, 1)
+    assert record is not None and record.state == "finished" and record.backend == "native"
+    assert record.config["epochs"] == 2 and record.step == record.total_steps > 0
     assert imported.loras == [f"{ctx.project.slug}.safetensors"]
     assert (run / f"{ctx.project.slug}.safetensors").stat().st_size > 0
     assert any((run / "checkpoints").iterdir())

@@ -1,5 +1,6 @@
-"""Importing a rented GPU's results: a good results.zip lands in runs/imported-<n>/ as a
-local run is laid out, and is journaled; every kind of hostile archive is refused whole
+"""Importing a rented GPU's results: a good results.zip becomes the project's next run (a
+finished Run record, its folder runs/<number>/ laid out as a local run's, its loss
+history stored), and is journaled; every kind of hostile archive is refused whole
 with a plain message, and nothing is written (no run folder, no temporary folder)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from app.bundle.import_ import ResultsRefused, import_results
 from app.journal import recent
+from app.runs.records import get_run, list_runs
 from app.settings import Settings
 from app.workspace import ProjectContext, Workspace
 from tests.training.helpers import new_project
@@ -40,21 +42,28 @@ def _zip(path: Path, entries: dict[str, bytes], *, modes: dict[str, int] | None 
 GOOD = {
     "output/ink-wash.safetensors": LORA,
     "output/checkpoints/step-00000010/lora.safetensors": LORA,
+    "output/checkpoints/step-00000010/COMPLETE": b"",
     "logs/train-events.jsonl": b'{"event": "step", "step": 1, "loss": 0.1}\n',
     "logs/loss.csv": b"step,loss\n1,0.1\n",
 }
 
 
-def test_a_results_zip_becomes_a_run_folder_and_a_journal_line(
+def test_a_results_zip_becomes_the_next_run_and_a_journal_line(
     ctx: ProjectContext, tmp_path: Path, workspace: Workspace
 ) -> None:
     imported = import_results(ctx, _zip(tmp_path / "results.zip", GOOD))
-    run = ctx.dir / "runs" / "imported-1"
-    assert imported.path == run and imported.loras == ["ink-wash.safetensors"]
+    run = ctx.dir / "runs" / "1"
+    assert imported.path == run and imported.number == 1
+    assert imported.loras == ["ink-wash.safetensors"]
     assert (run / "checkpoints" / "step-00000010" / "lora.safetensors").read_bytes() == LORA
     assert (run / "logs" / "loss.csv").is_file()
+    record = get_run(ctx, 1)
+    assert record is not None and record.state == "finished" and record.backend == "native"
+    assert record.output_files == ["ink-wash.safetensors"] and record.last_loss == 0.1
+    assert [c["step"] for c in record.checkpoints] == [10]
     second = import_results(ctx, _zip(tmp_path / "again.zip", GOOD))
-    assert second.path.name == "imported-2"
+    assert second.path.name == "2" and [r.number for r in list_runs(ctx)] == [2, 1]
+    assert not [p.name for p in (ctx.dir / "runs").iterdir() if p.name.startswith(".")]
     with workspace.db.reading() as session:
         assert recent(session, ctx.project)[0].kind == "run.imported"
 
@@ -113,7 +122,7 @@ def _no_lora(tmp: Path, settings: Settings) -> Path:
         (_device, "a special file"),
         (_ratio_bomb, "zip bombs"),
         (_too_large, "would unpack to"),
-        (_too_many, "holds 4 entries"),
+        (_too_many, "holds 5 entries"),
         (_tar, "not a zip archive"),
         (_no_lora, "holds no LoRA"),
     ],

@@ -62,7 +62,7 @@ def test_export_then_import_through_the_config_page(
         )
     assert answer.status_code == 303
     wait_for(lambda: _job_over(client, "bundle.import", ctx.project.id), 60, "the import")
-    assert (ctx.dir / "runs" / "imported-1" / "ink-wash.safetensors").is_file()
+    assert (ctx.dir / "runs" / "1" / "ink-wash.safetensors").is_file()
 
     hostile = _zip(tmp_path / "hostile.zip", GOOD | {"../escaped.txt": b"x"})
     with hostile.open("rb") as handle:
@@ -73,5 +73,5 @@ def test_export_then_import_through_the_config_page(
     wait_for(lambda: _job_over(client, "bundle.import", ctx.project.id), 60, "the import")
     job = client.app.state.jobs.latest("bundle.import", ctx.project.id)  # type: ignore[attr-defined]
     assert job.state == "failed" and "zip slip" in (job.error or "")
-    assert sorted(p.name for p in (ctx.dir / "runs").iterdir()) == ["imported-1"]
+    assert sorted(p.name for p in (ctx.dir / "runs").iterdir()) == ["1"]
     assert get_project(workspace, slug) is not None

@@ -8,7 +8,9 @@ from dataclasses import replace
 from app.evaluation.curves import Curves
 from app.evaluation.diagnosis import diagnose, loss_shape, measured_symptoms
 from app.evaluation.fixes import apply_fix
-from app.evaluation.run_numbers import RunNumbers, loss_series, run_numbers, tag_counts
+from app.evaluation.loras import final_of_run
+from app.evaluation.run_numbers import RunNumbers, run_numbers, tag_counts
+from app.runs.imported import add_finished_run
 from app.training.config import load_config
 from app.workspace import ProjectContext
 
@@ -86,12 +88,15 @@ def test_loss_shapes() -> None:
 
 
 def test_a_fix_becomes_a_new_config_version(eval_ctx: ProjectContext, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    run_dir = eval_ctx.dir / "runs" / "1"
-    run_dir.mkdir(parents=True)
-    lines = [f'{{"event": "step", "step": {i}, "loss": {0.2 - i * 0.001}}}' for i in range(40)]
-    (run_dir / "events.jsonl").write_text("\n".join([*lines, "not json", '{"event": "done"}']))
-    assert len(loss_series(run_dir)) == 40
-    numbers = run_numbers(eval_ctx, run_dir)
+    # A run recorded with its step events (as an import records one): the loss comes
+    # from the Run record's stored events.
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "mira.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    steps = [{"step": i, "loss": 0.2 - i * 0.001} for i in range(1, 41)]
+    add_finished_run(eval_ctx, staged, backend="native", config={}, steps=steps, message="")
+    numbers = run_numbers(eval_ctx, final_of_run(eval_ctx.dir, 1))
+    assert len(numbers.loss) == 40
     assert numbers.images == 2 and numbers.captions == 2
     assert loss_shape(numbers.loss).kind == "falling"
     overfit = replace(numbers, views_per_image=numbers.views_per_image * 4)

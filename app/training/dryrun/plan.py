@@ -3,7 +3,8 @@ the step count lowered and every output sent to a scratch folder.
 
 The scratch folder is ``<project>/dryrun/scratch``, emptied first; the real run's output
 folder is never written (kohya, SimpleTuner and ai-toolkit resume from whatever their
-output folder holds).
+output folder holds). The real runs write ``<project>/runs/<number>/``
+(app/run_folders.py): the dry run proves that ``runs/`` folder writable.
 
 For kohya sd-scripts, SimpleTuner and ai-toolkit the dry run runs the real run's
 ``launch.sh``, written by the same adapter (app/training/backends) from the same config
@@ -23,9 +24,10 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from app.run_folders import runs_root
 from app.settings import REPO_ROOT
 from app.training.assessment import Assessment
-from app.training.backends import real_output_dir, write_files
+from app.training.backends import write_files
 from app.training.backends.native import JOB_FILE
 from app.training.config_files import TRAINER_DIRS, files_for, trainer_dir
 from app.training.job import NativeJob, write_job
@@ -100,8 +102,9 @@ def plan_dry_run(ctx: ProjectContext, assessment: Assessment, steps: int) -> Dry
     OutputUnwritable, TrainerMissing, and BackendUnsupported when the trainer cannot run
     this config."""
     backend = assessment.backend
-    # The real run must be able to write its folder; proved here, never written to.
-    prove_writable(real_output_dir(ctx, backend))
+    # The real run must be able to write its folder (runs/<number>/ inside runs/, the
+    # one folder every run is written under); proved here, never written to.
+    prove_writable(runs_root(ctx.dir))
     if backend in NEEDS_CLONE and trainer_dir(ctx, backend) is None:
         raise TrainerMissing(
             f"The dry run runs your {NEEDS_CLONE[backend]} from its folder: set "

@@ -26,7 +26,7 @@ def test_a_passing_dry_run_is_measured_and_shown_beside_the_estimate(
     clean_ctx: ProjectContext, run_dry: RunDry
 ) -> None:
     ctx = clean_ctx
-    real_output = ctx.dir / "output" / "native"
+    runs = ctx.dir / "runs"  # where the real runs write: proved writable, left empty
     job, record = run_dry(ctx, steps=3)
     assert record.verdict == "pass", findings_of(record)
     assert job.result["verdict"] == "pass"
@@ -39,7 +39,7 @@ def test_a_passing_dry_run_is_measured_and_shown_beside_the_estimate(
     scratch = ctx.dir / "dryrun" / "scratch" / "output"
     assert list((scratch / "checkpoints").iterdir()) and list((scratch / "samples").iterdir())
     assert (scratch / "teapot.safetensors").is_file()
-    assert not any(real_output.iterdir())
+    assert runs.is_dir() and not any(runs.iterdir())
     # The live log: the trainer's lines as the job's log events, in words.
     log = log_of(job)
     assert "Step 2 of 3" in log and "Saved a checkpoint at step 3" in log
@@ -71,18 +71,20 @@ def test_an_absurd_learning_rate_blocks_with_a_non_finite_loss(
     assert "Lower the learning rate" in findings_of(record)[0].fix
 
 
-def test_an_output_folder_that_cannot_be_written_blocks(
+def test_a_runs_folder_that_cannot_be_written_blocks(
     clean_ctx: ProjectContext, run_dry: RunDry
 ) -> None:
-    output = clean_ctx.dir / "output"
-    shutil.rmtree(output, ignore_errors=True)
-    output.write_text("a file where the run's output folder should be")
+    """The folder the real runs write (runs/<number>/, app/run_folders.py) is the one
+    proved, not a folder no run uses."""
+    runs = clean_ctx.dir / "runs"
+    shutil.rmtree(runs, ignore_errors=True)
+    runs.write_text("a file where the runs folder should be")
     try:
         _, record = run_dry(clean_ctx)
     finally:
-        output.unlink()
+        runs.unlink()
     assert codes(record) == ["dryrun.output_unwritable"]
-    assert "output/native cannot be written" in findings_of(record)[0].message
+    assert f"{runs} cannot be written" in findings_of(record)[0].message
 
 
 def test_a_sample_prompt_that_cannot_be_drawn_blocks_naming_it(
