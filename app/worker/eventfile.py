@@ -5,6 +5,7 @@ the child is still writing is read on the next pass, never half."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -24,11 +25,31 @@ class EventWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, type_: str, **data: Any) -> None:
-        line = json.dumps({"type": type_, "t": round(time.time(), 3), **data}, default=str)
+        line = strict_json({"type": type_, "t": round(time.time(), 3), **data})
         os.write(self._fd, line.encode() + b"\n")
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def strict_json(value: Any) -> str:
+    """JSON that every reader takes: a loss that went NaN or infinite is written as
+    null. Python would write a bare NaN, which SQLite's JSON functions and a browser's
+    JSON.parse both refuse, so one bad step would hide a run's whole chart."""
+    try:
+        return json.dumps(value, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), default=str, allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,8 @@ OWN_PREFIX = '{"type": "'
 
 def _parse(raw: bytes, end: int) -> Line:
     text = raw.decode("utf-8", "replace").rstrip("\n")
-    if text.startswith(OWN_PREFIX) and text.endswith("}") and "\r" not in text:
+    trusted = "\r" not in text and "NaN" not in text and "Infinity" not in text
+    if trusted and text.startswith(OWN_PREFIX) and text.endswith("}"):
         close = text.find('"', len(OWN_PREFIX))
         if close > 0:
             return Line(end, text[len(OWN_PREFIX) : close], text)
@@ -74,7 +96,8 @@ def _parse(raw: bytes, end: int) -> Line:
     if not isinstance(value, dict):
         # Something else reached the file (a stray print): kept, as a log line.
         return Line(end, "log", json.dumps({"type": "log", "line": text}))
-    if "\r" in text:
-        # JSON allows a bare CR between tokens; SSE would read it as a line break.
-        text = json.dumps(value)
+    if "\r" in text or "NaN" in text or "Infinity" in text:
+        # JSON allows a bare CR between tokens; SSE would read it as a line break. A
+        # writer other than ours may have put a bare NaN in.
+        text = strict_json(value)
     return Line(end, str(value.get("type", "log")), text)
