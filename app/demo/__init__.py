@@ -17,6 +17,13 @@ DEMO_TRIGGER = "dmxq"
 # buckets work at the 64-pixel step every SD 1.5 trainer needs (the tiny model itself
 # takes any multiple of 16).
 DEMO_RESOLUTION = 128
+# The demo's evaluation grid: three strengths, one seed and fewer denoising steps, so
+# that its tiny model's grid is made in about a minute on a laptop's CPU (the default
+# grid, 72 images of 20 steps, takes several minutes there). Its pictures are noise
+# whatever the steps: what the demo shows is the sheet and the curves.
+DEMO_GRID_WEIGHTS = (0.0, 0.5, 1.0)
+DEMO_GRID_SEEDS = (1,)
+DEMO_GRID_STEPS = 8
 # Said wherever the demo's model is named: the overview, the config page, the studio.
 DEMO_MODEL_WORDS = (
     "a tiny model with random weights, built on this computer for the demo: it trains on "

@@ -190,7 +190,7 @@ def _demo_cpu_finding(run: RunSize) -> Finding:
         subject="device",
         message="This is the demo: it trains on the CPU, on purpose. Its model is tiny and "
         "random, so the CPU runs the whole training in a minute or two. A real model is "
-        f"another matter: {cpu_time_words(real)} A real run has thousands of steps.",
+        f"another matter. {cpu_time_words(real)} A real run has thousands of steps.",
         why="A real model's training step is about a thousand times the demo's work: a GPU "
         "runs those multiplications thousands at a time, a CPU a few dozen.",
         fix="Nothing to do for the demo. For a real LoRA, train on an NVIDIA GPU: your "

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import journal
+from app.demo import DEMO_GRID_SEEDS, DEMO_GRID_STEPS, DEMO_GRID_WEIGHTS, is_demo
 from app.evaluation.loras import LoraFile, LoraNotFound, find_lora
+from app.models import Project
 from app.words import plural
 from app.workspace import ProjectContext
 
@@ -27,6 +29,27 @@ MAX_WEIGHTS, MAX_SEEDS, MAX_LORAS = 12, 8, 8
 MAX_WEIGHT = 3.0
 MAX_SEED = 2**32 - 1
 GPU_BATCH = 4
+
+
+@dataclass(frozen=True)
+class GridDefaults:
+    weights: tuple[float, ...]
+    seeds: tuple[int, ...]
+    steps: int
+
+    def weights_text(self) -> str:
+        return ", ".join(f"{weight:g}" for weight in self.weights)
+
+    def seeds_text(self) -> str:
+        return ", ".join(str(seed) for seed in self.seeds)
+
+
+def grid_defaults(project: Project) -> GridDefaults:
+    """What a grid is made of when the artist does not say: the demo's is small, so its
+    CPU makes it in about a minute."""
+    if is_demo(project):
+        return GridDefaults(DEMO_GRID_WEIGHTS, DEMO_GRID_SEEDS, DEMO_GRID_STEPS)
+    return GridDefaults(DEFAULT_WEIGHTS, DEFAULT_SEEDS, DEFAULT_STEPS)
 
 
 class GridRefused(ValueError):
@@ -74,7 +97,7 @@ def grid_request(
     lora_ids: list[str],
     weights: list[float] | None = None,
     seeds: list[float] | None = None,
-    steps: int = DEFAULT_STEPS,
+    steps: int | None = None,
     resolution: int | None = None,
 ) -> GridRequest:
     if not lora_ids:
@@ -85,16 +108,18 @@ def grid_request(
         loras = [find_lora(ctx.dir, lora_id) for lora_id in dict.fromkeys(lora_ids)]
     except LoraNotFound as exc:
         raise GridRefused(str(exc)) from None
-    weights = sorted(set(DEFAULT_WEIGHTS if weights is None else weights))
+    defaults = grid_defaults(ctx.project)
+    weights = sorted(set(defaults.weights if weights is None else weights))
     if not weights or len(weights) > MAX_WEIGHTS:
         raise GridRefused(f"Give between 1 and {MAX_WEIGHTS} weights.")
     if any(not 0 <= weight <= MAX_WEIGHT for weight in weights):
         raise GridRefused(f"Weights go from 0 to {MAX_WEIGHT:g}.")
-    raw_seeds = list(DEFAULT_SEEDS if seeds is None else seeds)
+    raw_seeds = list(defaults.seeds if seeds is None else seeds)
     if not raw_seeds or len(raw_seeds) > MAX_SEEDS:
         raise GridRefused(f"Give between 1 and {MAX_SEEDS} seeds.")
     if any(seed != int(seed) or not 0 <= seed <= MAX_SEED for seed in raw_seeds):
         raise GridRefused(f"Seeds are whole numbers from 0 to {MAX_SEED}.")
+    steps = defaults.steps if steps is None else steps
     if not 1 <= steps <= 150:
         raise GridRefused("Denoising steps go from 1 to 150.")
     if resolution is not None and not 64 <= resolution <= 2048:

@@ -21,7 +21,13 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from app.evaluation.curves import Curves
 from app.evaluation.diagnosis import SYMPTOMS, diagnose, measured_symptoms
 from app.evaluation.fixes import FixRefused, apply_fix
-from app.evaluation.job import GRID_JOB, GridRefused, grid_request, parse_numbers
+from app.evaluation.job import (
+    GRID_JOB,
+    GridRefused,
+    grid_defaults,
+    grid_request,
+    parse_numbers,
+)
 from app.evaluation.loras import (
     LoraFile,
     LoraNotFound,
@@ -130,6 +136,7 @@ def _view(
         "registered": registered,
         "default_name": default_name(ctx),
         "curve_size": (CURVE_WIDTH, CURVE_HEIGHT, CURVE_PAD),
+        "grid_defaults": grid_defaults(ctx.project),
     }
 
 

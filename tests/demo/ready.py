@@ -25,20 +25,22 @@ from app.workspace import ProjectContext, Workspace
 from tests.captions.approve import approve_all
 
 
+def demo_intent(name: str) -> Intent:
+    """The demo's answers to the interview (its model listed in studio.md first)."""
+    return Intent(
+        name=name,
+        training_type="style",
+        trigger_word=DEMO_TRIGGER,
+        base_model=DEMO_MODEL_NAME,
+        model_family="sd15",
+        caption_format="booru",
+    )
+
+
 def ready_demo(workspace: Workspace, **config: object) -> ProjectContext:
     register_demo_model(workspace.settings)
     ensure_demo_model(workspace.settings)
-    project, _ = create_project(
-        workspace,
-        Intent(
-            name="Demo ready",
-            training_type="style",
-            trigger_word=DEMO_TRIGGER,
-            base_model=DEMO_MODEL_NAME,
-            model_family="sd15",
-            caption_format="booru",
-        ),
-    )
+    project, _ = create_project(workspace, demo_intent("Demo ready"))
     ctx = workspace.context(project)
     save_changes(
         ctx,

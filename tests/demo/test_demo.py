@@ -11,14 +11,18 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from app.demo import DEMO_MODEL_NAME, DEMO_MODEL_WORDS
+from app.demo.model import register_demo_model
 from app.environment.device import RunSize, device_findings
 from app.environment.torch_info import TorchProbe
+from app.evaluation.job import grid_request
 from app.gpu_probe import GpuReport
 from app.models import Project
+from app.projects import Intent, create_project
 from app.resources import check_source
 from app.settings import Settings
 from app.training.config import TrainingConfig
-from app.workspace import Workspace
+from app.workspace import ProjectContext, Workspace
+from tests.demo.ready import demo_intent
 
 
 def _projects(settings: Settings) -> list[Project]:
@@ -62,3 +66,35 @@ def test_gate_3_tells_the_demo_why_it_runs_on_the_cpu() -> None:
     assert all(f.severity != "block" for f in findings)
     plain = device_findings(config, no_gpu, torch, RunSize("sd15", 28, 2))
     assert "device.demo_cpu" not in {f.code for f in plain}
+
+
+def _with_a_lora(workspace: Workspace, intent: Intent) -> tuple[ProjectContext, str]:
+    project, _ = create_project(workspace, intent)
+    ctx = workspace.context(project)
+    (ctx.dir / "loras").mkdir()
+    (ctx.dir / "loras" / "look.safetensors").write_bytes(b"only listed, never loaded here")
+    return ctx, "loras/look.safetensors"
+
+
+def test_the_demo_offers_a_grid_its_cpu_makes_in_about_a_minute(
+    client: TestClient,
+    settings: Settings,
+    workspace: Workspace,
+    make_intent,  # type: ignore[no-untyped-def]
+) -> None:
+    register_demo_model(settings)
+    ctx, lora = _with_a_lora(workspace, demo_intent("Demo grid"))
+    page = client.get(f"/projects/{ctx.project.slug}/evaluation").text
+    assert 'name="weights" value="0, 0.5, 1"' in page
+    assert 'name="seeds" value="1"' in page
+    small = grid_request(ctx, [lora])  # what the page starts with its fields left empty
+    assert (small.weights, small.seeds, small.steps) == ([0.0, 0.5, 1.0], [1], 8)
+
+    # A real project keeps the full grid.
+    real, lora = _with_a_lora(workspace, make_intent(name="Real"))
+    assert (
+        'name="weights" value="0, 0.25, 0.5, 0.75, 1, 1.25"'
+        in client.get(f"/projects/{real.project.slug}/evaluation").text
+    )
+    full = grid_request(real, [lora])
+    assert (len(full.weights), full.seeds, full.steps) == (6, [1, 2], 20)
