@@ -138,7 +138,7 @@ def alpha_above_rank(a: Assessment) -> list[Finding]:
 
 def resolution(a: Assessment) -> list[Finding]:
     # The demo's tiny model was built for its own size, not its family's.
-    demo = is_demo_model(a.base_model.reference)
+    demo = a.base_model is not None and is_demo_model(a.base_model.reference)
     native = DEMO_RESOLUTION if demo else family_spec(a.family).native_resolution
     side = a.config.resolution
     if side == native:
