@@ -6,11 +6,22 @@ the known models."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
+from huggingface_hub import constants
 
 from app.models import Project
 
 HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture(autouse=True)
+def empty_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty cache of the test's own: a model this machine happens to have cached
+    would read "Use" instead of "Download"."""
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
 
 
 def test_the_autocaption_page_offers_the_catalogue_captioners(
