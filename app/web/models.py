@@ -25,7 +25,7 @@ from app.web.answers import answers
 from app.web.deps import DbId, WorkspaceDep
 from app.web.jobs import JobsDep
 from app.web.templating import is_htmx, render, toast
-from app.worker import FINISHED_STATES, JobBusy
+from app.worker import FINISHED_STATES, JobBusy, Worker
 
 router = APIRouter()
 PAGES = ("interview", "captions")
@@ -38,6 +38,13 @@ def _context(request: Request, workspace: WorkspaceDep, job: Job, page: str) -> 
 
         context |= base_model_choices(workspace) | {"choice": job.result.get("name", "")}
     return context
+
+
+def _pull_job(jobs: Worker, job_id: int) -> Job:
+    job = jobs.get(job_id)
+    if job is None or job.kind != PULL_JOB:
+        raise HTTPException(status_code=404, detail="There is no such download.")
+    return job
 
 
 @router.post("/models/pull", response_class=HTMLResponse, responses=answers(303, 409, 422))
@@ -78,11 +85,31 @@ def pull_progress(
     part: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
     """Partial: where the download stands."""
-    job = jobs.get(job_id)
-    if job is None or job.kind != PULL_JOB:
-        raise HTTPException(status_code=404, detail="There is no such download.")
+    job = _pull_job(jobs, job_id)
     page = page if page in PAGES else "interview"
     finished = job.state in FINISHED_STATES
     headers = {"HX-Refresh": "true"} if finished and page == "captions" else None
     template = "models/_pull_body.html" if part == "body" else "models/_pull.html"
     return render(request, template, _context(request, workspace, job, page), headers=headers)
+
+
+@router.post(
+    "/models/jobs/{job_id}/cancel",
+    response_class=HTMLResponse,
+    name="cancel_model_pull",
+    responses=answers(303, 404),
+)
+def cancel_pull(
+    request: Request,
+    workspace: WorkspaceDep,
+    jobs: JobsDep,
+    job_id: DbId,
+    page: Annotated[str, Form(max_length=20)] = "interview",
+) -> Response:
+    """Stop a download; the part that arrived stays in the cache for the next try."""
+    job = _pull_job(jobs, job_id)
+    job = jobs.cancel(job_id) or job
+    if not is_htmx(request):
+        return RedirectResponse(request.url_for("projects"), status_code=303)
+    page = page if page in PAGES else "interview"
+    return render(request, "models/_pull.html", _context(request, workspace, job, page))
