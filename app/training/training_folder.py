@@ -13,16 +13,20 @@ modification times only (no image is opened). Three things can be wrong:
 - different: its ``{repeats}_{concept}`` folders or image counts are not what the dataset
   includes now (an image added, excluded or moved since it was written);
 - older: an included image or its caption in the dataset changed after the folder was
-  written. "Written" is the newest modification time of what the writer creates there
-  (the folders and the caption files): images are hard-linked or copied with their own
+  written. "Written" is the newest modification time of the caption files, which the
+  writer writes afresh every time: images are hard-linked or copied with their own
   times, so they say nothing about when the folder was written.
+
+The folders' own modification times are left out on purpose: trainers cache into them
+(kohya's ``cache_latents_to_disk`` writes an ``.npz`` beside each image, ai-toolkit a
+``_latent_cache`` folder), and a dry run doing so must not make Gate 2, and with it the
+dry run itself, out of date.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -41,6 +45,7 @@ class TrainingFolder:
     path: Path
     expected: dict[str, int]  # {repeats}_{concept} → included images in the dataset
     found: dict[str, int]  # the same, counted in the training folder
+    images: tuple[tuple[str, int, int], ...]  # (path, size, mtime) of each image in it
     written_ns: int | None  # when it was last written (None: never)
     changed_since: tuple[str, ...]  # dataset files newer than that, relative, sorted
 
@@ -74,6 +79,7 @@ class TrainingFolder:
         payload = {
             "state": self.state,
             "found": self.found,
+            "images": [list(image) for image in self.images],
             "written_ns": self.written_ns,
             "changed_since": list(self.changed_since),
         }
@@ -86,29 +92,24 @@ def expected_folders(items: list[DatasetItem]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _mtime_ns(path: Path) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-
-
-def _layout_contents(layout: Path) -> tuple[dict[str, int], int | None]:
-    """Images per ``{repeats}_{concept}`` folder, and the newest time of what the writer
-    creates there (folders and captions)."""
+def _layout_contents(
+    layout: Path,
+) -> tuple[dict[str, int], tuple[tuple[str, int, int], ...], int | None]:
+    """Images per ``{repeats}_{concept}`` folder, each image as (path, size, mtime), and
+    the newest time of a caption file there."""
     if not layout.is_dir():
-        return {}, None
+        return {}, (), None
     scan = scan_folder(layout)
     found: Counter[str] = Counter()
+    images = []
     for entry in scan.files:
         parts = PurePosixPath(entry.path).parts
         is_image = PurePosixPath(entry.path).suffix.lower() in IMAGE_SUFFIXES
         if len(parts) == 2 and KOHYA_FOLDER.match(parts[0]) and is_image:
             found[parts[0]] += 1
+            images.append((entry.path, entry.size, entry.mtime_ns))
     times = [entry.mtime_ns for entry in scan.captions.values()]
-    times += [t for t in (_mtime_ns(layout / folder) for folder in found) if t is not None]
-    times += [t for t in [_mtime_ns(layout)] if t is not None]
-    return dict(sorted(found.items())), max(times) if times else None
+    return dict(sorted(found.items())), tuple(sorted(images)), max(times) if times else None
 
 
 def _changed_since(dataset: Path, items: list[DatasetItem], written_ns: int) -> tuple[str, ...]:
@@ -125,7 +126,7 @@ def _changed_since(dataset: Path, items: list[DatasetItem], written_ns: int) -> 
 
 
 def check_training_folder(layout: Path, dataset: Path, items: list[DatasetItem]) -> TrainingFolder:
-    found, written_ns = _layout_contents(layout)
+    found, images, written_ns = _layout_contents(layout)
     expected = expected_folders(items)
     changed = _changed_since(dataset, items, written_ns) if written_ns is not None else ()
-    return TrainingFolder(layout, expected, found, written_ns, changed)
+    return TrainingFolder(layout, expected, found, images, written_ns, changed)

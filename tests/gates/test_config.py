@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from app.findings import GateResult
 from app.gate_records import record_result
@@ -467,3 +468,30 @@ def test_a_memory_setting_the_trainer_cannot_do_blocks_and_names_one_that_can(
 
 def codes_by_subject(result: GateResult) -> set[str]:
     return {f.subject for f in result.findings if f.code == "config.memory_setting_unsupported"}
+
+
+def test_trainer_caches_in_the_training_folder_do_not_make_gate2_stale(
+    ctx: ProjectContext,
+) -> None:
+    """kohya's cache_latents_to_disk writes an .npz beside each image and ai-toolkit a
+    _latent_cache folder inside the image folder, during the dry run as in the real run:
+    that must not put Gate 2 (and with it Gate 4) out of date."""
+    layout = ctx.dir / "kohya"
+    hour_ago = time.time_ns() - 3600 * 10**9
+    for path in [layout, *layout.rglob("*")]:
+        os.utime(path, ns=(hour_ago, hour_ago))
+    record_result(ctx, gate2.evaluate(ctx))
+    assert gate_state(ctx, "config").stale_reasons == []
+
+    folder = layout / "10_ink"
+    for image in sorted(folder.glob("*.png")):
+        image.with_suffix(".npz").write_bytes(b"latents")
+    (folder / "_latent_cache").mkdir()
+    (folder / "_latent_cache" / "001_1024x1024.safetensors").write_bytes(b"latents")
+    assert gate_state(ctx, "config").stale_reasons == []
+
+    # An image swapped for another under the same name still counts as a change.
+    (folder / "001.png").unlink()
+    Image.new("RGB", (1024, 768), (200, 10, 10)).save(folder / "001.png")
+    os.utime(folder / "001.png", ns=(hour_ago, hour_ago))
+    assert "the training folder changed" in gate_state(ctx, "config").stale_reasons[0]
