@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app import journal
 from app.dataset.inventory import inventory
+from app.demo import is_demo
 from app.evaluation.loras import find_lora
 from app.evaluation.recommendation import read_recommendation
 from app.evaluation.sheet import weight_label
@@ -22,6 +23,7 @@ from app.paths import UnsafePathError, user_path
 from app.workspace import ProjectContext
 
 DEFAULT_FOLDER = "loras"
+DEMO_LORA_NOTE = "Demo: trained on the demo's noise model, it draws noise."
 NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -72,6 +74,15 @@ def _copy_into(source: Path, folder: Path, name: str) -> Path:
     return target
 
 
+def _notes(ctx: ProjectContext, notes: str) -> str:
+    """The artist's notes, on one line; a demo LoRA says what it is first, so that nobody
+    picks it from the studio's list (or the LoRA folder) for a picture."""
+    notes = " ".join(notes.split())[:500]
+    if is_demo(ctx.project):
+        return f"{DEMO_LORA_NOTE} {notes}".strip()
+    return notes
+
+
 def register(ctx: ProjectContext, name: str = "", notes: str = "") -> RegisteredLora:
     recommendation = read_recommendation(ctx)
     if recommendation is None:
@@ -95,7 +106,7 @@ def register(ctx: ProjectContext, name: str = "", notes: str = "") -> Registered
         project=project.slug,
         source=lora.id,
         registered_at=utcnow().date().isoformat(),
-        notes=" ".join(notes.split())[:500],
+        notes=_notes(ctx, notes),
     )
     try:
         register_lora(ctx.workspace.grimoire_dir, entry)

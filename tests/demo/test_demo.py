@@ -46,6 +46,10 @@ def test_the_demo_button_makes_one_demo_and_opens_it(
     slug = first.headers["location"].rstrip("/").rsplit("/", 1)[-1]
     overview = client.get(first.headers["location"])
     assert DEMO_MODEL_WORDS.split(":")[0] in overview.text  # labelled as the demo model
+    for phase in ("audit", "captions", "config", "dryrun", "runs", "evaluation", "register"):
+        page = client.get(f"{first.headers['location'].rstrip('/')}/{phase}")
+        assert page.status_code == 200, phase
+        assert page.text.count("data-demo-note") == 1, phase  # every page, once
 
     second = client.post("/demo", follow_redirects=False)
     assert second.headers["location"] == first.headers["location"]

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from app.evaluation.recommendation import RecommendationRefused, read_recommendation, recommend
-from app.evaluation.registration import RegistrationRefused, register
+from app.demo import DEMO_MODEL_NAME
+from app.evaluation.registration import DEMO_LORA_NOTE, RegistrationRefused, register
 from app.grimoire import load_studio, studio_path
 from app.workspace import ProjectContext
 from tests.evaluation.conftest import run_grid
@@ -100,3 +101,18 @@ def test_an_unwritable_lora_folder_is_a_plain_error(
     assert [lora.name for lora in load_studio(eval_ctx.workspace.grimoire_dir).loras] == [
         "older-style"
     ]
+
+
+def test_a_demo_lora_says_in_the_studio_that_it_draws_noise(
+    eval_ctx: ProjectContext, graded: str, tmp_path: Path
+) -> None:
+    studio = studio_path(eval_ctx.workspace.grimoire_dir)
+    studio.write_text(STUDIO.format(folder=tmp_path / "comfy" / "loras"))
+    with eval_ctx.workspace.db.writing() as session:
+        project = session.merge(eval_ctx.project)
+        project.base_model = DEMO_MODEL_NAME
+    demo_ctx = eval_ctx.workspace.context(project)
+    recommend(demo_ctx, graded, 0.5)
+    register(demo_ctx, notes="my first try")
+    demo = load_studio(eval_ctx.workspace.grimoire_dir).loras[-1]
+    assert demo.notes == f"{DEMO_LORA_NOTE} my first try"
