@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.evaluation.recommendation import RecommendationRefused, read_recommendation, recommend
 from app.demo import DEMO_MODEL_NAME
+from app.evaluation.recommendation import RecommendationRefused, read_recommendation, recommend
 from app.evaluation.registration import DEMO_LORA_NOTE, RegistrationRefused, register
 from app.grimoire import load_studio, studio_path
 from app.workspace import ProjectContext
