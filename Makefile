@@ -4,9 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Exact versions of everything below except torch; `make lock` refreshes it.
+# Exact versions of everything below except torch (its dependencies included);
+# `make lock` refreshes it.
 LOCK := requirements.lock
-# CPU build by default (it is what the tests use). GPU users, see README:
+# Which build of this version pip picks is its choice for the platform (on Linux, PyPI
+# gives the CUDA build; the test machines have the CPU wheel). Choose one, see README:
 #   make run TORCH_INDEX=https://download.pytorch.org/whl/cu128 TORCH=torch==2.13.0
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
@@ -22,11 +24,13 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test fuzz lint format typecheck install bench clean lock lock-check
 
-# torch first, so that no other requirement pulls a multi-GB CUDA build by accident.
+# torch first, so that no other requirement pulls a multi-GB CUDA build by accident; its
+# dependencies come at the locked versions. A TORCH_INDEX (PyTorch's own) may not hold
+# those versions, so from there torch brings the ones it chooses.
 $(TORCH_STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || \
-		$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+		$(PY) -m pip install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),-c $(LOCK)) "$(TORCH)"
 	touch $@
 
 $(RUN_STAMP): pyproject.toml $(LOCK) | $(TORCH_STAMP)

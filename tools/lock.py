@@ -5,10 +5,11 @@ install, for the Makefile to install with ``pip install -c requirements.lock``.
     python tools/lock.py check requirements.lock   (`make lock-check`, CI)
 
 ``write`` pins what loragate[dev] needs, as installed in this Python, following each
-package's requirements from loragate's own. torch is left out, and so is everything
-only torch needs (sympy, networkx, the nvidia-* CUDA libraries, triton): the torch
-build is chosen per machine (the CPU wheel, or a CUDA build for a GPU), and each build
-brings its own. Requirements whose markers do not hold here (another OS or Python) are
+package's requirements from loragate's own, torch's included. torch itself is left
+out, and so are the libraries only a CUDA build of it needs (nvidia-*, triton): the
+torch build is chosen per machine (the CPU wheel, or a CUDA build for a GPU), and a
+CUDA build brings its own. What every build needs (sympy, mpmath, networkx,
+setuptools, ...) is pinned like the rest: the Makefile installs torch with the lock. Requirements whose markers do not hold here (another OS or Python) are
 not followed, so the lock is exact for Linux and the Python it was written with.
 """
 
@@ -26,10 +27,11 @@ from packaging.utils import canonicalize_name
 PROJECT = "loragate"
 ROOT_EXTRAS = ("dev",)
 LEFT_TO_THE_MACHINE = frozenset({"torch"})
+CUDA_ONLY = ("nvidia-", "triton", "cuda-")
 HEADER = """\
 # The exact versions `make run` and `make test` install: pip install -c requirements.lock.
 # Written by `make lock` (tools/lock.py) from a fresh venv; do not edit by hand.
-# torch and what only torch needs are left out: the torch build is chosen per machine.
+# torch and what only its CUDA builds need are left out: the build is chosen per machine.
 """
 
 
@@ -57,13 +59,13 @@ def needed() -> dict[str, str]:
     seen: set[tuple[str, frozenset[str]]] = set()
     while queue:
         name, extras = queue.pop()
-        if (name, frozenset(extras)) in seen or name in LEFT_TO_THE_MACHINE:
+        if (name, frozenset(extras)) in seen or name.startswith(CUDA_ONLY):
             continue
         seen.add((name, frozenset(extras)))
         dist = installed.get(name)
         if dist is None:
             raise SystemExit(f"{name} is needed but not installed in {sys.executable}.")
-        if name != PROJECT:
+        if name != PROJECT and name not in LEFT_TO_THE_MACHINE:
             found[name] = dist.version
         for requirement in _requirements(dist, extras):
             queue.append((canonicalize_name(requirement.name), set(requirement.extras)))
