@@ -1,7 +1,7 @@
-"""``loragate demo``: create the demo project — eight public-domain sample photos (two
-flawed on purpose) and a tiny model with random weights that trains on a CPU in
-minutes and draws noise — then import and audit the photos, as the projects page's
-“Try the demo” button does. Run twice, it names the demo that exists; ``--fresh``
+"""``loragate demo``: create the demo project — thirteen freely usable sample photos
+and two flawed copies planted for the audit to find, with a tiny model with random
+weights that trains on a CPU in minutes and draws noise — then import and audit the
+photos, as the projects page's “Try the demo” button does. Run twice, it names the demo that exists; ``--fresh``
 makes another under the next free name.
 
 Exit status: 0 created (or it exists already), 1 failed, 2 wrong usage.
@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="create the demo project (sample photos, a tiny noise model) to try loragate on a CPU",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=__doc__.split("\n\n")[0].replace("``", "") if __doc__ else None,
     )
     parser.add_argument(
         "--fresh", action="store_true", help="make another demo project even if one exists"
@@ -72,11 +72,12 @@ def handle(args: argparse.Namespace) -> int:
     print(report["summary"])
     print(
         f"The audit found {plural(summary['block'], 'blocking problem')} and "
-        f"{plural(summary['warn'], 'warning')}: a duplicate photo and one far too small "
-        "were planted for it to find."
+        f"{plural(summary['warn'], 'warning')}: every caption waits for your approval, "
+        "and a duplicate photo and one far too small were planted for it to find."
     )
     print(
-        f"Next: open it in the browser (`loragate serve`), or `loragate audit {slug}`, "
-        f"`loragate captions {slug}`, `loragate gates {slug}`."
+        f"Next: open it in the browser (`loragate serve`) and fix what the audit found, "
+        f"or go on here: `loragate curate {slug}`, `loragate captions {slug}`, "
+        f"`loragate gates {slug}`."
     )
     return EXIT_OK

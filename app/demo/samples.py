@@ -3,7 +3,7 @@
 code (nor SciPy's) loads.
 
 Each photo's licence is the one scikit-image's ``skimage/data/_fetchers.py`` states for
-it; all are public domain or CC0. Two files are flawed on purpose so that the audit has
+it: public domain or CC0, and one (coins.png) with no known copyright restrictions. Two files are flawed on purpose so that the audit has
 something to say: an exact copy of one photo under another name, and one photo shrunk
 far below what the model trains at.
 """

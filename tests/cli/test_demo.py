@@ -49,6 +49,8 @@ def test_loragate_demo_makes_a_project_whose_audit_finds_the_planted_flaws(
     by_code = {f.code: f for f in findings}
     assert set(by_code["duplicate.exact"].subjects) == {DUPLICATE[0], DUPLICATE[1]}
     assert by_code["image.too_small"].subjects == [TOO_SMALL[1]]
+    # Nothing the newcomer did not cause: no warning about the demo's own answers.
+    assert "caption.must_vary_undescribed" not in by_code
     assert config["device"] == "cpu" and config["resolution"] <= 128
     # The model was built in the job's child, where studio.md says it is.
     assert (settings.data_dir / "models" / "demo-noise" / "model_index.json").is_file()
