@@ -246,6 +246,30 @@ _SIMPLETUNER_SDXL = VramInputs(
     cache_text_encoder_outputs=True,
 )
 
+# OneTrainer's "#sdxl 1.0 LoRA" preset (batch 4, 1024 px, text encoders frozen, fp16
+# weights) on its defaults: rank 16, AdamW, fp16 training dtype, gradient checkpointing
+# on (not CPU-offloaded), latents cached, so text encoders and VAE leave the GPU.
+_ONETRAINER_SDXL = VramInputs(
+    family="sdxl",
+    resolution=1024,
+    batch_size=4,
+    rank=16,
+    optimizer="adamw",
+    precision="fp16",
+    gradient_checkpointing=True,
+    train_text_encoder=False,
+    cache_latents=True,
+    cache_text_encoder_outputs=True,
+)
+_ONETRAINER_PRESET = (
+    "training_presets/#sdxl 1.0 LoRA.json and the defaults in modules/util/config/TrainConfig.py"
+)
+_ONETRAINER_MISS = (
+    "Both OneTrainer readings leave less for the SDXL activations with checkpointing "
+    "than loragate counts (2.0 GB per megapixel for the first image, 4.0 for each "
+    "further one, set against sd-scripts' 8 GB sentence)"
+)
+
 # Held out: found after the constants were set and never used to set one. The kohya
 # sd-scripts, kohya_ss and diffusers documents were read at the commits named; SimpleTuner
 # at the commit whose README made the claim.
@@ -426,5 +450,75 @@ HELD_OUT: tuple[PublishedMeasurement, ...] = (
         source="https://huggingface.co/blog/flux-qlora (June 2025) bf16",
         quote="standard BF16 LoRA uses about 26 GB",
         settings_note="As the QLoRA row, the base model in bf16.",
+    ),
+    # Added for issue 14's review: the SDXL per-extra-image term with checkpointing, and
+    # 8-bit SDXL weights, against readings none of the constants was set from.
+    PublishedMeasurement(
+        label="SDXL LoRA, batch 4, OneTrainer's default preset (fp16 weights)",
+        inputs=_ONETRAINER_SDXL,
+        gb=8.0,
+        kind="measured",
+        source="https://github.com/Nerogar/OneTrainer/issues/776 (description by "
+        "mcmanus82, 2025-04-08)",
+        quote="Start training, VRAM usage is ~8GB with default fp16 model weight data type",
+        settings_note="States: the default #SDXL 1.0 LoRA preset, an SDXL model, fp16 "
+        "weights. The preset at 4e3c151e (the last commit before the report; "
+        + _ONETRAINER_PRESET
+        + ") sets batch 4, 1024 px and frozen text encoders; the defaults add rank 16, "
+        "AdamW, fp16 training, gradient checkpointing on and latents cached. Assumed: "
+        "images trained at 1024 px, SDPA, and “~8GB” as 8 GB.",
+        known_miss="loragate estimates about 160% more than the reading, on the "
+        "safe side. "
+        + _ONETRAINER_MISS
+        + ": this one leaves about 1.8 GB for four 1024² images. OneTrainer's "
+        "default LoRA covers every linear and convolution layer, more than loragate "
+        "counts, which would only raise the estimate. One approximate reading from a bug report.",
+    ),
+    PublishedMeasurement(
+        label="SDXL LoRA, fp8 weights, batch 1, OneTrainer (October 2024)",
+        inputs=replace(_ONETRAINER_SDXL, batch_size=1, quantize_base="fp8", attention="xformers"),
+        gb=4.9,
+        kind="measured",
+        source="https://github.com/Nerogar/OneTrainer/issues/934 (description by "
+        "Mitrandin, 2025-07-31)",
+        quote="In this older version of OT, training with a standard SDXL 1.0 LoRA config "
+        "(with only minimal necessary changes: FP8 model weights, fallback train dtype "
+        "FP32, batch size 1, no sampling, image size 1024 px) consumed only 4.9 GB of VRAM.",
+        settings_note="States: OneTrainer at 475dc51c, the standard SDXL 1.0 LoRA "
+        "config with fp8 weights, batch 1, 1024 px, no sampling, on an RTX 2060 (6 GB). "
+        "Assumed: the rest from that commit's "
+        + _ONETRAINER_PRESET
+        + " (rank 16, AdamW, fp16 training, gradient checkpointing on, latents cached, "
+        "text encoders frozen and off the GPU, xformers).",
+        known_miss="loragate estimates about a fifth more, on the safe side. "
+        + _ONETRAINER_MISS
+        + ": this one leaves about 1.1 GB for one 1024² image.",
+    ),
+    PublishedMeasurement(
+        label="SDXL LoRA, batch 4 with checkpointing, on 24 GB (invoke-training)",
+        inputs=VramInputs(
+            family="sdxl",
+            resolution=1024,
+            batch_size=4,
+            rank=4,
+            optimizer="adamw",
+            precision="bf16",
+            gradient_checkpointing=True,
+            train_text_encoder=True,
+            cache_latents=True,
+            cache_text_encoder_outputs=False,
+            full_bf16=True,
+        ),
+        gb=24.0,
+        kind="fits_under",
+        source="https://github.com/invoke-ai/invoke-training/blob/"
+        "99c673d0e453e1b5cfb2ed38959572867ed3ed22/src/invoke_training/sample_configs/"
+        "sdxl_lora_baroque_1x24gb.yaml (line 4)",
+        quote="# GPU:           1 x 24GB",
+        settings_note="States: the config below it (1024 px buckets, batch 4, AdamW, "
+        "bfloat16 weights, gradient checkpointing, VAE outputs cached). Assumed: the "
+        "SDXL LoRA config's defaults in pipelines/stable_diffusion_xl/lora/config.py "
+        "(rank 4, both text encoders trained, so on the GPU; mixed precision off, which "
+        "there casts the LoRA weights to bfloat16 too; xformers off, so PyTorch SDPA).",
     ),
 )
