@@ -173,6 +173,10 @@ class BaseModelEntry(BaseModel):
     family: str  # sd15 | sd2 | sdxl | flux
     prediction: str = "epsilon"  # epsilon | v_prediction
     notes: str = ""
+    # Files a trainer needs beside the checkpoint, by role: Flux's clip_l, t5xxl and ae
+    # for sd-scripts. Written when such a model is downloaded by name. (Declared before
+    # source and revision so a written entry ends with a plain value.)
+    parts: dict[str, str] = Field(default_factory=dict)
     source: str = "local"  # a hub repository ("owner/name") it was downloaded from
     revision: str = ""  # the hub commit it was downloaded at
 
@@ -193,6 +197,17 @@ class BackendPaths(BaseModel):
 class CaptionerPaths(BaseModel):
     wd14: str | None = None
     natural: str | None = None
+
+
+class CaptionerModelEntry(BaseModel):
+    """A captioner downloaded by name: where it came from. ``captioners:`` says which
+    folder each kind uses; this list says what those folders hold."""
+
+    name: str
+    kind: str  # wd14 | natural
+    path: str
+    source: str = "local"  # the hub repository it was downloaded from
+    revision: str = ""  # the hub commit it was downloaded at
 
 
 class RegisteredLora(BaseModel):
@@ -216,6 +231,7 @@ class Studio(BaseModel):
     gpu: GpuEntry = Field(default_factory=GpuEntry)
     backends: BackendPaths = Field(default_factory=BackendPaths)
     captioners: CaptionerPaths = Field(default_factory=CaptionerPaths)
+    captioner_models: list[CaptionerModelEntry] = Field(default_factory=list)
     # Where registering copies a finished LoRA (the folder your image tool reads LoRAs
     # from). None: ``loras/`` beside studio.md.
     lora_folder: str | None = None
@@ -417,6 +433,12 @@ def _put_by_name(grimoire_dir: Path, key: str, values: dict[str, Any]) -> None:
 def record_base_model(grimoire_dir: Path, entry: BaseModelEntry) -> None:
     """Add a base model to studio.md, or update the one of that name in place."""
     _put_by_name(grimoire_dir, "base_models", entry.model_dump(exclude_unset=True))
+
+
+def record_captioner(grimoire_dir: Path, entry: CaptionerModelEntry) -> None:
+    """Add a downloaded captioner to studio.md's ``captioner_models``, or update the one
+    of that name in place."""
+    _put_by_name(grimoire_dir, "captioner_models", entry.model_dump())
 
 
 def set_captioner_folder(grimoire_dir: Path, kind: str, folder: Path) -> None:

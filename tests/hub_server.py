@@ -182,6 +182,19 @@ class FakeHub:
         return Handler
 
 
+def _file_toml(item: tuple[str, int] | dict[str, Any]) -> str:
+    """A file as (name, size), or as a mapping with a base model part's keys."""
+    fields = dict(zip(("name", "size"), item, strict=True)) if isinstance(item, tuple) else item
+    return (
+        "{ "
+        + ", ".join(
+            f"{key} = {value}" if isinstance(value, int) else f'{key} = "{value}"'
+            for key, value in fields.items()
+        )
+        + " }"
+    )
+
+
 def catalogue_toml(entries: list[dict[str, Any]]) -> str:
     """A models catalogue (the format of app/data/models_catalogue.toml)."""
     lines = []
@@ -189,7 +202,7 @@ def catalogue_toml(entries: list[dict[str, Any]]) -> str:
         lines.append("[[model]]")
         for key, value in entry.items():
             if key == "files":
-                files = ", ".join(f'{{ name = "{n}", size = {s} }}' for n, s in value)
+                files = ", ".join(_file_toml(item) for item in value)
                 lines.append(f"files = [{files}]")
             elif isinstance(value, bool):
                 lines.append(f"{key} = {'true' if value else 'false'}")

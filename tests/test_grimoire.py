@@ -15,6 +15,7 @@ from app.grimoire import (
     load_eye,
     load_studio,
     register_lora,
+    studio_path,
 )
 from app.workspace import ProjectContext, Workspace
 from tests.captions.caption_projects import TRIGGER, caption_project, image_id, mira_intent
@@ -25,6 +26,17 @@ def test_shipped_defaults_parse(grimoire_dir: Path) -> None:
     assert studio.base_models == []
     assert studio.gpu.currency == "USD"
     assert load_eye(grimoire_dir).style_words == []
+
+
+def test_the_shipped_model_folders_example_works_once_uncommented(grimoire_dir: Path) -> None:
+    # An artist finds the key `loragate models list` scans in studio.md itself, and the
+    # example is valid as it stands: removing its "# " marks is enough.
+    path = studio_path(grimoire_dir)
+    text = path.read_text()
+    assert "# model_folders:\n#   - ~/ComfyUI\n" in text
+    path.write_text(re.sub(r"^# (model_folders:|  - )", r"\1", text, flags=re.M))
+    folders = load_studio(grimoire_dir).model_folders
+    assert folders == ["~/ComfyUI", "~/stable-diffusion-webui", "/mnt/models/checkpoints"]
 
 
 def test_register_lora_keeps_comments_and_body(grimoire_dir: Path) -> None:

@@ -37,6 +37,12 @@ def _gated_words(entry: Any) -> str:
     return f"gated: accept the terms at {entry.page}, then log in" if entry.gated else "open"
 
 
+def _revision_words(entry: Any) -> str:
+    """Which bytes a name means: a pinned commit, or whatever the hub has newest (the
+    commit that arrives is recorded in studio.md)."""
+    return "pinned" if entry.pinned else "newest revision, not pinned"
+
+
 def handle_list(args: argparse.Namespace) -> int:
     from app.grimoire import GrimoireError, Studio
     from app.hub.catalogue import CatalogueError, load_catalogue
@@ -72,6 +78,8 @@ def handle_list(args: argparse.Namespace) -> int:
                         "captioner": e.captioner,
                         "repo": e.repo,
                         "revision": e.revision,
+                        "pinned": e.pinned,
+                        "parts": [item.part for item in e.parts],
                         "size": e.size,
                         "licence": e.licence,
                         "gated": e.gated,
@@ -89,14 +97,16 @@ def handle_list(args: argparse.Namespace) -> int:
     print("On this computer:" if found else "No model found on this computer yet.")
     for model in found:
         what = model.family or model.captioner or "?"
-        print(f"  {model.name:<28} {what:<8} {model.path}  ({model.where})")
+        at = f", commit {model.revision[:12]}" if model.revision else ""
+        print(f"  {model.name:<28} {what:<8} {model.path}  ({model.where}{at})")
     if offered:
         print("\nDownloadable by name (`loragate models pull NAME`):")
         for entry in offered:
             what = entry.family or entry.captioner
+            parts = f"; with {', '.join(i.part for i in entry.parts)}" if entry.parts else ""
             print(
                 f"  {entry.name:<28} {what:<8} {human_bytes(entry.size):>9}  {entry.title}; "
-                f"{entry.licence}; {_gated_words(entry)}"
+                f"{entry.licence}; {_gated_words(entry)}; {_revision_words(entry)}{parts}"
             )
     return EXIT_OK
 

@@ -3,11 +3,17 @@ pinned revision, its files and their sizes, its licence, and whether the hub ask
 artist to accept terms and log in first. Read from ``app/data/models_catalogue.toml``
 (or the file ``LORAGATE_MODELS_CATALOGUE`` names, in the same format).
 
+A base model's first file is its checkpoint; the files after it are the parts a trainer
+needs beside it (Flux's text encoders and autoencoder for sd-scripts), each named by
+``part`` and possibly from another repository (``repo``, ``revision``). They are
+downloaded by the same pull and recorded in studio.md under the model's ``parts``.
+
 Pickled weights (.ckpt, .bin, .pt, .pth) are refused when the catalogue is read:
 unpickling runs whatever code the file carries, so such a name is never offered."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
@@ -20,6 +26,7 @@ from app.training.model_detect import PICKLED_SUFFIXES
 KINDS = ("base", "captioner")
 CAPTIONER_KINDS = ("wd14", "natural")
 HUB_PAGE = "https://huggingface.co"
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 class CatalogueError(ValueError):
@@ -30,6 +37,9 @@ class CatalogueError(ValueError):
 class HubFile:
     name: str  # the path inside the repository
     size: int  # bytes
+    part: str = ""  # a base model's companion file: its role (clip_l, t5xxl, ae)
+    repo: str = ""  # another repository than the entry's; "" for the entry's own
+    revision: str = ""  # that repository's revision
 
 
 @dataclass(frozen=True)
@@ -57,13 +67,39 @@ class CatalogueEntry:
 
     @property
     def weights(self) -> HubFile:
-        """The file a base model is used by (its single checkpoint)."""
+        """The file a base model is used by (its checkpoint)."""
         return self.files[0]
+
+    @property
+    def parts(self) -> tuple[HubFile, ...]:
+        return tuple(item for item in self.files if item.part)
+
+    def repo_of(self, item: HubFile) -> str:
+        return item.repo or self.repo
+
+    def revision_of(self, item: HubFile) -> str:
+        if item.repo:
+            return item.revision or "main"
+        return self.revision
+
+    @property
+    def pinned(self) -> bool:
+        """Whether every file comes from a fixed commit (not a branch that can move)."""
+        return all(_COMMIT.match(self.revision_of(item)) for item in self.files)
 
 
 def _entry(raw: dict[str, Any], where: str) -> CatalogueEntry:
     try:
-        files = tuple(HubFile(str(f["name"]), int(f["size"])) for f in raw["files"])
+        files = tuple(
+            HubFile(
+                str(f["name"]),
+                int(f["size"]),
+                str(f.get("part", "")),
+                str(f.get("repo", "")),
+                str(f.get("revision", "")),
+            )
+            for f in raw["files"]
+        )
         entry = CatalogueEntry(
             name=str(raw["name"]),
             title=str(raw["title"]),
@@ -82,8 +118,18 @@ def _entry(raw: dict[str, Any], where: str) -> CatalogueEntry:
     label = f"{where}: “{entry.name}”"
     if entry.kind not in KINDS:
         raise CatalogueError(f"{label} has kind “{entry.kind}”; it must be base or captioner.")
-    if entry.kind == "base" and (not entry.family or len(files) != 1):
-        raise CatalogueError(f"{label} is a base model: it needs a family and one file.")
+    if entry.kind == "base" and (not entry.family or not files or files[0].part):
+        raise CatalogueError(
+            f"{label} is a base model: it needs a family, and its first file is the checkpoint."
+        )
+    roles = [item.part for item in files[1:]] if entry.kind == "base" else []
+    if not all(roles) or len(set(roles)) != len(roles):
+        raise CatalogueError(
+            f"{label}: every file after the checkpoint names its part (clip_l, t5xxl, ae), "
+            "each once."
+        )
+    if entry.kind != "base" and any(item.part or item.repo for item in files):
+        raise CatalogueError(f"{label} is a captioner: its files come from its own repository.")
     if entry.kind == "captioner" and entry.captioner not in CAPTIONER_KINDS:
         raise CatalogueError(f"{label} is a captioner: say wd14 or natural.")
     if not files:

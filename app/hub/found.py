@@ -75,7 +75,7 @@ def _cached_models(catalogue: dict[str, CatalogueEntry]) -> list[FoundModel]:
         paths = cached_files(entry, cache)
         if paths is None:
             continue
-        first = paths[entry.files[0].name]
+        first = paths[entry.files[0]]
         commit = snapshot_commit(entry, cache, first)
         if entry.kind == "captioner":
             path = storage_folder(entry, cache) / "snapshots" / commit

@@ -1,14 +1,22 @@
 """``models.pull``: a catalogue model downloaded (or found in the cache) by the worker
 in a child process, its bytes as the job's progress, then written into studio.md — a
-base model as a named entry (name, path, family, source, revision), a captioner as the
-folder ``captioners: wd14:`` or ``natural:`` points at."""
+base model as a named entry (name, path, family, source, revision, and the parts a
+trainer needs beside it), a captioner as the folder ``captioners: wd14:`` or
+``natural:`` points at and as a named entry of ``captioner_models`` (name, kind, path,
+source, revision)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from app.grimoire import BaseModelEntry, record_base_model, set_captioner_folder
+from app.grimoire import (
+    BaseModelEntry,
+    CaptionerModelEntry,
+    record_base_model,
+    record_captioner,
+    set_captioner_folder,
+)
 from app.hub.catalogue import CatalogueEntry, find_entry
 from app.hub.pull import PullCancelled, Pulled, pull
 from app.settings import Settings
@@ -45,20 +53,31 @@ def record(grimoire_dir: Path, pulled: Pulled) -> dict[str, Any]:
     """Write the pulled model into studio.md; what was written."""
     entry = pulled.entry
     if entry.kind == "captioner":
+        record_captioner(
+            grimoire_dir,
+            CaptionerModelEntry(
+                name=entry.name,
+                kind=entry.captioner,
+                path=str(pulled.path),
+                source=entry.repo,
+                revision=pulled.commit,
+            ),
+        )
         set_captioner_folder(grimoire_dir, entry.captioner, pulled.path)
         return {"captioner": entry.captioner, "family": ""}
     family = _family(pulled)
-    record_base_model(
-        grimoire_dir,
-        BaseModelEntry(
-            name=entry.name,
-            path=str(pulled.path),
-            family=family,
-            source=entry.repo,
-            revision=pulled.commit,
-        ),
+    model = BaseModelEntry(
+        name=entry.name,
+        path=str(pulled.path),
+        family=family,
+        source=entry.repo,
+        revision=pulled.commit,
     )
-    return {"captioner": "", "family": family}
+    parts = {role: str(path) for role, path in pulled.parts.items()}
+    if parts:
+        model.parts = parts
+    record_base_model(grimoire_dir, model)
+    return {"captioner": "", "family": family, "parts": parts}
 
 
 def pull_job(handle: JobHandle) -> dict[str, Any]:

@@ -15,8 +15,8 @@ lost connection (it retries by itself) and after a kill (the next pull).
 
 Checks, in order: a model already in the cache is used without any request; offline
 mode (``HF_HUB_OFFLINE``) refuses a download plainly; free disk against the
-catalogue's sizes before any request, then against the hub's sizes before the first
-byte; gated or private repositories are explained with their page; after each file,
+catalogue's sizes less what is already on disk (finished files, partial ones) before
+any request, then against the hub's sizes before the first byte; gated or private repositories are explained with their page; after each file,
 its SHA-256 against the hub's LFS hash (git's blob hash for small files), deleting a
 file that does not match.
 """
@@ -28,7 +28,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -51,7 +51,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import http_get, repo_folder_name
 from huggingface_hub.utils import build_hf_headers
 
-from app.hub.catalogue import CatalogueEntry, HubFile
+from app.hub.catalogue import HUB_PAGE, CatalogueEntry, HubFile
 from app.words import human_bytes
 
 Progress = Callable[[int, int | None, str | None], None]
@@ -77,8 +77,9 @@ class PullCancelled(Exception):
 class Pulled:
     entry: CatalogueEntry
     path: Path  # a base model's checkpoint file; a captioner's snapshot folder
-    commit: str
+    commit: str  # the commit the files came from: the hub's answer where "main" was asked
     downloaded: int  # bytes fetched this time; 0 when everything came from the cache
+    parts: dict[str, Path] = field(default_factory=dict)  # a base model's companion files
 
 
 def hub_cache() -> Path:
@@ -86,22 +87,43 @@ def hub_cache() -> Path:
     return Path(constants.HF_HUB_CACHE).expanduser()
 
 
+def repo_folder(repo: str, cache: Path) -> Path:
+    return cache / repo_folder_name(repo_id=repo, repo_type="model")
+
+
 def storage_folder(entry: CatalogueEntry, cache: Path) -> Path:
-    return cache / repo_folder_name(repo_id=entry.repo, repo_type="model")
+    return repo_folder(entry.repo, cache)
 
 
-def cached_files(entry: CatalogueEntry, cache: Path) -> dict[str, Path] | None:
+def _cached(entry: CatalogueEntry, item: HubFile, cache: Path) -> Path | None:
+    path = try_to_load_from_cache(
+        entry.repo_of(item), item.name, cache_dir=cache, revision=entry.revision_of(item)
+    )
+    return Path(path) if isinstance(path, str) else None
+
+
+def cached_files(entry: CatalogueEntry, cache: Path) -> dict[HubFile, Path] | None:
     """Every file of the entry at its revision, from the cache alone; None when one is
     missing. Reads the disk only."""
     found = {}
     for item in entry.files:
-        path = try_to_load_from_cache(
-            entry.repo, item.name, cache_dir=cache, revision=entry.revision
-        )
-        if not isinstance(path, str):
+        path = _cached(entry, item, cache)
+        if path is None:
             return None
-        found[item.name] = Path(path)
+        found[item] = path
     return found
+
+
+def arrived_bytes(entry: CatalogueEntry, cache: Path) -> int:
+    """What of the entry is already on this disk, from the disk alone: its files in the
+    cache (at the catalogue's sizes) and the partial downloads in its repositories'
+    ``blobs/*.incomplete``, which the next pull continues rather than fetches again."""
+    arrived = sum(item.size for item in entry.files if _cached(entry, item, cache))
+    for repo in {entry.repo_of(item) for item in entry.files}:
+        blobs = repo_folder(repo, cache) / "blobs"
+        if blobs.is_dir():
+            arrived += sum(partial.stat().st_size for partial in blobs.glob("*.incomplete"))
+    return arrived
 
 
 def snapshot_commit(entry: CatalogueEntry, cache: Path, path: Path) -> str:
@@ -109,14 +131,15 @@ def snapshot_commit(entry: CatalogueEntry, cache: Path, path: Path) -> str:
     return relative.parts[0]
 
 
-def _pulled(entry: CatalogueEntry, cache: Path, paths: dict[str, Path], fetched: int) -> Pulled:
-    first = paths[entry.files[0].name]
+def _pulled(entry: CatalogueEntry, cache: Path, paths: dict[HubFile, Path], fetched: int) -> Pulled:
+    first = paths[entry.files[0]]
     commit = snapshot_commit(entry, cache, first)
     if entry.kind == "captioner":
         where = storage_folder(entry, cache) / "snapshots" / commit
     else:
         where = first
-    return Pulled(entry, where, commit, fetched)
+    parts = {item.part: paths[item] for item in entry.parts}
+    return Pulled(entry, where, commit, fetched, parts)
 
 
 def _free_bytes(folder: Path) -> tuple[Path, int]:
@@ -150,8 +173,9 @@ def _bytes_on_disk(storage: Path, etag: str) -> int:
     return partial.stat().st_size if partial.exists() else 0
 
 
-def _explain(entry: CatalogueEntry, exc: Exception) -> PullError:
+def _explain(entry: CatalogueEntry, exc: Exception, repo: str = "") -> PullError:
     status = getattr(getattr(exc, "response", None), "status_code", None)
+    repo = repo or entry.repo
     if isinstance(exc, GatedRepoError) or (entry.gated and status in (401, 403)):
         return PullError(
             f"{entry.title} is gated: its makers ask everyone to accept their licence "
@@ -161,21 +185,21 @@ def _explain(entry: CatalogueEntry, exc: Exception) -> PullError:
         )
     if isinstance(exc, RepositoryNotFoundError) or status in (401, 403):
         return PullError(
-            f"The hub refused {entry.repo} (HTTP {status}): the repository is private, "
-            f"gated or gone. Check {entry.page}; if it asks you to accept terms or log "
+            f"The hub refused {repo} (HTTP {status}): the repository is private, "
+            f"gated or gone. Check {HUB_PAGE}/{repo}; if it asks you to accept terms or log "
             f"in, do so, then {LOGIN_HINT} and download again."
         )
     if isinstance(exc, RevisionNotFoundError):
         return PullError(
-            f"The hub has no revision {entry.revision} of {entry.repo}: the catalogue "
+            f"The hub has no revision {entry.revision} of {repo}: the catalogue "
             "pins a commit the repository no longer has."
         )
     if isinstance(exc, EntryNotFoundError):
-        return PullError(f"{entry.repo} has no file the catalogue names: {exc}")
+        return PullError(f"{repo} has no file the catalogue names: {exc}")
     if isinstance(exc, OfflineModeIsEnabled):
         return PullError(_offline_message(entry))
     if isinstance(exc, HfHubHTTPError):
-        return PullError(f"The hub answered with an error for {entry.repo}: {exc}")
+        return PullError(f"The hub answered with an error for {repo}: {exc}")
     return PullError(
         f"The hub cannot be reached ({type(exc).__name__}: {exc}). Check the connection "
         "(and HF_ENDPOINT if you use a mirror), then download again: what arrived is kept."
@@ -191,11 +215,11 @@ def _offline_message(entry: CatalogueEntry) -> str:
 
 
 def _metadata(entry: CatalogueEntry, item: HubFile, revision: str, headers: dict[str, str]) -> Any:
-    url = hf_hub_url(entry.repo, item.name, revision=revision)
+    url = hf_hub_url(entry.repo_of(item), item.name, revision=revision)
     try:
         return get_hf_file_metadata(url, headers=headers)
     except Exception as exc:  # every failure is explained to the artist
-        raise _explain(entry, exc) from None
+        raise _explain(entry, exc, entry.repo_of(item)) from None
 
 
 def file_digest(path: Path, etag: str) -> str | None:
@@ -214,7 +238,7 @@ def file_digest(path: Path, etag: str) -> str | None:
     return digest.hexdigest()
 
 
-def verify(entry: CatalogueEntry, name: str, path: Path, etag: str) -> None:
+def verify(repo: str, name: str, path: Path, etag: str) -> None:
     """Delete ``path`` and say so unless it hashes to the hub's ``etag``."""
     actual = file_digest(path, etag)
     if actual == etag:
@@ -222,12 +246,12 @@ def verify(entry: CatalogueEntry, name: str, path: Path, etag: str) -> None:
     path.unlink(missing_ok=True)
     if actual is None:
         raise PullError(
-            f"The hub gave no checksum loragate can check for {name} of {entry.repo} "
+            f"The hub gave no checksum loragate can check for {name} of {repo} "
             f"(its etag is “{etag}”), so the download was deleted. Is HF_ENDPOINT a "
             "Hugging Face-compatible mirror?"
         )
     raise PullError(
-        f"The downloaded {name} of {entry.repo} does not match the hub's checksum "
+        f"The downloaded {name} of {repo} does not match the hub's checksum "
         f"(expected SHA {etag}, got {actual}); the file was deleted. Download it again; "
         "if this repeats, something between you and the hub changes the data."
     )
@@ -279,7 +303,7 @@ def _fetch(
         partial.unlink()
         resume = 0
     request_headers = dict(headers)
-    url = hf_hub_url(entry.repo, item.name, revision=meta.commit_hash)
+    url = hf_hub_url(entry.repo_of(item), item.name, revision=meta.commit_hash)
     if urlparse(meta.location).netloc != urlparse(url).netloc:
         # A signed CDN address: the hub token stays with the hub (as huggingface_hub does).
         request_headers.pop("authorization", None)
@@ -301,13 +325,13 @@ def _fetch(
         if "Consistency check failed" in str(exc):
             partial.unlink(missing_ok=True)
             raise PullError(
-                f"{item.name} of {entry.repo} arrived with the wrong size and was deleted: "
-                "download it again."
+                f"{item.name} of {entry.repo_of(item)} arrived with the wrong size and was "
+                "deleted: download it again."
             ) from None
-        raise _explain(entry, exc) from None
+        raise _explain(entry, exc, entry.repo_of(item)) from None
     except Exception as exc:
-        raise _explain(entry, exc) from None
-    verify(entry, item.name, partial, meta.etag)
+        raise _explain(entry, exc, entry.repo_of(item)) from None
+    verify(entry.repo_of(item), item.name, partial, meta.etag)
     partial.chmod(0o644)
     os.replace(partial, blob)
     return (meta.size or blob.stat().st_size) - resume
@@ -328,23 +352,24 @@ def pull(
         return _pulled(entry, cache, found, 0)
     if constants.is_offline_mode():
         raise PullError(_offline_message(entry))
-    storage = storage_folder(entry, cache)
-    # The catalogue's sizes, before any request: a full disk is refused at once.
-    check_space(entry, entry.size, cache)
+    # The catalogue's sizes less what an earlier pull left, before any request: a full
+    # disk is refused at once, and a download that was killed near its end resumes.
+    check_space(entry, max(0, entry.size - arrived_bytes(entry, cache)), cache)
     headers = build_hf_headers()
     report_progress(0, entry.size, f"Asking the hub about {entry.title}")
-    revision = entry.revision
+    revisions: dict[str, str] = {}
     plans = []
     for item in entry.files:
-        meta = _metadata(entry, item, revision, headers)
-        revision = meta.commit_hash  # every file from the commit the first one named
-        plans.append((item, meta))
-    total = sum(meta.size or item.size for item, meta in plans)
-    already = sum(_bytes_on_disk(storage, meta.etag) for _item, meta in plans)
+        repo = entry.repo_of(item)
+        meta = _metadata(entry, item, revisions.get(repo, entry.revision_of(item)), headers)
+        revisions[repo] = meta.commit_hash  # a repository's files from one commit
+        plans.append((item, meta, repo_folder(repo, cache)))
+    total = sum(meta.size or item.size for item, meta, _storage in plans)
+    already = sum(_bytes_on_disk(storage, meta.etag) for _item, meta, storage in plans)
     check_space(entry, total - already, cache)
     fetched = 0
     done_before = 0
-    for item, meta in plans:
+    for item, meta, storage in plans:
         start = done_before + 0
         message = f"Downloading {item.name}"
 
@@ -356,7 +381,9 @@ def pull(
         done_before += meta.size or item.size
     report_progress(total, total, "Linking the files into the cache")
     paths = {
-        item.name: Path(hf_hub_download(entry.repo, item.name, revision=entry.revision))
+        item: Path(
+            hf_hub_download(entry.repo_of(item), item.name, revision=entry.revision_of(item))
+        )
         for item in entry.files
     }
     return _pulled(entry, cache, paths, fetched)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.grimoire import GrimoireError
@@ -26,6 +26,19 @@ class BaseModelRefInfo:
     studio_family: str | None  # what studio.md says, for studio entries
     prediction_type: str  # epsilon | v_prediction (studio.md; epsilon for bare paths)
     problem: str | None = None  # why it cannot be used, in plain words
+    parts: dict[str, Path] = field(default_factory=dict)  # studio.md's parts, by role
+
+
+def _parts(parts: dict[str, str]) -> dict[str, Path]:
+    """studio.md's parts of a base model; a path no computer could hold is left out (the
+    trainer then says which part it misses)."""
+    found = {}
+    for role, value in parts.items():
+        try:
+            found[role] = user_path(value)
+        except UnsafePathError:
+            continue
+    return found
 
 
 def resolve_base_model(ctx: ProjectContext) -> BaseModelRefInfo:
@@ -55,6 +68,7 @@ def resolve_base_model(ctx: ProjectContext) -> BaseModelRefInfo:
             entry.family,
             entry.prediction or "epsilon",
             problem,
+            _parts(entry.parts),
         )
     try:
         path = user_path(reference)

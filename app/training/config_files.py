@@ -65,6 +65,7 @@ def files_for(
         prediction_type=prediction,
         trainer_dir=trainer_dir(ctx, backend),
         output_dir=output_dir,
+        base_parts=base.parts,
     )
     return generate(backend, run)
 

@@ -6,15 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
 
 from app.grimoire import load_studio, studio_path
+from app.hub.catalogue import load_catalogue
+from app.settings import Settings
 from app.worker import Worker
 from app.workspace import Workspace
 from tests.hub.conftest import CHECKPOINT, TAGS, Studio, catalogue_entries
-from tests.hub_server import write_catalogue
+from tests.hub_server import Repo, tiny_checkpoint, write_catalogue
+from tests.training.helpers import write_checkpoint
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -71,7 +75,48 @@ def test_a_captioner_is_pulled_as_a_folder_and_set_in_studio(hub_studio: Studio)
     assert status == 0, result
     folder = Path(str(result["path"]))
     assert (folder / "selected_tags.csv").read_bytes() == TAGS
-    assert load_studio(hub_studio.settings.grimoire_dir).captioners.wd14 == str(folder)
+    studio = load_studio(hub_studio.settings.grimoire_dir)
+    assert studio.captioners.wd14 == str(folder)
+    # studio.md also says what the folder holds: which model, from where, at which commit.
+    [entry] = studio.captioner_models
+    assert (entry.name, entry.kind, entry.path, entry.source, entry.revision) == (
+        "tiny-tagger",
+        "wd14",
+        str(folder),
+        "test/tiny-tagger",
+        COMMIT,
+    )
+    # Pulled again, the entry is updated where it stands and keeps what was written by hand.
+    path = studio_path(hub_studio.settings.grimoire_dir)
+    path.write_text(
+        path.read_text().replace("    kind: wd14\n", "    kind: wd14\n    notes: mine\n")
+    )
+    assert _pull(hub_studio, "tiny-tagger")[0] == 0
+    text = path.read_text()
+    assert text.count("name: tiny-tagger") == 1 and "notes: mine" in text
+
+
+def test_the_list_says_which_models_are_not_pinned_to_a_commit(hub_studio: Studio) -> None:
+    listed = hub_studio.loragate("models", "list")
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()[1:] if line.strip()}
+    assert "newest revision, not pinned" in lines["tiny-sd15"]  # its revision is "main"
+    assert "newest revision, not pinned" not in lines["tiny-tagger"]
+    data = json.loads(hub_studio.loragate("models", "list", "--json").stdout)
+    pinned = {entry["name"]: entry["pinned"] for entry in data["catalogue"]}
+    assert pinned == {"tiny-sd15": False, "tiny-tagger": True, "tiny-gated": False}
+    # Once here, the commit that arrived is what the list shows.
+    assert _pull(hub_studio, "tiny-sd15")[0] == 0
+    listed = hub_studio.loragate("models", "list").stdout
+    assert f"commit {COMMIT[:12]}" in listed
+
+
+def test_the_shipped_catalogue_pins_every_model_and_flux_brings_its_parts() -> None:
+    catalogue = load_catalogue(Settings(models_catalogue=None))
+    assert [e.name for e in catalogue.values() if not e.pinned] == []
+    for name in ("flux-dev", "flux-schnell"):
+        parts = {item.part: item for item in catalogue[name].parts}
+        assert set(parts) == {"clip_l", "t5xxl", "ae"}
+        assert catalogue[name].repo_of(parts["t5xxl"]) == "comfyanonymous/flux_text_encoders"
 
 
 def test_a_download_killed_in_the_middle_resumes_where_it_stopped(hub_studio: Studio) -> None:
@@ -159,3 +204,86 @@ def test_offline_with_a_warm_cache_finds_the_model_without_a_request(
     status, result = _pull(hub_studio, "tiny-tagger", HF_HUB_OFFLINE="1")
     assert status == 1 and "HF_HUB_OFFLINE" in str(result["error"])
     assert hub_studio.hub.requests == []
+
+
+def test_a_resumed_download_needs_room_only_for_what_has_not_arrived(
+    hub_studio: Studio,
+) -> None:
+    # A model bigger than the disk's free space, most of which a killed pull left in
+    # blobs/*.incomplete: what is missing fits, so the pull goes on from there. The free
+    # space is simulated, as in the test above, with the catalogue's size.
+    big = tiny_checkpoint(32 * 1024 * 1024)
+    hub_studio.hub.repos["test/tiny-sd15"] = Repo({"tiny.safetensors": big})
+    kept = 24 * 1024 * 1024
+    blobs = hub_studio.hf_home / "hub" / "models--test--tiny-sd15" / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / f"{hashlib.sha256(big).hexdigest()}.incomplete").write_bytes(big[:kept])
+    free = shutil.disk_usage(blobs).free
+    entries = catalogue_entries()
+    entries[0]["files"] = [("tiny.safetensors", free + kept // 2)]  # more than is free
+    write_catalogue(hub_studio.settings.models_catalogue, entries)  # type: ignore[arg-type]
+
+    status, result = _pull(hub_studio, "tiny-sd15")
+    assert status == 0, result
+    ranges = [r.range for r in hub_studio.hub.requests if r.method == "GET"]
+    assert ranges == [f"bytes={kept}-"]
+    assert result["downloaded"] == len(big) - kept
+    assert Path(str(result["path"])).read_bytes() == big
+
+
+def test_flux_by_name_brings_the_parts_sd_scripts_needs_and_studio_names_them(
+    hub_studio: Studio, tmp_path: Path
+) -> None:
+    flux = write_checkpoint(tmp_path / "flux.safetensors", "flux-dev", 64 * 1024).read_bytes()
+    parts = {"clip_l.safetensors": b"clip" * 4096, "t5xxl_fp16.safetensors": b"t5" * 8192}
+    ae = b"autoencoder" * 1024
+    hub_studio.hub.repos["test/tiny-flux"] = Repo(
+        {"flux1-dev.safetensors": flux, "ae.safetensors": ae}
+    )
+    hub_studio.hub.repos["test/encoders"] = Repo(parts, commit="f" * 40)
+    encoders = {"repo": "test/encoders", "revision": "f" * 40}
+    write_catalogue(
+        hub_studio.settings.models_catalogue,  # type: ignore[arg-type]
+        [
+            {
+                "name": "tiny-flux",
+                "title": "Tiny Flux",
+                "kind": "base",
+                "family": "flux",
+                "repo": "test/tiny-flux",
+                "revision": COMMIT,
+                "files": [
+                    ("flux1-dev.safetensors", len(flux)),
+                    {"name": "ae.safetensors", "size": len(ae), "part": "ae"},
+                    {"name": "clip_l.safetensors", "size": 16384, "part": "clip_l", **encoders},
+                    {"name": "t5xxl_fp16.safetensors", "size": 16384, "part": "t5xxl", **encoders},
+                ],
+            }
+        ],
+    )
+    status, result = _pull(hub_studio, "tiny-flux")
+    assert status == 0, result
+    entry = load_studio(hub_studio.settings.grimoire_dir).base_model("tiny-flux")
+    assert entry is not None and entry.family == "flux" and entry.revision == COMMIT
+    assert set(entry.parts) == {"clip_l", "t5xxl", "ae"}
+    assert Path(entry.parts["ae"]).read_bytes() == ae
+    assert Path(entry.parts["clip_l"]).read_bytes() == parts["clip_l.safetensors"]
+    assert Path(entry.parts["t5xxl"]).read_bytes() == parts["t5xxl_fp16.safetensors"]
+    assert "models--test--encoders/snapshots/" + "f" * 40 in entry.parts["t5xxl"]
+
+
+def test_a_corrupted_part_from_another_repository_is_caught_by_the_hash(
+    hub_studio: Studio,
+) -> None:
+    hub_studio.hub.repos["test/encoders"] = Repo({"clip_l.safetensors": b"clip" * 4096})
+    hub_studio.hub.repos["test/encoders"].corrupt.add("clip_l.safetensors")
+    entries = catalogue_entries()
+    entries[0]["files"] = [
+        ("tiny.safetensors", len(CHECKPOINT)),
+        {"name": "clip_l.safetensors", "size": 16384, "part": "clip_l", "repo": "test/encoders"},
+    ]
+    write_catalogue(hub_studio.settings.models_catalogue, entries)  # type: ignore[arg-type]
+    status, result = _pull(hub_studio, "tiny-sd15")
+    assert status == 1
+    assert "clip_l.safetensors of test/encoders does not match" in str(result["error"])
+    assert load_studio(hub_studio.settings.grimoire_dir).base_model("tiny-sd15") is None

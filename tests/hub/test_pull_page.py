@@ -4,6 +4,7 @@ child; huggingface_hub's real cache)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.worker import Worker
 from tests.conftest import BASE_URL
-from tests.hub.conftest import CHECKPOINT, Studio
+from tests.hub.conftest import CHECKPOINT, Studio, catalogue_entries
+from tests.hub_server import write_catalogue
 
 HTMX = {"HX-Request": "true"}
 
@@ -79,3 +81,24 @@ def test_a_download_cancelled_from_its_box_continues_where_it_stopped(
 
 def test_cancelling_a_download_that_does_not_exist_is_a_404(hub_client: TestClient) -> None:
     assert hub_client.post("/models/jobs/999/cancel", headers=HTMX).status_code == 404
+
+
+def test_the_interview_says_which_models_are_not_pinned_and_what_comes_with_them(
+    hub_client: TestClient, hub_studio: Studio
+) -> None:
+    entries = catalogue_entries()
+    entries[0]["files"] = [
+        ("tiny.safetensors", len(CHECKPOINT)),
+        {"name": "ae.safetensors", "size": 1024, "part": "ae"},
+    ]
+    write_catalogue(hub_studio.settings.models_catalogue, entries)  # type: ignore[arg-type]
+    page = hub_client.get("/projects/new").text
+    offered = {
+        name: item for name, item in re.findall(r'<li data-model="([^"]+)">(.*?)</li>', page, re.S)
+    }
+    assert "newest revision, not pinned" in offered["tiny-sd15"]  # its revision is "main"
+    assert "with its ae" in offered["tiny-sd15"]
+    pinned = entries[0] | {"name": "tiny-pinned", "revision": "0123456789abcdef" * 2 + "01234567"}
+    write_catalogue(hub_studio.settings.models_catalogue, [pinned])  # type: ignore[arg-type]
+    page = hub_client.get("/projects/new").text
+    assert 'data-model="tiny-pinned"' in page and "not pinned" not in page

@@ -67,6 +67,7 @@ class RunPlan:
     plan: StepPlan
     trainer_dir: str | None = None  # the backend's clone, from studio.md
     items: tuple[DatasetItem, ...] = ()  # the included images, for per-folder bucket checks
+    base_parts: dict[str, Path] = field(default_factory=dict)  # studio.md's parts, by role
 
     @property
     def output_name(self) -> str:
@@ -113,6 +114,7 @@ def run_plan(
     prediction_type: str = "epsilon",
     trainer_dir: str | None = None,
     output_dir: Path | None = None,
+    base_parts: dict[str, Path] | None = None,
 ) -> RunPlan:
     """``output_dir``: where the trainer writes (default ``<project>/output/<backend>``;
     the dry run sends it to its scratch folder)."""
@@ -132,6 +134,7 @@ def run_plan(
         plan=plan,
         trainer_dir=trainer_dir,
         items=tuple(item for item in items if item.included),
+        base_parts=dict(base_parts or {}),
     )
 
 

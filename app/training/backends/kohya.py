@@ -51,7 +51,8 @@ OPTIMIZERS = {
     "adafactor": "Adafactor",
 }
 # Flux needs its text encoders and autoencoder as separate files (flux_train_network.py
-# --clip_l, --t5xxl, --ae); loragate looks for them beside the checkpoint.
+# --clip_l, --t5xxl, --ae); loragate takes them from the base model's ``parts`` in
+# studio.md (written when Flux is downloaded by name), else looks beside the checkpoint.
 FLUX_COMPONENTS = {
     "clip_l": ("clip_l",),
     "t5xxl": ("t5xxl", "t5_xxl"),
@@ -61,8 +62,10 @@ FLUX_COMPONENTS = {
 
 def _flux_components(run: RunPlan) -> dict[str, str]:
     folder = run.base_model.parent
-    found: dict[str, str] = {}
+    found = {key: str(path) for key, path in run.base_parts.items() if key in FLUX_COMPONENTS}
     for key, stems in FLUX_COMPONENTS.items():
+        if key in found:
+            continue
         for candidate in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.sft")):
             if candidate != run.base_model and candidate.stem.lower().startswith(stems):
                 found[key] = str(candidate)
@@ -71,8 +74,10 @@ def _flux_components(run: RunPlan) -> dict[str, str]:
     if missing or run.base_model.is_dir():
         raise BackendUnsupported(
             "sd-scripts trains Flux from single files: the transformer checkpoint plus "
-            "CLIP-L, T5-XXL and the autoencoder. Put clip_l*.safetensors, t5xxl*.safetensors "
-            f"and ae.safetensors beside {run.base_model.name} (missing: "
+            "CLIP-L, T5-XXL and the autoencoder. Download Flux by name (`loragate models "
+            "pull flux-dev`), which brings all four, or put clip_l*.safetensors, "
+            f"t5xxl*.safetensors and ae.safetensors beside {run.base_model.name}, or name "
+            "them under the model's `parts:` (clip_l, t5xxl, ae) in studio.md (missing: "
             f"{', '.join(missing) or 'a single-file checkpoint'})."
         )
     return found

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import shlex
 import tomllib
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from app.training.backends import BackendUnsupported, generate
 from tests.training.backends.conftest import PlanFactory
 from tests.training.backends.keys import accepted, check_keys, type_ok
+from tests.training.helpers import write_checkpoint
 
 SCRIPTS = {
     "sd15": "train_network.py",
@@ -127,6 +130,26 @@ def test_flux_needs_its_component_files(make_run: PlanFactory) -> None:
     assert config["network_module"] == "networks.lora_flux" and "min_snr_gamma" not in config
     (run.base_model.parent / "ae.safetensors").unlink()
     with pytest.raises(BackendUnsupported, match="ae"):
+        generate("kohya", run)
+
+
+def test_flux_takes_the_parts_studio_md_names_before_the_files_beside_it(
+    make_run: PlanFactory, tmp_path: Path
+) -> None:
+    # As `loragate models pull flux-dev` leaves them: each part in its own repository's
+    # snapshot folder of the Hugging Face cache, none beside the checkpoint.
+    run = make_run("flux")
+    for name in ("clip_l.safetensors", "t5xxl_fp16.safetensors", "ae.safetensors"):
+        (run.base_model.parent / name).unlink()
+    cache = tmp_path / "hub"
+    parts = {
+        "clip_l": write_checkpoint(cache / "encoders" / "clip_l.safetensors", "unknown"),
+        "t5xxl": write_checkpoint(cache / "encoders" / "t5xxl_fp16.safetensors", "unknown"),
+        "ae": write_checkpoint(cache / "flux" / "ae.safetensors", "unknown"),
+    }
+    config = tomllib.loads(generate("kohya", replace(run, base_parts=parts)).files["config.toml"])
+    assert {key: config[key] for key in parts} == {k: str(v) for k, v in parts.items()}
+    with pytest.raises(BackendUnsupported, match="clip_l, t5xxl, ae"):
         generate("kohya", run)
 
 
