@@ -49,6 +49,33 @@ class Studio:
         )
 
 
+SMALL_DISK = """\
+import os
+import shutil
+
+_disk_usage = shutil.disk_usage
+
+
+def _small_disk(path):
+    usage = _disk_usage(path)
+    return usage._replace(free=min(usage.free, int(os.environ["LORAGATE_TEST_DISK_FREE"])))
+
+
+shutil.disk_usage = _small_disk
+"""
+
+
+def small_disk_env(studio: Studio, folder: Path, free: int) -> dict[str, str]:
+    """The environment of a loragate whose disk has ``free`` bytes free, and of every
+    process it starts (the pull runs in a worker child): a ``sitecustomize`` on
+    PYTHONPATH lowers what ``shutil.disk_usage`` reports. A full disk is a boundary this
+    machine cannot reach on demand; the real check, ``app.hub.pull.check_space``, runs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(SMALL_DISK)
+    path = os.pathsep.join(p for p in (str(folder), studio.env.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "LORAGATE_TEST_DISK_FREE": str(free)}
+
+
 def catalogue_entries(huge: bool = False) -> list[dict[str, object]]:
     return [
         {
