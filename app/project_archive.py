@@ -1,6 +1,6 @@
 """Putting a project away: archive (hidden from the list, every row and file kept,
-undone with one click) or delete (its rows and its ``grimoire/training/{slug}`` folder,
-gone for good, only once the artist has typed the project's name).
+undone with one click) or delete (its rows, its ``grimoire/training/{slug}`` folder and
+its jobs' folders of events and logs, gone for good, only once the artist has typed the project's name).
 
 Archiving and restoring are journaled in the project's own journal. A deleted project
 has no journal left to write to, so its deletion is logged (the server's log) with what
@@ -26,7 +26,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app import journal
-from app.models import Caption, DatasetImage, Project
+from app.models import Caption, DatasetImage, Job, Project
 from app.models.base import utcnow
 from app.projects import write_project_file
 from app.words import plural
@@ -135,6 +135,7 @@ def delete_project(workspace: Workspace, project: Project, confirm: str) -> Dele
             if plan.folder.is_dir():
                 plan.folder.rename(aside)
                 moved = True
+            job_folders = _job_folders(workspace, session, row)
             # Every table that belongs to a project references it ON DELETE CASCADE.
             session.delete(row)
     except BaseException:
@@ -143,8 +144,22 @@ def delete_project(workspace: Workspace, project: Project, confirm: str) -> Dele
         raise
     if moved:
         shutil.rmtree(aside, ignore_errors=True)
+    for folder in job_folders:
+        shutil.rmtree(folder, ignore_errors=True)
     log.warning("Deleted project “%s” (%s): %s.", plan.name, plan.slug, plan.words())
     return plan
+
+
+def _job_folders(workspace: Workspace, session: Session, project: Project) -> list[Path]:
+    """The folders of the project's jobs (events, log), whose rows go with it: only
+    those inside the data folder's ``jobs/``, whatever a hand-edited row says."""
+    jobs = (workspace.settings.data_dir / "jobs").resolve()
+    folders = []
+    for job in session.exec(select(Job).where(Job.project_id == project.id)).all():
+        folder = Path(job.events_path).parent.resolve() if job.events_path else None
+        if folder is not None and folder.parent == jobs:
+            folders.append(folder)
+    return folders
 
 
 def _set_archived(workspace: Workspace, project: Project, archived: bool) -> Project:

@@ -156,7 +156,8 @@ def _print_audit(verdict: str, findings: list[Finding], stats: dict[str, Any]) -
     counts = stats["findings"]
     print(
         f"Gate 1 · Dataset {GATE_WORDS[verdict]}: {plural(stats['included'], 'image')} to train, "
-        f"{counts['block']} blocking, {counts['warn']} warnings, {counts['info']} notes."
+        f"{counts['block']} blocking, {plural(counts['warn'], 'warning')}, "
+        f"{plural(counts['info'], 'note')}."
     )
     for severity in ("block", "warn", "info"):
         chosen = [f for f in findings if f.severity == severity]

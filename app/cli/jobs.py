@@ -204,14 +204,24 @@ def _print_progress(data: dict[str, Any], tty: bool) -> None:
         print(line)
 
 
+def end_line(job: Job) -> str:
+    """How the job ended, in one line that names its state once."""
+    if job.state == "done":
+        return f"Job {job.id} done."
+    if job.state == "failed":
+        return f"Job {job.id} failed: {job.error}"
+    if job.message.lower().startswith(job.state):  # "Cancelled. Nothing was lost."
+        return f"Job {job.id}: {job.message}"
+    return f"Job {job.id} {job.state}. {job.message}".rstrip()
+
+
 def _print_end(worker: Worker, job_id: int, tty: bool) -> int:
     job = worker.get(job_id)
     if tty:
         sys.stdout.write("\n")
     if job is None:
         return 1
-    words = {"done": "Done.", "failed": f"Failed: {job.error}"}.get(job.state, job.message)
-    print(f"Job {job.id} {job.state}. {words}".rstrip())
+    print(end_line(job))
     for line in job.result.get("log_tail", []) if job.state != "done" else []:
         print(f"  | {line}")
     return 0 if job.state == "done" else 1

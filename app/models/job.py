@@ -15,6 +15,10 @@ from app.models.base import utcnow
 
 
 class Job(SQLModel, table=True):
+    # AUTOINCREMENT: the id of a deleted job is never handed out again (SQLite would
+    # otherwise reuse the highest one), so nothing that still names it means a new job.
+    __table_args__ = {"sqlite_autoincrement": True}
+
     id: int | None = Field(default=None, primary_key=True)
     project_id: int | None = Field(
         default=None, foreign_key="project.id", index=True, ondelete="CASCADE"

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,8 +40,21 @@ FINISHED_STATES = ("done", "failed", "cancelled", "interrupted")
 CANCELLED_MESSAGE = "Cancelled. Nothing was lost."
 
 
-def job_folder(settings: Settings, job_id: int) -> Path:
-    return settings.data_dir / "jobs" / str(job_id)
+def new_job_folder(settings: Settings, job_id: int) -> Path:
+    """A folder no earlier job used, ``jobs/<id>-<token>``: folders outlive their rows (a
+    deleted project's jobs, a database file started afresh, a start rolled back), and
+    ids come round again, so a folder named by the id alone could hand a new job an old
+    job's events, its end event included. The row keeps the paths; nothing rebuilds
+    them from the id."""
+    jobs = settings.data_dir / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    while True:
+        folder = jobs / f"{job_id}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
 
 
 def start(
@@ -54,6 +69,7 @@ def start(
     when the project is archived or gone, ProjectClaimed while a command holds it."""
     spec = kind_of(kind)
     launched: int | None = None
+    folder: Path | None = None
     try:
         with workspace.db.writing() as session:
             active = session.exec(select(Job).where(col(Job.state).in_(ACTIVE_STATES))).all()
@@ -73,8 +89,7 @@ def start(
             session.add(job)
             session.flush()
             assert job.id is not None
-            folder = job_folder(workspace.settings, job.id)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = new_job_folder(workspace.settings, job.id)
             job.events_path = str(folder / "events.jsonl")
             job.log_path = str(folder / "log.txt")
             gpu_taken = job.gpu is not None and any(other.gpu == job.gpu for other in active)
@@ -84,6 +99,8 @@ def start(
     except BaseException:
         if launched is not None:
             end_group(launched)  # the row was not committed: its process must not run
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # no row names it
         raise
     return job
 

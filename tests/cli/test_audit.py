@@ -69,7 +69,10 @@ def test_audit_passes_with_warnings_and_speaks_plainly(cli: CliRunner, tmp_path:
     folder = _folder(tmp_path / "clean", problems=False)
     result = cli("audit", str(folder), "--type", "object", "--trigger", "zkpot", "--family", "sd15")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Gate 1 · Dataset passes with warnings: 5 images to train" in result.stdout
+    assert (
+        "Gate 1 · Dataset passes with warnings: 5 images to train, 0 blocking, 1 warning, 1 note.\n"
+        in result.stdout
+    )
     assert "sources recommend 10–40" in result.stdout
 
 

@@ -5,6 +5,7 @@ supervises itself)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_start_follow_and_list(cli: CliRunner, project: Project, workspace: Work
     lines = started.stdout.splitlines()
     assert lines[0].startswith("Started job 1: Auditing the dataset")
     assert any(line.startswith("[") and "/" in line for line in lines)  # the bar
-    assert lines[-1] == "Job 1 done. Done."
+    assert lines[-1] == "Job 1 done."
     listed = json_of(cli("jobs", "--json"))
     assert isinstance(listed, dict)
     (job,) = listed["jobs"]
@@ -32,7 +33,7 @@ def test_start_follow_and_list(cli: CliRunner, project: Project, workspace: Work
         project.slug,
         "done",
     )
-    assert job["log"].endswith("jobs/1/log.txt")
+    assert re.search(r"/jobs/1-[0-9a-f]{8}/log\.txt$", job["log"]), job["log"]
     text = cli("jobs").stdout
     assert "done" in text and project.slug in text and "Auditing the dataset" in text
 
@@ -48,10 +49,7 @@ def test_cancel_then_follow_reports_it(
     assert cancelled.returncode == 0 and "Cancelling job" in cancelled.stdout
     followed = cli("jobs", "follow", str(job.id))
     assert followed.returncode == 1
-    assert (
-        followed.stdout.strip().splitlines()[-1]
-        == f"Job {job.id} cancelled. Cancelled. Nothing was lost."
-    )
+    assert followed.stdout.strip().splitlines()[-1] == f"Job {job.id}: Cancelled. Nothing was lost."
     assert read_job(workspace, job.id or 0).state == "cancelled"
     assert json.loads(cli("jobs", "--json").stdout)["jobs"][0]["state"] == "cancelled"
 
@@ -69,3 +67,17 @@ def test_unknown_job_and_busy_project(
     assert busy.returncode == 1 and "“Holding the dataset” is already running" in busy.stderr
     Worker(workspace).cancel(holding.id or 0)
     Worker(workspace).wait(holding.id or 0, 60)
+
+
+@pytest.mark.usefixtures("no_leftover_jobs")
+def test_follow_says_how_a_job_failed_once(
+    cli: CliRunner, project: Project, workspace: Workspace
+) -> None:
+    import tests.worker.kinds as kinds
+
+    job = Worker(workspace).start(kinds.FAIL, project.id, title="Failing")
+    followed = cli("jobs", "follow", str(job.id))
+    assert followed.returncode == 1
+    lines = followed.stdout.strip().splitlines()
+    assert lines[0] == f"Job {job.id} failed: The test job failed on purpose."
+    assert any(line.startswith("  | ") and "about to fail" in line for line in lines[1:])
