@@ -65,7 +65,8 @@ def _size_findings(count: int, training_type: str, family: str) -> list[Finding]
     advice = size_advice(training_type, family)
     kind = TRAINING_TYPES[training_type].title.lower() if training_type in TRAINING_TYPES else ""
     title = MODEL_FAMILIES[family].title if family in MODEL_FAMILIES else family
-    what = f"a {kind} LoRA on {title}".replace("a  ", "a ")
+    article = "an" if kind[:1] in ("a", "e", "i", "o", "u") else "a"
+    what = f"{article} {kind} LoRA on {title}" if kind else f"a LoRA on {title}"
     if count == 0:
         return [finding("dataset.empty", DATASET_SUBJECT, "The dataset has no usable images.")]
     if count < advice.floor:

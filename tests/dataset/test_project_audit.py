@@ -169,3 +169,4 @@ def test_too_few_images_block(ctx: ProjectContext) -> None:
     result = run_project_audit(ctx).result
     floor = [f for f in result.findings if f.code == "dataset.below_floor"]
     assert floor and floor[0].severity == "block" and result.verdict == "block"
+    assert "3 usable images; an object LoRA on " in floor[0].message
