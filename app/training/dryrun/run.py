@@ -19,6 +19,7 @@ from app.training.dryrun.log import describe
 from app.training.dryrun.measure import NvmlPeak, StepTimes, gpu_name
 from app.training.dryrun.plan import OutputUnwritable, TrainerMissing, plan_dry_run
 from app.training.dryrun.process import DEFAULT_TIMEOUT, run_trainer
+from app.training.dryrun.proof import Saves, proof_findings
 from app.training.estimates import DryRunMeasurement, write_dryrun_measurement
 from app.training.project_config import current_config
 from app.training.trainer_output import (
@@ -84,6 +85,7 @@ def dry_run(
     times = StepTimes()
     failures: list[Failure] = []
     finished: list[Finished] = []
+    saves = Saves()
 
     def on_line(text: str) -> bool:
         """Report the line; True stops the trainer."""
@@ -97,6 +99,7 @@ def dry_run(
         if isinstance(event, Progress) and event.step > 0:
             report.progress(times.steps, steps, f"Step {times.steps} of {steps}")
         elif isinstance(event, Saved):
+            saves.add(event.path, event.step)
             report.progress(times.steps, steps, "Saved a checkpoint")
         elif isinstance(event, Sample):
             report.progress(times.steps, steps, "Drew a sample image")
@@ -112,6 +115,7 @@ def dry_run(
             return event.kind == "nan"
         elif isinstance(event, Finished):
             finished.append(event)
+            saves.add(event.path, None)
         return False
 
     report.progress(0, steps, "Loading the model")
@@ -120,6 +124,9 @@ def dry_run(
     outcome.steps = times.steps
     outcome.log_tail = run.tail
     outcome.findings = from_run(run, failures[0] if failures else None, times.steps, bool(finished))
+    if not outcome.findings:
+        # Exit 0 and "finished" say nothing of the save and the sample it was asked for.
+        outcome.findings = proof_findings(plan.backend, plan.output, saves, config.sample_prompts)
     if outcome.findings or times.seconds_per_step is None:
         return outcome
     peak = times.peak_vram_gb
