@@ -9,7 +9,8 @@ this gate stale with a plain reason (app/gates/state.py PART_WORDS):
 - ``base_model``: the base model file;
 - ``dataset_gate``: Gate 1's fingerprint (the dataset it judged);
 - ``studio_gpu``: the GPU as Gate 2 judges memory and bf16 against it (studio.md's
-  gpu.name and gpu.vram_gb);
+  gpu.name and gpu.vram_gb, or the GPU Gate 3 detected where studio.md leaves them
+  empty);
 - ``trainer``: the backend the config was judged for (the project's, unless asked);
 - ``training_folder``: the training folder every backend reads, as it is on disk.
 """
@@ -20,8 +21,7 @@ from app.dataset.inventory import dataset_dir, inventory, layout_dir
 from app.findings import Finding, GateResult, digest, make_result
 from app.gates.config_rules import check
 from app.gates.state import current_parts
-from app.grimoire import GrimoireError
-from app.training.assessment import Assessment, assess
+from app.training.assessment import Assessment, assess, project_gpu
 from app.training.base_model import base_model_digest, resolve_base_model
 from app.training.config import ConfigFileError, TrainingConfig
 from app.training.project_config import current_config
@@ -39,11 +39,10 @@ def _config_or_error(ctx: ProjectContext) -> tuple[TrainingConfig | None, str | 
 
 
 def studio_gpu_digest(ctx: ProjectContext) -> str:
-    """The GPU as Gate 2 sees it: studio.md's name and memory (or why it cannot be read)."""
-    try:
-        gpu = ctx.workspace.studio().gpu
-    except GrimoireError as exc:
-        return digest({"error": str(exc)})
+    """The GPU as Gate 2 sees it: its name and memory (or why studio.md cannot be read)."""
+    gpu, problem = project_gpu(ctx)
+    if problem is not None:
+        return digest({"error": problem})
     return digest({"name": gpu.name, "vram_gb": gpu.vram_gb})
 
 

@@ -265,8 +265,18 @@ def judge(
         "backend": setup.name,
         "family": inputs.family,
         "config_source": inputs.config_source,
+        "gpu": detected_gpu(gpus),
     }
     return make_result(GATE, findings, _parts(inputs, setup, gpus), stats)
+
+
+def detected_gpu(gpus: gpu_probe.GpuReport) -> dict[str, object] | None:
+    """The GPU a run trains on (the first), as Gate 2 and the estimates read it back
+    when studio.md leaves the GPU to detection (app/training/assessment.py)."""
+    if not gpus.devices:
+        return None
+    device = gpus.devices[0]
+    return {"name": device.name, "vram_gb": round(device.total_bytes / 2**30, 1)}
 
 
 def _smoke_skip_reason(config: TrainingConfig, torch: Any) -> str | None:

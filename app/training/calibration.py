@@ -1,28 +1,40 @@
 """Estimates that learn from dry runs on this GPU.
 
 ``record_measurement`` stores what a dry run measured (peak VRAM, s/step) with the
-settings that decide them and the estimate made before it. ``calibrate_vram`` corrects
-a new estimate for the same GPU and family by the measured ÷ estimated ratios of the
-stored runs: a weighted geometric mean, each run weighted by how similar its settings
+settings that decide them and the estimate made before it. ``vram_calibration`` corrects
+a new memory estimate for the same GPU and family, ``speed_calibration`` a new time
+estimate for the same GPU, family and trainer, by the measured ÷ estimated ratios of
+the stored runs: a weighted geometric mean, each run weighted by how similar its settings
 are (``SIMILARITY_WEIGHTS``: a run that differs in attention kernel or quantisation
 says little) and how recent it is (half weight every ``HALF_LIFE_RUNS`` runs back),
-and bounded to ``RATIO_BOUNDS`` so one odd run cannot make the estimate absurd. The
+and bounded (``RATIO_BOUNDS``, wider for time: ``SPEED_RATIO_BOUNDS``) so one odd run cannot
+make the estimate absurd. The
 model's own figure counts as ``PRIOR_WEIGHT`` runs with ratio 1, so one run moves it
 part of the way and a consistent series converges on the measured ratio.
+
+A GPU is stored under the name NVML gives it ("NVIDIA GeForce RTX 4090") and looked up
+under the one studio.md types ("RTX 4090") or Gate 3 detected: ``gpu_key`` makes both
+the same. A run on the CPU is stored as ``CPU_NAME``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from sqlmodel import col, select
 
 from app.db import Database
 from app.models import Measurement
+from app.training.estimates import SpeedEstimate
 from app.training.vram import VramEstimate, VramInputs
 
 RATIO_BOUNDS = (0.5, 2.0)
+# Time estimates are scaled from other people's GPUs by published throughput: a factor
+# of three either way is an ordinary miss, not an odd run.
+SPEED_RATIO_BOUNDS = (0.2, 5.0)
+CPU_NAME = "CPU"
 PRIOR_WEIGHT = 0.5
 HALF_LIFE_RUNS = 8
 MAX_RUNS = 50
@@ -44,6 +56,20 @@ SIMILARITY_WEIGHTS = {
     "cache_text_encoder_outputs": 0.7,
     "train_text_encoder": 0.7,
 }
+
+
+# Words a GPU's name carries or not depending on who wrote it: NVML says "NVIDIA
+# GeForce RTX 4090", an artist types "RTX 4090" or "rtx4090".
+_VENDOR_WORDS = re.compile(r"\b(nvidia|geforce)\b")
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+def gpu_key(name: str | None) -> str:
+    """The name a GPU is stored and looked up under: case, the vendor and brand words
+    and spacing left out ("" for no name)."""
+    if not name:
+        return ""
+    return _SEPARATORS.sub("", _VENDOR_WORDS.sub(" ", name.lower()))
 
 
 def record_measurement(
@@ -102,40 +128,77 @@ def similarity(row: Measurement, inputs: VramInputs) -> float:
 
 @dataclass(frozen=True)
 class Calibration:
-    factor: float  # applied to the model's total
+    factor: float  # applied to the model's figure
     runs: int  # dry runs it learned from
+    device: str = "GPU"  # what they ran on, in words
 
     @property
     def words(self) -> str:
-        return f"calibrated on your GPU from {self.runs} dry run{'s' if self.runs != 1 else ''}"
+        runs = f"{self.runs} dry run{'s' if self.runs != 1 else ''}"
+        return f"calibrated on your {self.device} from {runs}"
 
 
-def vram_calibration(db: Database, gpu_name: str | None, inputs: VramInputs) -> Calibration | None:
-    """The correction stored dry runs on ``gpu_name`` give an estimate for ``inputs``;
-    None without a GPU name or a measurement of the same family on it."""
-    if not gpu_name:
-        return None
+def _measured_on(db: Database, gpu_name: str | None, family: str) -> list[Measurement]:
+    """The runs on ``gpu_name`` (however it is spelled) for ``family``, newest first."""
+    key = gpu_key(gpu_name)
+    if not key:
+        return []
     with db.reading() as session:
         rows = session.exec(
             select(Measurement)
-            .where(Measurement.gpu_name == gpu_name, Measurement.family == inputs.family)
-            .where(col(Measurement.measured_vram_gb).is_not(None))
+            .where(Measurement.family == family)
             .order_by(col(Measurement.measured_at).desc(), col(Measurement.id).desc())
-            .limit(MAX_RUNS)
         ).all()
-    usable = [row for row in rows if row.measured_vram_gb and row.estimated_vram_gb > 0]
-    if not usable:
+    return [row for row in rows if gpu_key(row.gpu_name) == key]
+
+
+def _calibration(
+    pairs: list[tuple[Measurement, float, float]],
+    inputs: VramInputs,
+    bounds: tuple[float, float],
+    gpu_name: str | None,
+) -> Calibration | None:
+    """The weighted geometric mean of measured ÷ estimated over ``pairs`` (row,
+    measured, estimated), newest first: the ``MAX_RUNS`` newest count."""
+    pairs = pairs[:MAX_RUNS]
+    if not pairs:
         return None
-    low, high = RATIO_BOUNDS
+    low, high = bounds
     total_weight, log_sum = PRIOR_WEIGHT, 0.0  # the model itself: ratio 1, log 0
-    for age, row in enumerate(usable):
-        assert row.measured_vram_gb is not None
-        ratio = min(max(row.measured_vram_gb / row.estimated_vram_gb, low), high)
+    for age, (row, measured, estimate) in enumerate(pairs):
+        ratio = min(max(measured / estimate, low), high)
         weight = similarity(row, inputs) * 0.5 ** (age / HALF_LIFE_RUNS)
         total_weight += weight
         log_sum += weight * math.log(ratio)
     factor = min(max(math.exp(log_sum / total_weight), low), high)
-    return Calibration(factor=factor, runs=len(usable))
+    device = "CPU" if gpu_key(gpu_name) == gpu_key(CPU_NAME) else "GPU"
+    return Calibration(factor=factor, runs=len(pairs), device=device)
+
+
+def vram_calibration(db: Database, gpu_name: str | None, inputs: VramInputs) -> Calibration | None:
+    """The correction stored dry runs on ``gpu_name`` give a memory estimate for
+    ``inputs``; None without a GPU name or a measurement of the same family on it."""
+    pairs = [
+        (row, measured, row.estimated_vram_gb)
+        for row in _measured_on(db, gpu_name, inputs.family)
+        if (measured := row.measured_vram_gb) and row.estimated_vram_gb > 0
+    ]
+    return _calibration(pairs, inputs, RATIO_BOUNDS, gpu_name)
+
+
+def speed_calibration(
+    db: Database, gpu_name: str | None, inputs: VramInputs, backend: str
+) -> Calibration | None:
+    """The correction stored dry runs on ``gpu_name`` with ``backend`` give a time
+    estimate for ``inputs``; None without one of the same family and trainer."""
+    pairs = [
+        (row, measured, estimated)
+        for row in _measured_on(db, gpu_name, inputs.family)
+        if row.backend == backend
+        and (measured := row.measured_seconds_per_step)
+        and (estimated := row.estimated_seconds_per_step)
+    ]
+    return _calibration(pairs, inputs, SPEED_RATIO_BOUNDS, gpu_name)
 
 
 def calibrated(estimate: VramEstimate, calibration: Calibration | None) -> VramEstimate:
@@ -153,4 +216,17 @@ def calibrated(estimate: VramEstimate, calibration: Calibration | None) -> VramE
         ],
         calibration=calibration.words,
         model_total_gb=estimate.total_gb,
+    )
+
+
+def calibrated_speed(speed: SpeedEstimate, calibration: Calibration | None) -> SpeedEstimate:
+    """``speed`` scaled by ``calibration``; its basis stays the model's, the words say
+    what corrected it."""
+    if calibration is None:
+        return speed
+    return replace(
+        speed,
+        seconds_per_step=speed.seconds_per_step * calibration.factor,
+        calibration=calibration.words,
+        model_seconds_per_step=speed.seconds_per_step,
     )

@@ -177,6 +177,10 @@ class SpeedEstimate:
     basis: str  # plain words: where the number comes from
     source: str  # a URL, "dry run", or "" when there is no basis
     rough: bool
+    # "calibrated on your GPU from N dry runs" when dry runs on this GPU corrected it
+    # (app/training/calibration.py); the model's own figure before the correction.
+    calibration: str = ""
+    model_seconds_per_step: float | None = None
 
 
 @dataclass(frozen=True)
@@ -323,6 +327,8 @@ class TimeAndCost:
     basis: str
     source: str
     rough: bool
+    calibration: str = ""  # as SpeedEstimate's
+    model_seconds_per_step: float | None = None
 
     @property
     def cost(self) -> float:
@@ -349,7 +355,7 @@ class TimeAndCost:
             "basis": self.basis,
             "source": self.source,
             "rough": self.rough,
-        }
+        } | ({"calibration": self.calibration} if self.calibration else {})
 
 
 def duration_words(seconds: float) -> str:
@@ -374,4 +380,6 @@ def estimate_time_and_cost(
         basis=speed.basis,
         source=speed.source,
         rough=speed.rough,
+        calibration=speed.calibration,
+        model_seconds_per_step=speed.model_seconds_per_step,
     )

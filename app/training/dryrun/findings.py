@@ -60,6 +60,31 @@ FAILURES = {
         "The real run would fail at its first save, often an hour in, and keep nothing.",
         "Fix the folder's permissions, free space, or move what stands in the way.",
     ),
+    "no_save": Failure(
+        "dryrun.no_checkpoint",
+        "the-trainer-saved-no-checkpoint",
+        "A run that cannot save loses everything if it stops, and its checkpoints are "
+        "what the real run would save every few hundred steps; a save that fails there "
+        "fails hours in.",
+        "Read the trainer's last lines below; check its save settings (save every N "
+        "steps) on the Config page and that the trainer's version saves with them.",
+    ),
+    "bad_save": Failure(
+        "dryrun.checkpoint_unreadable",
+        "the-saved-checkpoint-cannot-be-read",
+        "A checkpoint that cannot be read back cannot be resumed from or used: the real "
+        "run would write its LoRA the same way.",
+        "Check free disk space where the run writes and the trainer's last lines below, "
+        "then run the dry run again.",
+    ),
+    "no_sample": Failure(
+        "dryrun.no_sample",
+        "the-trainer-drew-no-sample-image",
+        "Without sample images you cannot see the LoRA learn during the real run, and a "
+        "sampler that fails quietly here may crash there at its first sample.",
+        "Read the trainer's last lines below for a sampling error; check the sample "
+        "prompts on the Config page, or clear them to train without samples.",
+    ),
     "crash": Failure(
         "dryrun.crash",
         "the-trainer-crashed",

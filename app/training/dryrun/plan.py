@@ -49,6 +49,15 @@ class DryRunPlan:
     scratch: Path
     env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def output(self) -> Path:
+        """The trainer's output folder: everything it saves and samples."""
+        return output_dir(self.scratch)
+
+
+def output_dir(scratch: Path) -> Path:
+    return scratch / "output"
+
 
 def dryrun_dir(ctx: ProjectContext) -> Path:
     return ctx.dir / DRYRUN_DIR
@@ -114,7 +123,7 @@ def plan_dry_run(ctx: ProjectContext, assessment: Assessment, steps: int) -> Dry
     files = scratch / "files"
     if backend != "native":
         assessment = lowered(assessment, steps)
-    bundle = files_for(ctx, assessment, backend, files, output_dir=scratch / "output")
+    bundle = files_for(ctx, assessment, backend, files, output_dir=output_dir(scratch))
     write_files(files, bundle)
     if backend == "native":
         return _native(bundle.files[JOB_FILE], files / JOB_FILE, scratch, steps)

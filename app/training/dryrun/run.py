@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from app.findings import Finding
-from app.training.assessment import assess
+from app.training.assessment import assess, estimated_speed
 from app.training.backends import BackendUnsupported
 from app.training.calibration import record_measurement
 from app.training.config import ConfigFileError
@@ -19,11 +19,8 @@ from app.training.dryrun.log import describe
 from app.training.dryrun.measure import NvmlPeak, StepTimes, gpu_name
 from app.training.dryrun.plan import OutputUnwritable, TrainerMissing, plan_dry_run
 from app.training.dryrun.process import DEFAULT_TIMEOUT, run_trainer
-from app.training.estimates import (
-    DryRunMeasurement,
-    estimate_speed,
-    write_dryrun_measurement,
-)
+from app.training.dryrun.proof import Saves, proof_findings
+from app.training.estimates import DryRunMeasurement, write_dryrun_measurement
 from app.training.project_config import current_config
 from app.training.trainer_output import (
     Failure,
@@ -88,6 +85,7 @@ def dry_run(
     times = StepTimes()
     failures: list[Failure] = []
     finished: list[Finished] = []
+    saves = Saves()
 
     def on_line(text: str) -> bool:
         """Report the line; True stops the trainer."""
@@ -101,6 +99,7 @@ def dry_run(
         if isinstance(event, Progress) and event.step > 0:
             report.progress(times.steps, steps, f"Step {times.steps} of {steps}")
         elif isinstance(event, Saved):
+            saves.add(event.path, event.step)
             report.progress(times.steps, steps, "Saved a checkpoint")
         elif isinstance(event, Sample):
             report.progress(times.steps, steps, "Drew a sample image")
@@ -116,6 +115,7 @@ def dry_run(
             return event.kind == "nan"
         elif isinstance(event, Finished):
             finished.append(event)
+            saves.add(event.path, None)
         return False
 
     report.progress(0, steps, "Loading the model")
@@ -124,38 +124,46 @@ def dry_run(
     outcome.steps = times.steps
     outcome.log_tail = run.tail
     outcome.findings = from_run(run, failures[0] if failures else None, times.steps, bool(finished))
+    if not outcome.findings:
+        # Exit 0 and "finished" say nothing of the save and the sample it was asked for.
+        outcome.findings = proof_findings(plan.backend, plan.output, saves, config.sample_prompts)
     if outcome.findings or times.seconds_per_step is None:
         return outcome
     peak = times.peak_vram_gb
     if peak is None and config.device == "cuda":
         peak = nvml.peak_gb  # a trainer that does not report its own peak
     gpu = assessment.gpu
-    estimated = estimate_speed(config, assessment.family, gpu.name)
+    model_speed, shown_speed = estimated_speed(ctx, config, assessment.family, plan.backend, gpu)
+    # NVML's name where it answers: the name every later lookup is matched against.
+    measured_on = gpu_name(config.device) or gpu.name
     outcome.measurement = DryRunMeasurement(
         seconds_per_step=round(times.seconds_per_step, 4),
         peak_vram_gb=peak,
         config_digest=config.digest(),
-        gpu_name=gpu_name(config.device),
+        gpu_name=measured_on,
         steps=times.steps,
         backend=plan.backend,
         family=assessment.family,
-        estimated_seconds_per_step=round(estimated.seconds_per_step, 4),
+        # The estimates the artist saw before this run (calibrated by earlier runs).
+        estimated_seconds_per_step=round(shown_speed.seconds_per_step, 4),
         estimated_vram_gb=round(assessment.vram.total_gb, 3),
         ran_at=datetime.now(UTC).isoformat(timespec="seconds"),
         config=config.model_dump(mode="json"),
     )
     write_dryrun_measurement(ctx.dir, outcome.measurement)
+    if measured_on is None:
+        return outcome  # a GPU nobody can name cannot be looked up again
     # The series the next estimate on this GPU is calibrated by: against the model's own
-    # figure, not the already calibrated one, so corrections do not compound.
+    # figures, not the already calibrated ones, so corrections do not compound.
     record_measurement(
         ctx.workspace.db,
-        gpu_name=outcome.measurement.gpu_name,
+        gpu_name=measured_on,
         backend=plan.backend,
         project=ctx.project.slug,
         inputs=VramInputs.from_config(config, assessment.family, plan.backend),
         estimated_vram_gb=assessment.vram.uncalibrated_gb,
         measured_vram_gb=peak,
-        estimated_seconds_per_step=estimated.seconds_per_step,
+        estimated_seconds_per_step=model_speed.seconds_per_step,
         measured_seconds_per_step=times.seconds_per_step,
     )
     return outcome

@@ -141,6 +141,37 @@ def test_each_kohya_failure_blocks_with_its_finding(
     assert job.result["measurement"] is None
 
 
+# Each trainer exits 0 and says it finished, but leaves out one thing the dry run must
+# prove: the checkpoint during training, a sample image, or a file that reads back.
+UNPROVEN = [
+    ("no_save", "dryrun.no_checkpoint", "without saving a checkpoint"),
+    ("no_sample", "dryrun.no_sample", "without drawing a sample image"),
+    ("broken_save", "dryrun.checkpoint_unreadable", "cut off"),
+]
+
+
+@pytest.mark.parametrize("backend", ["kohya", "simpletuner", "ai-toolkit"])
+@pytest.mark.parametrize(("scenario", "code", "words"), UNPROVEN)
+def test_a_trainer_that_exits_0_without_its_save_or_sample_blocks(
+    backend: str,
+    scenario: str,
+    code: str,
+    words: str,
+    clone_for: CloneFor,
+    run_dry: RunDry,
+) -> None:
+    ctx = clone_for(backend, {"scenario": scenario})
+    (ctx.dir / "dryrun.json").unlink(missing_ok=True)  # an earlier test's pass
+    job, record = run_dry(ctx, steps=3)
+    assert codes(record) == [code], (findings_of(record), log_of(job))
+    (finding,) = findings_of(record)
+    assert words in finding.message and "Traceback" not in finding.message
+    assert finding.why and finding.fix and finding.source.startswith("dry-run#")
+    assert job.result["log_tail"]
+    assert job.result["measurement"] is None
+    assert not (ctx.dir / "dryrun.json").exists()  # nothing measured counts for the config
+
+
 def test_kohya_without_its_folder_in_studio_md_blocks_saying_what_to_set(
     dry_ctx: ProjectContext, run_dry: RunDry
 ) -> None:

@@ -11,7 +11,9 @@ helpers/training/trainer.py at bc8e6ab7, ai-toolkit BaseSDTrainProcess.py at 27a
 writes a small safetensors file where the trainer writes its LoRA, and follows
 ``scenario.json`` beside it: {"scenario": NAME, "step": K, "seconds_per_step": S} with
 NAME one of ok, oom_at_step, nan_at_step, missing_file, bad_argument,
-crash_mid_checkpoint, hang, exit1_after_complete.
+crash_mid_checkpoint, hang, exit1_after_complete, and three that exit 0 and say they
+finished but leave out what the dry run must prove: no_save (no checkpoint during
+training), no_sample (no sample image), broken_save (a checkpoint cut in half).
 
 One difference, on purpose: real bars redraw at most every 0.1 s; these redraw at every
 step, so that a test can count steps. The format of a redraw is the same.
@@ -46,6 +48,9 @@ SCENARIOS = (
     "crash_mid_checkpoint",
     "hang",
     "exit1_after_complete",
+    "no_save",
+    "no_sample",
+    "broken_save",
 )
 TIME = "2026-01-01 10:00:00"
 
@@ -93,9 +98,10 @@ def loss_at(step: int) -> float:
     return 0.1 + 0.2 / step
 
 
-def write_lora(path: Path, crash: bool = False) -> None:
-    """A small real safetensors file with one kohya-style LoRA pair; with ``crash``, half
-    of it and then the error a full disk raises."""
+def write_lora(path: Path, fault: str = "") -> None:
+    """A small real safetensors file with one kohya-style LoRA pair; with ``fault``
+    "crash", half of it and then the error a full disk raises; with "cut", half of it
+    and nothing said."""
     tensors = {
         "lora_unet_mid_block_attentions_0_proj_in.lora_down.weight": [0.5],
         "lora_unet_mid_block_attentions_0_proj_in.lora_up.weight": [0.25],
@@ -109,9 +115,11 @@ def write_lora(path: Path, crash: bool = False) -> None:
     data = struct.pack("<Q", len(head)) + head
     data += b"".join(struct.pack("<f", v) for values in tensors.values() for v in values)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if crash:
+    if fault:
         path.write_bytes(data[: len(data) // 2])
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if fault == "crash":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return
     path.write_bytes(data)
 
 
@@ -140,13 +148,13 @@ def train(
     scenario: Scenario,
     bar: tqdm,  # type: ignore[type-arg]
     show: Callable[[int, float], None],
-    save: Callable[[int, bool], None],
+    save: Callable[[int, str], None],
     sample: Callable[[int], None],
     oom: Callable[[int], None],
 ) -> None:
     """The step loop every fake shares: what differs is how each shows a step, saves,
     samples and fails."""
-    crash_pending = scenario.name == "crash_mid_checkpoint"
+    fault = {"crash_mid_checkpoint": "crash", "broken_save": "cut"}.get(scenario.name, "")
     for step in range(1, plan.steps + 1):
         time.sleep(scenario.seconds_per_step)
         if scenario.at("hang", step):
@@ -155,11 +163,19 @@ def train(
             oom(step)
         nan = scenario.name == "nan_at_step" and step >= scenario.step
         show(step, math.nan if nan else loss_at(step))
-        if plan.save_every and step % plan.save_every == 0 and step < plan.steps:
-            save(step, crash_pending)
-        if plan.sample_every and step % plan.sample_every == 0:
+        saves = plan.save_every and step % plan.save_every == 0 and step < plan.steps
+        if saves and scenario.name != "no_save":
+            save(step, fault)
+        samples = plan.sample_every and step % plan.sample_every == 0
+        if samples and scenario.name != "no_sample":
             sample(step)
     bar.close()
+
+
+def final_fault(scenario: Scenario) -> str:
+    """The final save's fault: only a full disk reaches it; the other faults are in the
+    checkpoint saved during training."""
+    return "crash" if scenario.name == "crash_mid_checkpoint" else ""
 
 
 def finish(scenario: Scenario) -> None:
@@ -214,10 +230,10 @@ def kohya(script: str) -> None:
         losses.append(loss)
         bar.set_postfix(avr_loss=sum(losses) / len(losses))
 
-    def save(step: int, crash: bool) -> None:
+    def save(step: int, fault: str) -> None:
         ckpt = output / f"{name}-step{step:08d}.safetensors"
         say(f"\nsaving checkpoint: {ckpt}")
-        write_lora(ckpt, crash)
+        write_lora(ckpt, fault)
 
     def sample(step: int) -> None:
         _rich("INFO", "", "train_util.py:6395")
@@ -230,7 +246,7 @@ def kohya(script: str) -> None:
     train(plan, scenario, bar, show, save, sample, oom)
     last = output / f"{name}.safetensors"
     say(f"\nsaving checkpoint: {last}")
-    write_lora(last, scenario.name == "crash_mid_checkpoint")
+    write_lora(last, final_fault(scenario))
     _rich("INFO", "model saved.", "train_network.py:1729")
     finish(scenario)
 
@@ -296,9 +312,9 @@ def simpletuner() -> None:
             bar.update(1)
             bar.set_postfix(step_loss=loss, lr=1e-4)
 
-        def save(step: int, crash: bool) -> None:
+        def save(step: int, fault: str) -> None:
             print("\n", flush=True)  # checkpoint_state_save, before its webhook-only event
-            write_lora(output / f"checkpoint-{step}" / "pytorch_lora_weights.safetensors", crash)
+            write_lora(output / f"checkpoint-{step}" / "pytorch_lora_weights.safetensors", fault)
 
         def sample(step: int) -> None:
             write_png(output / "validation_images" / f"step_{step}_validation.png")
@@ -383,14 +399,14 @@ def _toolkit_job(config: dict, scenario: Scenario) -> None:  # type: ignore[type
         bar.set_postfix_str(f"lr: {1e-4:.1e} loss: {loss:.3e}")
         bar.update(1)
 
-    def save_file(path: Path, crash: bool) -> None:
-        write_lora(path, crash)
+    def save_file(path: Path, fault: str) -> None:
+        write_lora(path, fault)
         say(f"Saved checkpoint to {path}")
         say(f"Saved optimizer to {save_root / 'optimizer.pt'}")
 
-    def save(step: int, crash: bool) -> None:
+    def save(step: int, fault: str) -> None:
         say(f"\nSaving at step {step}")
-        save_file(save_root / f"{name}_{step:09d}.safetensors", crash)
+        save_file(save_root / f"{name}_{step:09d}.safetensors", fault)
 
     def sample(step: int) -> None:
         write_png(save_root / "samples" / f"1767261600000__{step:09d}_0.jpg")
@@ -407,7 +423,7 @@ def _toolkit_job(config: dict, scenario: Scenario) -> None:  # type: ignore[type
         raise RuntimeError("OOM during training step 3 times in a row, aborting training")
 
     train(plan, scenario, bar, show, save, sample, oom)
-    save_file(save_root / f"{name}.safetensors", scenario.name == "crash_mid_checkpoint")
-    if plan.sample_every:
+    save_file(save_root / f"{name}.safetensors", final_fault(scenario))
+    if plan.sample_every and scenario.name != "no_sample":
         sample(plan.steps)
     say("")
