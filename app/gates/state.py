@@ -33,7 +33,7 @@ PART_WORDS = {
     "torch": "the PyTorch install changed",
     "backend": "the trainer (backend) version changed",
     "family": "the base model's family changed",
-    "studio_gpu": "the GPU in studio.md (its name or memory) changed",
+    "studio_gpu": "the GPU changed (its name or memory, in studio.md or as Gate 3 found it)",
     "trainer": "the project's trainer (backend) changed",
     "training_folder": "the training folder changed (written again, or the dataset "
     "changed since it was written)",
