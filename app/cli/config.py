@@ -344,11 +344,13 @@ def handle_config(args: argparse.Namespace) -> int:
     print(
         f"GPU memory: about {assessment.vram.total_gb:.1f} GB"
         + (f" of {assessment.gpu.vram_gb:g} GB" if assessment.gpu.vram_gb else "")
+        + (f" ({assessment.vram.calibration})" if assessment.vram.calibration else "")
     )
     time = assessment.time
     print(
         f"Time: about {time.duration_words()} ({time.seconds_per_step:.2f} s/step, {time.basis})"
         + (f"; cost {time.cost:.2f} {time.currency}" if time.hourly_cost else "")
+        + (f"; {time.calibration}" if time.calibration else "")
     )
     print(
         f"Gate 2 {GATE_WORDS[result.verdict]}"

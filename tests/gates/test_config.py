@@ -267,8 +267,16 @@ def test_the_bucket_bounds_finding_links_the_side_it_is_about(ctx: ProjectContex
 @pytest.mark.parametrize(
     ("name", "vram_gb", "reason"),
     [
-        ("NVIDIA GeForce RTX 4090", 12.0, "the GPU changed (its name or memory, in studio.md or as Gate 3 found it)"),
-        ("NVIDIA RTX A5000", 24.0, "the GPU changed (its name or memory, in studio.md or as Gate 3 found it)"),
+        (
+            "NVIDIA GeForce RTX 4090",
+            12.0,
+            "the GPU changed (its name or memory, in studio.md or as Gate 3 found it)",
+        ),
+        (
+            "NVIDIA RTX A5000",
+            24.0,
+            "the GPU changed (its name or memory, in studio.md or as Gate 3 found it)",
+        ),
     ],
 )
 def test_changing_the_gpu_in_studio_md_makes_gate2_stale(

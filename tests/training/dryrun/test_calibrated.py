@@ -12,6 +12,8 @@ the detected GPU comes from Gate 3 judged with a fake NVML (the pynvml boundary 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +29,7 @@ from app.training.estimates import estimate_speed
 from app.training.project_config import current_config
 from app.training.vram import VramInputs
 from app.workspace import ProjectContext
+from tests.cli.conftest import cli_env
 from tests.conftest import BASE_URL
 from tests.dryrun_project import set_config
 from tests.environment.fakes import FakeNvml, rtx
@@ -98,6 +101,17 @@ def test_a_real_dry_run_on_this_cpu_calibrates_the_next_configs_time(
     shown = paragraph(config_page(ctx), "time-calibrated")
     assert "Calibrated on your CPU from 1 dry run" in shown
     assert f"{model:.2f} s per step" in shown
+
+    # `loragate config` says it too.
+    said = subprocess.run(
+        [sys.executable, "-m", "app", "config", ctx.project.slug],
+        env=cli_env(ctx.workspace.settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    time_line = next(line for line in said.stdout.splitlines() if line.startswith("Time:"))
+    assert "calibrated on your CPU from 1 dry run" in time_line, said.stdout
 
 
 def test_a_gpu_left_to_detection_is_calibrated_by_runs_stored_under_its_nvml_name(
