@@ -52,7 +52,9 @@ TORCHES = {
 # The Pythons a trainer installs on, first choice first: SimpleTuner 4.x requires
 # Python >=3.12,<3.14 (its pyproject.toml), pip finds no such release on an older one.
 PYTHONS = {"simpletuner": ("python3.13", "python3.12")}
-PYTHON_WORDS = {"simpletuner": "Python 3.12 or 3.13"}
+# The oldest ``python3`` each other trainer takes: loragate's pyproject.toml, sd-scripts'
+# README (3.10; 3.11 and 3.12 "will work"), ai-toolkit's README (>=3.10).
+OLDEST_PYTHON = {"native": (3, 11), "kohya": (3, 10), "ai-toolkit": (3, 10)}
 SOURCE_DIR = "loragate"
 TRAINER_DIR = "trainer"
 
@@ -78,18 +80,29 @@ def pinned_words(backend: str) -> str:
 
 def python_words(backend: str) -> str:
     """The Python the rented machine needs for ``backend``, in the README's words."""
-    return PYTHON_WORDS.get(backend, "Python 3.11 or newer")
+    if backend in PYTHONS:
+        return "Python " + " or ".join(name.removeprefix("python") for name in PYTHONS[backend])
+    major, minor = OLDEST_PYTHON[backend]
+    return f"Python {major}.{minor} or newer"
 
 
 def _venv(backend: str) -> list[str]:
     """Open the branch that installs into the bundle's own .venv, created once with the
     first of the backend's Pythons the machine has (the plain message names them)."""
     pythons = PYTHONS.get(backend, ("python3",))
+    # A versioned name is its version; a plain python3 is asked for its own.
+    recent = (
+        f" && \"$candidate\" -c 'import sys; sys.exit(sys.version_info < {OLDEST_PYTHON[backend]})'"
+        if backend in OLDEST_PYTHON
+        else ""
+    )
     return [
         'if [ -z "${LORAGATE_PYTHON:-}" ]; then',
         "  if [ ! -x .venv/bin/python ]; then",
         f"    for candidate in {' '.join(pythons)}; do",
-        '      if command -v "$candidate" >/dev/null; then "$candidate" -m venv .venv; break; fi',
+        f'      if command -v "$candidate" >/dev/null{recent}; then',
+        '        "$candidate" -m venv .venv; break',
+        "      fi",
         "    done",
         "    [ -x .venv/bin/python ] || { echo "
         + shlex.quote(

@@ -1,6 +1,7 @@
 """The cloud GPU bundle on the demo's tiny model: export refuses unless Gates 1 and 2
 pass now; the round trip unpacks the bundle, runs its launch script's native path as a
-real process (the bundle's own copy of loragate, on the CPU), and imports the results."""
+real process (the bundle's own copy of loragate, on the CPU), imports the results and
+evaluates the imported run with `loragate eval-grid`."""
 
 from __future__ import annotations
 
