@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.bundle import DRY_RUN_STEPS, FORMAT, MANIFEST, OUTPUT_DIR, PLACEHOLDER
-from app.bundle.launch import SOURCE_DIR, TRAINER_DIR, launch_script, pinned_words
+from app.bundle.launch import LOCK_FILE, SOURCE_DIR, TRAINER_DIR, launch_script, pinned_words
 from app.bundle.readme import readme
 from app.bundle.rental import RENTAL_GPUS, RentalGpu, rental_gpu, smallest_fitting
 from app.dataset.inventory import layout_dir
@@ -105,6 +105,9 @@ def _bundle_files(ctx: ProjectContext, assessment: Assessment, model_name: str) 
     )
     if backend == "native":
         real, dry = _native_cache(real), _native_cache(_native_dry_run(dry))
+        # Its launch.sh runs this machine's Python in this checkout: the bundle's own
+        # launch.sh runs the trainer instead, with the Python it installs.
+        real, dry = _without_launch(real), _without_launch(dry)
     for folder, generated in (("config", real), ("config-dryrun", dry)):
         for name, text in generated.files.items():
             files[f"{folder}/{name}"] = text
@@ -117,6 +120,12 @@ def _native_cache(files: BackendFiles) -> BackendFiles:
     job = job.model_copy(update={"cache_dir": str(_in_bundle("cache"))})
     return dataclasses.replace(
         files, files=files.files | {"job.json": job.model_dump_json(indent=2) + "\n"}
+    )
+
+
+def _without_launch(files: BackendFiles) -> BackendFiles:
+    return dataclasses.replace(
+        files, files={name: text for name, text in files.files.items() if name != "launch.sh"}
     )
 
 
@@ -169,10 +178,12 @@ def _estimate(assessment: Assessment, gpu: RentalGpu, price: float | None) -> Ti
 
 
 def _source_files() -> list[tuple[Path, str]]:
-    """loragate's own package and its build file, for ``pip install ./loragate``."""
+    """loragate's own package, its build file and its lock, for ``pip install -c
+    requirements.lock ./loragate``."""
     found = [
         (REPO_ROOT / "pyproject.toml", "pyproject.toml"),
         (REPO_ROOT / "README.md", "README.md"),
+        (REPO_ROOT / LOCK_FILE, LOCK_FILE),
     ]
     for directory, names, files in os.walk(PACKAGE_DIR):
         names[:] = sorted(name for name in names if name not in SKIPPED_NAMES)

@@ -10,7 +10,7 @@ page and evaluation then treat it as a local run.
 The archive comes from a machine loragate does not control, so it is judged whole before
 anything lands: the zip guards of app/dataset/staging.py (entry count, total size,
 compression ratio, paths that leave the folder), then links and special files are refused
-rather than skipped. It is unpacked into a temporary folder beside the runs, checked,
+rather than skipped. It is unpacked into a hidden folder of the project, checked,
 and renamed into place: a refused or failed import writes nothing.
 """
 
@@ -129,10 +129,26 @@ def loss_history(backend: str, logs: Path) -> list[dict[str, Any]]:
     return [steps[step] for step in sorted(steps)]
 
 
-def _arrange(root: Path, run: Path) -> None:
+def _outputs(root: Path, manifest: dict[str, Any]) -> Path:
+    """The folder whose files are the run's: ``output/``, or for ai-toolkit the folder
+    named after its job inside it (ai-toolkit writes ``output/<name>/<name>.safetensors``
+    and its saves beside it), so that its LoRAs are at the run's top as every run's are."""
+    output = root / OUTPUT_DIR
+    children = list(output.iterdir())
+    if (
+        manifest.get("backend") == "ai-toolkit"
+        and len(children) == 1
+        and children[0].is_dir()
+        and any(children[0].glob(f"*{LORA_SUFFIX}"))
+    ):
+        return children[0]
+    return output
+
+
+def _arrange(root: Path, run: Path, manifest: dict[str, Any]) -> None:
     """``output/*`` becomes the run's top (the native trainer's own layout), ``logs/`` stays."""
     run.mkdir()
-    for child in (root / OUTPUT_DIR).iterdir():
+    for child in _outputs(root, manifest).iterdir():
         child.rename(run / child.name)
     logs = root / LOGS_DIR
     if logs.is_dir():
@@ -158,27 +174,32 @@ def _describe(run: Path) -> ImportedRun:
     return imported
 
 
+def _judge(archive_path: Path, target: Path, ctx: ProjectContext) -> None:
+    """The whole archive judged from its listing, before anything is written."""
+    try:
+        archive = zipfile.ZipFile(archive_path)
+    except (zipfile.BadZipFile, OSError):
+        raise ResultsRefused(
+            f"{archive_path.name} is not a zip archive (or it is damaged). Import the "
+            "results.zip the bundle's launch script packed. Nothing was imported."
+        ) from None
+    with archive:
+        try:
+            check_archive(archive, target, ctx.settings)
+        except ArchiveRefused as exc:
+            raise ResultsRefused(f"{exc} Nothing was imported.") from None
+        _refuse_links_and_special(archive)
+
+
 def import_results(ctx: ProjectContext, archive_path: Path) -> ImportedRun:
     """Bring a results archive in as the project's next run, or ResultsRefused."""
-    runs = runs_root(ctx.dir)
-    runs.mkdir(parents=True, exist_ok=True)
-    # On the same disk as the runs, so the last step is a rename.
-    work = runs / f".importing-{uuid.uuid4().hex}"
+    # Unpacked in the project folder (the disk of its runs, so the last step is a
+    # rename), in a hidden folder removed whatever happens: runs/ itself is made only
+    # when the run lands, so a refused import leaves the project as it was.
+    work = ctx.dir / f".importing-{uuid.uuid4().hex}"
+    _judge(archive_path, work / "unpacked", ctx)
     work.mkdir()
     try:
-        try:
-            archive = zipfile.ZipFile(archive_path)
-        except (zipfile.BadZipFile, OSError):
-            raise ResultsRefused(
-                f"{archive_path.name} is not a zip archive (or it is damaged). Import the "
-                "results.zip the bundle's launch script packed. Nothing was imported."
-            ) from None
-        with archive:
-            try:
-                check_archive(archive, work / "unpacked", ctx.settings)
-            except ArchiveRefused as exc:
-                raise ResultsRefused(f"{exc} Nothing was imported.") from None
-            _refuse_links_and_special(archive)
         try:
             unpacked = unpack_zip(archive_path, work / "unpacked", ctx.settings)
         except ArchiveRefused as exc:
@@ -192,7 +213,7 @@ def import_results(ctx: ProjectContext, archive_path: Path) -> ImportedRun:
         root = _content_root(work / "unpacked")
         manifest = _manifest(root)
         staged = work / "run"
-        _arrange(root, staged)
+        _arrange(root, staged, manifest)
         described = _describe(staged)
         if not described.loras and not described.checkpoints:
             raise ResultsRefused(

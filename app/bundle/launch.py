@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
@@ -21,6 +22,39 @@ TORCH_PIN = "torch==2.13.0"
 TORCH_INDEX = "https://download.pytorch.org/whl/cu128"
 GIT_REPOS = {"kohya": "kohya", "ai-toolkit": "ai_toolkit"}
 KEYS_FILES = {"kohya": "kohya", "ai-toolkit": "ai_toolkit", "simpletuner": "simpletuner"}
+LOCK_FILE = "requirements.lock"
+
+
+@dataclass(frozen=True)
+class Torch:
+    """The PyTorch build a trainer is installed with, before its own requirements."""
+
+    index: str
+    pins: tuple[str, ...]
+
+
+# Each trainer's own install instructions at the pinned commit: sd-scripts' README
+# ("pip install torch==2.6.0 torchvision==0.21.0 --index-url .../cu124", then
+# "pip install --upgrade -r requirements.txt" from its folder), ai-toolkit's README
+# (torch 2.13.0 / torchvision 0.28.0 / torchaudio 2.11.0 from .../cu130, then
+# "pip3 install -r requirements.txt" from its folder). SimpleTuner's INSTALL.md installs
+# PyTorch through its ``cuda`` extra instead.
+TORCHES = {
+    "native": Torch(TORCH_INDEX, (TORCH_PIN,)),
+    "kohya": Torch(
+        "https://download.pytorch.org/whl/cu124", ("torch==2.6.0", "torchvision==0.21.0")
+    ),
+    "ai-toolkit": Torch(
+        "https://download.pytorch.org/whl/cu130",
+        ("torch==2.13.0", "torchvision==0.28.0", "torchaudio==2.11.0"),
+    ),
+}
+# The Pythons a trainer installs on, first choice first: SimpleTuner 4.x requires
+# Python >=3.12,<3.14 (its pyproject.toml), pip finds no such release on an older one.
+PYTHONS = {"simpletuner": ("python3.13", "python3.12")}
+# The oldest ``python3`` each other trainer takes: loragate's pyproject.toml, sd-scripts'
+# README (3.10; 3.11 and 3.12 "will work"), ai-toolkit's README (>=3.10).
+OLDEST_PYTHON = {"native": (3, 11), "kohya": (3, 10), "ai-toolkit": (3, 10)}
 SOURCE_DIR = "loragate"
 TRAINER_DIR = "trainer"
 
@@ -44,17 +78,60 @@ def pinned_words(backend: str) -> str:
     return f"{source['repo']} at commit {source['commit'][:12]} (git)"
 
 
-def _install(backend: str) -> list[str]:
-    venv = [
+def python_words(backend: str) -> str:
+    """The Python the rented machine needs for ``backend``, in the README's words."""
+    if backend in PYTHONS:
+        return "Python " + " or ".join(name.removeprefix("python") for name in PYTHONS[backend])
+    major, minor = OLDEST_PYTHON[backend]
+    return f"Python {major}.{minor} or newer"
+
+
+def _venv(backend: str) -> list[str]:
+    """Open the branch that installs into the bundle's own .venv, created once with the
+    first of the backend's Pythons the machine has (the plain message names them)."""
+    pythons = PYTHONS.get(backend, ("python3",))
+    # A versioned name is its version; a plain python3 is asked for its own.
+    recent = (
+        f" && \"$candidate\" -c 'import sys; sys.exit(sys.version_info < {OLDEST_PYTHON[backend]})'"
+        if backend in OLDEST_PYTHON
+        else ""
+    )
+    return [
         'if [ -z "${LORAGATE_PYTHON:-}" ]; then',
-        "  [ -x .venv/bin/python ] || python3 -m venv .venv",
-        f"  .venv/bin/pip install -q --index-url {TORCH_INDEX} {shlex.quote(TORCH_PIN)}",
+        "  if [ ! -x .venv/bin/python ]; then",
+        f"    for candidate in {' '.join(pythons)}; do",
+        f'      if command -v "$candidate" >/dev/null{recent}; then',
+        '        "$candidate" -m venv .venv; break',
+        "      fi",
+        "    done",
+        "    [ -x .venv/bin/python ] || { echo "
+        + shlex.quote(
+            f"loragate: the trainer needs {python_words(backend)} ({' or '.join(pythons)} on "
+            "PATH), and this machine has none: "
+            "choose a machine image that has it, or install it, then run this again."
+        )
+        + " >&2; exit 1; }",
+        "  fi",
     ]
+
+
+def _torch_pins(backend: str) -> str:
+    return " ".join(shlex.quote(pin) for pin in TORCHES[backend].pins)
+
+
+def _torch(backend: str) -> str:
+    return f"  .venv/bin/pip install -q --index-url {TORCHES[backend].index} {_torch_pins(backend)}"
+
+
+def _install(backend: str) -> list[str]:
     if backend == "native":
+        lock = f"{SOURCE_DIR}/{LOCK_FILE}"
         return [
             "# loragate itself, from this bundle (its trainer is part of it).",
-            *venv,
-            f"  .venv/bin/pip install -q ./{SOURCE_DIR}",
+            *_venv(backend),
+            _torch(backend),
+            f"  # The exact versions loragate is tested with ({LOCK_FILE}); torch is the build above.",
+            f"  .venv/bin/pip install -q -c {lock} ./{SOURCE_DIR}",
             "  PYTHON=$HERE/.venv/bin/python",
             "else",
             "  # An environment that has loragate's requirements already: use this bundle's code.",
@@ -64,9 +141,11 @@ def _install(backend: str) -> list[str]:
         ]
     source = pinned_source(backend)
     if backend == "simpletuner":
+        package = shlex.quote(f"simpletuner[cuda]=={source['version']}")
         return [
-            *venv,
-            f"  .venv/bin/pip install -q {shlex.quote('simpletuner==' + source['version'])}",
+            *_venv(backend),
+            "  # SimpleTuner's INSTALL.md: the cuda extra brings its PyTorch build.",
+            f"  .venv/bin/pip install -q {package}",
             '  export PATH="$HERE/.venv/bin:$PATH"',
             "fi",
         ]
@@ -76,8 +155,12 @@ def _install(backend: str) -> list[str]:
         f"  git clone -q {url} {TRAINER_DIR}",
         "fi",
         f"git -C {TRAINER_DIR} checkout -q {source['commit']}",
-        *venv,
-        f"  .venv/bin/pip install -q -r {TRAINER_DIR}/requirements.txt",
+        *_venv(backend),
+        _torch(backend),
+        # pip reads "-e ." (sd-scripts' last requirement: its own library) against the
+        # folder it runs in, not the file's: the trainer's own folder, as its README does.
+        # The torch pins again, so that no requirement makes pip swap the build above.
+        f'  (cd {TRAINER_DIR} && "$HERE/.venv/bin/pip" install -q -r requirements.txt {_torch_pins(backend)})',
         '  export PATH="$HERE/.venv/bin:$PATH"',
         "fi",
     ]

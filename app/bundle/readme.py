@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.bundle import RESULTS_ARCHIVE
+from app.bundle.launch import python_words
 from app.bundle.rental import VRAM_HEADROOM, RentalGpu
 from app.models import Project
 from app.training.assessment import Assessment
@@ -42,7 +43,8 @@ def readme(
         "",
         "## Run it",
         "",
-        f"1. Rent a Linux machine with an NVIDIA {gpu.title}, Python 3.11 or newer and git.",
+        f"1. Rent a Linux machine with an NVIDIA {gpu.title}, "
+        f"{python_words(assessment.backend)} and git.",
         "2. Upload this zip and unpack it: `python3 -m zipfile -e BUNDLE.zip .`",
     ]
     if model["included"]:

@@ -1,6 +1,7 @@
 """The cloud GPU bundle on the demo's tiny model: export refuses unless Gates 1 and 2
 pass now; the round trip unpacks the bundle, runs its launch script's native path as a
-real process (the bundle's own copy of loragate, on the CPU), and imports the results."""
+real process (the bundle's own copy of loragate, on the CPU), imports the results and
+evaluates the imported run with `loragate eval-grid`."""
 
 from __future__ import annotations
 
@@ -15,11 +16,16 @@ import pytest
 
 from app.bundle.export import ExportRefused, export_bundle
 from app.bundle.import_ import import_results
+from app.demo import DEMO_GRID_SEEDS
+from app.evaluation.loras import final_of_run
+from app.evaluation.run_numbers import run_numbers
+from app.evaluation.sheet import SHEET_PNG, read_sheet, sheet_dir
 from app.journal import recent
 from app.runs.records import get_run
 from app.training.config import TrainingConfig, load_config
 from app.training.project_config import save_changes
 from app.workspace import Workspace
+from tests.cli.conftest import CliRunner, cli  # noqa: F401  (the fixture)
 from tests.demo.ready import ready_demo
 
 
@@ -48,7 +54,11 @@ def test_export_refuses_a_project_whose_gate_1_never_ran(
 
 
 @pytest.mark.slow
-def test_bundle_round_trip_on_the_tiny_model(workspace: Workspace, tmp_path: Path) -> None:
+def test_bundle_round_trip_on_the_tiny_model(
+    workspace: Workspace,
+    tmp_path: Path,
+    cli: CliRunner,  # noqa: F811
+) -> None:
     ctx = ready_demo(workspace, epochs=2)  # a checkpoint after the first epoch
     out = tmp_path / "bundle.zip"
     exported = export_bundle(ctx, out, gpu_title="A100 80 GB", include_model=True)
@@ -90,3 +100,19 @@ def test_bundle_round_trip_on_the_tiny_model(workspace: Workspace, tmp_path: Pat
     assert not (run / "cache").exists()  # latents stay on the rented machine
     with workspace.db.reading() as session:
         assert recent(session, ctx.project)[0].kind == "run.imported"
+
+    # Evaluated as a user would: `loragate eval-grid` on the imported run, with the demo's
+    # small grid (one seed), two strengths and one denoising step so that it stays quick.
+    lora_id = f"runs/1/{ctx.project.slug}.safetensors"
+    small = ("--weights", "0", "1", "--steps", "1")
+    graded = cli("eval-grid", ctx.project.slug, "--run", "1", *small, timeout=600)
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    assert f"{lora_id} (final): " in graded.stdout
+    sheet = read_sheet(ctx.dir, lora_id)
+    assert sheet is not None and (sheet_dir(ctx.dir, lora_id) / SHEET_PNG).stat().st_size > 0
+    curves = sheet["curves"]
+    assert curves["weights"] == [0, 1] and len(curves["effect"]) == len(curves["leak"]) == 2
+    assert [cell["seed"] for cell in sheet["cells"]] == [DEMO_GRID_SEEDS[0]] * len(sheet["cells"])
+    # The run's loss curve: the trainer's steps, read back from the imported log.
+    numbers = run_numbers(ctx, final_of_run(ctx.dir, 1))
+    assert len(numbers.loss) == record.total_steps

@@ -6,6 +6,7 @@ with a plain message, and nothing is written (no run folder, no temporary folder
 from __future__ import annotations
 
 import io
+import re
 import stat
 import tarfile
 import zipfile
@@ -17,7 +18,7 @@ import pytest
 from app.bundle.import_ import ResultsRefused, import_results
 from app.journal import recent
 from app.runs.records import get_run, list_runs
-from app.settings import Settings
+from app.settings import REPO_ROOT, Settings
 from app.workspace import ProjectContext, Workspace
 from tests.training.helpers import new_project
 
@@ -66,6 +67,17 @@ def test_a_results_zip_becomes_the_next_run_and_a_journal_line(
     assert not [p.name for p in (ctx.dir / "runs").iterdir() if p.name.startswith(".")]
     with workspace.db.reading() as session:
         assert recent(session, ctx.project)[0].kind == "run.imported"
+
+
+def test_the_readme_names_the_folder_an_imported_run_lands_in(
+    ctx: ProjectContext, tmp_path: Path
+) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## No GPU big enough? Rent one")[1].split("\n## ")[0]
+    named = re.findall(r"`runs/([^`]*)/`", section)
+    assert named == ["<number>"]
+    imported = import_results(ctx, _zip(tmp_path / "results.zip", GOOD))
+    assert imported.path == ctx.dir / "runs" / str(imported.number)
 
 
 def _slip(tmp: Path, settings: Settings) -> Path:
@@ -134,9 +146,17 @@ def test_a_hostile_or_wrong_archive_is_refused_and_nothing_is_written(
     words: str,
 ) -> None:
     archive = make(tmp_path, ctx.settings)
+    before = _contents(ctx.dir)
     with pytest.raises(ResultsRefused, match=words) as refused:
         import_results(ctx, archive)
     assert "Nothing was imported." in str(refused.value)
-    runs = ctx.dir / "runs"
-    assert not runs.exists() or list(runs.iterdir()) == []
+    assert _contents(ctx.dir) == before  # not even an empty runs/ folder
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def _contents(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder``, with each file's bytes (None for a folder)."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes() if path.is_file() else None
+        for path in folder.rglob("*")
+    }
