@@ -278,7 +278,9 @@ def export_bundle(
     }
     texts = backend_files | {
         MANIFEST: json.dumps(manifest, indent=2) + "\n",
-        "launch.sh": launch_script(assessment.backend, ctx.project.slug, model.name),
+        "launch.sh": launch_script(
+            assessment.backend, ctx.project.slug, model.name, assessment.config.optimizer
+        ),
         "README.md": readme(ctx.project, assessment, gpu, estimate, manifest),
     }
     copies = _dataset_files(ctx)

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 
 from app.bundle import LOGS_DIR, MANIFEST, OUTPUT_DIR, PLACEHOLDER, RESULTS_ARCHIVE
+from app.training.optimizer_packages import optimizer_package
 
 # The CUDA build of PyTorch the native trainer is installed with (the Makefile's GPU line).
 TORCH_PIN = "torch==2.13.0"
@@ -123,7 +124,19 @@ def _torch(backend: str) -> str:
     return f"  .venv/bin/pip install -q --index-url {TORCHES[backend].index} {_torch_pins(backend)}"
 
 
-def _install(backend: str) -> list[str]:
+def _optimizer_install(optimizer: str, lock: str) -> list[str]:
+    """The package the native trainer imports for ``optimizer`` when PyTorch lacks it:
+    without it the run would stop at its first step on the rented machine."""
+    package = optimizer_package("native", optimizer)
+    if package is None:
+        return []
+    return [
+        f"  # The {optimizer} optimizer's package (at the locked version where the lock has it).",
+        f"  .venv/bin/pip install -q -c {lock} {shlex.quote(package.pip_name)}",
+    ]
+
+
+def _install(backend: str, optimizer: str) -> list[str]:
     if backend == "native":
         lock = f"{SOURCE_DIR}/{LOCK_FILE}"
         return [
@@ -132,6 +145,7 @@ def _install(backend: str) -> list[str]:
             _torch(backend),
             f"  # The exact versions loragate is tested with ({LOCK_FILE}); torch is the build above.",
             f"  .venv/bin/pip install -q -c {lock} ./{SOURCE_DIR}",
+            *_optimizer_install(optimizer, lock),
             "  PYTHON=$HERE/.venv/bin/python",
             "else",
             "  # An environment that has loragate's requirements already: use this bundle's code.",
@@ -175,7 +189,7 @@ def _run(backend: str, files_dir: str, log: str) -> str:
     return f"bash {files_dir}/launch.sh 2>&1 | tee {LOGS_DIR}/{log}.log"
 
 
-def launch_script(backend: str, project: str, model_file: str) -> str:
+def launch_script(backend: str, project: str, model_file: str, optimizer: str = "adamw") -> str:
     lines = [
         "#!/usr/bin/env bash",
         f"# Written by loragate: trains the LoRA of project “{project}” on this machine's GPU.",
@@ -200,7 +214,7 @@ def launch_script(backend: str, project: str, model_file: str) -> str:
         "  exit 1",
         "fi",
         f"mkdir -p {OUTPUT_DIR} {LOGS_DIR}",
-        *_install(backend),
+        *_install(backend, optimizer),
         'echo "loragate: dry run (a few steps, to prove the whole run works before paying for it)"',
         _run(backend, "config-dryrun", "dryrun"),
         'echo "loragate: training"',

@@ -20,7 +20,7 @@ import pytest
 
 from app.bundle.export import export_bundle
 from app.bundle.import_ import import_results
-from app.bundle.launch import pinned_source
+from app.bundle.launch import launch_script, pinned_source
 from app.evaluation.loras import final_of_run
 from app.gate_records import record_result
 from app.gates import config as gate2
@@ -215,3 +215,18 @@ def test_a_bundle_names_no_path_of_this_computer(
     if backend == "native":
         lock = top / "loragate" / "requirements.lock"
         assert lock.read_text() == (REPO_ROOT / "requirements.lock").read_text()
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "package"), [("adamw8bit", "bitsandbytes"), ("prodigy", "prodigyopt")]
+)
+def test_a_native_bundle_installs_the_package_its_optimizer_needs(
+    optimizer: str, package: str
+) -> None:
+    script = launch_script("native", "mira", "base.safetensors", optimizer).splitlines()
+    loragate = script.index("  .venv/bin/pip install -q -c loragate/requirements.lock ./loragate")
+    assert script[loragate + 2] == (
+        f"  .venv/bin/pip install -q -c loragate/requirements.lock {package}"
+    )
+    plain = launch_script("native", "mira", "base.safetensors", "adamw")
+    assert "bitsandbytes" not in plain and "prodigyopt" not in plain
