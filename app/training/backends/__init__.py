@@ -67,6 +67,9 @@ class RunPlan:
     plan: StepPlan
     trainer_dir: str | None = None  # the backend's clone, from studio.md
     items: tuple[DatasetItem, ...] = ()  # the included images, for per-folder bucket checks
+    # the trainer's own resume state to continue from (sd-scripts' state folder,
+    # SimpleTuner's checkpoint-N): app/runs/resume_points.py chooses it
+    resume_from: Path | None = None
 
     @property
     def output_name(self) -> str:
@@ -113,6 +116,7 @@ def run_plan(
     prediction_type: str = "epsilon",
     trainer_dir: str | None = None,
     output_dir: Path | None = None,
+    resume_from: Path | None = None,
 ) -> RunPlan:
     """``output_dir``: where the trainer writes (default ``<project>/output/<backend>``;
     the dry run sends it to its scratch folder)."""
@@ -132,6 +136,7 @@ def run_plan(
         plan=plan,
         trainer_dir=trainer_dir,
         items=tuple(item for item in items if item.included),
+        resume_from=resume_from,
     )
 
 
