@@ -17,12 +17,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.paths import UnsafePathError, safe_join
+
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
 }
+# One part of a sample's path: what the trainers write (no blanks, nothing hidden).
+_PART = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
 _KOHYA = re.compile(r"_(e?)(\d{6})_\d{2}_\d{14}(?:_\d+)?\.png$")
 _SIMPLETUNER = re.compile(r"^step_(\d+)_")
 _AI_TOOLKIT = re.compile(r"__(\d{9})_\d+\.\w+$")
@@ -54,6 +58,22 @@ def sample_step(
     pattern = _SIMPLETUNER if backend == "simpletuner" else _AI_TOOLKIT
     match = pattern.search(filename)
     return int(match[1]) if match else None
+
+
+def sample_file(run_folder: Path, relative: str) -> Path | None:
+    """The image file at ``relative`` inside ``run_folder``, or None: only image files,
+    only under the run's folder (``safe_join``: no ``..``, no absolute path, no link out
+    of it), only names of the plain characters trainers write."""
+    parts = relative.split("/")
+    if not all(_PART.match(part) for part in parts):
+        return None
+    if Path(relative).suffix.lower() not in IMAGE_TYPES:
+        return None
+    try:
+        path = safe_join(run_folder, relative)
+    except UnsafePathError:
+        return None
+    return path if path.is_file() else None
 
 
 @dataclass
