@@ -15,7 +15,10 @@ them over SSE), keeps the run's row up to date, and decides how the attempt ende
 
 Step events continue without a gap or a duplicate across relaunches and resumes: a
 relaunched trainer redoes the steps after its checkpoint, and only steps past the last
-one stored are passed on.
+one stored are passed on (a trainer that counts from 0 again after a resume, as
+sd-scripts does, has its numbers moved by the launch's offset first). The external
+trainers write sample images without a console line: the supervisor looks for new ones
+in each one's sample folder (``samples``) and reports them as the native trainer's are.
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ from app.runs.launch import Launch, prepare_launch
 from app.runs.lora_check import lora_problem
 from app.runs.output import mentions_oom
 from app.runs.records import run_by_id, run_dir, update_run
+from app.runs.resume_points import newest_resume_point
+from app.runs.samples import SampleWatcher, sample_folders, sample_step
 from app.runs.start import TrainingRefused, check_run_may_start
-from app.training.backends import BackendUnsupported
+from app.training.backends import BackendUnsupported, checked_output_name
 from app.training.config import TrainingConfig
 from app.training.trainer_output import (
     Failure,
@@ -62,6 +67,7 @@ from app.workspace import ProjectContext
 STALL_SECONDS = float(os.environ.get("LORAGATE_TRAINING_STALL_SECONDS", 1800))
 ROW_INTERVAL = 2.0  # seconds between writes of the run's step, loss and cost
 LINES_PER_SECOND = 20  # log lines passed on as events; the job's log keeps them all
+SAMPLE_LOOK_SECONDS = 1.0  # between looks into an external trainer's sample folder
 TAIL_LINES = 40
 TERMINATE_GRACE = 10.0
 
@@ -136,6 +142,9 @@ class RunSupervisor:
         self.config = ladder.with_rungs(TrainingConfig.model_validate(run.config), run.rungs)
         self.gpu = GpuSampler(self.config.device)
         self.lock = threading.Lock()  # the stdout and stderr readers take turns
+        self.name = checked_output_name(self.config, ctx.project.slug)
+        self.samples = SampleWatcher(sample_folders(run.backend, self.folder, self.name))
+        self.launch: Launch | None = None
 
     # -- the whole run --------------------------------------------------------------
     def supervise(self, *, resume: bool) -> dict[str, Any]:
@@ -180,6 +189,7 @@ class RunSupervisor:
 
     # -- one launch of the trainer ---------------------------------------------------
     def _attempt(self, launch: Launch) -> Outcome:
+        self.launch = launch
         self.attempt_started = time.monotonic()
         self.handle.log(f"Launching: {launch.command}")
         self.handle.event("start", total=self.total, resume=launch.resume, command=launch.command)
@@ -199,7 +209,11 @@ class RunSupervisor:
         for reader in readers:
             reader.start()
         stopped = ""  # why loragate stopped the trainer: cancelled | stalled | nan
+        looked = time.monotonic()
         while process.poll() is None or any(reader.is_alive() for reader in readers):
+            if time.monotonic() - looked >= SAMPLE_LOOK_SECONDS:
+                looked = time.monotonic()
+                self._look_for_samples()
             if not stopped and process.poll() is None:
                 if self.handle.cancelled:
                     stopped = "cancelled"
@@ -211,6 +225,8 @@ class RunSupervisor:
                     _stop(process)
             time.sleep(0.1)
         returncode = process.returncode
+        self._look_for_samples()
+        self._look_for_samples()  # a file is reported once two looks saw the same size
         self._add_seconds()
         return self._outcome(attempt, returncode, stopped, launch)
 
@@ -283,7 +299,7 @@ class RunSupervisor:
             if chunk:
                 attempt.last_output = time.monotonic()
             for line in lines:
-                event = parse_line(self.run.backend, line)
+                event = _shifted(parse_line(self.run.backend, line), self._offset())
                 with self.lock:
                     if event is None or isinstance(event, Failure):
                         self._on_log_line(line, attempt)
@@ -302,6 +318,16 @@ class RunSupervisor:
         if count < LINES_PER_SECOND:
             self.handle.event("line", text=line[:2000])
         self.lines_window = (second, count + 1)
+
+    def _offset(self) -> int:
+        return self.launch.step_offset if self.launch is not None else 0
+
+    def _look_for_samples(self) -> None:
+        steps_per_epoch = self.launch.steps_per_epoch if self.launch is not None else 0
+        for path in self.samples.new():
+            step = sample_step(self.run.backend, path.name, self._offset(), steps_per_epoch)
+            with self.lock:
+                self.handle.event("sample", step=step, path=_relative(path, self.folder))
 
     # -- the trainer's events ---------------------------------------------------------
     def _on_event(self, event: TrainerEvent, attempt: Attempt) -> None:
@@ -404,15 +430,13 @@ class RunSupervisor:
         if found is None:
             self._fail(ladder.diagnosis(self.config, self.run.rungs), "oom")
         rung, changes = found  # type: ignore[misc]
-        from app.training.native.checkpoint import newest_complete
-
-        newest = newest_complete(self.folder / "checkpoints")
+        newest = newest_resume_point(self.run.backend, self.folder, self.name)
         record = {
             "rung": rung.key,
             "title": rung.title,
             "changes": ladder.described(changes, self.config),
             "at_step": outcome.step + 1,
-            "resumed_from": int(newest.name.split("-")[1]) if newest else 0,
+            "resumed_from": newest.step if newest else 0,
             "at": utcnow().isoformat(),
         }
         if rung.asks:
@@ -494,6 +518,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     for member in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             member.kill()
+
+
+def _shifted(event: TrainerEvent | None, offset: int) -> TrainerEvent | None:
+    """The event with the trainer's step numbers made the run's."""
+    if offset and event is not None and not isinstance(event, Finished) and event.step is not None:
+        event.step += offset
+    return event
 
 
 def _relative(path: Path, folder: Path) -> str:

@@ -82,13 +82,16 @@
     const box = document.getElementById("run-samples");
     const empty = box.querySelector("p");
     if (empty) empty.remove();
-    const name = String(e.path || "").split("/").pop();
+    // The path inside the run's folder: samples/ (native), sample/ (sd-scripts),
+    // validation_images/ (SimpleTuner), NAME/samples/ (ai-toolkit).
+    const path = String(e.path || "").split("/").map(encodeURIComponent).join("/");
     const figure = document.createElement("figure");
     const img = document.createElement("img");
-    img.src = root.dataset.samples + encodeURIComponent(name);
-    img.alt = "Sample at step " + e.step + ": " + (e.prompt || "");
+    img.src = root.dataset.samples + path;
+    const when = e.step != null ? "step " + e.step : "a sample";
+    img.alt = "Sample at " + when + (e.prompt ? ": " + e.prompt : "");
     const caption = document.createElement("figcaption");
-    caption.textContent = "step " + e.step + ": " + (e.prompt || "");
+    caption.textContent = when + (e.prompt ? ": " + e.prompt : "");
     figure.append(img, caption);
     box.prepend(figure);
     while (box.children.length > 8) box.lastElementChild.remove();

@@ -45,9 +45,11 @@ def files_for(
     backend: str,
     files_dir: Path | None = None,
     output_dir: Path | None = None,
+    resume_from: Path | None = None,
 ) -> BackendFiles:
     """Generate (not write) the files; raises BackendUnsupported with a plain reason.
-    ``output_dir``: where the trainer writes, when not the real run's folder."""
+    ``output_dir``: where the trainer writes, when not the real run's folder;
+    ``resume_from``: the trainer's resume state to continue from (RunPlan)."""
     base = assessment.base_model
     detection = assessment.detection
     prediction = base.prediction_type
@@ -66,6 +68,7 @@ def files_for(
         trainer_dir=trainer_dir(ctx, backend),
         output_dir=output_dir,
         base_parts=base.parts,
+        resume_from=resume_from,
     )
     return generate(backend, run)
 

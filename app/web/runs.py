@@ -20,7 +20,6 @@ HTMX contract:
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -33,9 +32,9 @@ from app.evaluation.loras import LoraNotFound, final_of_run, find_lora, run_numb
 from app.evaluation.recommendation import Recommendation, read_recommendation
 from app.gates.state import gate_states, training_allowed
 from app.models import Run
-from app.paths import UnsafePathError, safe_join
 from app.runs.cost import current_estimate, is_confirmed
 from app.runs.records import get_run, list_runs, run_dir, run_job, run_status
+from app.runs.samples import IMAGE_TYPES, sample_file
 from app.runs.start import (
     TrainingRefused,
     active_run,
@@ -54,7 +53,7 @@ from app.worker import JobBusy
 from app.workspace import ProjectContext
 
 router = APIRouter(responses=answers(404))
-SAMPLE_NAME = re.compile(r"^[A-Za-z0-9._-]+\.png$")
+_IMAGE_CONTENT = {media_type: {} for media_type in sorted(set(IMAGE_TYPES.values()))}
 
 
 def _run(ctx: ProjectContext, number: DbId) -> Run:
@@ -212,23 +211,21 @@ async def run_events(
 
 
 @router.get(
-    "/projects/{slug}/runs/{number}/samples/{name}",
+    "/projects/{slug}/runs/{number}/samples/{path:path}",
     name="run_sample",
     response_class=Response,
-    responses=media(200, "image/png"),
+    responses={200: {"description": "The image.", "content": _IMAGE_CONTENT}},
 )
-def run_sample(ctx: ProjectDep, number: DbId, name: str) -> Response:
-    """A sample image the run wrote, by its file name in the run's samples folder."""
+def run_sample(ctx: ProjectDep, number: DbId, path: str) -> Response:
+    """A sample image the run wrote, by its path in the run's folder (the native
+    trainer's samples/, sd-scripts' sample/, SimpleTuner's validation_images/,
+    ai-toolkit's NAME/samples/)."""
     run = _run(ctx, number)
-    if not SAMPLE_NAME.match(name):
+    found = sample_file(run_dir(ctx, run.number), path)
+    if found is None:
         raise HTTPException(status_code=404, detail="There is no such sample.")
-    try:
-        path = safe_join(run_dir(ctx, run.number) / "samples", name)
-    except UnsafePathError:
-        raise HTTPException(status_code=404, detail="There is no such sample.") from None
-    if not path.is_file():
-        raise HTTPException(status_code=404, detail="There is no such sample.")
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-cache"})
+    media_type = IMAGE_TYPES[found.suffix.lower()]
+    return FileResponse(found, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
 def _back(request: Request, ctx: ProjectContext, run: Run) -> Response:

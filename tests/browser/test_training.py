@@ -57,6 +57,12 @@ def test_start_watch_the_chart_move_and_see_it_finish(
         timeout=120_000,
     )
     expect(page.locator("#run-samples img").first).to_be_visible(timeout=120_000)
+    # The image itself loads (the route serves the path the sample event names).
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#run-samples img');"
+        " return img && img.complete && img.naturalWidth > 0 }",
+        timeout=30_000,
+    )
     expect(page.locator("#run-state-words")).to_have_text("Finished", timeout=180_000)
     expect(chart).to_have_attribute("data-points", str(TOTAL), timeout=10_000)
     expect(page.locator("#run-output")).to_contain_text(".safetensors")

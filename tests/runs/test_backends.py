@@ -3,9 +3,10 @@ real progress format and failure signatures (tests/training/fake_backends): ever
 scenario ends as it must. A clean run finishes with its LoRA checked; an exit 1 after
 "complete" is a failure; a NaN stops the run at its step; a missing file or a bad
 argument fails in the trainer's words; a crash in the middle of a checkpoint fails; a
-trainer that goes silent is stopped as stalled; an out-of-memory failure climbs the
-ladder up to the rung that needs the artist's answer, and "no" stops it with a
-diagnosis."""
+trainer that goes silent is stopped as stalled; an exit 0 whose final LoRA is missing or
+cut off is a failure; an out-of-memory failure climbs the ladder up to the rung that
+needs the artist's answer, and "no" stops it with a diagnosis. Every scenario runs on
+every backend."""
 
 from __future__ import annotations
 
@@ -24,22 +25,27 @@ from tests.training.fake_backends import install_fake_backend
 
 K = 4
 STUDIO_KEYS = {"kohya": "kohya", "simpletuner": "simpletuner", "ai-toolkit": "ai_toolkit"}
+BACKENDS = ("kohya", "simpletuner", "ai-toolkit")
 # scenario → (run state, words its message must hold)
 EXPECTED = {
     "ok": ("finished", "Finished"),
     "exit1_after_complete": ("failed", "that is not trusted"),
     "nan_at_step": ("failed", "stopped being a number"),
-    "missing_file": ("failed", ""),
-    "bad_argument": ("failed", ""),
+    "missing_file": ("failed", "No such file or directory"),
+    "bad_argument": ("failed", "error:"),
     "crash_mid_checkpoint": ("failed", "exited with status"),
     "hang": ("failed", "printed nothing"),
     "oom_at_step": ("waiting", "one resolution step lower"),
+    "lora_missing": ("failed", "is not there"),
+    "lora_cut_off": ("failed", "cut off"),
 }
-CASES = [("kohya", scenario) for scenario in EXPECTED] + [
-    (backend, scenario)
-    for backend in ("simpletuner", "ai-toolkit")
-    for scenario in ("ok", "nan_at_step", "exit1_after_complete")
-]
+# Each trainer's own words for the argument it refuses (what the artist must read).
+BAD_ARGUMENT = {
+    "kohya": "unrecognized arguments: --fp8_base_unet",
+    "simpletuner": "invalid choice: 'adamw8bit'",
+    "ai-toolkit": "the following arguments are required: config_file_list",
+}
+CASES = [(backend, scenario) for backend in BACKENDS for scenario in EXPECTED]
 
 
 def _use_clone(workspace: Workspace, backend: str, clone: Path) -> None:
@@ -73,7 +79,13 @@ def test_each_scenario_ends_as_it_must(
     assert run is not None
     state, words = EXPECTED[scenario]
     assert run.state == state, run.message
-    assert words in run.message
+    assert words in run.message, run.message
+    if scenario == "missing_file":
+        assert str(tiny_sd15) in run.message  # the file it could not find, named
+    if scenario == "bad_argument":
+        assert BAD_ARGUMENT[backend] in run.message
+    if scenario in ("lora_missing", "lora_cut_off"):
+        assert run.output_files == [] and "Finished" not in run.message
     if scenario == "ok":
         assert (run_dir(ctx, run.number) / run.output_files[0]).is_file()
         assert run.step == run.total_steps

@@ -377,6 +377,11 @@ def test_every_backend_in_every_scenario(
     elif scenario == "hang":
         assert done is None  # killed by the timeout
         assert _last_step(events) == k - 1 and not failures and not finished
+    elif scenario in ("lora_missing", "lora_cut_off"):
+        # Everything printed says it saved and completed, and the exit status is 0: only
+        # the file itself shows the problem (the supervisor's load check).
+        assert done is not None and done.returncode == 0 and not failures
+        assert _last_step(events) == STEPS and len(finished) + len(_of(events, Saved)) >= 1
 
 
 def test_the_first_failure_names_the_cause(tmp_path: Path, make_run: PlanFactory) -> None:  # noqa: F811

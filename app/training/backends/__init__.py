@@ -68,6 +68,9 @@ class RunPlan:
     trainer_dir: str | None = None  # the backend's clone, from studio.md
     items: tuple[DatasetItem, ...] = ()  # the included images, for per-folder bucket checks
     base_parts: dict[str, Path] = field(default_factory=dict)  # studio.md's parts, by role
+    # the trainer's own resume state to continue from (sd-scripts' state folder,
+    # SimpleTuner's checkpoint-N): app/runs/resume_points.py chooses it
+    resume_from: Path | None = None
 
     @property
     def output_name(self) -> str:
@@ -115,6 +118,7 @@ def run_plan(
     trainer_dir: str | None = None,
     output_dir: Path | None = None,
     base_parts: dict[str, Path] | None = None,
+    resume_from: Path | None = None,
 ) -> RunPlan:
     """``output_dir``: where the trainer writes (default ``<project>/output/<backend>``;
     the dry run sends it to its scratch folder)."""
@@ -135,6 +139,7 @@ def run_plan(
         trainer_dir=trainer_dir,
         items=tuple(item for item in items if item.included),
         base_parts=dict(base_parts or {}),
+        resume_from=resume_from,
     )
 
 

@@ -11,7 +11,14 @@ app/data/backend_keys/kohya.json. What matters:
 - ``max_train_steps`` defaults to 1600 and ``max_train_epochs`` overrides it when set
   (train_network.py lines 799–805): loragate writes the worked-out steps and never
   ``max_train_epochs``;
-- the ``constant`` scheduler refuses warmup (train_util.get_scheduler_fix).
+- the ``constant`` scheduler refuses warmup (train_util.get_scheduler_fix);
+- only ``save_state`` makes a save resumable: with it every save also writes
+  ``NAME-stepNNNNNNNN-state/`` (``NAME-NNNNNN-state/`` for epochs) through
+  ``accelerator.save_state``, and ``resume = <that folder>`` continues from it
+  (train_util.resume_from_local_or_hf_if_specified). Without
+  ``skip_until_initial_step`` (which miscounts with gradient accumulation) it starts
+  again at the beginning of the state's epoch and counts its steps from 0 again:
+  app/runs/resume_points.py turns its numbers back into the run's.
 """
 
 from __future__ import annotations
@@ -132,6 +139,10 @@ def training_config(run: RunPlan) -> dict[str, Any]:
     if config.save_every_n_steps:
         values["save_every_n_steps"] = config.save_every_n_steps
         values["save_last_n_steps"] = config.save_every_n_steps * config.save_last_n
+    if config.save_every_n_epochs or config.save_every_n_steps:
+        values["save_state"] = True  # the folders an OOM relaunch or a Resume continues from
+    if run.resume_from is not None:
+        values["resume"] = str(run.resume_from)
     if config.sample_prompts and config.sample_every_n_steps:
         values["sample_prompts"] = str(run.files_dir / PROMPTS_FILE)
         values["sample_every_n_steps"] = config.sample_every_n_steps

@@ -126,6 +126,9 @@ def training_config(run: RunPlan, notes: list[str]) -> dict[str, Any]:
         "--checkpoints_total_limit": config.save_last_n,
         "--report_to": "none",
         "--num_processes": config.num_gpus,
+        # Its default, "latest", takes the highest checkpoint-N even when it is half
+        # written (no .guard): loragate names the one to continue from, or none.
+        "--resume_from_checkpoint": run.resume_from.name if run.resume_from else "",
     }
     if config.train_text_encoder:
         values["--train_text_encoder"] = True
@@ -228,8 +231,8 @@ def generate(run: RunPlan) -> BackendFiles:
     )
     files["launch.sh"] = launch_script([command], run.trainer_dir)
     notes.append(
-        "SimpleTuner resumes from the newest checkpoint in its output folder: clear "
-        f"{run.output_dir} before a fresh run with other settings."
+        "SimpleTuner resumes only from the checkpoint loragate names "
+        "(--resume_from_checkpoint): a run started afresh starts from step 0."
     )
     skipped = skipped_buckets(run.items, config)
     if skipped:
