@@ -15,7 +15,7 @@ def test_eval_grid_help_prints_its_whole_description(capsys: pytest.CaptureFixtu
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal
     assert (
         "loragate eval-grid PROJECT: the Evaluation page's grid from a shell. The same job "
-        "as the page (\"evaluation.grid\", run by the worker in a child process, waiting its "
+        'as the page ("evaluation.grid", run by the worker in a child process, waiting its '
         "turn for the GPU); this command follows it with progress on stderr (Ctrl-C cancels "
         "it), then prints where each contact sheet PNG is and its effect and leak curves."
     ) in text

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from app import journal
 from app.evaluation.job import GRID_JOB, grid_request
 from app.evaluation.sheet import SHEET_PNG, read_sheet, sheet_dir
-from app import journal
 from app.worker import Worker
 from app.workspace import ProjectContext
 from tests.evaluation.lora_files import write_kohya_lora

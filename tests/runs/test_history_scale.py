@@ -56,7 +56,11 @@ def test_a_100000_step_run_draws_a_bounded_series_that_keeps_its_extremes(
     assert drawn["latest"]["step"] == STEPS
     with workspace.db.reading() as session:
         connection = session.connection().connection.dbapi_connection
-        stored = connection.cursor().execute(  # type: ignore[union-attr]
-            "SELECT count(*) FROM jobevent WHERE job_id = ? AND type = 'step'", (job_id,)
-        ).fetchone()[0]
+        stored = (
+            connection.cursor()
+            .execute(  # type: ignore[union-attr]
+                "SELECT count(*) FROM jobevent WHERE job_id = ? AND type = 'step'", (job_id,)
+            )
+            .fetchone()[0]
+        )
     assert stored == STEPS  # drawing thinned nothing that is stored
