@@ -156,7 +156,7 @@ def test_a_kohya_run_is_diagnosed_from_its_running_average_loss(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ctx, run = _fake_run(workspace, tiny_sd15, tmp_path, monkeypatch, "kohya")
+    ctx, run = _fake_run(workspace, tiny_sd15, tmp_path, monkeypatch, "kohya", epochs=6)
     assert run.state == "finished", run.message
     steps = [
         json.loads(event.data)
@@ -164,10 +164,10 @@ def test_a_kohya_run_is_diagnosed_from_its_running_average_loss(
         for event in stored_events(workspace, job_id)
         if event.type == "step"
     ]
-    assert [step["loss"] for step in steps] == [None] * 6  # sd-scripts prints avr_loss only
+    assert [step["loss"] for step in steps] == [None] * 12  # sd-scripts prints avr_loss only
     averages = [step["smoothed_loss"] for step in steps if step["smoothed_loss"] is not None]
     # The bar redraws on update(1) before set_postfix: each step shows the one before's.
-    running = [sum(loss_at(s) for s in range(1, n + 1)) / n for n in range(1, 6)]
+    running = [sum(loss_at(s) for s in range(1, n + 1)) / n for n in range(1, 12)]
     assert averages == pytest.approx(running, abs=5e-4)  # tqdm prints 3 digits
     numbers = run_numbers(ctx, final_of_run(ctx.dir, 1, run.output_files))
     assert numbers.loss == averages
