@@ -37,7 +37,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval-grid",
         help="make a LoRA's evaluation grid: its contact sheet and effect and leak curves",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        # The first paragraph whole: its first line alone stops mid-sentence.
+        description=__doc__.split("\n\n")[0].replace("``", "") if __doc__ else None,
     )
     parser.add_argument("project", metavar="PROJECT", help="the project's short name (slug)")
     which = parser.add_mutually_exclusive_group()
@@ -51,7 +52,7 @@ def register(subparsers: Any) -> None:
         "--checkpoint",
         metavar="C",
         action="append",
-        help="with --run: final, a step or save number, or all (repeat to compare several)",
+        help="with --run: final, a step number, 'epoch N', or all (repeat to compare several)",
     )
     parser.add_argument(
         "--weights",
@@ -103,13 +104,16 @@ def _named(loras: list[LoraFile], name: str) -> LoraFile:
 
 def _of_run(ctx: ProjectContext, run: int, checkpoints: list[str]) -> list[LoraFile]:
     from app.evaluation.loras import LoraNotFound, final_of_run, loras_of_run
+    from app.runs.records import get_run
 
+    record = get_run(ctx, run)
+    recorded = record.output_files if record is not None else []
     try:
-        files = loras_of_run(ctx.dir, run)
+        files = loras_of_run(ctx.dir, run, recorded)
     except LoraNotFound as exc:
         fail_usage(f"{exc}\n{_known(_listed(ctx))}")
     if not checkpoints:
-        return [final_of_run(ctx.dir, run)]
+        return [final_of_run(ctx.dir, run, recorded)]
     if ALL in checkpoints:
         return files
     chosen = []

@@ -88,6 +88,14 @@ def loss_shape(loss: list[float | None]) -> LossShape:
     return LossShape("flat", first, last)
 
 
+def _loss_source(n: RunNumbers) -> str:
+    """Said after a loss figure read from the trainer's running average: its shape is
+    smoother and lags behind what each step's loss did."""
+    if not n.loss_smoothed:
+        return ""
+    return " (the trainer's running average of the loss, avr_loss: it printed no per-step loss)"
+
+
 def _lr_words(n: RunNumbers) -> str:
     return f"learning rate {n.unet_lr:g} ({n.optimizer})"
 
@@ -169,7 +177,7 @@ def _no_effect(n: RunNumbers) -> list[Advice]:
                 "diagnosis.no_effect.loss_flat",
                 "no_effect",
                 "The loss did not fall: training did not take hold",
-                f"loss {shape.first:.4f} at the start, {shape.last:.4f} at the end",
+                f"loss {shape.first:.4f} at the start, {shape.last:.4f} at the end{_loss_source(n)}",
                 "Raise the learning rate or train longer (the causes above say which).",
                 src,
             )
@@ -348,7 +356,7 @@ def _broken(n: RunNumbers) -> list[Advice]:
                 "diagnosis.broken.loss_exploded",
                 "broken",
                 "Training diverged: the weights hold huge or NaN values",
-                "the loss rose sharply or became NaN",
+                f"the loss rose sharply or became NaN{_loss_source(n)}",
                 "Lower the learning rate and use bf16 (see below).",
                 src,
                 {"unet_lr": n.unet_lr / 4, "text_encoder_lr": n.text_encoder_lr / 4}
@@ -392,7 +400,7 @@ def _loss(n: RunNumbers) -> list[Advice]:
                 "diagnosis.loss.no_series",
                 "loss",
                 "No loss series for this run",
-                f"{len(n.loss)} loss values found in the run folder",
+                f"{len(n.loss)} loss values stored for this run",
                 "Read the loss on the run's page; the rules below it still apply.",
                 src,
             )
@@ -406,7 +414,7 @@ def _loss(n: RunNumbers) -> list[Advice]:
                 "diagnosis.loss.flat",
                 "loss",
                 "The loss stayed flat",
-                f"{shape.first:.4f} → {shape.last:.4f}; a diffusion loss is noisy and falls slowly, but it should fall",
+                f"{shape.first:.4f} → {shape.last:.4f}{_loss_source(n)}; a diffusion loss is noisy and falls slowly, but it should fall",
                 "Check the learning rate (the no-effect causes say by how much).",
                 src,
             )

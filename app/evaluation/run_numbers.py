@@ -53,6 +53,7 @@ class RunNumbers:
     trigger_share: float = 1.0  # of the captions that hold the trigger word
     tags: list[TagCount] = field(default_factory=list)  # most frequent first, trigger left out
     loss: list[float | None] = field(default_factory=list)  # None: a step whose loss was NaN
+    loss_smoothed: bool = False  # ``loss`` is the trainer's running average (sd-scripts)
     curves: Curves | None = None
 
 
@@ -99,6 +100,7 @@ def run_numbers(
     from app.training.steps import plan_steps
 
     run = run_of(ctx, lora)
+    losses = step_losses(ctx.workspace.db, run, MAX_LOSS_POINTS) if run is not None else None
     config = _run_config(ctx, run)
     plan = plan_steps(inventory(ctx), config)
     captions = training_captions(ctx)
@@ -122,6 +124,7 @@ def run_numbers(
         captions=len(captions),
         trigger_share=with_trigger / len(captions) if captions else 1.0,
         tags=tag_counts(captions, ctx.project.trigger_word),
-        loss=step_losses(ctx.workspace.db, run, MAX_LOSS_POINTS) if run is not None else [],
+        loss=losses.values if losses is not None else [],
+        loss_smoothed=losses.smoothed if losses is not None else False,
         curves=curves,
     )

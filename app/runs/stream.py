@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -47,26 +48,52 @@ def _rows(worker: Worker, sql: str, params: list[Any]) -> list[Any]:
     return _query(worker.db, sql, params)
 
 
-def step_losses(db: Database, run: Run, limit: int = 100_000) -> list[float | None]:
+@dataclass(frozen=True)
+class LossSeries:
+    values: list[float | None]  # None: a step whose loss was not a finite number
+    # The trainer's running average, not each step's loss: sd-scripts prints only its
+    # avr_loss, so a kohya run stores no per-step loss.
+    smoothed: bool = False
+
+
+def step_losses(db: Database, run: Run, limit: int = 100_000) -> LossSeries:
     """The stored steps' losses of the run, in step order, all of its jobs together (at
     most ``limit``, the first ones): what diagnosis reads the loss curve's shape from.
-    None for a loss that was not a finite number (written as NaN or Infinity, which
-    SQLite's JSON functions refuse to read, or as the text "nan" by an import); steps
-    without a loss are left out."""
+    The smoothed loss stands in when no step stored a loss of its own. None for a loss
+    that was not a finite number (written as NaN or Infinity, which SQLite's JSON
+    functions refuse to read, or as the text "nan" by an import, or the step the run
+    was stopped at for a non-finite loss); steps without a loss are left out."""
     ids = list(run.job_ids)
     sql = (
-        "SELECT json_valid(data), CASE WHEN json_valid(data) THEN json_extract(data, '$.loss') "
-        f"END FROM jobevent WHERE job_id IN ({_in(ids)}) AND type = 'step' ORDER BY id LIMIT ?"
+        "SELECT json_valid(data), "
+        + ", ".join(
+            f"CASE WHEN json_valid(data) THEN json_extract(data, '$.{name}') END"
+            for name in ("loss", "smoothed_loss")
+        )
+        + f" FROM jobevent WHERE job_id IN ({_in(ids)}) AND type = 'step' ORDER BY id LIMIT ?"
     )
+    rows = _query(db, sql, [*ids, limit])
+    smoothed = all(loss is None for valid, loss, _ in rows if valid)
     losses: list[float | None] = []
-    for valid, value in _query(db, sql, [*ids, limit]):
+    for valid, loss, average in rows:
+        value = average if smoothed else loss
         if not valid:
             losses.append(None)
         elif isinstance(value, int | float):
             losses.append(float(value) if math.isfinite(value) else None)
         elif isinstance(value, str):
             losses.append(None)
-    return losses
+    # A loss that went NaN is stored as null (strict_json), like a step that printed
+    # none: the supervisor's verdict says which, and the series ends where it stopped.
+    stopped = _query(
+        db,
+        f"SELECT 1 FROM jobevent WHERE job_id IN ({_in(ids)}) AND type = 'run' "
+        "AND json_valid(data) AND json_extract(data, '$.kind') = 'nan' LIMIT 1",
+        ids,
+    )
+    if stopped and len(losses) < limit:
+        losses.append(None)
+    return LossSeries(losses, smoothed and bool(losses))
 
 
 def frames_after(worker: Worker, job_ids: list[int], after: int, limit: int) -> list[Any]:
@@ -112,9 +139,40 @@ async def run_stream(
             await anyio.sleep(POLL)
 
 
+def _stride(count: int, max_points: int) -> int:
+    """Steps per bucket: each bucket draws at most four points."""
+    return max(1, -(-count // max(1, max_points // 4)))
+
+
+def _drawn_sql(ids: list[int]) -> str:
+    """The step rows that are drawn: in each bucket of ``stride`` consecutive steps its
+    first and last, and those with the lowest and highest loss (the smoothed loss where
+    a trainer prints no other), so a spike or a dip of a single step still shows."""
+    columns = ", ".join(
+        f"CASE WHEN json_valid(data) THEN json_extract(data, '$.{name}') END"
+        for name in STEP_FIELDS
+    )
+    loss = (
+        "CASE WHEN json_valid(data) THEN "
+        "coalesce(json_extract(data, '$.loss'), json_extract(data, '$.smoothed_loss')) END"
+    )
+    return (
+        f"SELECT {columns} FROM (SELECT data, n, "
+        "min(n) OVER b AS first, max(n) OVER b AS last, "
+        "row_number() OVER (PARTITION BY bucket ORDER BY value IS NULL, value, n) AS low, "
+        "row_number() OVER (PARTITION BY bucket ORDER BY value IS NULL, value DESC, n) AS high "
+        f"FROM (SELECT data, n, (n - 1) / ? AS bucket, {loss} AS value FROM ("
+        "SELECT data, row_number() OVER (ORDER BY id) AS n FROM jobevent "
+        f"WHERE job_id IN ({_in(ids)}) AND type = 'step' AND id <= ?)) "
+        "WINDOW b AS (PARTITION BY bucket)) "
+        "WHERE n = first OR n = last OR low = 1 OR high = 1 ORDER BY n"
+    )
+
+
 def history(worker: Worker, run: Run, max_points: int = MAX_POINTS) -> dict[str, Any]:
-    """The run's step series (downsampled to at most ``max_points``, the newest always
-    kept), its newest samples and log lines, and the last event id they include."""
+    """The run's step series (downsampled to at most ``max_points``: each bucket's first,
+    last, lowest and highest loss; the newest step always kept), its newest samples and
+    log lines, and the last event id they include."""
     ids = list(run.job_ids)
     last_id = _rows(worker, f"SELECT max(id) FROM jobevent WHERE job_id IN ({_in(ids)})", ids)
     last = int(last_id[0][0] or 0) if last_id else 0
@@ -124,14 +182,7 @@ def history(worker: Worker, run: Run, max_points: int = MAX_POINTS) -> dict[str,
         [*ids, last],
     )
     count = int(count_rows[0][0]) if count_rows else 0
-    stride = max(1, -(-count // max_points))
-    columns = ", ".join(f"json_extract(data, '$.{name}')" for name in STEP_FIELDS)
-    sql = (
-        f"SELECT {columns} FROM (SELECT data, row_number() OVER (ORDER BY id) AS n FROM jobevent "
-        f"WHERE job_id IN ({_in(ids)}) AND type = 'step' AND id <= ?) "
-        "WHERE (n - 1) % ? = 0 OR n = ? ORDER BY n"
-    )
-    points = _rows(worker, sql, [*ids, last, stride, count])
+    points = _rows(worker, _drawn_sql(ids), [_stride(count, max_points), *ids, last])
     series: dict[str, list[Any]] = {name: [] for name in STEP_FIELDS}
     for point in points:
         for name, value in zip(STEP_FIELDS, point, strict=True):

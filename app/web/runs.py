@@ -161,7 +161,7 @@ def _status_context(ctx: ProjectContext, run: Run) -> dict[str, Any]:
 def _evaluate_query(ctx: ProjectContext, run: Run) -> str:
     """The Evaluation page's query with this run's final LoRA chosen ("" without one)."""
     try:
-        return urlencode({"lora": final_of_run(ctx.dir, run.number).id})
+        return urlencode({"lora": final_of_run(ctx.dir, run.number, run.output_files).id})
     except LoraNotFound:
         return ""
 
