@@ -59,7 +59,7 @@ def needed() -> dict[str, str]:
     seen: set[tuple[str, frozenset[str]]] = set()
     while queue:
         name, extras = queue.pop()
-        if (name, frozenset(extras)) in seen or name.startswith(CUDA_ONLY):
+        if (name, frozenset(extras)) in seen:
             continue
         seen.add((name, frozenset(extras)))
         dist = installed.get(name)
@@ -68,7 +68,10 @@ def needed() -> dict[str, str]:
         if name != PROJECT and name not in LEFT_TO_THE_MACHINE:
             found[name] = dist.version
         for requirement in _requirements(dist, extras):
-            queue.append((canonicalize_name(requirement.name), set(requirement.extras)))
+            child = canonicalize_name(requirement.name)
+            if name in LEFT_TO_THE_MACHINE and child.startswith(CUDA_ONLY):
+                continue  # a CUDA build's own libraries (nvidia-ml-py is loragate's, kept)
+            queue.append((child, set(requirement.extras)))
     return dict(sorted(found.items()))
 
 
