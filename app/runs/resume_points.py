@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.fsutil import atomic_write_text
-from app.runs.lora_check import lora_problem
+from app.training.lora_check import lora_problem
 from app.training.model_detect import read_safetensors_header
 from app.training.native.checkpoint import newest_complete
 

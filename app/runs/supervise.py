@@ -30,7 +30,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,6 @@ from app.models.base import utcnow
 from app.runs import ladder
 from app.runs.gpu_sampler import GpuSampler
 from app.runs.launch import Launch, prepare_launch
-from app.runs.lora_check import lora_problem
 from app.runs.output import mentions_oom
 from app.runs.records import run_by_id, run_dir, update_run
 from app.runs.resume_points import newest_resume_point
@@ -51,6 +50,7 @@ from app.runs.samples import SampleWatcher, sample_folders, sample_step
 from app.runs.start import TrainingRefused, check_run_may_start
 from app.training.backends import BackendUnsupported, checked_output_name
 from app.training.config import TrainingConfig
+from app.training.lora_check import lora_problem
 from app.training.trainer_output import (
     Failure,
     Finished,
@@ -122,8 +122,18 @@ def run_job(handle: JobHandle) -> dict[str, Any]:
         raise
 
 
+PROGRESS_FIELDS = tuple(f.name for f in fields(Progress))
+
+
 class RunFailed(RuntimeError):
     """The run ended as failed; its row and the journal already say why."""
+
+
+# A trainer's progress bar draws a step more than once: sd-scripts' update(1) draws it
+# with the step before's average loss, its set_postfix then with this step's. A step
+# of a bar is stored from its last drawing, once the next step starts or a second has
+# passed; the native trainer prints each step once, as a JSON line, and is stored at once.
+DRAWING_SECONDS = 1.0
 
 
 class RunSupervisor:
@@ -145,6 +155,8 @@ class RunSupervisor:
         self.name = checked_output_name(self.config, ctx.project.slug)
         self.samples = SampleWatcher(sample_folders(run.backend, self.folder, self.name))
         self.launch: Launch | None = None
+        self.drawn: Progress | None = None  # a bar's step, drawn and not yet stored
+        self.drawn_at = 0.0
 
     # -- the whole run --------------------------------------------------------------
     def supervise(self, *, resume: bool) -> dict[str, Any]:
@@ -214,6 +226,9 @@ class RunSupervisor:
             if time.monotonic() - looked >= SAMPLE_LOOK_SECONDS:
                 looked = time.monotonic()
                 self._look_for_samples()
+            with self.lock:
+                if self.drawn is not None and time.monotonic() - self.drawn_at >= DRAWING_SECONDS:
+                    self._store_drawn_step()
             if not stopped and process.poll() is None:
                 if self.handle.cancelled:
                     stopped = "cancelled"
@@ -225,6 +240,8 @@ class RunSupervisor:
                     _stop(process)
             time.sleep(0.1)
         returncode = process.returncode
+        with self.lock:
+            self._store_drawn_step()
         self._look_for_samples()
         self._look_for_samples()  # a file is reported once two looks saw the same size
         self._add_seconds()
@@ -333,7 +350,10 @@ class RunSupervisor:
     def _on_event(self, event: TrainerEvent, attempt: Attempt) -> None:
         if isinstance(event, Progress):
             self.total = event.total or self.total
-            self._on_step(event)
+            if self.run.backend == "native":
+                self._on_step(event)
+            else:
+                self._on_drawing(event)
         elif isinstance(event, Saved):
             if event.step is None:
                 attempt.final_save = event.path
@@ -347,7 +367,23 @@ class RunSupervisor:
             attempt.finished = event
         elif isinstance(event, Failure) and attempt.failure is None:
             attempt.failure = event  # the first is the cause; later ones are its echoes
-            attempt.failure_step = event.step if event.step is not None else self.last_step + 1
+            seen = self.drawn.step if self.drawn is not None else self.last_step
+            attempt.failure_step = event.step if event.step is not None else seen + 1
+
+    def _on_drawing(self, event: Progress) -> None:
+        drawn = self.drawn
+        if drawn is not None and event.step == drawn.step:
+            changed = {name: getattr(event, name) for name in PROGRESS_FIELDS}
+            self.drawn = replace(drawn, **{k: v for k, v in changed.items() if v is not None})
+            return
+        self._store_drawn_step()
+        if event.step > self.last_step:
+            self.drawn, self.drawn_at = event, time.monotonic()
+
+    def _store_drawn_step(self) -> None:
+        drawn, self.drawn = self.drawn, None
+        if drawn is not None:
+            self._on_step(drawn)
 
     def _on_step(self, event: Progress) -> None:
         step = event.step

@@ -166,8 +166,9 @@ def test_a_kohya_run_is_diagnosed_from_its_running_average_loss(
     ]
     assert [step["loss"] for step in steps] == [None] * 12  # sd-scripts prints avr_loss only
     averages = [step["smoothed_loss"] for step in steps if step["smoothed_loss"] is not None]
-    # The bar redraws on update(1) before set_postfix: each step shows the one before's.
-    running = [sum(loss_at(s) for s in range(1, n + 1)) / n for n in range(1, 12)]
+    # The bar draws each step twice, with the step before's average (update(1)) and then
+    # its own (set_postfix): each step is stored from its last drawing, its own.
+    running = [sum(loss_at(s) for s in range(1, n + 1)) / n for n in range(1, 13)]
     assert averages == pytest.approx(running, abs=5e-4)  # tqdm prints 3 digits
     numbers = run_numbers(ctx, final_of_run(ctx.dir, 1, run.output_files))
     assert numbers.loss == averages

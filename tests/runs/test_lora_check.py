@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from app.runs.lora_check import lora_problem
+from app.training.lora_check import lora_problem
 
 
 def test_a_complete_lora_passes_and_every_broken_one_is_named(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ Where each trainer shows them (trainer_output.py has the formats):
   output folder (kohya ``OUTPUT/sample``, SimpleTuner ``OUTPUT/validation_images``,
   ai-toolkit ``OUTPUT/NAME/samples``).
 
-"Reads back" is the check every run's final LoRA passes (app/runs/lora_check.py): a
+"Reads back" is the check every run's final LoRA passes (app/training/lora_check.py): a
 complete .safetensors file holding LoRA weights, without loading a model. loragate's own
 trainer proves all of this itself (it reloads its checkpoint and reports each sample).
 """
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.findings import Finding
-from app.runs.lora_check import lora_problem
 from app.training.dryrun.findings import finding
+from app.training.lora_check import lora_problem
 
 EXTERNAL = ("kohya", "simpletuner", "ai-toolkit")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
