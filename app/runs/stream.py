@@ -133,6 +133,9 @@ async def run_stream(
             continue
         job = await anyio.to_thread.run_sync(worker.get, run.job_ids[-1])
         if job is None or job.state in FINISHED_STATES:
+            # The end may have been committed between the two reads (app/worker/stream.py).
+            if await anyio.to_thread.run_sync(frames_after, worker, run.job_ids, last, 1):
+                continue
             return
         deadline = time.monotonic() + RECHECK
         while worker.supervisor.version == version and time.monotonic() < deadline:

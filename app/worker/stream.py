@@ -33,6 +33,11 @@ async def event_stream(worker: Worker, job_id: int, after: int = 0) -> AsyncIter
             continue
         job = await anyio.to_thread.run_sync(worker.get, job_id)
         if job is None or job.state in FINISHED_STATES:
+            # Its end event and its state are stored in one transaction, which may have
+            # committed between the two reads above: one more look, or a client would
+            # see the stream close without the end (and reconnect, with an error).
+            if await anyio.to_thread.run_sync(worker.event_frames, job_id, last, 1):
+                continue
             return  # ended before events were kept (an older job): nothing will come
         deadline = time.monotonic() + RECHECK
         while worker.supervisor.version == version and time.monotonic() < deadline:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
+import anyio
 import httpx
 
 from app.models import Project
 from app.worker import Worker
+from app.worker.stream import event_stream
 from app.workspace import Workspace
 from tests.worker.conftest import Server, read_job, stored_events
 from tests.worker.kinds import COUNT
@@ -71,3 +74,30 @@ def test_a_stream_for_no_such_job_is_404(servers: Callable[[], Server]) -> None:
     server = servers()
     response = httpx.get(f"{server.url}/jobs/999/events", timeout=10)
     assert response.status_code == 404
+
+
+def test_a_job_that_ends_between_the_streams_two_looks_still_sends_its_end(
+    workspace: Workspace, project: Project
+) -> None:
+    """The stream looks at the events, then at the job's state. A job whose end event
+    and state are committed between those two looks must still send its end event
+    (it once closed the stream without it: htmx's SSE extension logged an error and
+    reconnected). Here the first look is made to come before the commit."""
+    worker = Worker(workspace)
+    job = worker.start(COUNT, project.id, {"n": 3})
+    assert worker.wait(job.id or 0, 60).state == "done"
+    looks = {"count": 0}
+    real_frames = worker.event_frames
+
+    def frames_after_a_late_commit(job_id: int, after: int, limit: int) -> list[Any]:
+        looks["count"] += 1
+        return [] if looks["count"] == 1 else real_frames(job_id, after, limit)
+
+    worker.event_frames = frames_after_a_late_commit  # type: ignore[method-assign]
+
+    async def read() -> bytes:
+        return b"".join([chunk async for chunk in event_stream(worker, job.id or 0)])
+
+    sent = anyio.run(read).decode()
+    assert "event: end" in sent
+    assert sent.count("event: progress") == 3
