@@ -122,9 +122,6 @@ def run_job(handle: JobHandle) -> dict[str, Any]:
         raise
 
 
-PROGRESS_FIELDS = tuple(f.name for f in fields(Progress))
-
-
 class RunFailed(RuntimeError):
     """The run ended as failed; its row and the journal already say why."""
 
@@ -134,6 +131,7 @@ class RunFailed(RuntimeError):
 # of a bar is stored from its last drawing, once the next step starts or a second has
 # passed; the native trainer prints each step once, as a JSON line, and is stored at once.
 DRAWING_SECONDS = 1.0
+PROGRESS_FIELDS = tuple(f.name for f in fields(Progress))  # a later drawing's, where set
 
 
 class RunSupervisor:
