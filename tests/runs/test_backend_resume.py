@@ -19,9 +19,9 @@ from app.runs.records import get_run, run_dir
 from app.runs.start import resume_run, start_training
 from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
+from tests.runs.fake_trainers import use_fake_trainer
 from tests.runs.project import training_project
-from tests.runs.test_backends import BACKENDS, _use_clone
-from tests.training.fake_backends import install_fake_backend
+from tests.runs.test_backends import BACKENDS
 from tests.worker.conftest import read_job, stored_events, wait_for
 
 TOTAL = 6  # 4 images, batch 2: 2 steps an epoch, 3 epochs; a checkpoint every 2 steps
@@ -34,20 +34,17 @@ RESUMED = {
 
 
 def _project(
-    workspace: Workspace, tiny_sd15: Path, tmp_path: Path, backend: str, scenario: dict[str, object]
+    workspace: Workspace,
+    tiny_sd15: Path,
+    tmp_path: Path,
+    backend: str,
+    scenario: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> ProjectContext:
-    clone = install_fake_backend(tmp_path / "clone", backend, scenario)
-    os.environ["PATH"] = f"{clone / 'bin'}:/usr/bin:/bin"
-    _use_clone(workspace, backend, clone)
+    use_fake_trainer(workspace, backend, tmp_path / "clone", scenario, monkeypatch)
     return training_project(
         workspace, tiny_sd15, backend=backend, family="sdxl", device="cuda", resolution=128
     )
-
-
-@pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", os.environ["PATH"])  # restored after each test
-    monkeypatch.setenv("SIMPLETUNER_LOG_LEVEL", "INFO")
 
 
 def _events(workspace: Workspace, run: Run, kind: str) -> list[dict[str, object]]:
@@ -77,7 +74,12 @@ def _finished(ctx: ProjectContext, number: int) -> Run:
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("torn", [False, True], ids=["clean", "torn_save"])
 def test_an_oom_relaunches_from_the_newest_complete_checkpoint(
-    backend: str, torn: bool, workspace: Workspace, tiny_sd15: Path, tmp_path: Path
+    backend: str,
+    torn: bool,
+    workspace: Workspace,
+    tiny_sd15: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Out of memory at step 5 (while gradient checkpointing is off); with ``torn``, the
     save of step 4 is cut off by it: the relaunch continues from step 4, or from step 2
@@ -89,7 +91,7 @@ def test_an_oom_relaunches_from_the_newest_complete_checkpoint(
     }
     if torn:
         scenario["torn_save"] = 4
-    ctx = _project(workspace, tiny_sd15, tmp_path, backend, scenario)
+    ctx = _project(workspace, tiny_sd15, tmp_path, backend, scenario, monkeypatch)
     worker = Worker(workspace)
     run = start_training(ctx, worker)
     worker.wait(run.job_id or 0, 120)
@@ -107,11 +109,15 @@ def test_an_oom_relaunches_from_the_newest_complete_checkpoint(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_killed_run_resumes_from_its_checkpoint(
-    backend: str, workspace: Workspace, tiny_sd15: Path, tmp_path: Path
+    backend: str,
+    workspace: Workspace,
+    tiny_sd15: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The run's processes killed after the checkpoint of step 2 (the machine lost them):
     Resume continues from that checkpoint to the end, counting on from where it was."""
-    ctx = _project(workspace, tiny_sd15, tmp_path, backend, {"seconds_per_step": 0.4})
+    ctx = _project(workspace, tiny_sd15, tmp_path, backend, {"seconds_per_step": 0.4}, monkeypatch)
     worker = Worker(workspace)
     worker.supervisor.start_thread()  # stores the events while the test watches them
     try:

@@ -18,9 +18,9 @@ from app.runs.samples import sample_file
 from app.runs.start import start_training
 from app.worker import Worker
 from app.workspace import Workspace
+from tests.runs.fake_trainers import use_fake_trainer
 from tests.runs.project import training_project
-from tests.runs.test_backends import BACKENDS, _use_clone
-from tests.training.fake_backends import install_fake_backend
+from tests.runs.test_backends import BACKENDS
 from tests.worker.conftest import stored_events
 
 FOLDERS = {
@@ -40,10 +40,7 @@ def test_samples_of_an_external_trainer_show_live_and_are_served(
     monkeypatch: pytest.MonkeyPatch,
     client: TestClient,
 ) -> None:
-    clone = install_fake_backend(tmp_path / "clone", backend, {"seconds_per_step": 0.7})
-    monkeypatch.setenv("PATH", f"{clone / 'bin'}:/usr/bin:/bin")
-    monkeypatch.setenv("SIMPLETUNER_LOG_LEVEL", "INFO")
-    _use_clone(workspace, backend, clone)
+    use_fake_trainer(workspace, backend, tmp_path / "clone", {"seconds_per_step": 0.7}, monkeypatch)
     ctx = training_project(
         workspace,
         tiny_sd15,

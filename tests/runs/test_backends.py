@@ -11,20 +11,17 @@ every backend."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from app.grimoire import studio_path, update_doc
 from app.runs.records import get_run, run_dir
 from app.runs.start import answer_question, start_training
 from app.worker import Worker
 from app.workspace import Workspace
+from tests.runs.fake_trainers import use_fake_trainer
 from tests.runs.project import training_project
-from tests.training.fake_backends import install_fake_backend
 
 K = 4
-STUDIO_KEYS = {"kohya": "kohya", "simpletuner": "simpletuner", "ai-toolkit": "ai_toolkit"}
 BACKENDS = ("kohya", "simpletuner", "ai-toolkit")
 # scenario → (run state, words its message must hold)
 EXPECTED = {
@@ -48,13 +45,6 @@ BAD_ARGUMENT = {
 CASES = [(backend, scenario) for backend in BACKENDS for scenario in EXPECTED]
 
 
-def _use_clone(workspace: Workspace, backend: str, clone: Path) -> None:
-    def mutate(front: Any) -> None:
-        front["backends"][STUDIO_KEYS[backend]] = str(clone)
-
-    update_doc(studio_path(workspace.grimoire_dir), mutate)
-
-
 @pytest.mark.parametrize(("backend", "scenario"), CASES)
 def test_each_scenario_ends_as_it_must(
     backend: str,
@@ -64,11 +54,9 @@ def test_each_scenario_ends_as_it_must(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clone = install_fake_backend(tmp_path / "clone", backend, {"scenario": scenario, "step": K})
-    monkeypatch.setenv("PATH", f"{clone / 'bin'}:{Path('/usr/bin')}:{Path('/bin')}")
-    monkeypatch.setenv("SIMPLETUNER_LOG_LEVEL", "INFO")
+    scenario_file = {"scenario": scenario, "step": K}
+    use_fake_trainer(workspace, backend, tmp_path / "clone", scenario_file, monkeypatch)
     monkeypatch.setenv("LORAGATE_TRAINING_STALL_SECONDS", "4")
-    _use_clone(workspace, backend, clone)
     ctx = training_project(
         workspace, tiny_sd15, backend=backend, family="sdxl", device="cuda", resolution=128
     )

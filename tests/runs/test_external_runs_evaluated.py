@@ -26,9 +26,8 @@ from app.worker import Worker
 from app.workspace import ProjectContext, Workspace
 from tests.cli.conftest import CliRunner
 from tests.evaluation.lora_files import write_kohya_lora
+from tests.runs.fake_trainers import use_fake_trainer
 from tests.runs.project import training_project
-from tests.runs.test_backends import _use_clone
-from tests.training.fake_backends import install_fake_backend
 from tests.training.fake_backends.clone.fake_trainer import loss_at
 from tests.worker.conftest import stored_events
 
@@ -46,10 +45,8 @@ def _fake_run(
     **config: object,
 ) -> tuple[ProjectContext, Run]:
     """Run 1 of a project on ``backend``'s fake clone: 6 steps, a save every 2."""
-    clone = install_fake_backend(tmp_path / "clone", backend, {"scenario": scenario, "step": 4})
-    monkeypatch.setenv("PATH", f"{clone / 'bin'}:{Path('/usr/bin')}:{Path('/bin')}")
-    monkeypatch.setenv("SIMPLETUNER_LOG_LEVEL", "INFO")
-    _use_clone(workspace, backend, clone)
+    scenario_file = {"scenario": scenario, "step": 4}
+    use_fake_trainer(workspace, backend, tmp_path / "clone", scenario_file, monkeypatch)
     ctx = training_project(workspace, model, backend=backend, device="cuda", **config)
     worker = Worker(workspace)
     started = start_training(ctx, worker)
